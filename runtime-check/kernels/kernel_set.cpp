@@ -1,0 +1,37 @@
+// The kernel-set registry: the reference table and the one-time choice of the best set for this CPU.
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels.h"
+#include "reference/reference_kernels.h"
+
+namespace mcrt {
+
+const KernelSet& kernels_reference() {
+  static const KernelSet set = {
+      "reference",       ref::conv2d_packed_size, ref::conv2d_pack, ref::conv2d_scratch_size, ref::conv2d_run,
+      ref::fc_packed_size, ref::fc_pack,          ref::fc_run,      ref::sgemm,                ref::sgemm_scratch_size,
+      ref::binary,       ref::unary,
+  };
+  return set;
+}
+
+#if !defined(MCRT_HAVE_AVX2)
+const KernelSet* kernels_avx2() { return nullptr; }
+#endif
+#if !defined(MCRT_HAVE_NEON)
+const KernelSet* kernels_neon() { return nullptr; }
+#endif
+
+const KernelSet& kernels_best() {
+  static const KernelSet* const best = [] {
+    const char* force = std::getenv("MCRT_KERNELS");
+    if (force != nullptr && std::strcmp(force, "reference") == 0) return &kernels_reference();
+    if (const KernelSet* s = kernels_neon()) return s;
+    if (const KernelSet* s = kernels_avx2()) return s;
+    return &kernels_reference();
+  }();
+  return *best;
+}
+
+}  // namespace mcrt
