@@ -125,6 +125,9 @@ struct Model {
   Graph graph;
   std::vector<std::string> opaque_functions;      // serialized FunctionProto
   std::vector<std::string> opaque_training_info;  // serialized TrainingInfoProto
+  // Not serialized: the files this model was read from (model file, external data),
+  // so that writers can refuse to overwrite any of them.
+  std::vector<std::string> source_files;
 
   int64_t opset(const std::string& domain = "") const;  // 0 if not imported
 };
