@@ -72,7 +72,8 @@ inline void conv2d_geom_finish(ConvGeom& g) {
 inline bool conv2d_geom_valid(const ConvGeom& g) {
   return g.N >= 1 && g.C >= 1 && g.H >= 1 && g.W >= 1 && g.M >= 1 && g.kh >= 1 && g.kw >= 1 && g.sh >= 1 &&
          g.sw >= 1 && g.dh >= 1 && g.dw >= 1 && g.pad_t >= 0 && g.pad_l >= 0 && g.pad_b >= 0 && g.pad_r >= 0 &&
-         g.group >= 1 && g.C % g.group == 0 && g.M % g.group == 0 && g.OH >= 1 && g.OW >= 1 &&
+         g.group >= 1 && g.C % g.group == 0 && g.M % g.group == 0 &&
+         g.H + g.pad_t + g.pad_b >= g.dh * (g.kh - 1) + 1 && g.W + g.pad_l + g.pad_r >= g.dw * (g.kw - 1) + 1 &&
          g.OH == (g.H + g.pad_t + g.pad_b - g.dh * (g.kh - 1) - 1) / g.sh + 1 &&
          g.OW == (g.W + g.pad_l + g.pad_r - g.dw * (g.kw - 1) - 1) / g.sw + 1;
 }

@@ -1,0 +1,405 @@
+// Internal, ISA-generic: a BLIS-style blocked SGEMM and the conv / fc drivers built on it.
+//
+// Included only by one per-ISA translation unit (x86/sgemm_6x16_avx2.cpp, arm/sgemm_8x12_neon.cpp),
+// which defines a microkernel type `Ukr` before including this file. Everything here lives in an
+// anonymous namespace, so each ISA TU gets its own copy compiled with its own -m flags (no ODR mixing
+// of AVX2 and baseline code).
+//
+// How it works (Goto/BLIS):
+//  * A is packed in micro-panels of MR rows over the whole K: panel p holds A[p*MR + i][k] at
+//    [k*MR + i] (rows past M are zero). B is packed in micro-panels of NR columns over the whole K:
+//    panel q holds B[k][q*NR + j] at [k*NR + j] (columns past N are zero).
+//  * C is cut into tasks of MC x NC (independent outputs: the unit of parallelism). Inside a task,
+//    K is walked in blocks of KC; for each K block, each NR panel of B (kc x NR, stays in L1) is
+//    multiplied with every MR panel of A (MC x KC block, stays in L2) by the MR x NR microkernel.
+//  * K-block boundaries are fixed (0, KC, 2KC, ...), never derived from the task split, so every
+//    C element is summed in the same order for any thread count.
+//  * The microkernel applies the output stage: the first K block writes alpha*acc (+ beta*C), later
+//    ones add to C, and the last one adds the bias and clamps (conv and fc epilogues).
+//
+// Ukr must provide:
+//   static constexpr int MR, NR;
+//   static void run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n,
+//                   const TileOut& o);  // a: packed MR panel, b: kc rows of NR floats ldb apart
+//   template <int NP> static void gemv(int K, const float* x, const float* b, size_t panel_stride,
+//                                      float* out);  // NP (1..4) NR panels: out[p*NR + j] = sum_k x[k]*b_p[k*NR+j]
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+#include "parallel_for.h"
+#include "reference/reference_kernels.h"
+
+namespace mcrt {
+namespace {
+
+// Output stage of one microkernel call.
+struct TileOut {
+  float alpha = 1.0f;
+  float beta = 0.0f;       // used only when !accumulate; 0 means C is not read
+  bool accumulate = false; // C += alpha*acc (K blocks after the first)
+  bool last = true;        // apply bias and clamp
+  const float* bias = nullptr;  // at the tile's first row (per_row) or first column
+  bool bias_per_row = false;
+  float lo = -INFINITY, hi = INFINITY;
+};
+
+constexpr int kKC = 256;  // K block: an NR micro-panel of B (kc x NR) stays in L1
+constexpr int kMC = Ukr::MR * 16;  // M block: MC x KC of packed A stays in L2
+constexpr int kNC = Ukr::NR * 64;  // N block of one task
+
+inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+inline size_t align64(size_t bytes) { return (bytes + 63) & ~size_t(63); }
+
+// Scalar output stage for partial tiles: acc is MR x NR, row-major.
+inline void store_tile_scalar(const float* acc, float* c, int ldc, int m, int n, const TileOut& o) {
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      float r = o.alpha * acc[i * Ukr::NR + j];
+      float& dst = c[size_t(i) * ldc + j];
+      if (o.accumulate) r += dst;
+      else if (o.beta != 0.0f) r += o.beta * dst;
+      if (o.last) {
+        if (o.bias) r += o.bias_per_row ? o.bias[i] : o.bias[j];
+        r = std::min(std::max(r, o.lo), o.hi);
+      }
+      dst = r;
+    }
+  }
+}
+
+// Packs rows [i0, i0+MR) of a strided matrix A(i, k) = A[i*rs + k*cs] over k in [0, K).
+inline void pack_a_panel(const float* A, size_t rs, size_t cs, int i0, int M, int K, float* dst) {
+  const int m = std::min(Ukr::MR, M - i0);
+  if (cs == 1) {
+    for (int i = 0; i < m; ++i) {
+      const float* src = A + size_t(i0 + i) * rs;
+      for (int k = 0; k < K; ++k) dst[size_t(k) * Ukr::MR + i] = src[k];
+    }
+  } else {
+    for (int k = 0; k < K; ++k)
+      for (int i = 0; i < m; ++i) dst[size_t(k) * Ukr::MR + i] = A[size_t(i0 + i) * rs + size_t(k) * cs];
+  }
+  for (int i = m; i < Ukr::MR; ++i)
+    for (int k = 0; k < K; ++k) dst[size_t(k) * Ukr::MR + i] = 0.0f;
+}
+
+// Packs columns [j0, j0+NR) of a strided matrix B(k, j) = B[k*rs + j*cs] over k in [0, K).
+inline void pack_b_panel(const float* B, size_t rs, size_t cs, int j0, int N, int K, float* dst) {
+  const int n = std::min(Ukr::NR, N - j0);
+  if (cs == 1) {
+    for (int k = 0; k < K; ++k) {
+      const float* src = B + size_t(k) * rs + j0;
+      float* d = dst + size_t(k) * Ukr::NR;
+      std::memcpy(d, src, sizeof(float) * n);
+      for (int j = n; j < Ukr::NR; ++j) d[j] = 0.0f;
+    }
+  } else {
+    for (int j = 0; j < n; ++j) {
+      const float* src = B + size_t(j0 + j) * cs;
+      for (int k = 0; k < K; ++k) dst[size_t(k) * Ukr::NR + j] = src[size_t(k) * rs];
+    }
+    for (int k = 0; k < K; ++k)
+      for (int j = n; j < Ukr::NR; ++j) dst[size_t(k) * Ukr::NR + j] = 0.0f;
+  }
+}
+
+// Where the B micro-panels come from: packed (ldb = NR, panel q at base + q*K*NR) or, for 1x1
+// convolutions, read in place from the activation rows (ldb = row length) except the last panel.
+struct BSource {
+  const float* packed = nullptr;  // panels over the whole K
+  const float* direct = nullptr;  // if set: full panels read from direct + q*NR, rows ld apart
+  int ld = 0;
+  int direct_panels = 0;          // panels [0, direct_panels) are direct; later ones are packed
+  const float* tail_packed = nullptr;  // packed copy of panel `direct_panels` (the tail)
+};
+
+inline const float* b_panel(const BSource& s, int q, int K, int pc, int* ldb) {
+  if (s.direct != nullptr) {
+    if (q < s.direct_panels) {
+      *ldb = s.ld;
+      return s.direct + size_t(q) * Ukr::NR + size_t(pc) * s.ld;
+    }
+    *ldb = Ukr::NR;
+    return s.tail_packed + size_t(pc) * Ukr::NR;
+  }
+  *ldb = Ukr::NR;
+  return s.packed + size_t(q) * K * Ukr::NR + size_t(pc) * Ukr::NR;
+}
+
+// C[M, N] (ldc) = stage(packed A x B). base: alpha/beta/bias/clamp; the per-tile fields are set here.
+inline void gemm_packed(int M, int N, int K, const float* Ap, const BSource& B, float* C, int ldc,
+                        const TileOut& base, const ParallelFor* pf) {
+  const int mt = ceil_div(M, kMC);
+  // Split N into more tasks when M gives few, so that small problems still spread over threads.
+  int nc = kNC;
+  if (mt * ceil_div(N, nc) < 8) nc = std::max(Ukr::NR * 4, ceil_div(ceil_div(N, 8 / std::min(mt, 8)), Ukr::NR) * Ukr::NR);
+  const int nt = ceil_div(N, nc);
+  parallel_for(pf, int64_t(mt) * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int i0 = int(t / nt) * kMC, j0 = int(t % nt) * nc;
+      const int i1 = std::min(M, i0 + kMC), j1 = std::min(N, j0 + nc);
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = std::min(kKC, K - pc);
+        TileOut o = base;
+        o.accumulate = pc > 0;
+        o.last = pc + kc == K;
+        for (int j = j0; j < j1; j += Ukr::NR) {
+          int ldb;
+          const float* bp = b_panel(B, j / Ukr::NR, K, pc, &ldb);
+          for (int i = i0; i < i1; i += Ukr::MR) {
+            TileOut ot = o;
+            if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
+            Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
+                     C + size_t(i) * ldc + j, ldc, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, j1 - j), ot);
+          }
+        }
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// SGEMM: both operands packed into scratch, then gemm_packed.
+inline size_t sgemm_scratch_size_impl(int M, int N, int K) {
+  return align64(sizeof(float) * size_t(ceil_div(M, Ukr::MR)) * Ukr::MR * K) +
+         align64(sizeof(float) * size_t(ceil_div(N, Ukr::NR)) * Ukr::NR * K);
+}
+
+inline void sgemm_impl(int M, int N, int K, float alpha, const float* A, int lda, bool transA, const float* B,
+                       int ldb, bool transB, float beta, float* C, int ldc, void* scratch, const ParallelFor* pf) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) C[size_t(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * C[size_t(i) * ldc + j];
+    return;
+  }
+  float* Ap = static_cast<float*>(scratch);
+  float* Bp = reinterpret_cast<float*>(static_cast<char*>(scratch) +
+                                       align64(sizeof(float) * size_t(ceil_div(M, Ukr::MR)) * Ukr::MR * K));
+  const int pa = ceil_div(M, Ukr::MR), pb = ceil_div(N, Ukr::NR);
+  const size_t a_rs = transA ? 1 : size_t(lda), a_cs = transA ? size_t(lda) : 1;
+  const size_t b_rs = transB ? 1 : size_t(ldb), b_cs = transB ? size_t(ldb) : 1;
+  parallel_for(pf, pa + pb, [&](int64_t b0, int64_t b1) {
+    for (int64_t p = b0; p < b1; ++p) {
+      if (p < pa) pack_a_panel(A, a_rs, a_cs, int(p) * Ukr::MR, M, K, Ap + size_t(p) * K * Ukr::MR);
+      else pack_b_panel(B, b_rs, b_cs, int(p - pa) * Ukr::NR, N, K, Bp + size_t(p - pa) * K * Ukr::NR);
+    }
+  });
+  TileOut base;
+  base.alpha = alpha;
+  base.beta = beta;
+  BSource bs;
+  bs.packed = Bp;
+  gemm_packed(M, N, K, Ap, bs, C, ldc, base, pf);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Fully connected: W packed like B ([K, N] in NR panels). M == 1 uses the GEMV kernel; M > 1 uses the
+// microkernel with A micro-panels packed on the stack (MR x KC floats).
+inline size_t fc_packed_size_impl(int K, int N) { return sizeof(float) * size_t(ceil_div(N, Ukr::NR)) * Ukr::NR * K; }
+
+inline void fc_pack_impl(int K, int N, const float* w, bool w_is_nk, void* packed) {
+  float* p = static_cast<float*>(packed);
+  for (int q = 0; q < ceil_div(N, Ukr::NR); ++q)
+    pack_b_panel(w, w_is_nk ? 1 : size_t(N), w_is_nk ? size_t(K) : 1, q * Ukr::NR, N, K, p + size_t(q) * K * Ukr::NR);
+}
+
+inline void fc_output_stage(const float* acc, int n, const Epilogue& ep, const float* bias, float* y) {
+  for (int j = 0; j < n; ++j) {
+    float r = acc[j];
+    if (bias) r += bias[j];
+    y[j] = std::min(std::max(r, ep.lo), ep.hi);
+  }
+}
+
+inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void* packed, const Epilogue& ep, float* y,
+                        int ldy, const ParallelFor* pf) {
+  const float* W = static_cast<const float*>(packed);
+  const int np = ceil_div(N, Ukr::NR);
+  const size_t ps = size_t(K) * Ukr::NR;  // floats per panel
+  if (M == 1) {
+    // Chunks of 4 panels (4*NR outputs) are the unit of work.
+    const int chunks = ceil_div(np, 4);
+    parallel_for(pf, chunks, [&](int64_t c0, int64_t c1) {
+      alignas(64) float acc[4 * Ukr::NR];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int q = int(c) * 4, nq = std::min(4, np - q);
+        const float* b = W + size_t(q) * ps;
+        switch (nq) {
+          case 4: Ukr::template gemv<4>(K, x, b, ps, acc); break;
+          case 3: Ukr::template gemv<3>(K, x, b, ps, acc); break;
+          case 2: Ukr::template gemv<2>(K, x, b, ps, acc); break;
+          default: Ukr::template gemv<1>(K, x, b, ps, acc); break;
+        }
+        const int j0 = q * Ukr::NR, n = std::min(nq * Ukr::NR, N - j0);
+        fc_output_stage(acc, n, ep, ep.bias ? ep.bias + j0 : nullptr, y + j0);
+      }
+    });
+    return;
+  }
+  // M > 1: tasks are groups of NR panels; each task walks all rows of x.
+  const int per_task = 4;
+  parallel_for(pf, ceil_div(np, per_task), [&](int64_t t0, int64_t t1) {
+    alignas(64) float ap[Ukr::MR * kKC];
+    const int q0 = int(t0) * per_task, q1 = std::min(np, int(t1) * per_task);
+    for (int i = 0; i < M; i += Ukr::MR) {
+      const int m = std::min(Ukr::MR, M - i);
+      for (int pc = 0; pc < K; pc += kKC) {
+        const int kc = std::min(kKC, K - pc);
+        pack_a_panel(x + pc, size_t(ldx), 1, i, M, kc, ap);
+        TileOut o;
+        o.accumulate = pc > 0;
+        o.last = pc + kc == K;
+        o.lo = ep.lo;
+        o.hi = ep.hi;
+        for (int q = q0; q < q1; ++q) {
+          const int j = q * Ukr::NR;
+          o.bias = ep.bias ? ep.bias + j : nullptr;
+          Ukr::run(kc, ap, W + size_t(q) * ps + size_t(pc) * Ukr::NR, Ukr::NR, y + size_t(i) * ldy + j, ldy, m,
+                   std::min(Ukr::NR, N - j), o);
+        }
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Convolution. Algorithms, chosen from the geometry alone (so pack and run always agree):
+enum class ConvAlgo {
+  Depthwise3x3,   // group == C == M, 3x3, dilation 1, sh == sw in {1, 2}: direct ISA kernel, raw weights
+  DepthwiseRef,   // other depthwise (group == C == M): reference loop, raw weights
+  Pointwise,      // 1x1, stride 1, no padding: GEMM reading x in place (no im2col)
+  Im2colGemm,     // everything else: im2col packed straight into B micro-panels, per group
+};
+
+inline ConvAlgo conv_algo(const ConvGeom& g) {
+  if (g.group == g.C && g.group == g.M && g.group > 1) {
+    if (g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sh == g.sw && (g.sh == 1 || g.sh == 2))
+      return ConvAlgo::Depthwise3x3;
+    return ConvAlgo::DepthwiseRef;
+  }
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
+      g.pad_r == 0)
+    return ConvAlgo::Pointwise;
+  return ConvAlgo::Im2colGemm;
+}
+
+inline int conv_kc(const ConvGeom& g) { return (g.C / g.group) * g.kh * g.kw; }  // GEMM K per group
+
+inline size_t conv_a_floats_per_group(const ConvGeom& g) {
+  return size_t(ceil_div(g.M / g.group, Ukr::MR)) * Ukr::MR * conv_kc(g);
+}
+
+inline size_t conv2d_packed_size_impl(const ConvGeom& g) {
+  const ConvAlgo a = conv_algo(g);
+  if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return ref::conv2d_packed_size(g);
+  return sizeof(float) * conv_a_floats_per_group(g) * g.group;
+}
+
+inline void conv2d_pack_impl(const ConvGeom& g, const float* w, void* packed) {
+  const ConvAlgo a = conv_algo(g);
+  if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return ref::conv2d_pack(g, w, packed);
+  const int mg = g.M / g.group, K = conv_kc(g);
+  float* p = static_cast<float*>(packed);
+  for (int gi = 0; gi < g.group; ++gi) {
+    const float* wg = w + size_t(gi) * mg * K;
+    float* pg = p + size_t(gi) * conv_a_floats_per_group(g);
+    for (int i = 0; i < mg; i += Ukr::MR) pack_a_panel(wg, size_t(K), 1, i, mg, K, pg + size_t(i / Ukr::MR) * K * Ukr::MR);
+  }
+}
+
+inline size_t conv2d_scratch_size_impl(const ConvGeom& g) {
+  const ConvAlgo a = conv_algo(g);
+  const size_t K = size_t(conv_kc(g));
+  if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return 0;
+  if (a == ConvAlgo::Pointwise) return sizeof(float) * K * Ukr::NR;  // packed tail panel
+  return sizeof(float) * K * size_t(ceil_div(g.OH * g.OW, Ukr::NR)) * Ukr::NR;
+}
+
+// im2col of one group of one image into B micro-panel q: dst[k*NR + j] = x(c, iy, ix) for output pixel
+// q*NR + j, k = (c*kh + ky)*kw + kx.
+inline void im2col_pack_panel(const ConvGeom& g, const float* xg, int q, float* dst) {
+  const int cg = g.C / g.group, P = g.OH * g.OW;
+  const int p0 = q * Ukr::NR, n = std::min(Ukr::NR, P - p0);
+  int oy0[Ukr::NR], ox0[Ukr::NR];
+  for (int j = 0; j < n; ++j) {
+    oy0[j] = ((p0 + j) / g.OW) * g.sh - g.pad_t;
+    ox0[j] = ((p0 + j) % g.OW) * g.sw - g.pad_l;
+  }
+  // Fast case: the panel lies in one output row and every tap is inside the row (stride 1).
+  const bool one_row = n == Ukr::NR && (p0 / g.OW) == ((p0 + n - 1) / g.OW);
+  float* d = dst;
+  for (int c = 0; c < cg; ++c) {
+    const float* xc = xg + size_t(c) * g.H * g.W;
+    for (int ky = 0; ky < g.kh; ++ky) {
+      for (int kx = 0; kx < g.kw; ++kx, d += Ukr::NR) {
+        const int dy = ky * g.dh, dx = kx * g.dw;
+        if (one_row) {
+          const int iy = oy0[0] + dy, ix0 = ox0[0] + dx, ix1 = ox0[n - 1] + dx;
+          if (iy < 0 || iy >= g.H) {
+            for (int j = 0; j < Ukr::NR; ++j) d[j] = 0.0f;
+            continue;
+          }
+          if (g.sw == 1 && ix0 >= 0 && ix1 < g.W) {
+            std::memcpy(d, xc + size_t(iy) * g.W + ix0, sizeof(float) * Ukr::NR);
+            continue;
+          }
+        }
+        for (int j = 0; j < n; ++j) {
+          const int iy = oy0[j] + dy, ix = ox0[j] + dx;
+          d[j] = (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) ? xc[size_t(iy) * g.W + ix] : 0.0f;
+        }
+        for (int j = n; j < Ukr::NR; ++j) d[j] = 0.0f;
+      }
+    }
+  }
+}
+
+// The ISA's direct depthwise 3x3 kernel (stride 1 or 2), defined in its own TU.
+using Depthwise3x3Fn = void (*)(const ConvGeom& g, const float* w, const Epilogue& ep, const float* x, float* y,
+                                const ParallelFor* pf);
+
+inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y,
+                            void* scratch, const ParallelFor* pf, Depthwise3x3Fn dw3x3) {
+  const ConvAlgo algo = conv_algo(g);
+  if (algo == ConvAlgo::Depthwise3x3) return dw3x3(g, static_cast<const float*>(packed), ep, x, y, pf);
+  if (algo == ConvAlgo::DepthwiseRef) return ref::conv2d_run(g, packed, ep, x, y, scratch, pf);
+  const int cg = g.C / g.group, mg = g.M / g.group, K = conv_kc(g), P = g.OH * g.OW;
+  const int np = ceil_div(P, Ukr::NR);
+  float* Bp = static_cast<float*>(scratch);
+  TileOut base;
+  base.bias_per_row = true;
+  base.lo = ep.lo;
+  base.hi = ep.hi;
+  for (int n = 0; n < g.N; ++n) {
+    for (int gi = 0; gi < g.group; ++gi) {
+      const float* xg = x + (size_t(n) * g.C + size_t(gi) * cg) * g.H * g.W;
+      float* yg = y + (size_t(n) * g.M + size_t(gi) * mg) * P;
+      const float* Ap = static_cast<const float*>(packed) + size_t(gi) * conv_a_floats_per_group(g);
+      base.bias = ep.bias ? ep.bias + gi * mg : nullptr;
+      BSource bs;
+      if (algo == ConvAlgo::Pointwise) {
+        // B = x viewed as [C, H*W]: full panels are read in place, the tail panel is packed.
+        bs.direct = xg;
+        bs.ld = P;
+        bs.direct_panels = P / Ukr::NR;
+        bs.tail_packed = Bp;
+        if (P % Ukr::NR != 0) pack_b_panel(xg, size_t(P), 1, bs.direct_panels * Ukr::NR, P, K, Bp);
+      } else {
+        parallel_for(pf, np, [&](int64_t q0, int64_t q1) {
+          for (int64_t q = q0; q < q1; ++q) im2col_pack_panel(g, xg, int(q), Bp + size_t(q) * K * Ukr::NR);
+        });
+        bs.packed = Bp;
+      }
+      gemm_packed(mg, P, K, Ap, bs, yg, P, base, pf);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mcrt

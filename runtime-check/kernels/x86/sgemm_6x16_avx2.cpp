@@ -1,0 +1,135 @@
+// SGEMM, fully-connected and im2col/pointwise convolution on AVX2+FMA: the blocked driver of
+// gemm_blocked_driver.h around a 6x16 microkernel.
+//
+// Microkernel: C[6,16] += A[6,kc] * B[kc,16] with 12 ymm accumulators; per k it loads two B vectors,
+// broadcasts six A values and issues 12 FMAs (2 FMA ports x 4-cycle latency need >= 8 independent
+// accumulators). GEMV (fc at M = 1) walks up to 4 B panels at once: 8 accumulators.
+#include <immintrin.h>
+
+#include "avx2_kernels.h"
+
+namespace mcrt {
+namespace {
+
+struct TileOut;  // defined in gemm_blocked_driver.h
+
+struct Ukr {
+  static constexpr int MR = 6, NR = 16;
+
+  static inline __m256 stage(__m256 acc, const float* c, __m256 bias, __m256 alpha, __m256 beta, __m256 lo, __m256 hi,
+                             bool accumulate, bool use_beta, bool last) {
+    __m256 r = _mm256_mul_ps(acc, alpha);
+    if (accumulate) r = _mm256_add_ps(r, _mm256_loadu_ps(c));
+    else if (use_beta) r = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), r);
+    if (last) r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, bias), lo), hi);
+    return r;
+  }
+
+  static void run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o);
+
+  template <int NP>
+  static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
+    __m256 acc[NP][2];
+    for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    for (int k = 0; k < K; ++k) {
+      const __m256 xk = _mm256_broadcast_ss(x + k);
+      for (int p = 0; p < NP; ++p) {
+        const float* bp = b + p * ps + size_t(k) * NR;
+        acc[p][0] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(bp), acc[p][0]);
+        acc[p][1] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(bp + 8), acc[p][1]);
+      }
+    }
+    for (int p = 0; p < NP; ++p) {
+      _mm256_storeu_ps(out + p * NR, acc[p][0]);
+      _mm256_storeu_ps(out + p * NR + 8, acc[p][1]);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace mcrt
+
+#include "../gemm_blocked_driver.h"
+
+namespace mcrt {
+namespace {
+
+void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += MR;
+    b += ldb;
+  }
+  const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (m == MR && n == NR) {
+    const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);
+    const __m256 lo = _mm256_set1_ps(o.lo), hi = _mm256_set1_ps(o.hi);
+    const bool use_beta = o.beta != 0.0f;
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (o.last && o.bias && !o.bias_per_row) {
+      bias0 = _mm256_loadu_ps(o.bias);
+      bias1 = _mm256_loadu_ps(o.bias + 8);
+    }
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + size_t(i) * ldc;
+      if (o.last && o.bias && o.bias_per_row) bias0 = bias1 = _mm256_set1_ps(o.bias[i]);
+      _mm256_storeu_ps(ci, stage(acc[i][0], ci, bias0, alpha, beta, lo, hi, o.accumulate, use_beta, o.last));
+      _mm256_storeu_ps(ci + 8, stage(acc[i][1], ci + 8, bias1, alpha, beta, lo, hi, o.accumulate, use_beta, o.last));
+    }
+    return;
+  }
+  alignas(32) float tile[MR * NR];
+  for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(tile + i * NR, acc[i][0]);
+    _mm256_store_ps(tile + i * NR + 8, acc[i][1]);
+  }
+  store_tile_scalar(tile, c, ldc, m, n, o);
+}
+
+}  // namespace
+
+namespace avx2 {
+
+size_t sgemm_scratch_size(int M, int N, int K) { return sgemm_scratch_size_impl(M, N, K); }
+void sgemm(int M, int N, int K, float alpha, const float* A, int lda, bool transA, const float* B, int ldb,
+           bool transB, float beta, float* C, int ldc, void* scratch, const ParallelFor* pf) {
+  sgemm_impl(M, N, K, alpha, A, lda, transA, B, ldb, transB, beta, C, ldc, scratch, pf);
+}
+size_t fc_packed_size(int K, int N) { return fc_packed_size_impl(K, N); }
+void fc_pack(int K, int N, const float* w, bool w_is_nk, void* packed) { fc_pack_impl(K, N, w, w_is_nk, packed); }
+void fc_run(int M, int N, int K, const float* x, int ldx, const void* packed, const Epilogue& ep, float* y, int ldy,
+            const ParallelFor* pf) {
+  fc_run_impl(M, N, K, x, ldx, packed, ep, y, ldy, pf);
+}
+size_t conv2d_packed_size(const ConvGeom& g) { return conv2d_packed_size_impl(g); }
+void conv2d_pack(const ConvGeom& g, const float* w, void* packed) { conv2d_pack_impl(g, w, packed); }
+size_t conv2d_scratch_size(const ConvGeom& g) { return conv2d_scratch_size_impl(g); }
+void conv2d_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y, void* scratch,
+                const ParallelFor* pf) {
+  conv2d_run_impl(g, packed, ep, x, y, scratch, pf, conv2d_depthwise_3x3);
+}
+
+}  // namespace avx2
+}  // namespace mcrt
