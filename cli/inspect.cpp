@@ -1,2 +1,198 @@
+// mcompress inspect: per-layer and total size and compute of a model.
+// Parsing and printing only; the numbers come from compress/analysis.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
 #include "cli/command.h"
-CLI::App* mc::cli::add_inspect(CLI::App& root, Action*) { return root.add_subcommand("inspect", "(being written)"); }
+#include "compress/analysis/file_size.h"
+#include "compress/analysis/model_stats.h"
+#include "compress/analysis/stats_json.h"
+#include "compress/error.h"
+#include "compress/onnx/onnx_import.h"
+
+namespace mc::cli {
+
+namespace {
+
+struct InspectOptions {
+  std::string model;
+  std::vector<std::string> input_shapes;  // NAME=D1,D2,...
+};
+
+// "NAME=1,3,224,224" → (NAME, dims); -1 marks a dynamic dim.
+std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string& spec) {
+  const auto eq = spec.rfind('=');
+  auto fail = [&](const std::string& why) -> std::pair<std::string, std::vector<int64_t>> {
+    throw Error(ErrorKind::Input, "--input-shape '" + spec + "': " + why + " (expected NAME=D1,D2,...)");
+  };
+  if (eq == std::string::npos || eq == 0) return fail("no NAME=");
+  std::vector<int64_t> dims;
+  std::stringstream ss(spec.substr(eq + 1));
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      return fail("'" + tok + "' is not an integer");
+    }
+    if (used != tok.size() || v < -1) return fail("'" + tok + "' is not a dim (>= 0, or -1 for dynamic)");
+    dims.push_back(v);
+  }
+  if (spec.back() == ',') return fail("trailing comma");
+  return {spec.substr(0, eq), dims};
+}
+
+std::string thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string human_bytes(uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
+  char buf[64];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  else std::snprintf(buf, sizeof buf, "%.2f %s (%s B)", v, units[u], thousands(b).c_str());
+  return buf;
+}
+
+std::string percent(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", f * 100.0);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string r;
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + (v[i].empty() ? std::string("-") : v[i]);
+  return r;
+}
+
+void print_table(std::ostream& os, const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) w[c] = std::max(w[c], r[c].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < r.size(); ++c) {
+      const std::string pad(w[c] - r[c].size(), ' ');
+      line += c ? "  " : "";
+      line += right[c] ? pad + r[c] : r[c] + (c + 1 < r.size() ? pad : "");
+    }
+    os << line << "\n";
+  }
+}
+
+void print_values(std::ostream& os, const char* title, const std::vector<const ValueInfo*>& vs) {
+  os << title << ":\n";
+  if (vs.empty()) os << "  (none)\n";
+  for (const ValueInfo* v : vs)
+    os << "  " << v->name << "  " << (v->is_tensor() ? dtype_name(v->dtype) : "non-tensor") << "  "
+       << shape_string(v) << "\n";
+}
+
+void print_report(std::ostream& os, const std::string& path, const Model& m, const ModelStats& st,
+                  const FileSizes& files) {
+  os << "Model: " << path << "\n";
+  os << "IR version " << m.ir_version << ", producer "
+     << (m.producer_name.empty() ? std::string("(none)") : m.producer_name + " " + m.producer_version) << ", opsets:";
+  for (const auto& o : m.opsets) os << " " << (o.domain.empty() ? "ai.onnx" : o.domain) << " " << o.version;
+  os << "\n";
+  print_values(os, "Inputs", m.graph.real_inputs());
+  std::vector<const ValueInfo*> outs;
+  for (const auto& v : m.graph.outputs) outs.push_back(&v);
+  print_values(os, "Outputs", outs);
+  os << "\n";
+
+  std::vector<std::vector<std::string>> rows{
+      {"#", "name", "op", "inputs", "outputs", "params", "MACs", "weight bytes", "dtype", "sparsity"}};
+  for (size_t i = 0; i < st.layers.size(); ++i) {
+    const auto& L = st.layers[i];
+    std::string op = L.domain.empty() || L.domain == "ai.onnx" ? L.op_type : L.domain + ":" + L.op_type;
+    if (!L.known_op) op += " [unknown op]";
+    rows.push_back({std::to_string(i), L.name, op, join(L.input_shapes, ", "), join(L.output_shapes, ", "),
+                    thousands(L.params), L.macs_known ? thousands(L.macs) : "?", thousands(L.weight_bytes),
+                    L.weight_dtype.empty() ? "-" : L.weight_dtype, L.params ? percent(L.sparsity) : "-"});
+  }
+  print_table(os, rows, {true, false, false, false, false, true, true, true, false, true});
+  os << "\n";
+  os << "Totals:\n";
+  os << "  params        " << thousands(st.params) << "\n";
+  os << "  MACs          " << thousands(st.macs)
+     << (st.macs_complete ? "" : "  (lower bound: some layers have unknown shapes or ops, marked ?)") << "\n";
+  os << "  weight bytes  " << human_bytes(st.weight_bytes) << ", sparsity " << percent(st.sparsity) << " ("
+     << thousands(st.zero_weights) << " zeros)\n";
+  os << "  file bytes    " << human_bytes(files.bytes);
+  if (files.files.size() > 1) os << " in " << files.files.size() << " files";
+  os << "\n";
+  os << "  gzip -9       " << human_bytes(files.gzip_bytes) << "\n";
+  os << "  nodes         " << st.nodes;
+  if (st.nodes_total != st.nodes) os << " (" << st.nodes_total << " with subgraphs)";
+  os << "\n";
+  if (!st.unknown_ops.empty())
+    os << "Unknown ops (not in the ONNX schema registry for their domain and opset; counted as 0 MACs, ?): "
+       << join(st.unknown_ops, ", ") << "\n";
+}
+
+int run_inspect(const InspectOptions& o, const Globals& g) {
+  ImportOptions io;
+  io.require_input_shapes = false;  // inspect still reports what it can; missing shapes are warned about below
+  for (const auto& spec : o.input_shapes) {
+    auto [name, dims] = parse_input_shape(spec);
+    io.input_shapes[name] = dims;
+  }
+  spdlog::debug("reading {}", o.model);
+  const Model m = import_onnx_file(o.model, io);
+  for (const ValueInfo* in : m.graph.real_inputs())
+    if (in->is_tensor() && !in->has_shape)
+      spdlog::warn("graph input '{}' has no shape; MACs that depend on it are unknown (give one with --input-shape "
+                   "{}=1,3,224,224)",
+                   in->name, in->name);
+  const ModelStats st = compute_stats(m);
+  for (const auto& op : st.unknown_ops) spdlog::warn("unknown op {}: listed, counted as unknown MACs", op);
+  const FileSizes files = measure_files(m.source_files);
+  if (g.json) {
+    std::cout << stats_to_json(o.model, m, st, files).dump(2) << "\n";
+  } else {
+    print_report(std::cout, o.model, m, st, files);
+  }
+  std::cout.flush();
+  if (!std::cout) throw Error(ErrorKind::Internal, "writing to stdout failed");
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_inspect(CLI::App& root, Action* action) {
+  auto opts = std::make_shared<InspectOptions>();
+  CLI::App* sub = root.add_subcommand(
+      "inspect", "Per-layer and total params, MACs, weight bytes, sparsity and on-disk size of a model");
+  sub->add_option("MODEL", opts->model, "ONNX model file (external-data files next to it are counted too)")
+      ->required();
+  sub->add_option("--input-shape", opts->input_shapes,
+                  "Set the shape of a graph input, NAME=D1,D2,... (-1: dynamic); repeatable")
+      ->type_name("NAME=DIMS");
+  sub->footer(
+      "Examples:\n"
+      "  mcompress inspect model.onnx\n"
+      "  mcompress inspect model.onnx --json > stats.json\n"
+      "  mcompress inspect model.onnx --input-shape input=8,3,224,224\n"
+      "MACs: Conv, ConvTranspose, Gemm, MatMul, RNN/GRU/LSTM; other ops count 0. Symbolic dims count as 1.");
+  sub->callback([action, opts, sub]() {
+    (void)sub;
+    *action = [opts](const Globals& g) { return run_inspect(*opts, g); };
+  });
+  return sub;
+}
+
+}  // namespace mc::cli
