@@ -1,0 +1,213 @@
+// Microbenchmark of the runtime's fp32 kernels (not a test): SGEMM at square sizes and the conv / fc
+// shapes of the bundled Fashion-MNIST models, single thread, best-of-N wall time.
+// Prints GFLOP/s and the fraction of single-core peak = FLOP/cycle peak x measured clock, where the
+// clock comes from a calibrated chain of dependent integer adds (1 cycle each), with /proc/cpuinfo
+// "cpu MHz" printed alongside.
+//   usage: bench_kernels [reference|avx2|neon]   (default: kernels_best())
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+// All timings use this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall time: the machine is
+// shared, and time spent descheduled is not the kernel's. Best-of-N filters the rest of the noise.
+struct Clock {
+  using time_point = double;
+  static double now() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+};
+
+double seconds_since(double t0) { return Clock::now() - t0; }
+
+// Cycles per second from a chain of dependent adds: each add waits for the previous one (1 cycle).
+double measure_clock_hz() {
+  double best = 0.0;
+  for (int rep = 0; rep < 20; ++rep) {
+    uint64_t x = 0;
+    const long iters = 200000;
+    const auto t0 = Clock::now();
+    for (long i = 0; i < iters; ++i) {
+#if defined(__x86_64__)
+      asm volatile(
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          : "+r"(x));
+#elif defined(__aarch64__)
+      asm volatile(
+          "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+          "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+          "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+          "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+          : "+r"(x));
+#else
+      x += i;
+#endif
+    }
+    const double t = seconds_since(t0);
+    best = std::max(best, 20.0 * iters / t);
+    if (x == 1) std::puts("");  // keep x alive
+  }
+  return best;
+}
+
+double cpuinfo_mhz() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("cpu MHz", 0) == 0) return std::atof(line.substr(line.find(':') + 1).c_str());
+  return 0.0;
+}
+
+struct Aligned {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<void, Free> p;
+  explicit Aligned(size_t bytes) : p(bytes ? std::aligned_alloc(64, (bytes + 63) & ~size_t(63)) : nullptr) {
+    if (bytes) std::memset(p.get(), 0, (bytes + 63) & ~size_t(63));
+  }
+  void* get() const { return p.get(); }
+};
+
+std::vector<float> rnd(size_t n, uint32_t seed) {
+  std::mt19937 r(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(r);
+  return v;
+}
+
+// Best time of `reps` runs after a warm-up, repeating f enough times to last >= ~20 ms per sample.
+template <class F>
+double best_seconds(F&& f, int reps = 7) {
+  f();
+  int inner = 1;
+  for (;;) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) f();
+    if (seconds_since(t0) > 0.02 || inner > (1 << 20)) break;
+    inner *= 2;
+  }
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) f();
+    best = std::min(best, seconds_since(t0) / inner);
+  }
+  return best;
+}
+
+struct ConvCase {
+  const char* model;
+  mcrt::ConvGeom g;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const mcrt::KernelSet* ks = &mcrt::kernels_best();
+  if (argc > 1) {
+    if (!std::strcmp(argv[1], "reference")) ks = &mcrt::kernels_reference();
+    else if (!std::strcmp(argv[1], "avx2")) ks = mcrt::kernels_avx2();
+    else if (!std::strcmp(argv[1], "neon")) ks = mcrt::kernels_neon();
+    if (ks == nullptr) {
+      std::fprintf(stderr, "kernel set %s not available here\n", argv[1]);
+      return 2;
+    }
+  }
+#if defined(__aarch64__)
+  const double flop_per_cycle = 8.0;  // 1 x 128-bit FMA pipe assumed; emulated timings mean nothing
+#else
+  const double flop_per_cycle = 32.0;  // 2 FMA units x 8 fp32 lanes x 2
+#endif
+  const double hz = measure_clock_hz();
+  const double peak = flop_per_cycle * hz;
+  std::printf("kernel set: %s, single thread\n", ks->name);
+  std::printf("clock: %.0f MHz, measured by a calibrated dependent-add loop (1 add/cycle, best of 20);\n"
+              "       /proc/cpuinfo \"cpu MHz\" says %.0f (nominal; the core boosts above it)\n",
+              hz / 1e6, cpuinfo_mhz());
+  std::printf("single-core peak: %.0f FLOP/cycle x measured clock = %.1f GFLOP/s\n", flop_per_cycle, peak / 1e9);
+  std::printf("times: best of N, per-thread CPU time\n\n");
+
+  std::printf("SGEMM C = A*B (row-major, no transposes, alpha 1, beta 0)\n");
+  std::printf("%6s %10s %10s %8s\n", "size", "time_ms", "GFLOP/s", "%peak");
+  for (int n : {64, 128, 256, 384, 512, 768, 1024}) {
+    const auto A = rnd(size_t(n) * n, 1), B = rnd(size_t(n) * n, 2);
+    std::vector<float> C(size_t(n) * n);
+    Aligned scratch(ks->sgemm_scratch_size(n, n, n));
+    const double t = best_seconds(
+        [&] { ks->sgemm(n, n, n, 1.0f, A.data(), n, false, B.data(), n, false, 0.0f, C.data(), n, scratch.get(), nullptr); },
+        n >= 768 ? 3 : 7);
+    const double gf = 2.0 * n * n * n / t / 1e9;
+    std::printf("%6d %10.3f %10.2f %7.1f%%\n", n, t * 1e3, gf, 100.0 * gf * 1e9 / peak);
+  }
+
+  auto G = [](int C, int H, int W, int M, int k, int s, int pad, int group) {
+    mcrt::ConvGeom g{1, C, H, W, M, k, k, s, s, 1, 1, pad, pad, pad, pad, group, 0, 0};
+    mcrt::conv2d_geom_finish(g);
+    return g;
+  };
+  const ConvCase convs[] = {
+      {"lenet5 conv1", G(1, 28, 28, 6, 5, 1, 2, 1)},      {"lenet5 conv2", G(6, 14, 14, 16, 5, 1, 0, 1)},
+      {"mobile stem", G(1, 28, 28, 16, 3, 1, 1, 1)},      {"mobile dw s1", G(16, 28, 28, 16, 3, 1, 1, 16)},
+      {"mobile pw", G(16, 28, 28, 32, 1, 1, 0, 1)},       {"mobile dw s2", G(32, 28, 28, 32, 3, 2, 1, 32)},
+      {"mobile pw2", G(32, 14, 14, 64, 1, 1, 0, 1)},      {"mobile dw2 s2", G(64, 14, 14, 64, 3, 2, 1, 64)},
+      {"resnet stem", G(1, 28, 28, 16, 3, 1, 1, 1)},      {"resnet 3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)},
+      {"resnet 3x3 s2", G(16, 28, 28, 32, 3, 2, 1, 1)},   {"resnet 3x3 32", G(32, 14, 14, 32, 3, 1, 1, 1)},
+      {"resnet 1x1 s2", G(16, 28, 28, 32, 1, 2, 0, 1)},   {"resnet 3x3 64", G(64, 7, 7, 64, 3, 1, 1, 1)},
+  };
+  std::printf("\nconv2d, batch 1, bias + Relu fused (shapes of the bundled Fashion-MNIST models)\n");
+  std::printf("%-15s %-34s %9s %9s %8s\n", "layer", "C,HxW -> M,OHxOW k/s/g", "time_us", "GFLOP/s", "%peak");
+  for (const ConvCase& c : convs) {
+    const mcrt::ConvGeom& g = c.g;
+    const auto x = rnd(size_t(g.C) * g.H * g.W, 3), w = rnd(size_t(g.M) * (g.C / g.group) * g.kh * g.kw, 4),
+               b = rnd(size_t(g.M), 5);
+    std::vector<float> y(size_t(g.M) * g.OH * g.OW);
+    Aligned packed(ks->conv2d_packed_size(g)), scratch(ks->conv2d_scratch_size(g));
+    ks->conv2d_pack(g, w.data(), packed.get());
+    mcrt::Epilogue ep;
+    ep.bias = b.data();
+    ep.lo = 0.0f;
+    const double t = best_seconds([&] { ks->conv2d_run(g, packed.get(), ep, x.data(), y.data(), scratch.get(), nullptr); });
+    const double flop = 2.0 * g.M * g.OH * g.OW * (g.C / g.group) * g.kh * g.kw;
+    char shape[64];
+    std::snprintf(shape, sizeof shape, "%d,%dx%d -> %d,%dx%d %d/%d/%d", g.C, g.H, g.W, g.M, g.OH, g.OW, g.kh, g.sh,
+                  g.group);
+    std::printf("%-15s %-34s %9.2f %9.2f %7.1f%%\n", c.model, shape, t * 1e6, flop / t / 1e9, 100.0 * flop / t / peak);
+  }
+
+  std::printf("\nfully connected, bias + Relu fused (MLP 784-300-100-10; LeNet-5 head)\n");
+  std::printf("%-6s %-6s %-6s %9s %9s %8s\n", "M", "K", "N", "time_us", "GFLOP/s", "%peak");
+  const int fcs[][3] = {{1, 784, 300}, {1, 300, 100}, {1, 100, 10}, {1, 400, 120}, {1, 120, 84}, {1, 84, 10},
+                        {32, 784, 300}, {32, 300, 100}};
+  for (const auto& f : fcs) {
+    const int M = f[0], K = f[1], N = f[2];
+    const auto x = rnd(size_t(M) * K, 6), w = rnd(size_t(K) * N, 7), b = rnd(size_t(N), 8);
+    std::vector<float> y(size_t(M) * N);
+    Aligned packed(ks->fc_packed_size(K, N));
+    ks->fc_pack(K, N, w.data(), true, packed.get());
+    mcrt::Epilogue ep;
+    ep.bias = b.data();
+    ep.lo = 0.0f;
+    const double t = best_seconds([&] { ks->fc_run(M, N, K, x.data(), K, packed.get(), ep, y.data(), N, nullptr); });
+    const double flop = 2.0 * M * N * K;
+    std::printf("%-6d %-6d %-6d %9.2f %9.2f %7.1f%%\n", M, K, N, t * 1e6, flop / t / 1e9, 100.0 * flop / t / peak);
+  }
+  return 0;
+}
