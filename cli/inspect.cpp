@@ -105,7 +105,8 @@ void print_report(std::ostream& os, const std::string& path, const Model& m, con
                   const FileSizes& files) {
   os << "Model: " << path << "\n";
   os << "IR version " << m.ir_version << ", producer "
-     << (m.producer_name.empty() ? std::string("(none)") : m.producer_name + " " + m.producer_version) << ", opsets:";
+     << (m.producer_name.empty() ? std::string("(none)")
+                                : m.producer_name + (m.producer_version.empty() ? "" : " " + m.producer_version)) << ", opsets:";
   for (const auto& o : m.opsets) os << " " << (o.domain.empty() ? "ai.onnx" : o.domain) << " " << o.version;
   os << "\n";
   print_values(os, "Inputs", m.graph.real_inputs());
@@ -187,7 +188,7 @@ CLI::App* add_inspect(CLI::App& root, Action* action) {
       "  mcompress inspect model.onnx\n"
       "  mcompress inspect model.onnx --json > stats.json\n"
       "  mcompress inspect model.onnx --input-shape input=8,3,224,224\n"
-      "MACs: Conv, ConvTranspose, Gemm, MatMul, RNN/GRU/LSTM; other ops count 0. Symbolic dims count as 1.");
+      "MACs: Conv, ConvTranspose, Gemm, MatMul, RNN/GRU/LSTM; other ops count 0. Symbolic dims count as 1.\n");
   sub->callback([action, opts, sub]() {
     (void)sub;
     *action = [opts](const Globals& g) { return run_inspect(*opts, g); };

@@ -13,7 +13,8 @@
 //     "totals": {"params", "macs", "macs_complete", "weight_bytes", "zero_weights", "sparsity",
 //                "file_bytes", "gzip_bytes", "nodes", "nodes_total"} }
 //
-// sparsity values are fractions in [0, 1]; all counts are exact integers.
+// Keys keep the order above (nlohmann::ordered_json). sparsity values are fractions
+// in [0, 1]; all counts are exact integers.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,9 +24,9 @@
 
 namespace mc {
 
-nlohmann::json shape_to_json(const ValueInfo& v);
+nlohmann::ordered_json shape_to_json(const ValueInfo& v);
 
-nlohmann::json stats_to_json(const std::string& model_path, const Model& m, const ModelStats& st,
+nlohmann::ordered_json stats_to_json(const std::string& model_path, const Model& m, const ModelStats& st,
                              const FileSizes& files);
 
 }  // namespace mc
