@@ -1,0 +1,249 @@
+#include "format/writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "format/file_header.h"
+
+namespace mcrt {
+
+Attribute Attribute::Int(fb::AttrKey k, int64_t v) {
+  Attribute a;
+  a.key = k;
+  a.kind = fb::AttrKind_INT;
+  a.i = v;
+  return a;
+}
+Attribute Attribute::Float(fb::AttrKey k, float v) {
+  Attribute a;
+  a.key = k;
+  a.kind = fb::AttrKind_FLOAT;
+  a.f = v;
+  return a;
+}
+Attribute Attribute::Ints(fb::AttrKey k, std::vector<int64_t> v) {
+  Attribute a;
+  a.key = k;
+  a.kind = fb::AttrKind_INTS;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute Attribute::Floats(fb::AttrKey k, std::vector<float> v) {
+  Attribute a;
+  a.key = k;
+  a.kind = fb::AttrKind_FLOATS;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute Attribute::String(fb::AttrKey k, std::string v) {
+  Attribute a;
+  a.key = k;
+  a.kind = fb::AttrKind_STRING;
+  a.s = std::move(v);
+  return a;
+}
+
+uint32_t ModelWriter::add_buffer(const void* data, size_t bytes) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  buffers_.emplace_back(p, p + bytes);
+  return (uint32_t)(buffers_.size() - 1);
+}
+
+int ModelWriter::add_raw_buffer(const void* data, size_t bytes) { return (int)add_buffer(data, bytes); }
+
+int ModelWriter::add_tensor(const std::string& name, DType dtype, std::vector<int64_t> shape) {
+  TensorSpec t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  tensors_.push_back(std::move(t));
+  return (int)tensors_.size() - 1;
+}
+
+int ModelWriter::add_weight(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                            const void* data, size_t bytes) {
+  int idx = add_tensor(name, dtype, std::move(shape));
+  tensors_[idx].buffer = add_buffer(data, bytes);
+  return idx;
+}
+
+int ModelWriter::add_weight_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v) {
+  return add_weight(name, DType::kF32, std::move(shape), v.data(), v.size() * sizeof(float));
+}
+
+int ModelWriter::add_weight_i64(const std::string& name, std::vector<int64_t> shape,
+                                const std::vector<int64_t>& v) {
+  return add_weight(name, DType::kI64, std::move(shape), v.data(), v.size() * sizeof(int64_t));
+}
+
+void ModelWriter::set_quantization(int tensor, QuantParams q) {
+  tensors_[tensor].has_quant = true;
+  tensors_[tensor].quant = std::move(q);
+}
+
+int ModelWriter::add_sparse_bitmask_weight(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                                           const std::vector<uint8_t>& mask, const void* values,
+                                           size_t value_bytes) {
+  int idx = add_tensor(name, dtype, std::move(shape));
+  TensorSpec& t = tensors_[idx];
+  t.has_sparse = true;
+  t.sparse.format = fb::SparseFormat_BITMASK;
+  t.sparse.mask = add_buffer(mask.data(), mask.size());
+  t.sparse.values = add_buffer(values, value_bytes);
+  return idx;
+}
+
+int ModelWriter::add_sparse_csr_weight(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                                       const std::vector<int32_t>& row_ptr, const std::vector<int32_t>& col_idx,
+                                       const void* values, size_t value_bytes) {
+  int idx = add_tensor(name, dtype, std::move(shape));
+  TensorSpec& t = tensors_[idx];
+  t.has_sparse = true;
+  t.sparse.format = fb::SparseFormat_CSR;
+  t.sparse.row_ptr = add_buffer(row_ptr.data(), row_ptr.size() * 4);
+  t.sparse.col_idx = add_buffer(col_idx.data(), col_idx.size() * 4);
+  t.sparse.values = add_buffer(values, value_bytes);
+  return idx;
+}
+
+int ModelWriter::add_palettized_weight(const std::string& name, std::vector<int64_t> shape, int bits,
+                                       const std::vector<float>& codebook,
+                                       const std::vector<uint8_t>& packed_indices) {
+  int idx = add_tensor(name, DType::kF32, std::move(shape));
+  TensorSpec& t = tensors_[idx];
+  t.has_palette = true;
+  t.palette.bits = bits;
+  t.palette.size = (uint32_t)codebook.size();
+  t.palette.codebook = add_buffer(codebook.data(), codebook.size() * 4);
+  t.palette.indices = add_buffer(packed_indices.data(), packed_indices.size());
+  return idx;
+}
+
+std::vector<uint8_t> ModelWriter::pack_indices(const std::vector<uint32_t>& indices, int bits) {
+  std::vector<uint8_t> out((indices.size() * (size_t)bits + 7) / 8, 0);
+  size_t bit = 0;
+  for (uint32_t v : indices) {
+    for (int b = 0; b < bits; ++b, ++bit)
+      if ((v >> b) & 1u) out[bit / 8] |= (uint8_t)(1u << (bit % 8));
+  }
+  return out;
+}
+
+int ModelWriter::add_node(fb::OpType op, std::vector<int> inputs, std::vector<int> outputs,
+                          std::vector<Attribute> attrs, const std::string& name) {
+  nodes_.push_back(NodeSpec{op, std::move(inputs), std::move(outputs), std::move(attrs), name});
+  return (int)nodes_.size() - 1;
+}
+
+Status ModelWriter::finish(std::vector<uint8_t>* out) const {
+  flatbuffers::FlatBufferBuilder b(1024);
+  // Weights blob layout: each buffer at the next multiple of 64.
+  std::vector<fb::BufferRef> refs;
+  uint64_t blob = 0;
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    if (i == 0) {
+      refs.emplace_back(0, 0);
+      continue;
+    }
+    blob = (blob + kWeightAlign - 1) / kWeightAlign * kWeightAlign;
+    refs.emplace_back(blob, buffers_[i].size());
+    blob += buffers_[i].size();
+  }
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  for (const TensorSpec& t : tensors_) {
+    flatbuffers::Offset<fb::Quantization> q = 0;
+    if (t.has_quant)
+      q = fb::CreateQuantization(b, b.CreateVector(t.quant.scale), b.CreateVector(t.quant.zero_point),
+                                 t.quant.axis);
+    flatbuffers::Offset<fb::Sparsity> sp = 0;
+    if (t.has_sparse)
+      sp = fb::CreateSparsity(b, t.sparse.format, t.sparse.values, t.sparse.mask, t.sparse.row_ptr,
+                              t.sparse.col_idx);
+    flatbuffers::Offset<fb::Palette> pal = 0;
+    if (t.has_palette)
+      pal = fb::CreatePalette(b, (uint8_t)t.palette.bits, t.palette.size, t.palette.codebook, t.palette.indices);
+    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), (fb::DType)t.dtype, b.CreateVector(t.shape),
+                                       t.buffer, q, sp, pal));
+  }
+  std::vector<flatbuffers::Offset<fb::Node>> nodes;
+  for (const NodeSpec& n : nodes_) {
+    std::vector<flatbuffers::Offset<fb::Attr>> attrs;
+    for (const Attribute& a : n.attrs) {
+      attrs.push_back(fb::CreateAttr(b, a.key, a.kind, a.i, a.f, a.ints.empty() ? 0 : b.CreateVector(a.ints),
+                                     a.floats.empty() ? 0 : b.CreateVector(a.floats),
+                                     a.s.empty() ? 0 : b.CreateString(a.s)));
+    }
+    nodes.push_back(fb::CreateNode(b, n.op, b.CreateVector(n.inputs), b.CreateVector(n.outputs),
+                                   b.CreateVector(attrs), n.name.empty() ? 0 : b.CreateString(n.name)));
+  }
+  auto model = fb::CreateModel(b, b.CreateVector(tensors), b.CreateVector(nodes), b.CreateVector(inputs_),
+                               b.CreateVector(outputs_), b.CreateVectorOfStructs(refs), b.CreateString(producer_));
+  b.Finish(model, fb::ModelIdentifier());
+
+  FileHeader h;
+  if (major_ != 0 || minor_ != 0) {
+    h.major = major_;
+    h.minor = minor_;
+  }
+  h.graph_offset = kHeaderSize;
+  h.graph_size = b.GetSize();
+  h.weights_offset = (h.graph_offset + h.graph_size + kWeightAlign - 1) / kWeightAlign * kWeightAlign;
+  h.weights_size = blob;
+  out->assign(h.weights_offset + h.weights_size, 0);
+  encode_file_header(h, out->data());
+  std::memcpy(out->data() + h.graph_offset, b.GetBufferPointer(), b.GetSize());
+  for (size_t i = 1; i < buffers_.size(); ++i)
+    if (!buffers_[i].empty())
+      std::memcpy(out->data() + h.weights_offset + refs[i].offset(), buffers_[i].data(), buffers_[i].size());
+  return Status::Ok();
+}
+
+Status ModelWriter::write_file(const std::string& path) const {
+  std::vector<uint8_t> bytes;
+  MCRT_RETURN_IF_ERROR(finish(&bytes));
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string tmpl = path + ".tmpXXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) return Status(StatusCode::kIoError, path + ": cannot create temp file: " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    std::string msg = path + ": " + what + ": " + std::strerror(errno);
+    ::close(fd);
+    ::unlink(name.data());
+    return Status(StatusCode::kIoError, msg);
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write failed");
+    }
+    done += (size_t)n;
+  }
+  if (::fsync(fd) != 0) return fail("fsync failed");
+  if (::close(fd) != 0) {
+    ::unlink(name.data());
+    return Status(StatusCode::kIoError, path + ": close failed");
+  }
+  if (::rename(name.data(), path.c_str()) != 0) {
+    std::string msg = path + ": rename failed: " + std::strerror(errno);
+    ::unlink(name.data());
+    return Status(StatusCode::kIoError, msg);
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mcrt

@@ -1,0 +1,137 @@
+// MaxPool, AveragePool, GlobalAveragePool (ONNX), fp32, 1-D to 3-D windows.
+// Reference kernels: for each output position, scan its (dilated) window, skipping
+// padded positions. AveragePool divides by the window size clipped to the input
+// (count_include_pad = 0) or to the padded input (count_include_pad = 1); with
+// ceil_mode the part of a window past the end padding never counts.
+#include <cfloat>
+
+#include "kernels/parallel_for.h"
+#include "ops/ops.h"
+#include "ops/spatial_geometry.h"
+
+namespace mcrt {
+namespace {
+
+struct PoolState : OpState {
+  SpatialGeom g;
+  int64_t planes = 0;  // N * C
+  bool is_max = false, include_pad = false;
+};
+
+void run_pool(const NodePlan& n, const ExecContext& ctx) {
+  const PoolState& st = static_cast<const PoolState&>(*n.state);
+  const SpatialGeom& g = st.g;
+  const float* x = ctx.inf(n.inputs[0]);
+  float* y = ctx.outf(n.outputs[0]);
+  // Pad spatial dims to 3 (leading size-1 dims) so one loop nest serves all ranks.
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
+  int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
+  const int off = 3 - g.rank;
+  for (int i = 0; i < g.rank; ++i) {
+    in[off + i] = g.in[i];
+    out[off + i] = g.out[i];
+    k[off + i] = g.k[i];
+    s[off + i] = g.s[i];
+    d[off + i] = g.d[i];
+    pb[off + i] = g.pb[i];
+    pe[off + i] = g.pe[i];
+  }
+  const int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
+  parallel_for(ctx.pf, st.planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* xp = x + p * in_plane;
+      float* yp = y + p * out_plane;
+      for (int64_t o0 = 0; o0 < out[0]; ++o0)
+        for (int64_t o1 = 0; o1 < out[1]; ++o1)
+          for (int64_t o2 = 0; o2 < out[2]; ++o2) {
+            const int64_t st0 = o0 * s[0] - pb[0], st1 = o1 * s[1] - pb[1], st2 = o2 * s[2] - pb[2];
+            float acc = st.is_max ? -FLT_MAX : 0.f;
+            bool any = false;
+            int64_t count = 0;
+            for (int64_t k0 = 0; k0 < k[0]; ++k0) {
+              const int64_t i0 = st0 + k0 * d[0];
+              for (int64_t k1 = 0; k1 < k[1]; ++k1) {
+                const int64_t i1 = st1 + k1 * d[1];
+                for (int64_t k2 = 0; k2 < k[2]; ++k2) {
+                  const int64_t i2 = st2 + k2 * d[2];
+                  const bool inside = i0 >= 0 && i0 < in[0] && i1 >= 0 && i1 < in[1] && i2 >= 0 && i2 < in[2];
+                  if (!inside) {
+                    // Padded position: counts for the average only inside the declared pads.
+                    if (st.include_pad && i0 < in[0] + pe[0] && i1 < in[1] + pe[1] && i2 < in[2] + pe[2]) ++count;
+                    continue;
+                  }
+                  const float v = xp[(i0 * in[1] + i1) * in[2] + i2];
+                  if (st.is_max) {
+                    if (!any || v > acc) acc = v;
+                  } else {
+                    acc += v;
+                  }
+                  any = true;
+                  ++count;
+                }
+              }
+            }
+            yp[(o0 * out[1] + o1) * out[2] + o2] = st.is_max ? acc : (count ? acc / (float)count : 0.f);
+          }
+    }
+  });
+}
+
+struct GapState : OpState {
+  int64_t planes = 0, size = 0;
+};
+
+void run_global_avg(const NodePlan& n, const ExecContext& ctx) {
+  const GapState& st = static_cast<const GapState&>(*n.state);
+  const float* x = ctx.inf(n.inputs[0]);
+  float* y = ctx.outf(n.outputs[0]);
+  for (int64_t p = 0; p < st.planes; ++p) {
+    double acc = 0.0;
+    for (int64_t i = 0; i < st.size; ++i) acc += x[p * st.size + i];
+    y[p] = (float)(acc / (double)st.size);
+  }
+}
+
+}  // namespace
+
+Status prepare_pool(PrepareContext& ctx, NodePlan& n) {
+  const TensorPlan& x = ctx.t(n.inputs[0]);
+  if (x.dtype != DType::kF32) return fail(n, StatusCode::kUnsupported, "only float32 pooling");
+  if (x.shape.size() < 3 || x.shape.size() > 5) return fail(n, StatusCode::kUnsupported, "pooling needs rank 3..5");
+  if (n.op == fb::OpType_GlobalAveragePool) {
+    auto st = std::make_unique<GapState>();
+    st->planes = x.shape[0] * x.shape[1];
+    st->size = shape_numel(x.shape) / (st->planes ? st->planes : 1);
+    if (st->size == 0) return fail(n, StatusCode::kInvalidModel, "empty spatial dims");
+    Shape out(x.shape.size(), 1);
+    out[0] = x.shape[0];
+    out[1] = x.shape[1];
+    MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+    n.state = std::move(st);
+    n.run = run_global_avg;
+    n.kernel_name = "global_avgpool_reference";
+    return Status::Ok();
+  }
+  if (n.outputs.size() > 1) return fail(n, StatusCode::kUnsupported, "MaxPool Indices output is not supported");
+  if (n.attrs.i(fb::AttrKey_storage_order, 0) != 0) return fail(n, StatusCode::kUnsupported, "storage_order = 1");
+  const std::vector<int64_t> kernel = n.attrs.ints(fb::AttrKey_kernel_shape);
+  if (kernel.empty()) return fail(n, StatusCode::kInvalidModel, "kernel_shape is required");
+  if (n.op == fb::OpType_AveragePool && n.attrs.has(fb::AttrKey_dilations)) {
+    for (int64_t v : n.attrs.ints(fb::AttrKey_dilations))
+      if (v != 1) return fail(n, StatusCode::kUnsupported, "AveragePool with dilations != 1");
+  }
+  auto st = std::make_unique<PoolState>();
+  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x.shape, kernel, n.attrs.i(fb::AttrKey_ceil_mode, 0) != 0, &st->g));
+  st->planes = x.shape[0] * x.shape[1];
+  st->is_max = n.op == fb::OpType_MaxPool;
+  st->include_pad = n.attrs.i(fb::AttrKey_count_include_pad, 0) != 0;
+  Shape out = {x.shape[0], x.shape[1]};
+  for (int i = 0; i < st->g.rank; ++i) out.push_back(st->g.out[i]);
+  MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+  n.state = std::move(st);
+  n.run = run_pool;
+  n.kernel_name = n.op == fb::OpType_MaxPool ? "maxpool_reference" : "avgpool_reference";
+  return Status::Ok();
+}
+
+}  // namespace mcrt

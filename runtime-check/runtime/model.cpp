@@ -1,0 +1,505 @@
+// Loader: header, FlatBuffers structure and semantic checks. Each check names the
+// section of docs/runtime-format.md it implements. Nothing here trusts the file:
+// every index is range-checked and every size is overflow-checked before use.
+#include "runtime/model.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "format/file_header.h"
+#include "runtime/dtype.h"
+#include "runtime/op_registry.h"
+
+namespace mcrt {
+
+bool checked_bytes(const int64_t* dims, size_t rank, uint64_t elem_size, uint64_t* bytes) {
+  uint64_t n = elem_size;
+  for (size_t i = 0; i < rank; ++i) {
+    if (dims[i] < 0) return false;
+    const uint64_t d = (uint64_t)dims[i];
+    if (d != 0 && n > UINT64_MAX / d) return false;
+    n *= d;
+  }
+  *bytes = n;
+  return true;
+}
+
+namespace {
+
+std::string str(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string str(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+bool is_constant(const fb::Tensor* t) { return t->buffer() != 0 || t->sparsity() || t->palette(); }
+
+// Reads a little-endian int32 from possibly unaligned bytes.
+int32_t rd_i32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+class Verifier {
+ public:
+  Verifier(const Model& m, const fb::Model& g, const LoadLimits& lim, uint64_t nbuf)
+      : m_(m), g_(g), lim_(lim), nbuf_(nbuf) {}
+
+  Status run() {
+    MCRT_RETURN_IF_ERROR(check_buffers());
+    MCRT_RETURN_IF_ERROR(check_tensors());
+    MCRT_RETURN_IF_ERROR(check_io());
+    MCRT_RETURN_IF_ERROR(check_nodes());
+    return Status::Ok();
+  }
+
+ private:
+  Status bad_buffer_ref(uint32_t b, const char* what, uint32_t tensor) {
+    return InvalidModel(str("§4.2: tensor %u: %s buffer index %u out of range (%llu buffers)", tensor, what, b,
+                            (unsigned long long)nbuf_));
+  }
+
+  // §3: buffers[0] is empty; every buffer 64-byte aligned and inside the weights blob
+  // (the range check itself happened in finish_load via buffer_size bounds).
+  Status check_buffers() { return Status::Ok(); }
+
+  Status check_tensors() {
+    const auto* ts = g_.tensors();
+    if (!ts) return InvalidModel("§4: model has no tensor table");
+    if (ts->size() > lim_.max_tensors)
+      return Status(StatusCode::kLimitExceeded,
+                    str("§7: %u tensors exceed the limit of %u", ts->size(), lim_.max_tensors));
+    std::vector<char> is_input(ts->size(), 0);
+    if (g_.inputs())
+      for (int32_t i : *g_.inputs())
+        if (i >= 0 && (uint32_t)i < ts->size()) is_input[i] = 1;
+    for (uint32_t ti = 0; ti < ts->size(); ++ti) {
+      const fb::Tensor* t = ts->Get(ti);
+      if (!dtype_valid(t->dtype())) return InvalidModel(str("§4.1: tensor %u: unknown dtype %d", ti, (int)t->dtype()));
+      const uint64_t esz = dtype_size((DType)t->dtype());
+      const auto* shape = t->shape();
+      const size_t rank = shape ? shape->size() : 0;
+      if (rank > lim_.max_rank)
+        return InvalidModel(str("§4.1: tensor %u: rank %zu exceeds the limit of %u", ti, rank, lim_.max_rank));
+      const bool constant = is_constant(t);
+      for (size_t d = 0; d < rank; ++d) {
+        const int64_t v = shape->Get(d);
+        if (v >= 0) continue;
+        if (v == -1 && d == 0 && !constant) continue;  // dynamic batch (§4.1)
+        return InvalidModel(str("§4.1: tensor %u: dim %zu is %lld (only dim 0 of a non-constant tensor may be -1)",
+                                ti, d, (long long)v));
+      }
+      if (t->buffer() >= nbuf_) return bad_buffer_ref(t->buffer(), "data", ti);
+      if ((t->sparsity() || t->palette()) && t->buffer() != 0)
+        return InvalidModel(str("§4.4: tensor %u: sparse/palettized tensor must have buffer 0", ti));
+      if (t->sparsity() && t->palette())
+        return InvalidModel(str("§4.4: tensor %u: sparse and palettized at once", ti));
+      uint64_t bytes = 0, numel = 0;
+      if (constant) {
+        if (!shape) return InvalidModel(str("§4.1: tensor %u: constant without a shape", ti));
+        if (!checked_bytes(shape->data(), rank, esz, &bytes) || !checked_bytes(shape->data(), rank, 1, &numel))
+          return InvalidModel(str("§4.2: tensor %u: element count overflows", ti));
+      }
+      if (t->buffer() != 0 && m_.buffer_size(t->buffer()) != bytes)
+        return InvalidModel(str("§4.2: tensor %u ('%s'): shape needs %llu bytes but buffer %u holds %llu", ti,
+                                t->name() ? t->name()->c_str() : "", (unsigned long long)bytes, t->buffer(),
+                                (unsigned long long)m_.buffer_size(t->buffer())));
+      if (t->quant()) MCRT_RETURN_IF_ERROR(check_quant(ti, t, rank));
+      if (t->sparsity()) MCRT_RETURN_IF_ERROR(check_sparse(ti, t, rank, numel, esz));
+      if (t->palette()) MCRT_RETURN_IF_ERROR(check_palette(ti, t, numel));
+    }
+    return Status::Ok();
+  }
+
+  // §4.3 quantization parameters.
+  Status check_quant(uint32_t ti, const fb::Tensor* t, size_t rank) {
+    const fb::Quantization* q = t->quant();
+    const size_t ns = q->scale() ? q->scale()->size() : 0;
+    if (ns == 0) return InvalidModel(str("§4.3: tensor %u: quantization without scale", ti));
+    const size_t nz = q->zero_point() ? q->zero_point()->size() : 0;
+    if (nz != 0 && nz != ns)
+      return InvalidModel(str("§4.3: tensor %u: %zu zero points for %zu scales", ti, nz, ns));
+    if (ns > 1) {
+      int64_t axis = q->axis();
+      if (axis < 0) axis += (int64_t)rank;
+      if (axis < 0 || axis >= (int64_t)rank)
+        return InvalidModel(str("§4.3: tensor %u: quantization axis %d out of range for rank %zu", ti, q->axis(), rank));
+      const int64_t ch = t->shape()->Get((size_t)axis);
+      if (ch < 0 || (uint64_t)ch != ns)
+        return InvalidModel(str("§4.3: tensor %u: %zu scales but %lld channels on axis %lld", ti, ns, (long long)ch,
+                                (long long)axis));
+    }
+    for (size_t i = 0; i < ns; ++i) {
+      const float s = q->scale()->Get(i);
+      if (!(s > 0.f) || !std::isfinite(s)) return InvalidModel(str("§4.3: tensor %u: scale %zu is not finite > 0", ti, i));
+    }
+    int64_t lo = INT64_MIN, hi = INT64_MAX;
+    if (t->dtype() == fb::DType_INT8) lo = -128, hi = 127;
+    if (t->dtype() == fb::DType_UINT8) lo = 0, hi = 255;
+    for (size_t i = 0; i < nz; ++i) {
+      const int64_t z = q->zero_point()->Get(i);
+      if (z < lo || z > hi) return InvalidModel(str("§4.3: tensor %u: zero point %lld out of the dtype's range", ti, (long long)z));
+    }
+    return Status::Ok();
+  }
+
+  // §4.4 sparse encodings: every stored position inside the dense shape.
+  Status check_sparse(uint32_t ti, const fb::Tensor* t, size_t rank, uint64_t numel, uint64_t esz) {
+    const fb::Sparsity* s = t->sparsity();
+    for (uint32_t b : {s->values_buffer(), s->mask_buffer(), s->row_ptr_buffer(), s->col_idx_buffer()})
+      if (b >= nbuf_) return bad_buffer_ref(b, "sparse", ti);
+    uint64_t nnz = 0;
+    if (s->format() == fb::SparseFormat_BITMASK) {
+      const uint64_t mask_bytes = (numel + 7) / 8;
+      if (m_.buffer_size(s->mask_buffer()) != mask_bytes)
+        return InvalidModel(str("§4.4: tensor %u: bitmask holds %llu bytes, needs %llu", ti,
+                                (unsigned long long)m_.buffer_size(s->mask_buffer()), (unsigned long long)mask_bytes));
+      const uint8_t* mask = m_.buffer_data(s->mask_buffer());
+      for (uint64_t i = 0; i < mask_bytes; ++i) nnz += (uint64_t)__builtin_popcount(mask[i]);
+      if (numel % 8 && (mask[mask_bytes - 1] >> (numel % 8)) != 0)
+        return InvalidModel(str("§4.4: tensor %u: bitmask sets bits past the last element", ti));
+    } else if (s->format() == fb::SparseFormat_CSR) {
+      if (rank < 1) return InvalidModel(str("§4.4: tensor %u: CSR needs rank >= 1", ti));
+      const uint64_t rows = (uint64_t)t->shape()->Get(0);
+      const uint64_t cols = rows ? numel / rows : 0;
+      if (m_.buffer_size(s->row_ptr_buffer()) != (rows + 1) * 4)
+        return InvalidModel(str("§4.4: tensor %u: CSR row_ptr must hold %llu int32", ti, (unsigned long long)(rows + 1)));
+      const uint8_t* rp = m_.buffer_data(s->row_ptr_buffer());
+      if (rd_i32(rp) != 0) return InvalidModel(str("§4.4: tensor %u: CSR row_ptr[0] != 0", ti));
+      for (uint64_t r = 0; r < rows; ++r)
+        if (rd_i32(rp + 4 * (r + 1)) < rd_i32(rp + 4 * r))
+          return InvalidModel(str("§4.4: tensor %u: CSR row_ptr decreases at row %llu", ti, (unsigned long long)r));
+      nnz = (uint64_t)rd_i32(rp + 4 * rows);
+      if (nnz > numel) return InvalidModel(str("§4.4: tensor %u: CSR nnz %llu > numel", ti, (unsigned long long)nnz));
+      if (m_.buffer_size(s->col_idx_buffer()) != nnz * 4)
+        return InvalidModel(str("§4.4: tensor %u: CSR col_idx must hold %llu int32", ti, (unsigned long long)nnz));
+      const uint8_t* ci = m_.buffer_data(s->col_idx_buffer());
+      for (uint64_t r = 0; r < rows; ++r) {
+        int64_t prev = -1;
+        for (int32_t k = rd_i32(rp + 4 * r); k < rd_i32(rp + 4 * (r + 1)); ++k) {
+          const int32_t c = rd_i32(ci + 4 * (uint64_t)k);
+          if (c < 0 || (uint64_t)c >= cols || c <= prev)
+            return InvalidModel(str("§4.4: tensor %u: CSR column index %d out of bounds [0, %llu) or not increasing",
+                                    ti, c, (unsigned long long)cols));
+          prev = c;
+        }
+      }
+    } else {
+      return InvalidModel(str("§4.4: tensor %u: unknown sparse format %d", ti, (int)s->format()));
+    }
+    if (m_.buffer_size(s->values_buffer()) != nnz * esz)
+      return InvalidModel(str("§4.4: tensor %u: sparse values hold %llu bytes, need %llu", ti,
+                              (unsigned long long)m_.buffer_size(s->values_buffer()), (unsigned long long)(nnz * esz)));
+    return Status::Ok();
+  }
+
+  // §4.5 palettized weights: every index below the palette size.
+  Status check_palette(uint32_t ti, const fb::Tensor* t, uint64_t numel) {
+    const fb::Palette* p = t->palette();
+    if (t->dtype() != fb::DType_FLOAT32) return InvalidModel(str("§4.5: tensor %u: palettized tensor must be float32", ti));
+    if (p->codebook_buffer() >= nbuf_) return bad_buffer_ref(p->codebook_buffer(), "codebook", ti);
+    if (p->indices_buffer() >= nbuf_) return bad_buffer_ref(p->indices_buffer(), "indices", ti);
+    const int bits = p->bits();
+    if (bits != 1 && bits != 2 && bits != 4 && bits != 8)
+      return InvalidModel(str("§4.5: tensor %u: palette bit width %d not in {1,2,4,8}", ti, bits));
+    if (p->palette_size() < 1 || p->palette_size() > (1u << bits))
+      return InvalidModel(str("§4.5: tensor %u: palette size %u invalid for %d bits", ti, p->palette_size(), bits));
+    if (m_.buffer_size(p->codebook_buffer()) != (uint64_t)p->palette_size() * 4)
+      return InvalidModel(str("§4.5: tensor %u: codebook must hold %u float32", ti, p->palette_size()));
+    const uint64_t need = (numel * (uint64_t)bits + 7) / 8;
+    if (m_.buffer_size(p->indices_buffer()) != need)
+      return InvalidModel(str("§4.5: tensor %u: packed indices hold %llu bytes, need %llu", ti,
+                              (unsigned long long)m_.buffer_size(p->indices_buffer()), (unsigned long long)need));
+    const uint8_t* idx = m_.buffer_data(p->indices_buffer());
+    const uint32_t mask = (1u << bits) - 1;
+    for (uint64_t i = 0; i < numel; ++i) {
+      const uint64_t bit = i * (uint64_t)bits;
+      const uint32_t v = (idx[bit / 8] >> (bit % 8)) & mask;  // bits divides 8: never straddles a byte
+      if (v >= p->palette_size())
+        return InvalidModel(str("§4.5: tensor %u: palette index %u at element %llu >= palette size %u", ti, v,
+                                (unsigned long long)i, p->palette_size()));
+    }
+    return Status::Ok();
+  }
+
+  // §6.5 graph inputs and outputs.
+  Status check_io() {
+    const uint32_t nt = g_.tensors()->size();
+    if (!g_.inputs() || !g_.outputs() || g_.outputs()->size() == 0)
+      return InvalidModel("§6.5: model must list its inputs and at least one output");
+    for (int32_t i : *g_.inputs()) {
+      if (i < 0 || (uint32_t)i >= nt) return InvalidModel(str("§6.5: graph input index %d out of range [0, %u)", i, nt));
+      if (is_constant(g_.tensors()->Get(i))) return InvalidModel(str("§6.5: graph input %d is a constant", i));
+    }
+    for (int32_t o : *g_.outputs())
+      if (o < 0 || (uint32_t)o >= nt) return InvalidModel(str("§6.5: graph output index %d out of range [0, %u)", o, nt));
+    return Status::Ok();
+  }
+
+  // §6 nodes: op known, arity, indices, attributes, topological order.
+  Status check_nodes() {
+    const auto* ts = g_.tensors();
+    const uint32_t nt = ts->size();
+    const auto* nodes = g_.nodes();
+    const uint32_t nn = nodes ? nodes->size() : 0;
+    if (nn > lim_.max_nodes)
+      return Status(StatusCode::kLimitExceeded, str("§7: %u nodes exceed the limit of %u", nn, lim_.max_nodes));
+    // available[t]: value of t exists before the current node (constants, graph inputs, earlier outputs).
+    std::vector<char> available(nt, 0), produced(nt, 0);
+    for (uint32_t t = 0; t < nt; ++t) available[t] = is_constant(ts->Get(t));
+    for (int32_t i : *g_.inputs()) available[i] = 1;
+    for (uint32_t ni = 0; ni < nn; ++ni) {
+      const fb::Node* n = nodes->Get(ni);
+      const OpDef* def = find_op(n->op());
+      if (!def) return InvalidModel(str("§6.1: node %u: unknown op type %d", ni, (int)n->op()));
+      const int nin = n->inputs() ? (int)n->inputs()->size() : 0;
+      const int nout = n->outputs() ? (int)n->outputs()->size() : 0;
+      if (nin < def->min_inputs || nin > def->max_inputs)
+        return InvalidModel(str("§6.3: node %u (%s): %d inputs, expected %d..%d", ni, def->name, nin, def->min_inputs,
+                                def->max_inputs));
+      if (nout < def->min_outputs || nout > def->max_outputs)
+        return InvalidModel(str("§6.3: node %u (%s): %d outputs, expected %d..%d", ni, def->name, nout,
+                                def->min_outputs, def->max_outputs));
+      for (int k = 0; k < nin; ++k) {
+        const int32_t t = n->inputs()->Get(k);
+        if (t == -1 && (def->optional_inputs >> k & 1u)) continue;
+        if (t == -1)
+          return InvalidModel(str("§6.3: node %u (%s): input %d is -1 but that input is not optional", ni, def->name, k));
+        if (t < 0 || (uint32_t)t >= nt)
+          return InvalidModel(str("§6.2: node %u (%s): input %d tensor index %d out of range [0, %u)", ni, def->name, k,
+                                  t, nt));
+        if ((def->const_inputs >> k & 1u) && !is_constant(ts->Get(t)))
+          return InvalidModel(str("§6.3: node %u (%s): input %d must be a constant weight", ni, def->name, k));
+        if (!available[t])
+          return InvalidModel(str("§6.4: node %u (%s): input tensor %d is used before it is produced "
+                                  "(graph has a cycle or is not topologically ordered)",
+                                  ni, def->name, t));
+      }
+      for (int k = 0; k < nout; ++k) {
+        const int32_t t = n->outputs()->Get(k);
+        if (t < 0 || (uint32_t)t >= nt)
+          return InvalidModel(str("§6.2: node %u (%s): output %d tensor index %d out of range [0, %u)", ni, def->name,
+                                  k, t, nt));
+        if (is_constant(ts->Get(t)) || produced[t] || available[t])
+          return InvalidModel(str("§6.2: node %u (%s): output tensor %d is a constant, a graph input or produced twice",
+                                  ni, def->name, t));
+        produced[t] = 1;
+      }
+      for (int k = 0; k < nout; ++k) available[n->outputs()->Get(k)] = 1;
+      MCRT_RETURN_IF_ERROR(check_attrs(ni, n, def));
+    }
+    for (int32_t o : *g_.outputs())
+      if (!available[o]) return InvalidModel(str("§6.5: graph output %d is never produced", o));
+    return Status::Ok();
+  }
+
+  // §5.2 / §5.3 attributes: known key, accepted by the op, right kind, sane values.
+  Status check_attrs(uint32_t ni, const fb::Node* n, const OpDef* def) {
+    if (!n->attrs()) return Status::Ok();
+    uint64_t seen = 0;
+    for (const fb::Attr* a : *n->attrs()) {
+      const int key = (int)a->key();
+      if (key < 0 || key > (int)fb::AttrKey_MAX)
+        return InvalidModel(str("§5.2: node %u (%s): unknown attribute key %d", ni, def->name, key));
+      const char* an = fb::EnumNameAttrKey(a->key());
+      if (!(def->allowed_attrs >> key & 1u))
+        return InvalidModel(str("§5.2: node %u (%s): attribute '%s' is not defined for this op", ni, def->name, an));
+      if (seen >> key & 1u) return InvalidModel(str("§5.2: node %u (%s): attribute '%s' given twice", ni, def->name, an));
+      seen |= 1ull << key;
+      if (a->kind() != attr_kind(a->key()))
+        return InvalidModel(str("§5.2: node %u (%s): attribute '%s' has the wrong kind", ni, def->name, an));
+      const auto* ints = a->ints();
+      switch (a->key()) {
+        case fb::AttrKey_pads:
+        case fb::AttrKey_output_padding:
+          if (ints)
+            for (int64_t v : *ints)
+              if (v < 0) return InvalidModel(str("§5.3: node %u (%s): negative %s", ni, def->name, an));
+          break;
+        case fb::AttrKey_strides:
+        case fb::AttrKey_dilations:
+        case fb::AttrKey_kernel_shape:
+          if (ints)
+            for (int64_t v : *ints)
+              if (v <= 0 || v > (1 << 20))
+                return InvalidModel(str("§5.3: node %u (%s): %s must be in [1, 2^20]", ni, def->name, an));
+          break;
+        case fb::AttrKey_group:
+          if (a->i() <= 0 || a->i() > (1 << 24)) return InvalidModel(str("§5.3: node %u (%s): group must be > 0", ni, def->name));
+          break;
+        default:
+          break;
+      }
+    }
+    // §5.3: group divides the channel counts when they are known here.
+    if (n->op() == fb::OpType_Conv || n->op() == fb::OpType_ConvTranspose) {
+      int64_t group = 1;
+      for (const fb::Attr* a : *n->attrs())
+        if (a->key() == fb::AttrKey_group) group = a->i();
+      const fb::Tensor* x = g_.tensors()->Get(n->inputs()->Get(0));
+      const fb::Tensor* w = g_.tensors()->Get(n->inputs()->Get(1));
+      if (!w->shape() || w->shape()->size() < 3)
+        return InvalidModel(str("§5.3: node %u (%s): weight must have rank >= 3", ni, def->name));
+      const int64_t w0 = w->shape()->Get(0), w1 = w->shape()->Get(1);
+      if (x->shape() && x->shape()->size() >= 2 && x->shape()->Get(1) >= 0) {
+        const int64_t c = x->shape()->Get(1);
+        const bool ok = n->op() == fb::OpType_Conv ? (c % group == 0 && w0 % group == 0 && c / group == w1)
+                                                  : (c % group == 0 && w0 == c);
+        if (!ok)
+          return InvalidModel(str("§5.3: node %u (%s): group %lld does not divide the channels consistently (C=%lld, "
+                                  "W=[%lld,%lld,...])",
+                                  ni, def->name, (long long)group, (long long)c, (long long)w0, (long long)w1));
+      }
+    }
+    return Status::Ok();
+  }
+
+  const Model& m_;
+  const fb::Model& g_;
+  const LoadLimits& lim_;
+  uint64_t nbuf_;
+};
+
+void* aligned_alloc64(size_t n) {
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, n ? n : 64) != 0) return nullptr;
+  return p;
+}
+
+}  // namespace
+
+Model::~Model() {
+  if (mapped_) munmap(mapped_, mapped_size_);
+  std::free(owned_);
+}
+
+const uint8_t* Model::buffer_data(uint32_t index) const {
+  const auto* refs = graph_->buffers();
+  if (!refs || index >= refs->size() || index == 0) return nullptr;
+  return weights_ + refs->Get(index)->offset();
+}
+
+uint64_t Model::buffer_size(uint32_t index) const {
+  const auto* refs = graph_->buffers();
+  if (!refs || index >= refs->size()) return 0;
+  return refs->Get(index)->size();
+}
+
+Status Model::load_buffer(const void* data, size_t size, std::unique_ptr<Model>* out, bool copy,
+                          const LoadLimits& limits) {
+  std::unique_ptr<Model> m(new (std::nothrow) Model());
+  if (!m) return OutOfMemory("model object");
+  if (!data && size) return Status(StatusCode::kInvalidArgument, "null buffer");
+  if (size > limits.max_file_bytes)
+    return Status(StatusCode::kLimitExceeded, str("§7: model of %zu bytes exceeds the limit", size));
+  if (copy || ((uintptr_t)data % kWeightAlign) != 0) {
+    m->owned_ = aligned_alloc64(size);
+    if (!m->owned_) return OutOfMemory(str("cannot allocate %zu bytes for the model copy", size));
+    if (size) std::memcpy(m->owned_, data, size);
+    m->data_ = static_cast<const uint8_t*>(m->owned_);
+  } else {
+    m->data_ = static_cast<const uint8_t*>(data);
+  }
+  m->size_ = size;
+  return finish_load(std::move(m), out, limits);
+}
+
+Status Model::load_file(const std::string& path, std::unique_ptr<Model>* out, const LoadLimits& limits) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(StatusCode::kIoError, path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status(StatusCode::kIoError, path + ": not a regular file");
+  }
+  const size_t size = (size_t)st.st_size;
+  if ((uint64_t)st.st_size > limits.max_file_bytes) {
+    ::close(fd);
+    return Status(StatusCode::kLimitExceeded, path + ": file exceeds the size limit (§7)");
+  }
+  std::unique_ptr<Model> m(new (std::nothrow) Model());
+  if (!m) {
+    ::close(fd);
+    return OutOfMemory("model object");
+  }
+  if (size > 0) {
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      return Status(StatusCode::kIoError, path + ": mmap failed: " + std::strerror(errno));
+    }
+    m->mapped_ = p;
+    m->mapped_size_ = size;
+    m->data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  m->size_ = size;
+  Status s = finish_load(std::move(m), out, limits);
+  if (!s.ok()) return Status(s.code(), path + ": " + s.message());
+  return s;
+}
+
+Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out, const LoadLimits& limits) {
+  // §2 header.
+  if (m->size_ < kHeaderSize)
+    return InvalidModel(str("§2: file is %zu bytes, shorter than the %u-byte header (truncated?)", m->size_, kHeaderSize));
+  FileHeader h;
+  if (!decode_file_header(m->data_, &h)) return InvalidModel("§2: bad magic (not an .mcrt file)");
+  if (h.major != kFormatMajor)
+    return InvalidModel(str("§2: format version %u.%u is not supported (this runtime reads %u.x)", h.major, h.minor,
+                            kFormatMajor));
+  if (h.header_size != kHeaderSize || h.flags != 0 || h.graph_offset != kHeaderSize)
+    return InvalidModel("§2: header size, flags or graph offset invalid");
+  if (h.graph_size > m->size_ - h.graph_offset)
+    return InvalidModel(str("§2: graph section [%llu, +%llu) runs past the end of the %zu-byte file (truncated?)",
+                            (unsigned long long)h.graph_offset, (unsigned long long)h.graph_size, m->size_));
+  if (h.weights_offset % kWeightAlign != 0 || h.weights_offset < h.graph_offset + h.graph_size ||
+      h.weights_offset > m->size_ || h.weights_size > m->size_ - h.weights_offset)
+    return InvalidModel(str("§2: weights section [%llu, +%llu) misaligned or outside the %zu-byte file (truncated?)",
+                            (unsigned long long)h.weights_offset, (unsigned long long)h.weights_size, m->size_));
+  m->major_ = h.major;
+  m->minor_ = h.minor;
+  // §3 FlatBuffers structure.
+  const uint8_t* gp = m->data_ + h.graph_offset;
+  flatbuffers::Verifier::Options vo;
+  vo.max_depth = 16;
+  vo.max_tables = 4u * 1000u * 1000u;
+  flatbuffers::Verifier v(gp, (size_t)h.graph_size, vo);
+  if (!fb::ModelBufferHasIdentifier(gp)) return InvalidModel("§3: graph section lacks the MCRT identifier");
+  if (!fb::VerifyModelBuffer(v)) return InvalidModel("§3: FlatBuffers verification of the graph failed");
+  m->graph_ = fb::GetModel(gp);
+  m->weights_ = m->data_ + h.weights_offset;
+  const auto* refs = m->graph_->buffers();
+  if (!refs || refs->size() == 0 || refs->Get(0)->offset() != 0 || refs->Get(0)->size() != 0)
+    return InvalidModel("§3: buffers[0] must exist and be the empty buffer");
+  for (uint32_t i = 0; i < refs->size(); ++i) {
+    const fb::BufferRef* r = refs->Get(i);
+    if (r->offset() % kWeightAlign != 0)
+      return InvalidModel(str("§3: buffer %u offset %llu is not a multiple of 64", i, (unsigned long long)r->offset()));
+    if (r->offset() > h.weights_size || r->size() > h.weights_size - r->offset())
+      return InvalidModel(str("§3: buffer %u [%llu, +%llu) lies outside the %llu-byte weights section", i,
+                              (unsigned long long)r->offset(), (unsigned long long)r->size(),
+                              (unsigned long long)h.weights_size));
+  }
+  Verifier sem(*m, *m->graph_, limits, refs->size());
+  MCRT_RETURN_IF_ERROR(sem.run());
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace mcrt

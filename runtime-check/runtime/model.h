@@ -1,0 +1,68 @@
+// Model: a loaded and verified .mcrt file (phase 1 of load -> prepare -> run).
+//
+// Load checks everything in docs/runtime-format.md before a Model exists: the header,
+// the FlatBuffers structure (Verifier), and the graph's meaning (tensor indices, shape
+// vs buffer size, quantization, sparse and palette encodings, op arity and attributes,
+// topological order). A Model that loaded is safe to prepare; prepare may still reject
+// unsupported attribute combinations (kUnsupported).
+//
+// Memory: load_file maps the file read-only (mmap); load_buffer uses the caller's bytes
+// directly when they are 64-byte aligned and `copy` is false (the caller keeps them alive
+// for the Model's lifetime), otherwise copies them into an aligned allocation.
+// Weight buffers are 64-byte aligned in memory in both cases.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mcrt_generated.h"
+#include "runtime/status.h"
+
+namespace mcrt {
+
+// Limits enforced at load (§7). Defaults are generous for edge models.
+struct LoadLimits {
+  uint32_t max_tensors = 1u << 20;
+  uint32_t max_nodes = 1u << 20;
+  uint32_t max_rank = 8;
+  uint64_t max_file_bytes = 4ull << 30;
+};
+
+class Model {
+ public:
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  static Status load_file(const std::string& path, std::unique_ptr<Model>* out, const LoadLimits& limits = {});
+  static Status load_buffer(const void* data, size_t size, std::unique_ptr<Model>* out, bool copy = true,
+                            const LoadLimits& limits = {});
+
+  const fb::Model& graph() const { return *graph_; }
+  uint16_t version_major() const { return major_; }
+  uint16_t version_minor() const { return minor_; }
+  // Bytes of weight buffer `index` (0 = empty). Valid for indices checked at load.
+  const uint8_t* buffer_data(uint32_t index) const;
+  uint64_t buffer_size(uint32_t index) const;
+  size_t file_bytes() const { return size_; }
+
+ private:
+  Model() = default;
+  static Status finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out, const LoadLimits& limits);
+
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  void* owned_ = nullptr;    // aligned copy (load_buffer)
+  void* mapped_ = nullptr;   // mmap (load_file)
+  size_t mapped_size_ = 0;
+  const fb::Model* graph_ = nullptr;
+  const uint8_t* weights_ = nullptr;
+  uint16_t major_ = 0, minor_ = 0;
+};
+
+// Overflow-checked element count of a shape: false when a dim is < 0 or the product
+// (times elem_size) does not fit in uint64. Used by the loader and by prepare.
+bool checked_bytes(const int64_t* dims, size_t rank, uint64_t elem_size, uint64_t* bytes);
+
+}  // namespace mcrt
