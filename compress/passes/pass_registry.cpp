@@ -15,15 +15,15 @@ const std::vector<PassInfo>& all_passes() {
        "Constant nodes (value, value_float(s), value_int(s)) become initializers; sparse_value stays",
        {},
        constant_to_initializer},
+      {"remove_identity_and_dropout",
+       "Remove Identity and inference-mode Dropout, keeping graph output names",
+       {},
+       remove_identity_and_dropout},
       {"fold_constants",
        "Evaluate nodes whose inputs are all constant (and Shape of statically shaped values)",
        {{"max_output_bytes", "0",
          "largest folded output in bytes; 0 = max(16 MiB, 4x the model's weight bytes)"}},
        fold_constants},
-      {"remove_identity_and_dropout",
-       "Remove Identity and inference-mode Dropout, keeping graph output names",
-       {},
-       remove_identity_and_dropout},
       {"fold_batchnorm_into_conv",
        "Fold BatchNormalization into the preceding Conv, ConvTranspose or Gemm (fp32)",
        {},
@@ -43,7 +43,9 @@ const PassInfo* find_pass(const std::string& name) {
 }
 
 std::vector<std::string> default_optimize_pipeline() {
-  return {"constant_to_initializer", "fold_constants", "remove_identity_and_dropout",
+  // Identity removal comes before folding so that an Identity of a weight (which
+  // exporters emit for de-duplicated initializers) is rewired, not copied.
+  return {"constant_to_initializer", "remove_identity_and_dropout", "fold_constants",
           "fold_batchnorm_into_conv", "eliminate_dead_nodes"};
 }
 
@@ -63,7 +65,7 @@ std::vector<PassReport> run_passes(Model& m, PassContext& ctx, const std::vector
     ctx.debug(std::string("running pass ") + p->name);
     PassReport r = p->run(m, ctx);
     r.pass = p->name;
-    ctx.info(r.pass + ": " + r.summary);
+    ctx.debug(r.pass + ": " + r.summary);
     for (const auto& c : r.changes) ctx.debug("  " + c);
     for (const auto& c : r.left_alone) ctx.debug("  left alone: " + c);
     reports.push_back(std::move(r));
