@@ -108,8 +108,9 @@ inline void pack_b_panel(const float* B, size_t rs, size_t cs, int j0, int N, in
   }
 }
 
-// Where the B micro-panels come from: packed (ldb = NR, panel q at base + q*K*NR) or, for 1x1
-// convolutions, read in place from the activation rows (ldb = row length) except the last panel.
+// Where the B micro-panels come from: packed (ldb = NR, panel q at base + q*K*NR) or read in place
+// from a row-major [K, ld] matrix (ldb = ld): the im2col matrix, or the activations of a 1x1
+// convolution, whose last partial panel is packed separately (tail_packed).
 struct BSource {
   const float* packed = nullptr;  // panels over the whole K
   const float* direct = nullptr;  // if set: full panels read from direct + q*NR, rows ld apart
@@ -274,7 +275,7 @@ enum class ConvAlgo {
   Depthwise3x3,   // group == C == M, 3x3, dilation 1, sh == sw in {1, 2}: direct ISA kernel, raw weights
   DepthwiseRef,   // other depthwise (group == C == M): reference loop, raw weights
   Pointwise,      // 1x1, stride 1, no padding: GEMM reading x in place (no im2col)
-  Im2colGemm,     // everything else: im2col packed straight into B micro-panels, per group
+  Im2colGemm,     // everything else: im2col into a [K, pixels] matrix, per group, then GEMM
 };
 
 inline ConvAlgo conv_algo(const ConvGeom& g) {
@@ -290,6 +291,11 @@ inline ConvAlgo conv_algo(const ConvGeom& g) {
 }
 
 inline int conv_kc(const ConvGeom& g) { return (g.C / g.group) * g.kh * g.kw; }  // GEMM K per group
+
+// Row length of the im2col matrix: the pixel count rounded up to whole NR panels (zero tail), so
+// that every B micro-panel is read in place from it.
+inline int im2col_ld(const ConvGeom& g) { return ceil_div(g.OH * g.OW, Ukr::NR) * Ukr::NR; }
+
 
 inline size_t conv_a_floats_per_group(const ConvGeom& g) {
   return size_t(ceil_div(g.M / g.group, Ukr::MR)) * Ukr::MR * conv_kc(g);
@@ -318,46 +324,37 @@ inline size_t conv2d_scratch_size_impl(const ConvGeom& g) {
   const size_t K = size_t(conv_kc(g));
   if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return 0;
   if (a == ConvAlgo::Pointwise) return sizeof(float) * K * Ukr::NR;  // packed tail panel
-  return sizeof(float) * K * size_t(ceil_div(g.OH * g.OW, Ukr::NR)) * Ukr::NR;
+  return sizeof(float) * K * size_t(im2col_ld(g));
 }
 
-// im2col of one group of one image into B micro-panel q: dst[k*NR + j] = x(c, iy, ix) for output pixel
-// q*NR + j, k = (c*kh + ky)*kw + kx.
-inline void im2col_pack_panel(const ConvGeom& g, const float* xg, int q, float* dst) {
-  const int cg = g.C / g.group, P = g.OH * g.OW;
-  const int p0 = q * Ukr::NR, n = std::min(Ukr::NR, P - p0);
-  int oy0[Ukr::NR], ox0[Ukr::NR];
-  for (int j = 0; j < n; ++j) {
-    oy0[j] = ((p0 + j) / g.OW) * g.sh - g.pad_t;
-    ox0[j] = ((p0 + j) % g.OW) * g.sw - g.pad_l;
-  }
-  // Fast case: the panel lies in one output row and every tap is inside the row (stride 1).
-  const bool one_row = n == Ukr::NR && (p0 / g.OW) == ((p0 + n - 1) / g.OW);
-  float* d = dst;
-  for (int c = 0; c < cg; ++c) {
-    const float* xc = xg + size_t(c) * g.H * g.W;
-    for (int ky = 0; ky < g.kh; ++ky) {
-      for (int kx = 0; kx < g.kw; ++kx, d += Ukr::NR) {
-        const int dy = ky * g.dh, dx = kx * g.dw;
-        if (one_row) {
-          const int iy = oy0[0] + dy, ix0 = ox0[0] + dx, ix1 = ox0[n - 1] + dx;
-          if (iy < 0 || iy >= g.H) {
-            for (int j = 0; j < Ukr::NR; ++j) d[j] = 0.0f;
-            continue;
-          }
-          if (g.sw == 1 && ix0 >= 0 && ix1 < g.W) {
-            std::memcpy(d, xc + size_t(iy) * g.W + ix0, sizeof(float) * Ukr::NR);
-            continue;
-          }
-        }
-        for (int j = 0; j < n; ++j) {
-          const int iy = oy0[j] + dy, ix = ox0[j] + dx;
-          d[j] = (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) ? xc[size_t(iy) * g.W + ix] : 0.0f;
-        }
-        for (int j = n; j < Ukr::NR; ++j) d[j] = 0.0f;
-      }
+// Row k = (c*kh + ky)*kw + kx of the im2col matrix of one group of one image:
+// col[oy*OW + ox] = x(c, oy*sh - pad_t + ky*dh, ox*sw - pad_l + kx*dw), 0 outside the input.
+inline void im2col_row(const ConvGeom& g, const float* xg, int k, float* col) {
+  const int kx = k % g.kw, ky = (k / g.kw) % g.kh, c = k / (g.kw * g.kh);
+  const float* xc = xg + size_t(c) * g.H * g.W;
+  // Output columns whose tap is inside the row: ox*sw - pad_l + kx*dw in [0, W).
+  const int off = kx * g.dw - g.pad_l;  // input column of ox = 0
+  int ox_lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+  int ox_hi = off >= g.W ? 0 : (g.W - 1 - off) / g.sw + 1;
+  ox_lo = std::min(ox_lo, g.OW);
+  ox_hi = std::max(ox_lo, std::min(ox_hi, g.OW));
+  for (int oy = 0; oy < g.OH; ++oy) {
+    float* d = col + size_t(oy) * g.OW;
+    const int iy = oy * g.sh - g.pad_t + ky * g.dh;
+    if (iy < 0 || iy >= g.H) {
+      for (int ox = 0; ox < g.OW; ++ox) d[ox] = 0.0f;
+      continue;
     }
+    const float* src = xc + size_t(iy) * g.W + off;
+    for (int ox = 0; ox < ox_lo; ++ox) d[ox] = 0.0f;
+    if (g.sw == 1) {
+      for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = src[ox];
+    } else {
+      for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = src[ox * g.sw];
+    }
+    for (int ox = ox_hi; ox < g.OW; ++ox) d[ox] = 0.0f;
   }
+  for (int p = g.OH * g.OW; p < im2col_ld(g); ++p) col[p] = 0.0f;
 }
 
 // The ISA's direct depthwise 3x3 kernel (stride 1 or 2), defined in its own TU.
@@ -370,7 +367,6 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
   if (algo == ConvAlgo::Depthwise3x3) return dw3x3(g, static_cast<const float*>(packed), ep, x, y, pf);
   if (algo == ConvAlgo::DepthwiseRef) return ref::conv2d_run(g, packed, ep, x, y, scratch, pf);
   const int cg = g.C / g.group, mg = g.M / g.group, K = conv_kc(g), P = g.OH * g.OW;
-  const int np = ceil_div(P, Ukr::NR);
   float* Bp = static_cast<float*>(scratch);
   TileOut base;
   base.bias_per_row = true;
@@ -391,10 +387,14 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
         bs.tail_packed = Bp;
         if (P % Ukr::NR != 0) pack_b_panel(xg, size_t(P), 1, bs.direct_panels * Ukr::NR, P, K, Bp);
       } else {
-        parallel_for(pf, np, [&](int64_t q0, int64_t q1) {
-          for (int64_t q = q0; q < q1; ++q) im2col_pack_panel(g, xg, int(q), Bp + size_t(q) * K * Ukr::NR);
+        // im2col as a [K, ld] matrix; every B micro-panel is then read in place from it.
+        const int ld = im2col_ld(g);
+        parallel_for(pf, K, [&](int64_t k0, int64_t k1) {
+          for (int64_t k = k0; k < k1; ++k) im2col_row(g, xg, int(k), Bp + size_t(k) * ld);
         });
-        bs.packed = Bp;
+        bs.direct = Bp;
+        bs.ld = ld;
+        bs.direct_panels = ld / Ukr::NR;
       }
       gemm_packed(mg, P, K, Ap, bs, yg, P, base, pf);
     }

@@ -69,14 +69,14 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc
   }
   const float32x4_t acc[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
                                   {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
-  if (m == MR && n == NR) {
+  if (n == NR) {  // full-width tile (any number of rows): vector output stage
     const float32x4_t alpha = vdupq_n_f32(o.alpha), beta = vdupq_n_f32(o.beta);
     const float32x4_t lo = vdupq_n_f32(o.lo), hi = vdupq_n_f32(o.hi);
     const bool use_beta = o.beta != 0.0f;
     float32x4_t bias[3] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     if (o.last && o.bias && !o.bias_per_row)
       for (int v = 0; v < 3; ++v) bias[v] = vld1q_f32(o.bias + 4 * v);
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < m; ++i) {
       float* ci = c + size_t(i) * ldc;
       if (o.last && o.bias && o.bias_per_row) bias[0] = bias[1] = bias[2] = vdupq_n_f32(o.bias[i]);
       for (int v = 0; v < 3; ++v) {

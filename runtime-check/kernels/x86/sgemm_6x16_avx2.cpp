@@ -83,7 +83,7 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc
     b += ldb;
   }
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  if (m == MR && n == NR) {
+  if (n == NR) {  // full-width tile (any number of rows): vector output stage
     const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);
     const __m256 lo = _mm256_set1_ps(o.lo), hi = _mm256_set1_ps(o.hi);
     const bool use_beta = o.beta != 0.0f;
@@ -92,7 +92,7 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc
       bias0 = _mm256_loadu_ps(o.bias);
       bias1 = _mm256_loadu_ps(o.bias + 8);
     }
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < m; ++i) {
       float* ci = c + size_t(i) * ldc;
       if (o.last && o.bias && o.bias_per_row) bias0 = bias1 = _mm256_set1_ps(o.bias[i]);
       _mm256_storeu_ps(ci, stage(acc[i][0], ci, bias0, alpha, beta, lo, hi, o.accumulate, use_beta, o.last));
