@@ -1,0 +1,331 @@
+// `mcompress optimize` end to end, with ONNX Runtime as the judge.
+//
+// For every bundled example model (examples/fashion-mnist/*.onnx) and a set of
+// node-suite models that the passes change (expanded functions full of Constant,
+// Shape and Identity nodes): the built binary optimizes the model; the result must
+// contain no BatchNormalization, Identity, Dropout or Constant node (examples), and
+// ONNX Runtime's outputs for the optimized model must equal the original's within
+// rtol=1e-4, atol=1e-5 — on the first 256 Fashion-MNIST test images, normalised
+// (x/255 - 0.2860)/0.3530, for the examples, and on the suite's own inputs otherwise.
+// Error paths: output == input and an unknown pass give exit 2 and one line.
+//
+// ORT runs through the peer tool tests/peers/ort_run.js (node), with .npy files.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <onnx/onnx_pb.h>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "compress/onnx/onnx_import.h"
+#include "tests/support/run_process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kNode = "/usr/share/libonnx-testdata/data/node/";
+const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const std::string kOrtTool = std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_optimize_XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// ---- .npy, the peer tool's format (v1.0, little-endian, C order) ---------------------
+
+struct Array {
+  std::string descr;  // "<f4", "<i8", "|b1", ...
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+
+void write_npy(const fs::path& p, const Array& a) {
+  std::string shape;  // numpy's spelling: "(2, 3)", "(5,)", "()"
+  for (size_t i = 0; i < a.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape[i]);
+  if (a.shape.size() == 1) shape += ",";
+  std::string header = "{'descr': '" + a.descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  while ((10 + header.size() + 1) % 64) header += ' ';
+  header += '\n';
+  std::ofstream f(p, std::ios::binary);
+  f.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t hl = static_cast<uint16_t>(header.size());
+  f.put(static_cast<char>(hl & 0xff));
+  f.put(static_cast<char>(hl >> 8));
+  f << header;
+  f.write(a.bytes.data(), static_cast<std::streamsize>(a.bytes.size()));
+  REQUIRE(f.good());
+}
+
+Array read_npy(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  REQUIRE(all.size() >= 10);
+  REQUIRE(all.compare(0, 6, "\x93NUMPY") == 0);
+  const size_t hl = static_cast<uint8_t>(all[8]) | (static_cast<size_t>(static_cast<uint8_t>(all[9])) << 8);
+  const std::string header = all.substr(10, hl);
+  std::smatch m;
+  REQUIRE(std::regex_search(header, m, std::regex("'descr': '([^']+)'.*'shape': \\(([^)]*)\\)")));
+  Array a;
+  a.descr = m[1];
+  std::string dims = m[2];
+  std::stringstream ss(dims);
+  std::string tok;
+  while (std::getline(ss, tok, ','))
+    if (tok.find_first_not_of(' ') != std::string::npos) a.shape.push_back(std::stoll(tok));
+  a.bytes = all.substr(10 + hl);
+  return a;
+}
+
+// Runs the model in ORT; returns output name → array.
+std::map<std::string, Array> run_ort(const fs::path& model, const std::map<std::string, fs::path>& inputs,
+                                     const fs::path& out_dir) {
+  std::vector<std::string> argv{"/usr/bin/node", kOrtTool, model.string()};
+  for (const auto& [name, path] : inputs) argv.insert(argv.end(), {"--in", name + "=" + path.string()});
+  argv.insert(argv.end(), {"--out-dir", out_dir.string()});
+  fs::create_directories(out_dir);
+  auto r = mc::test::run_process(argv, 300);
+  INFO("ort_run.js on " << model << ": " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, Array> outs;
+  std::ifstream tsv(out_dir / "outputs.tsv");
+  std::string line;
+  while (std::getline(tsv, line)) {
+    const auto tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    outs[line.substr(tab + 1)] = read_npy(out_dir / line.substr(0, tab));
+  }
+  REQUIRE(!outs.empty());
+  return outs;
+}
+
+void require_close(const std::string& what, const Array& ref, const Array& got) {
+  INFO(what);
+  REQUIRE(ref.descr == got.descr);
+  REQUIRE(ref.shape == got.shape);
+  REQUIRE(ref.bytes.size() == got.bytes.size());
+  if (ref.descr != "<f4") {
+    REQUIRE(ref.bytes == got.bytes);  // integer/bool outputs: exact
+    return;
+  }
+  const size_t n = ref.bytes.size() / 4;
+  std::vector<float> a(n), b(n);
+  std::memcpy(a.data(), ref.bytes.data(), n * 4);
+  std::memcpy(b.data(), got.bytes.data(), n * 4);
+  size_t bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
+    if (!(d <= 1e-5 + 1e-4 * std::fabs(a[i]))) ++bad;
+    worst = std::max(worst, d);
+  }
+  INFO("max |diff| " << worst << ", " << bad << " of " << n << " outside rtol=1e-4 atol=1e-5");
+  REQUIRE(bad == 0);
+}
+
+// First n Fashion-MNIST test images as [n,1,28,28] float32, normalised.
+Array fashion_mnist_images(size_t n) {
+  gzFile gz = gzopen(kImages.c_str(), "rb");
+  REQUIRE(gz != nullptr);
+  unsigned char head[16];
+  REQUIRE(gzread(gz, head, 16) == 16);
+  REQUIRE((head[2] == 0x08 && head[3] == 3));  // unsigned byte, 3 dims
+  std::vector<unsigned char> px(n * 28 * 28);
+  REQUIRE(gzread(gz, px.data(), static_cast<unsigned>(px.size())) == static_cast<int>(px.size()));
+  gzclose(gz);
+  std::vector<float> x(px.size());
+  for (size_t i = 0; i < px.size(); ++i) x[i] = (px[i] / 255.0f - 0.2860f) / 0.3530f;
+  Array a{"<f4", {static_cast<int64_t>(n), 1, 28, 28}, std::string(x.size() * 4, '\0')};
+  std::memcpy(a.bytes.data(), x.data(), a.bytes.size());
+  return a;
+}
+
+mc::test::ProcessResult optimize(std::vector<std::string> args) {
+  args.insert(args.begin(), {MC_BIN, "optimize"});
+  return mc::test::run_process(args, 300);
+}
+
+std::multiset<std::string> op_types(const fs::path& model) {
+  mc::Model m = mc::import_onnx_file(model.string());
+  std::multiset<std::string> ops;
+  for (const auto& n : m.graph.nodes) ops.insert(n.op_type);
+  return ops;
+}
+
+// The .npy form of a node-suite input_*.pb (raw_data or float/int typed fields).
+bool tensor_pb_to_npy(const fs::path& pb, const fs::path& npy) {
+  std::ifstream f(pb, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  onnx::TensorProto t;
+  if (!t.ParseFromString(bytes)) return false;
+  Array a;
+  for (auto d : t.dims()) a.shape.push_back(d);
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      a.descr = "<f4";
+      if (!t.raw_data().empty()) a.bytes = t.raw_data();
+      else a.bytes.assign(reinterpret_cast<const char*>(t.float_data().data()), t.float_data_size() * 4);
+      break;
+    case onnx::TensorProto::INT64:
+      a.descr = "<i8";
+      if (!t.raw_data().empty()) a.bytes = t.raw_data();
+      else a.bytes.assign(reinterpret_cast<const char*>(t.int64_data().data()), t.int64_data_size() * 8);
+      break;
+    case onnx::TensorProto::INT32:
+      a.descr = "<i4";
+      if (!t.raw_data().empty()) a.bytes = t.raw_data();
+      else a.bytes.assign(reinterpret_cast<const char*>(t.int32_data().data()), t.int32_data_size() * 4);
+      break;
+    default:
+      return false;
+  }
+  write_npy(npy, a);
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("optimize: example models lose BN/Identity/Dropout/Constant and keep ORT outputs", "[e2e]") {
+  std::vector<fs::path> models;
+  // MC_EXAMPLE_MODELS_DIR points the test at another folder of models (e.g. freshly exported ones).
+  const char* override_dir = std::getenv("MC_EXAMPLE_MODELS_DIR");
+  const fs::path dir = override_dir ? fs::path(override_dir) : fs::path(MC_SOURCE_DIR) / "examples" / "fashion-mnist";
+  if (fs::exists(dir))
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".onnx" && e.path().string().find(".opt.") == std::string::npos)
+        models.push_back(e.path());
+  std::sort(models.begin(), models.end());
+  // The four bundled models are part of the repository: their absence is a failure.
+  INFO("example models found in " << dir << ": " << models.size());
+  REQUIRE(models.size() >= 4);
+
+  TempDir tmp;
+  const fs::path x = tmp.path / "x.npy";
+  write_npy(x, fashion_mnist_images(256));
+  for (const auto& model : models) {
+    DYNAMIC_SECTION(model.filename().string()) {
+      const fs::path out = tmp.path / (model.stem().string() + ".opt.onnx");
+      auto r = optimize({model.string(), "-o", out.string(), "--json"});
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+      const json j = json::parse(r.out);
+      REQUIRE(j["after"]["nodes"].get<uint64_t>() <= j["before"]["nodes"].get<uint64_t>());
+      REQUIRE(j["after"]["macs"] == j["before"]["macs"]);
+      const auto ops = op_types(out);
+      for (const char* gone : {"BatchNormalization", "Identity", "Dropout", "Constant"}) {
+        INFO(gone);
+        REQUIRE(ops.count(gone) == 0);
+      }
+      const auto ref = run_ort(model, {{"input", x}}, tmp.path / (model.stem().string() + "_ref"));
+      const auto got = run_ort(out, {{"input", x}}, tmp.path / (model.stem().string() + "_opt"));
+      REQUIRE(ref.size() == got.size());
+      for (const auto& [name, arr] : ref) {
+        REQUIRE(got.count(name));
+        require_close(model.filename().string() + " output " + name, arr, got.at(name));
+      }
+    }
+  }
+}
+
+TEST_CASE("optimize: node-suite models the passes rewrite keep ORT outputs", "[e2e]") {
+  const std::vector<std::string> cases = {
+      "test_layer_normalization_4d_axis_negative_2_expanded",  // Shape/Slice/Concat/Reshape chains, Constants
+      "test_softmax_axis_1_expanded",
+      "test_logsoftmax_default_axis_expanded",
+      "test_mvn_expanded",
+      "test_celu_expanded",
+      "test_hannwindow_symmetric_expanded",                    // Range, Cast, arithmetic on constants
+      "test_nllloss_NCd1d2d3_sum_weight_high_ii_expanded",     // Where, Equal, Gather
+      "test_sce_mean_weight_ii_4d_log_prob_expanded",
+      "test_dynamicquantizelinear_expanded",
+      "test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn",
+      "test_batchnorm_example",                                // BN without a Conv: left alone
+  };
+  TempDir tmp;
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c) {
+      const fs::path model = kNode + c + "/model.onnx";
+      REQUIRE(fs::exists(model));
+      const fs::path out = tmp.path / (c + ".opt.onnx");
+      auto r = optimize({model.string(), "-o", out.string()});
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+      REQUIRE(r.out.find("optimize: nodes ") != std::string::npos);
+      REQUIRE(op_types(out).count("Constant") == 0);
+
+      mc::Model m = mc::import_onnx_file(model.string());
+      std::map<std::string, fs::path> feeds;
+      const auto inputs = m.graph.real_inputs();
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        const fs::path pb = fs::path(kNode + c) / "test_data_set_0" / ("input_" + std::to_string(k) + ".pb");
+        const fs::path npy = tmp.path / (c + "_in" + std::to_string(k) + ".npy");
+        REQUIRE(tensor_pb_to_npy(pb, npy));
+        feeds[inputs[k]->name] = npy;
+      }
+      const auto ref = run_ort(model, feeds, tmp.path / (c + "_ref"));
+      const auto got = run_ort(out, feeds, tmp.path / (c + "_opt"));
+      for (const auto& [name, arr] : ref) {
+        REQUIRE(got.count(name));
+        require_close(c + " output " + name, arr, got.at(name));
+      }
+    }
+  }
+}
+
+TEST_CASE("optimize: the nodes of a folded model shrink and the before/after line is printed", "[e2e]") {
+  TempDir tmp;
+  const std::string c = "test_layer_normalization_4d_axis0_expanded";
+  const fs::path out = tmp.path / "ln.onnx";
+  auto r = optimize({kNode + c + "/model.onnx", "-o", out.string(), "--json"});
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j["before"]["nodes"] == 30);
+  REQUIRE(j["after"]["nodes"].get<int>() < 30);
+  REQUIRE(j["passes"].size() == 5);
+  REQUIRE(j["passes"][0]["name"] == "constant_to_initializer");
+  REQUIRE(j["passes"][0]["counters"]["converted"].get<int>() > 0);
+}
+
+TEST_CASE("optimize: usage errors exit 2 with one line", "[e2e]") {
+  TempDir tmp;
+  const fs::path model = tmp.path / "m.onnx";
+  fs::copy_file(kNode + "test_relu/model.onnx", model);
+  auto r = optimize({model.string(), "-o", model.string()});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.err.find("is the input model") != std::string::npos);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  // The same file under another spelling.
+  r = optimize({model.string(), "-o", (tmp.path / "." / "m.onnx").string()});
+  REQUIRE(r.exit_code == 2);
+
+  r = optimize({model.string(), "-o", (tmp.path / "o.onnx").string(), "--passes", "fold_constants,nope"});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.err.find("unknown pass 'nope'") != std::string::npos);
+  REQUIRE(!fs::exists(tmp.path / "o.onnx"));
+
+  // Only the passes asked for run.
+  r = optimize({model.string(), "-o", (tmp.path / "o.onnx").string(), "--passes", "eliminate_dead_nodes", "--json"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(json::parse(r.out)["passes"].size() == 1);
+}
