@@ -220,11 +220,11 @@ bool eval_slice(const Node& n, const Inputs& in, const FoldEnv& env, std::vector
     if (step > 0) {
       s = std::min(std::max<int64_t>(s, 0), dim);
       e = std::min(std::max<int64_t>(e, 0), dim);
-      od[a] = e > s ? (e - s + step - 1) / step : 0;
+      od[a] = e > s ? static_cast<int64_t>((static_cast<__int128>(e) - s - 1) / step + 1) : 0;
     } else {
       s = std::min(std::max<int64_t>(s, 0), dim - 1);
       e = std::min(std::max<int64_t>(e, -1), dim - 1);
-      od[a] = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      od[a] = s > e ? static_cast<int64_t>((static_cast<__int128>(s) - e - 1) / -static_cast<__int128>(step) + 1) : 0;
     }
     b[a] = s;
     st[a] = step;
@@ -263,7 +263,7 @@ bool eval_concat(const Node& n, const Inputs& in, const FoldEnv& env, std::vecto
     if (t->dtype != first.dtype || static_cast<int64_t>(t->dims.size()) != r) return *why = "inputs differ", false;
     for (int64_t k = 0; k < r; ++k)
       if (k != axis && t->dims[k] != first.dims[k]) return *why = "inputs differ in shape", false;
-    od[axis] += t->dims[axis];
+    if (__builtin_add_overflow(od[axis], t->dims[axis], &od[axis])) return *why = "concatenated size overflows", false;
   }
   Tensor o;
   if (!alloc(env, first.dtype, od, &o, why)) return false;
