@@ -10,6 +10,8 @@
 // is training), opset 7-11 always, opset 12+ when the training_mode input is omitted
 // or an initializer holding false. When its mask output is read, the Dropout node
 // stays for the mask (readers of output 0 are still rewired).
+#include <algorithm>
+
 #include "compress/error.h"
 #include "compress/passes/graph_rewrite.h"
 #include "compress/passes/pass.h"
@@ -73,6 +75,9 @@ PassReport remove_identity_and_dropout(Model& m, PassContext&) {
         if (o == x) o = y;
       rename_value_uses(g, x, y);
       // The value's shape entry moves with the name.
+      g.value_info.erase(std::remove_if(g.value_info.begin(), g.value_info.end(),
+                                        [&](const ValueInfo& v) { return v.name == y; }),
+                         g.value_info.end());
       for (auto& v : g.value_info)
         if (v.name == x) v.name = y;
       r.changes.push_back("removed " + describe_node(n, i) + "; '" + x + "' renamed to graph output '" + y + "'");
