@@ -1,6 +1,7 @@
 // Direct depthwise 3x3 convolution (stride 1 or 2, dilation 1) on AVX2+FMA, NCHW.
 //
-// Each (image, channel) plane is one unit of work. Every output row is computed 8 pixels at a time
+// Each (image, channel) plane is one unit of work, walked in columns of 8 output pixels (so border
+// masks are computed once per column). Every output row is computed 8 pixels at a time
 // with 9 FMAs in three chains (rows outside the input are skipped). The input is read in place: blocks whose taps
 // all fall inside the row use plain loads, border blocks use masked loads (lanes outside [0, W) read
 // as 0, which is the zero padding), and the last block of a row uses a masked store. Stride 2
@@ -16,13 +17,16 @@ namespace mcrt {
 namespace avx2 {
 namespace {
 
-// Loads row[s .. s+7], lanes outside [0, W) as 0. The address of a masked-out lane is never accessed.
-inline __m256 load_row(const float* row, int s, int W, bool inside) {
-  if (inside) return _mm256_loadu_ps(row + s);
+// Lanes j of a load starting at input column s that fall inside [0, W).
+inline __m256i row_mask(int s, int W) {
   const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(s), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  const __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
-                                     _mm256_cmpgt_epi32(_mm256_set1_epi32(W), idx));
-  // row + s may point outside the row; only lanes inside it are read.
+  return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(W), idx));
+}
+
+// Loads row[s .. s+7]; with a mask, lanes outside the row read as 0 and their addresses are never
+// accessed (row + s may point before the row, so the address is formed as an integer).
+inline __m256 load_row(const float* row, int s, bool inside, __m256i m) {
+  if (inside) return _mm256_loadu_ps(row + s);
   return _mm256_maskload_ps(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) + intptr_t(s) * 4), m);
 }
 
@@ -32,18 +36,25 @@ inline __m256 deinterleave(__m256 v0, __m256 v1, bool odd) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8));
 }
 
+// One plane, walked block column by block column (8 output columns), so the border masks of a block
+// are computed once for all its rows.
 template <int S>
 void plane(const ConvGeom& g, const float* w9, float bias, float lo, float hi, const float* x, float* y) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vb = _mm256_set1_ps(bias);
   __m256 wv[9];
   for (int i = 0; i < 9; ++i) wv[i] = _mm256_set1_ps(w9[i]);
-  for (int oy = 0; oy < g.OH; ++oy) {
-    const int iy0 = oy * S - g.pad_t;
-    float* yr = y + size_t(oy) * g.OW;
-    for (int ox = 0; ox < g.OW; ox += 8) {
-      const int s = ox * S - g.pad_l;  // input column of tap kx = 0, lane 0
-      // Taps span input columns [s, s + 7*S + 2] (stride 2 loads up to s + 17).
-      const bool inside = s >= 0 && s + (S == 1 ? 9 : 17) < g.W;
+  // Load offsets from the block's first tap column: stride 1 uses 0, 1, 2; stride 2 uses 0, 8, 2, 10.
+  constexpr int kLoads = S == 1 ? 3 : 4;
+  constexpr int kOff[4] = {0, S == 1 ? 1 : 8, 2, 10};
+  for (int ox = 0; ox < g.OW; ox += 8) {
+    const int s = ox * S - g.pad_l;  // input column of tap kx = 0, lane 0
+    const bool inside = s >= 0 && s + (S == 1 ? 9 : 17) < g.W;
+    __m256i m[4];
+    for (int l = 0; l < kLoads; ++l) m[l] = inside ? _mm256_setzero_si256() : row_mask(s + kOff[l], g.W);
+    const bool full = ox + 8 <= g.OW;
+    const __m256i store_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(g.OW - ox), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int oy = 0; oy < g.OH; ++oy) {
+      const int iy0 = oy * S - g.pad_t;
       // One accumulator per kernel row: three short FMA chains instead of one of nine.
       __m256 acc[3] = {vb, _mm256_setzero_ps(), _mm256_setzero_ps()};
       for (int ky = 0; ky < 3; ++ky) {
@@ -52,12 +63,12 @@ void plane(const ConvGeom& g, const float* w9, float bias, float lo, float hi, c
         const float* row = x + size_t(iy) * g.W;
         __m256 a = acc[ky];
         if (S == 1) {
-          a = _mm256_fmadd_ps(wv[ky * 3 + 0], load_row(row, s, g.W, inside), a);
-          a = _mm256_fmadd_ps(wv[ky * 3 + 1], load_row(row, s + 1, g.W, inside), a);
-          a = _mm256_fmadd_ps(wv[ky * 3 + 2], load_row(row, s + 2, g.W, inside), a);
+          a = _mm256_fmadd_ps(wv[ky * 3 + 0], load_row(row, s, inside, m[0]), a);
+          a = _mm256_fmadd_ps(wv[ky * 3 + 1], load_row(row, s + 1, inside, m[1]), a);
+          a = _mm256_fmadd_ps(wv[ky * 3 + 2], load_row(row, s + 2, inside, m[2]), a);
         } else {
-          const __m256 v0 = load_row(row, s, g.W, inside), v1 = load_row(row, s + 8, g.W, inside);
-          const __m256 v2 = load_row(row, s + 2, g.W, inside), v3 = load_row(row, s + 10, g.W, inside);
+          const __m256 v0 = load_row(row, s, inside, m[0]), v1 = load_row(row, s + 8, inside, m[1]);
+          const __m256 v2 = load_row(row, s + 2, inside, m[2]), v3 = load_row(row, s + 10, inside, m[3]);
           a = _mm256_fmadd_ps(wv[ky * 3 + 0], deinterleave(v0, v1, false), a);
           a = _mm256_fmadd_ps(wv[ky * 3 + 1], deinterleave(v0, v1, true), a);
           a = _mm256_fmadd_ps(wv[ky * 3 + 2], deinterleave(v2, v3, false), a);
@@ -66,12 +77,9 @@ void plane(const ConvGeom& g, const float* w9, float bias, float lo, float hi, c
       }
       __m256 r = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), acc[2]);
       r = _mm256_min_ps(_mm256_max_ps(r, vlo), vhi);
-      if (ox + 8 <= g.OW) {
-        _mm256_storeu_ps(yr + ox, r);
-      } else {
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(g.OW - ox), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm256_maskstore_ps(yr + ox, m, r);
-      }
+      float* yo = y + size_t(oy) * g.OW + ox;
+      if (full) _mm256_storeu_ps(yo, r);
+      else _mm256_maskstore_ps(yo, store_mask, r);
     }
   }
 }
