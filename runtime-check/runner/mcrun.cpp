@@ -4,6 +4,7 @@
 // Exit codes: 0 ok, 2 bad file or usage (one line naming the file and the problem),
 // 3 internal error (out of memory, ...).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cerrno>
 #include <cinttypes>
@@ -107,15 +108,16 @@ int parse_args(int argc, char** argv, Args* a) {
   return 0;
 }
 
-int exit_code(const mcrt::Status& s) {
-  return (s.code() == mcrt::StatusCode::kOutOfMemory) ? 3 : 2;
-}
-
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
   return r + "]";
 }
+
+int exit_code(const mcrt::Status& s) {
+  return (s.code() == mcrt::StatusCode::kOutOfMemory) ? 3 : 2;
+}
+
 
 double element(const mcrt::TensorInfo& t, size_t i) {
   const uint8_t* p = static_cast<const uint8_t*>(t.data);
@@ -143,6 +145,60 @@ void fill_random(const mcrt::TensorInfo& t, std::mt19937_64& rng) {
     }
   }
 }
+
+#ifdef MCRT_HAVE_NPY
+bool npy_dtype_of(mcrt::DType t, mcrt::NpyDtype* out) {
+  switch (t) {
+    case mcrt::DType::kF32: *out = mcrt::NpyDtype::kF32; return true;
+    case mcrt::DType::kF16: *out = mcrt::NpyDtype::kF16; return true;
+    case mcrt::DType::kI8: *out = mcrt::NpyDtype::kI8; return true;
+    case mcrt::DType::kU8: *out = mcrt::NpyDtype::kU8; return true;
+    case mcrt::DType::kI32: *out = mcrt::NpyDtype::kI32; return true;
+    case mcrt::DType::kI64: *out = mcrt::NpyDtype::kI64; return true;
+    case mcrt::DType::kBool: *out = mcrt::NpyDtype::kBool; return true;
+  }
+  return false;
+}
+
+// Reads `path` into input tensor t: dtype and shape must match exactly.
+bool read_input_npy(const std::string& path, const mcrt::TensorInfo& t, std::string* err) {
+  mcrt::NpyArray a;
+  mcrt::NpyStatus s = mcrt::npy_read_file(path, &a, t.bytes);
+  if (!s.ok()) {
+    *err = std::string(mcrt::npy_status_code_name(s.code())) + ": " + s.message();
+    return false;
+  }
+  mcrt::NpyDtype want;
+  if (!npy_dtype_of(t.dtype, &want) || a.dtype != want) {
+    *err = std::string("dtype ") + mcrt::npy_dtype_traits(a.dtype).name + " but input '" + t.name + "' is " +
+           mcrt::dtype_name(t.dtype);
+    return false;
+  }
+  if (a.shape != t.shape) {
+    *err = "shape " + shape_str(a.shape) + " but input '" + t.name + "' is " + shape_str(t.shape) +
+           " (use --batch to set the batch size)";
+    return false;
+  }
+  std::memcpy(t.data, a.bytes.data(), t.bytes);
+  return true;
+}
+
+bool write_output_npy(const std::string& path, const mcrt::TensorInfo& t, std::string* err) {
+  mcrt::NpyArray a;
+  if (!npy_dtype_of(t.dtype, &a.dtype)) {
+    *err = "dtype not writable";
+    return false;
+  }
+  a.shape = t.shape;
+  a.bytes.assign(static_cast<const uint8_t*>(t.data), static_cast<const uint8_t*>(t.data) + t.bytes);
+  mcrt::NpyStatus s = mcrt::npy_write_file(path, a);
+  if (!s.ok()) {
+    *err = std::string(mcrt::npy_status_code_name(s.code())) + ": " + s.message();
+    return false;
+  }
+  return true;
+}
+#endif
 
 }  // namespace
 
@@ -178,7 +234,7 @@ int main(int argc, char** argv) {
 #ifdef MCRT_HAVE_NPY
     const mcrt::TensorInfo t = it->input((size_t)idx);
     std::string err;
-    if (!mcrt_npy_read_into(in.second, t, &err)) {
+    if (!read_input_npy(in.second, t, &err)) {
       std::fprintf(stderr, "mcrun: %s: %s\n", in.second.c_str(), err.c_str());
       return 2;
     }
@@ -222,8 +278,13 @@ int main(int argc, char** argv) {
 #ifdef MCRT_HAVE_NPY
     if (!a.out_dir.empty()) {
       std::string err;
-      const std::string path = a.out_dir + "/" + (t.name.empty() ? "output" + std::to_string(i) : t.name) + ".npy";
-      if (!mcrt_npy_write_from(path, t, &err)) {
+      // Tensor names come from the (untrusted) model: keep [A-Za-z0-9._-] only, no leading dot.
+      std::string base = t.name.empty() ? "output" + std::to_string(i) : t.name;
+      for (char& ch : base)
+        if (!std::isalnum((unsigned char)ch) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+      if (base[0] == '.') base[0] = '_';
+      const std::string path = a.out_dir + "/" + base + ".npy";
+      if (!write_output_npy(path, t, &err)) {
         std::fprintf(stderr, "mcrun: %s: %s\n", path.c_str(), err.c_str());
         return 2;
       }
