@@ -673,6 +673,15 @@ bool eval_constant_of_shape(const Node& n, const Inputs& in, const FoldEnv& env,
   return true;
 }
 
+// True when a float tensor holds NaN or Inf.
+bool has_non_finite(const Tensor& t) {
+  if (!dtype_info(t.dtype).is_float || !byte_sized(t.dtype)) return false;
+  const uint64_t n = t.numel();
+  for (uint64_t i = 0; i < n; ++i)
+    if (!std::isfinite(t.get_f64(i))) return true;
+  return false;
+}
+
 // ---- the table ------------------------------------------------------------------------
 
 using Evaluator = bool (*)(const Node&, const Inputs&, const FoldEnv&, std::vector<Tensor>*, Why*);
@@ -788,11 +797,20 @@ PassReport fold_constants(Model& m, PassContext& ctx) {
       if (!rule->eval(n, in, env, &results, &why)) { keep(why); continue; }
       if (results.size() != n.outputs.size()) { keep("evaluator produced an unexpected number of outputs"); continue; }
     }
+    // A non-finite value that folding creates from finite inputs is a defect the caller
+    // must see (new_tensors is checked); one that was already in the inputs (a -inf
+    // mask, say) is carried along, not created.
+    bool inputs_non_finite = false;
+    for (const auto& name : n.inputs)
+      if (const Tensor* t = name.empty() ? nullptr : g.initializer(name); t && has_non_finite(*t)) inputs_non_finite = true;
+    if (const Attribute* a = n.attr("value"); a && a->type == AttrType::Tensor && !a->tensors.empty() &&
+                                              has_non_finite(a->tensors[0]))
+      inputs_non_finite = true;
     std::string shapes;
     for (size_t k = 0; k < results.size(); ++k) {
       results[k].name = n.outputs[k];
       constant.insert(n.outputs[k]);
-      r.new_tensors.push_back(n.outputs[k]);
+      if (!inputs_non_finite) r.new_tensors.push_back(n.outputs[k]);
       std::string s;
       for (int64_t d : results[k].dims) s += (s.empty() ? "" : "x") + std::to_string(d);
       shapes += (k ? ", " : "") + n.outputs[k] + " [" + (s.empty() ? "scalar" : s) + "]";

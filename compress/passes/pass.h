@@ -59,7 +59,9 @@ struct PassReport {
   std::vector<std::string> changes;        // one line per change made
   std::vector<std::string> left_alone;     // what the pass saw but did not change, and why
   std::map<std::string, int64_t> counters; // e.g. {"folded": 3}
-  std::vector<std::string> new_tensors;    // initializers the pass created (checked for NaN/Inf)
+  // Initializers the pass computed from finite inputs: `optimize` refuses to write
+  // NaN/Inf in them (security.md: silent collapse).
+  std::vector<std::string> new_tensors;
 };
 
 struct PassOption {

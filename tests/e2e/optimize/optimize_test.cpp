@@ -27,6 +27,7 @@
 #include <set>
 #include <sstream>
 
+#include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/run_process.h"
 
@@ -328,4 +329,40 @@ TEST_CASE("optimize: usage errors exit 2 with one line", "[e2e]") {
   r = optimize({model.string(), "-o", (tmp.path / "o.onnx").string(), "--passes", "eliminate_dead_nodes", "--json"});
   REQUIRE(r.exit_code == 0);
   REQUIRE(json::parse(r.out)["passes"].size() == 1);
+}
+
+TEST_CASE("optimize: a fold that creates Inf is a gate failure and writes nothing", "[e2e]") {
+  TempDir tmp;
+  mc::Model m;
+  m.opsets = {{"", 13}};
+  m.graph.name = "div0";
+  mc::ValueInfo x;
+  x.name = "x";
+  x.dtype = mc::DType::F32;
+  x.has_shape = true;
+  x.shape = {mc::Dim::known(1)};
+  m.graph.inputs.push_back(x);
+  mc::ValueInfo y = x;
+  y.name = "y";
+  m.graph.outputs.push_back(y);
+  m.graph.initializers.push_back(mc::Tensor::make_f32("one", {1}, {1.f}));
+  m.graph.initializers.push_back(mc::Tensor::make_f32("zero", {1}, {0.f}));
+  mc::Node div;
+  div.op_type = "Div";
+  div.name = "div";
+  div.inputs = {"one", "zero"};
+  div.outputs = {"q"};
+  mc::Node add = div;
+  add.op_type = "Add";
+  add.name = "add";
+  add.inputs = {"q", "x"};
+  add.outputs = {"y"};
+  m.graph.nodes = {div, add};
+  const fs::path model = tmp.path / "div0.onnx";
+  mc::export_onnx_file(m, model.string());
+  const fs::path out = tmp.path / "out.onnx";
+  auto r = optimize({model.string(), "-o", out.string()});
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.err.find("non-finite") != std::string::npos);
+  REQUIRE(!fs::exists(out));
 }

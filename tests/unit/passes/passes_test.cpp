@@ -528,3 +528,21 @@ TEST_CASE("the default pipeline on a round-tripped model stays valid ONNX", "[pa
   REQUIRE(r.graph.value("bn")->shape_is_static());
   REQUIRE_NOTHROW(import_onnx_bytes(export_onnx_bytes(r), ".", "optimized"));
 }
+
+TEST_CASE("fold_constants lists tensors it made non-finite, not those that already were", "[passes]") {
+  Model m = base_model(13);
+  auto& g = m.graph;
+  g.inputs.push_back(vinfo("x", {1}));
+  g.initializers.push_back(Tensor::make_f32("one", {1}, {1.f}));
+  g.initializers.push_back(Tensor::make_f32("zero", {1}, {0.f}));
+  g.initializers.push_back(Tensor::make_f32("ninf", {1}, {-INFINITY}));
+  g.nodes.push_back(node("Div", {"one", "zero"}, {"made_inf"}));
+  g.nodes.push_back(node("Mul", {"ninf", "one"}, {"kept_inf"}));
+  g.nodes.push_back(node("Add", {"made_inf", "x"}, {"y1"}));
+  g.nodes.push_back(node("Add", {"kept_inf", "x"}, {"y2"}));
+  g.outputs = {vinfo("y1", {1}), vinfo("y2", {1})};
+  PassReport r = run(m, "fold_constants");
+  REQUIRE(r.counters["folded"] == 2);
+  REQUIRE(r.new_tensors == std::vector<std::string>{"made_inf"});
+  REQUIRE(std::isinf(g.initializer("made_inf")->get_f64(0)));
+}
