@@ -19,8 +19,9 @@
 //
 // Ukr must provide:
 //   static constexpr int MR, NR;
-//   static void run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n,
-//                   const TileOut& o);  // a: packed MR panel, b: kc rows of NR floats ldb apart
+//   static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c,
+//                   int ldc, int m, int n, const TileOut& o);
+//       a: packed MR panel; B row k (NR floats) at b + k*ldb, or at b + koff[k] when koff != nullptr
 //   template <int NP> static void gemv(int K, const float* x, const float* b, size_t panel_stride,
 //                                      float* out);  // NP (1..4) NR panels: out[p*NR + j] = sum_k x[k]*b_p[k*NR+j]
 #pragma once
@@ -117,9 +118,14 @@ struct BSource {
   int ld = 0;
   int direct_panels = 0;          // panels [0, direct_panels) are direct; later ones are packed
   const float* tail_packed = nullptr;  // packed copy of panel `direct_panels` (the tail)
+  const int32_t* koff = nullptr;  // if set (with direct): B(k, j) = direct[koff[k] + j], any k order
 };
 
 inline const float* b_panel(const BSource& s, int q, int K, int pc, int* ldb) {
+  if (s.koff != nullptr) {
+    *ldb = 0;
+    return s.direct + size_t(q) * Ukr::NR;
+  }
   if (s.direct != nullptr) {
     if (q < s.direct_panels) {
       *ldb = s.ld;
@@ -156,7 +162,7 @@ inline void gemm_packed(int M, int N, int K, const float* Ap, const BSource& B, 
             TileOut ot = o;
             if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
             Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
-                     C + size_t(i) * ldc + j, ldc, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, j1 - j), ot);
+                     B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, j1 - j), ot);
           }
         }
       }
@@ -261,7 +267,7 @@ inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void
         for (int q = q0; q < q1; ++q) {
           const int j = q * Ukr::NR;
           o.bias = ep.bias ? ep.bias + j : nullptr;
-          Ukr::run(kc, ap, W + size_t(q) * ps + size_t(pc) * Ukr::NR, Ukr::NR, y + size_t(i) * ldy + j, ldy, m,
+          Ukr::run(kc, ap, W + size_t(q) * ps + size_t(pc) * Ukr::NR, Ukr::NR, nullptr, y + size_t(i) * ldy + j, ldy, m,
                    std::min(Ukr::NR, N - j), o);
         }
       }
@@ -275,6 +281,7 @@ enum class ConvAlgo {
   Depthwise3x3,   // group == C == M, 3x3, dilation 1, sh == sw in {1, 2}: direct ISA kernel, raw weights
   DepthwiseRef,   // other depthwise (group == C == M): reference loop, raw weights
   Pointwise,      // 1x1, stride 1, no padding: GEMM reading x in place (no im2col)
+  ShiftedWindow,  // stride 1: GEMM over a zero-padded copy of x, B rows are shifted windows of it
   Im2colGemm,     // everything else: im2col into a [K, pixels] matrix, per group, then GEMM
 };
 
@@ -287,6 +294,9 @@ inline ConvAlgo conv_algo(const ConvGeom& g) {
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
       g.pad_r == 0)
     return ConvAlgo::Pointwise;
+  // Shifted windows compute every column of the padded width; use them while at most 1/4 is waste.
+  const int wp = g.W + g.pad_l + g.pad_r;
+  if (g.sh == 1 && g.sw == 1 && (wp - g.OW) * 4 <= wp) return ConvAlgo::ShiftedWindow;
   return ConvAlgo::Im2colGemm;
 }
 
@@ -299,6 +309,28 @@ inline int im2col_ld(const ConvGeom& g) { return ceil_div(g.OH * g.OW, Ukr::NR) 
 
 inline size_t conv_a_floats_per_group(const ConvGeom& g) {
   return size_t(ceil_div(g.M / g.group, Ukr::MR)) * Ukr::MR * conv_kc(g);
+}
+
+// Shifted-window convolution (stride 1, any dilation). With xp the zero-padded input of one group,
+// Hp x Wp per channel, output pixel (oy, ox) computed at column q = oy*Wp + ox, tap k = (c, ky, kx)
+// reads xp[koff[k] + q] with koff[k] = c*Hp*Wp + ky*dh*Wp + kx*dw: every B row is a shifted window
+// of xp and no im2col is needed. Columns ox >= OW are computed and dropped when copying to y.
+// Scratch: koff[K] | xp (+ slack for the last panel's over-read) | ytmp [mg, np] (np: NR multiple).
+struct ShiftedLayout {
+  int hp, wp, np;
+  size_t xp_off, xp_floats, ytmp_off, ytmp_floats;
+};
+
+inline ShiftedLayout shifted_layout(const ConvGeom& g) {
+  ShiftedLayout l;
+  l.hp = g.H + g.pad_t + g.pad_b;
+  l.wp = g.W + g.pad_l + g.pad_r;
+  l.np = ceil_div(g.OH * l.wp, Ukr::NR) * Ukr::NR;
+  l.xp_off = align64(sizeof(int32_t) * size_t(conv_kc(g)));
+  l.xp_floats = size_t(g.C / g.group) * l.hp * l.wp + size_t(g.kw - 1) * g.dw + Ukr::NR;
+  l.ytmp_off = l.xp_off + align64(sizeof(float) * l.xp_floats);
+  l.ytmp_floats = size_t(g.M / g.group) * l.np;
+  return l;
 }
 
 inline size_t conv2d_packed_size_impl(const ConvGeom& g) {
@@ -324,6 +356,10 @@ inline size_t conv2d_scratch_size_impl(const ConvGeom& g) {
   const size_t K = size_t(conv_kc(g));
   if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return 0;
   if (a == ConvAlgo::Pointwise) return sizeof(float) * K * Ukr::NR;  // packed tail panel
+  if (a == ConvAlgo::ShiftedWindow) {
+    const ShiftedLayout l = shifted_layout(g);
+    return l.ytmp_off + sizeof(float) * l.ytmp_floats;
+  }
   return sizeof(float) * K * size_t(im2col_ld(g));
 }
 
@@ -379,6 +415,43 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
       const float* Ap = static_cast<const float*>(packed) + size_t(gi) * conv_a_floats_per_group(g);
       base.bias = ep.bias ? ep.bias + gi * mg : nullptr;
       BSource bs;
+      if (algo == ConvAlgo::ShiftedWindow) {
+        const ShiftedLayout l = shifted_layout(g);
+        char* base_ptr = static_cast<char*>(scratch);
+        int32_t* koff = reinterpret_cast<int32_t*>(base_ptr);
+        float* xp = reinterpret_cast<float*>(base_ptr + l.xp_off);
+        float* yt = reinterpret_cast<float*>(base_ptr + l.ytmp_off);
+        for (int k = 0; k < K; ++k) {
+          const int kx = k % g.kw, ky = (k / g.kw) % g.kh, c = k / (g.kw * g.kh);
+          koff[k] = int32_t((c * l.hp + ky * g.dh) * l.wp + kx * g.dw);
+        }
+        parallel_for(pf, cg, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            float* d = xp + size_t(c) * l.hp * l.wp;
+            const float* src = xg + size_t(c) * g.H * g.W;
+            std::memset(d, 0, sizeof(float) * size_t(g.pad_t) * l.wp);
+            d += size_t(g.pad_t) * l.wp;
+            for (int iy = 0; iy < g.H; ++iy, d += l.wp) {
+              for (int j = 0; j < g.pad_l; ++j) d[j] = 0.0f;
+              std::memcpy(d + g.pad_l, src + size_t(iy) * g.W, sizeof(float) * g.W);
+              for (int j = g.pad_l + g.W; j < l.wp; ++j) d[j] = 0.0f;
+            }
+            std::memset(d, 0, sizeof(float) * size_t(g.pad_b) * l.wp);
+          }
+        });
+        const size_t used = size_t(cg) * l.hp * l.wp;
+        std::memset(xp + used, 0, sizeof(float) * (l.xp_floats - used));
+        bs.direct = xp;
+        bs.koff = koff;
+        gemm_packed(mg, l.np, K, Ap, bs, yt, l.np, base, pf);
+        parallel_for(pf, mg, [&](int64_t m0, int64_t m1) {
+          for (int64_t m = m0; m < m1; ++m)
+            for (int oy = 0; oy < g.OH; ++oy)
+              std::memcpy(yg + (size_t(m) * g.OH + oy) * g.OW, yt + size_t(m) * l.np + size_t(oy) * l.wp,
+                          sizeof(float) * g.OW);
+        });
+        continue;
+      }
       if (algo == ConvAlgo::Pointwise) {
         // B = x viewed as [C, H*W]: full panels are read in place, the tail panel is packed.
         bs.direct = xg;

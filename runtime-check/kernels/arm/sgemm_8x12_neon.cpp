@@ -6,6 +6,8 @@
 // GEMV (fc at M = 1) walks up to 4 B panels at once: 12 accumulators.
 #include <arm_neon.h>
 
+#include <cstdint>
+
 #include "neon_kernels.h"
 
 namespace mcrt {
@@ -16,7 +18,7 @@ struct TileOut;  // defined in gemm_blocked_driver.h
 struct Ukr {
   static constexpr int MR = 8, NR = 12;
 
-  static void run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o);
+  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o);
 
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
@@ -44,29 +46,30 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o) {
+void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o) {
   float32x4_t c00 = vdupq_n_f32(0), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00,
               c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00,
               c52 = c00, c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
-  for (int k = 0; k < kc; ++k) {
-    const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-    const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
-#define MCRT_ROW(i, av, lane)                  \
+#define MCRT_ROW(i, av, lane)                       \
   c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
   c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane); \
   c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
-    MCRT_ROW(0, a0, 0)
-    MCRT_ROW(1, a0, 1)
-    MCRT_ROW(2, a0, 2)
-    MCRT_ROW(3, a0, 3)
-    MCRT_ROW(4, a1, 0)
-    MCRT_ROW(5, a1, 1)
-    MCRT_ROW(6, a1, 2)
-    MCRT_ROW(7, a1, 3)
-#undef MCRT_ROW
-    a += MR;
-    b += ldb;
+#define MCRT_STEP(bk_expr)                                                                    \
+  {                                                                                           \
+    const float* bk = (bk_expr);                                                              \
+    const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);                               \
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);     \
+    MCRT_ROW(0, a0, 0) MCRT_ROW(1, a0, 1) MCRT_ROW(2, a0, 2) MCRT_ROW(3, a0, 3)               \
+    MCRT_ROW(4, a1, 0) MCRT_ROW(5, a1, 1) MCRT_ROW(6, a1, 2) MCRT_ROW(7, a1, 3)               \
+    a += MR;                                                                                  \
   }
+  if (koff != nullptr) {  // B row k at b + koff[k] (shifted-window convolution)
+    for (int k = 0; k < kc; ++k) MCRT_STEP(b + koff[k])
+  } else {
+    for (int k = 0; k < kc; ++k, b += ldb) MCRT_STEP(b)
+  }
+#undef MCRT_STEP
+#undef MCRT_ROW
   const float32x4_t acc[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
                                   {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
   if (n == NR) {  // full-width tile (any number of rows): vector output stage

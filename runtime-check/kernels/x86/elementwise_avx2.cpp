@@ -89,9 +89,9 @@ void binary(BinaryOp op, int64_t n, const float* a, int as, const float* b, int 
     case BinaryOp::Sub: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_sub_ps(u, v); }, op);
     case BinaryOp::Mul: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_mul_ps(u, v); }, op);
     case BinaryOp::Div: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_div_ps(u, v); }, op);
-    // _mm256_max_ps(u, v) = u > v ? u : v; the reference Max is a < b ? b : a: same for non-NaN.
-    case BinaryOp::Max: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_max_ps(u, v); }, op);
-    case BinaryOp::Min: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_min_ps(u, v); }, op);
+    // _mm256_max_ps(v, u) = v > u ? v : u, exactly the reference's a < b ? b : a (signed zeros, NaN).
+    case BinaryOp::Max: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_max_ps(v, u); }, op);
+    case BinaryOp::Min: return binary_loop(n, a, as, b, bs, y, [](__m256 u, __m256 v) { return _mm256_min_ps(v, u); }, op);
     case BinaryOp::Pow: return ref::binary(op, n, a, as, b, bs, y);
   }
 }

@@ -6,6 +6,8 @@
 // accumulators). GEMV (fc at M = 1) walks up to 4 B panels at once: 8 accumulators.
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "avx2_kernels.h"
 
 namespace mcrt {
@@ -25,7 +27,7 @@ struct Ukr {
     return r;
   }
 
-  static void run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o);
+  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o);
 
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
@@ -54,34 +56,42 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-void Ukr::run(int kc, const float* a, const float* b, int ldb, float* c, int ldc, int m, int n, const TileOut& o) {
+void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += MR;
-    b += ldb;
+#define MCRT_STEP(bk_expr)                                                \
+  {                                                                       \
+    const float* bk = (bk_expr);                                          \
+    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);  \
+    __m256 av = _mm256_broadcast_ss(a + 0);                               \
+    c00 = _mm256_fmadd_ps(av, b0, c00);                                   \
+    c01 = _mm256_fmadd_ps(av, b1, c01);                                   \
+    av = _mm256_broadcast_ss(a + 1);                                      \
+    c10 = _mm256_fmadd_ps(av, b0, c10);                                   \
+    c11 = _mm256_fmadd_ps(av, b1, c11);                                   \
+    av = _mm256_broadcast_ss(a + 2);                                      \
+    c20 = _mm256_fmadd_ps(av, b0, c20);                                   \
+    c21 = _mm256_fmadd_ps(av, b1, c21);                                   \
+    av = _mm256_broadcast_ss(a + 3);                                      \
+    c30 = _mm256_fmadd_ps(av, b0, c30);                                   \
+    c31 = _mm256_fmadd_ps(av, b1, c31);                                   \
+    av = _mm256_broadcast_ss(a + 4);                                      \
+    c40 = _mm256_fmadd_ps(av, b0, c40);                                   \
+    c41 = _mm256_fmadd_ps(av, b1, c41);                                   \
+    av = _mm256_broadcast_ss(a + 5);                                      \
+    c50 = _mm256_fmadd_ps(av, b0, c50);                                   \
+    c51 = _mm256_fmadd_ps(av, b1, c51);                                   \
+    a += MR;                                                              \
   }
+  if (koff != nullptr) {  // B row k at b + koff[k] (shifted-window convolution)
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; ++k) MCRT_STEP(b + koff[k])
+  } else {
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; ++k, b += ldb) MCRT_STEP(b)
+  }
+#undef MCRT_STEP
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (n == NR) {  // full-width tile (any number of rows): vector output stage
     const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);

@@ -85,6 +85,11 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       geom(1, 300, 5, 5, 127, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),   // K > KC, M > MC
       geom(1, 64, 9, 9, 101, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // im2col K = 576 > KC
       geom(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // N = 1600 pixels: many panels
+      // Stride 1 (shifted-window path): dilation, groups, asymmetric padding, K > KC.
+      geom(1, 6, 20, 23, 9, 3, 3, 1, 1, 2, 1, 1, 2, 0, 1, 3),
+      geom(1, 3, 31, 29, 5, 5, 3, 1, 1, 1, 2, 2, 0, 2, 3, 1),
+      geom(2, 40, 13, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
