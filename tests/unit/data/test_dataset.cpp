@@ -1,0 +1,159 @@
+// mc_data dataset loader: Fashion-MNIST IDX into [N,1,28,28] normalised floats with
+// golden values (numpy), shaping rules, layouts, and mismatches naming the file.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "compress/data/dataset.h"
+#include "compress/error.h"
+#include "runtime-check/npy/npy.h"
+
+using mc::data::DataLayout;
+using mc::data::Dataset;
+using mc::data::DatasetOptions;
+using mc::data::load_dataset;
+
+namespace {
+
+const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+std::string tmp(const std::string& name) { return std::string(MC_BINARY_DIR) + "/test_dataset_" + name; }
+
+template <typename T>
+std::string write_npy(const std::string& name, mcrt::NpyDtype dt, std::vector<int64_t> shape, const std::vector<T>& v) {
+  mcrt::NpyArray a;
+  a.dtype = dt;
+  a.shape = std::move(shape);
+  a.bytes.resize(v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+  const std::string path = tmp(name);
+  REQUIRE(mcrt::npy_write_file(path, a).ok());
+  return path;
+}
+
+std::string error_of(const DatasetOptions& o, const std::vector<int64_t>& shape) {
+  try {
+    load_dataset(o, shape);
+  } catch (const mc::Error& e) {
+    CHECK(e.kind() == mc::ErrorKind::Input);
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("dataset: Fashion-MNIST IDX -> [N,1,28,28] normalised, int64 labels", "[dataset]") {
+  DatasetOptions o;
+  o.data_path = kImages;
+  o.labels_path = kLabels;
+  o.mean = 0.2860f;
+  o.std = 0.3530f;
+  const Dataset ds = load_dataset(o, {-1, 1, 28, 28});
+  REQUIRE(ds.num_samples() == 10000);
+  CHECK(ds.sample_shape() == std::vector<int64_t>{1, 28, 28});
+  REQUIRE(ds.has_labels());
+  CHECK(ds.labels()[0] == 9);
+  CHECK(ds.labels()[9999] == 5);
+  // pixel [0,14,14] of image 0 is 110: (110/255 - 0.286) / 0.353 = 0.41182025 (numpy, float64)
+  CHECK(ds.data()[14 * 28 + 14] == Approx(0.41182025).epsilon(1e-6));
+  CHECK(ds.data()[0] == Approx(-0.2860 / 0.3530).epsilon(1e-6));
+  double sum0 = 0;
+  for (int i = 0; i < 784; ++i) sum0 += ds.data()[i];
+  // sum of image 0 pixels is 33456: sum((p/255 - m)/s) = (33456/255 - 784 m) / s
+  CHECK(sum0 == Approx((33456 / 255.0 - 784 * 0.2860) / 0.3530).epsilon(1e-5));
+
+  const mc::data::Batch b = ds.batch(9990, 32);
+  CHECK(b.size == 10);
+  CHECK(b.shape == std::vector<int64_t>{10, 1, 28, 28});
+  CHECK(b.data == ds.data().data() + 9990 * 784);
+  CHECK(b.labels[9] == 5);
+  CHECK(ds.batch(10000, 4).size == 0);
+}
+
+TEST_CASE("dataset: shaping rules", "[dataset]") {
+  DatasetOptions o;
+  o.data_path = kImages;
+  o.max_samples = 3;
+  SECTION("flattened model input") {
+    const Dataset ds = load_dataset(o, {1, 784});
+    CHECK(ds.sample_shape() == std::vector<int64_t>{784});
+    CHECK(ds.num_samples() == 3);
+    CHECK(!ds.has_labels());
+    CHECK(ds.data()[14 * 28 + 14] == Approx(110 / 255.0));
+  }
+  SECTION("channels-last model input") {
+    CHECK(load_dataset(o, {-1, 28, 28, 1}).sample_shape() == std::vector<int64_t>{28, 28, 1});
+  }
+  SECTION("wrong channel count") {
+    CHECK(error_of(o, {-1, 3, 28, 28}) == kImages +
+                                              ": expected samples of shape [3,28,28] (model input [N,3,28,28], data "
+                                              "layout nchw), got [28,28] uint8");
+  }
+  SECTION("wrong size") {
+    CHECK(error_of(o, {-1, 1, 32, 32}).find("expected samples of shape [1,32,32]") != std::string::npos);
+  }
+}
+
+TEST_CASE("dataset: NHWC data transposed for an NCHW model and back", "[dataset]") {
+  // H=2, W=3, C=2: value = (h*3 + w)*2 + c
+  std::vector<float> hwc(12);
+  for (int i = 0; i < 12; ++i) hwc[i] = float(i);
+  DatasetOptions o;
+  o.data_path = write_npy("hwc.npy", mcrt::NpyDtype::kF32, {1, 2, 3, 2}, hwc);
+  o.layout = DataLayout::kNHWC;
+  const Dataset ds = load_dataset(o, {-1, 2, 2, 3});
+  REQUIRE(ds.sample_shape() == std::vector<int64_t>{2, 2, 3});
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 2; ++h)
+      for (int w = 0; w < 3; ++w) CHECK(ds.data()[(c * 2 + h) * 3 + w] == float((h * 3 + w) * 2 + c));
+  // same file, model wants HWC: used as is
+  CHECK(load_dataset(o, {-1, 2, 3, 2}).data() == hwc);
+  // CHW data (C=2,H=2,W=3) for an HWC model
+  DatasetOptions p;
+  p.data_path = o.data_path;  // reinterpreted: shape [2,3,2] read as C=2, H=3, W=2
+  p.layout = DataLayout::kNCHW;
+  const Dataset t = load_dataset(p, {-1, 3, 2, 2});
+  for (int h = 0; h < 3; ++h)
+    for (int w = 0; w < 2; ++w)
+      for (int c = 0; c < 2; ++c) CHECK(t.data()[(h * 2 + w) * 2 + c] == float((c * 3 + h) * 2 + w));
+  CHECK_THROWS_AS(mc::data::parse_layout("nwhc"), mc::Error);
+  CHECK(mc::data::parse_layout("nhwc") == DataLayout::kNHWC);
+}
+
+TEST_CASE("dataset: labels from npy and npz, and their mismatches", "[dataset][loader]") {
+  DatasetOptions o;
+  o.data_path = write_npy("x.npy", mcrt::NpyDtype::kF32, {4, 2}, std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7});
+  o.labels_path = write_npy("y.npy", mcrt::NpyDtype::kI32, {4}, std::vector<int32_t>{3, 0, 2, 1});
+  o.mean = 1.0f;
+  o.std = 2.0f;
+  const Dataset ds = load_dataset(o, {-1, 2});
+  CHECK(ds.labels() == std::vector<int64_t>{3, 0, 2, 1});
+  CHECK(ds.data()[7] == 3.0f);  // float data is not rescaled: (7 - 1) / 2
+
+  o.labels_path = write_npy("y3.npy", mcrt::NpyDtype::kI64, {3}, std::vector<int64_t>{1, 2, 3});
+  CHECK(error_of(o, {-1, 2}) == o.labels_path + ": expected 4 labels (one per sample of " + o.data_path + "), got 3");
+  o.labels_path = write_npy("yf.npy", mcrt::NpyDtype::kF32, {4}, std::vector<float>{1, 2, 3, 4});
+  CHECK(error_of(o, {-1, 2}) == o.labels_path + ": expected integer labels, got float32");
+  o.labels_path = kImages;
+  CHECK(error_of(o, {-1, 2}) == kImages + ": expected labels of shape [N] or [N,1], got [10000,28,28]");
+  o.labels_path = "";
+  o.std = 0.0f;
+  CHECK(error_of(o, {-1, 2}) == "--std must be > 0");
+}
+
+TEST_CASE("dataset: corrupt data files surface the reader's error", "[dataset][loader]") {
+  DatasetOptions o;
+  o.data_path = tmp("bad.npy");
+  std::FILE* f = std::fopen(o.data_path.c_str(), "wb");
+  REQUIRE(f);
+  const char bad[] = "\x93NUMPY\x01\x00\x10\x00{'descr': '|O'}";
+  std::fwrite(bad, 1, sizeof bad - 1, f);
+  std::fclose(f);
+  CHECK(error_of(o, {-1, 2}).find(o.data_path + ": ") == 0);
+  o.data_path = tmp("missing.npy");
+  CHECK(error_of(o, {-1, 2}).find("cannot open") != std::string::npos);
+}
