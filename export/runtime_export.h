@@ -1,0 +1,31 @@
+// IR → runtime file (.mcrt, docs/runtime-format.md), through the runtime's own
+// writer (runtime-check/format/writer.h), so there is one definition of the format.
+// Ops, attributes and dtypes the runtime cannot run are rejected here, at export,
+// with an mc::Error(Input) naming the node and the problem: never computed wrongly.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compress/ir/graph.h"
+
+namespace mc {
+
+struct RuntimeExportOptions {
+  bool fp16_weights = false;  // store fp32 weights as fp16 (converted back at prepare)
+};
+
+struct RuntimeExportReport {
+  uint64_t nodes = 0;
+  uint64_t weight_bytes = 0;  // bytes of weights in the file
+  std::vector<std::string> notes;  // e.g. "Softmax 'sm': opset-11 semantics (coerced to 2-D)"
+};
+
+// Requires static shapes except a leading batch dimension on graph inputs/outputs.
+std::vector<uint8_t> export_runtime_bytes(const Model& m, const RuntimeExportOptions& opts = {},
+                                          RuntimeExportReport* report = nullptr);
+// Atomic write; refuses to overwrite any of `inputs`.
+void export_runtime_file(const Model& m, const std::string& path, const RuntimeExportOptions& opts = {},
+                         const std::vector<std::string>& inputs = {}, RuntimeExportReport* report = nullptr);
+
+}  // namespace mc
