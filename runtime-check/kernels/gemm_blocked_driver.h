@@ -281,7 +281,7 @@ enum class ConvAlgo {
   Depthwise3x3,   // group == C == M, 3x3, dilation 1, sh == sw in {1, 2}: direct ISA kernel, raw weights
   DepthwiseRef,   // other depthwise (group == C == M): reference loop, raw weights
   Pointwise,      // 1x1, stride 1, no padding: GEMM reading x in place (no im2col)
-  ShiftedWindow,  // stride 1: GEMM over a zero-padded copy of x, B rows are shifted windows of it
+  ShiftedWindow,  // stride s: GEMM over zero-padded polyphase copy of x; B rows are shifted windows
   Im2colGemm,     // everything else: im2col into a [K, pixels] matrix, per group, then GEMM
 };
 
@@ -294,9 +294,18 @@ inline ConvAlgo conv_algo(const ConvGeom& g) {
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
       g.pad_r == 0)
     return ConvAlgo::Pointwise;
-  // Shifted windows compute every column of the padded width; use them while at most 1/4 is waste.
-  const int wp = g.W + g.pad_l + g.pad_r;
-  if (g.sh == 1 && g.sw == 1 && (wp - g.OW) * 4 <= wp) return ConvAlgo::ShiftedWindow;
+  // Shifted windows compute every column of a phase image's width; use them while at most 1/4 of it
+  // is waste and every phase is read (else the polyphase copy costs more than im2col, e.g. 1x1 s2).
+  const int s = g.sh;
+  if (g.sw == s && s <= 4) {
+    const int wph = ceil_div(g.W + g.pad_l + g.pad_r, s);
+    bool phase_y[4] = {false, false, false, false}, phase_x[4] = {false, false, false, false};
+    for (int ky = 0; ky < g.kh; ++ky) phase_y[(ky * g.dh) % s] = true;
+    for (int kx = 0; kx < g.kw; ++kx) phase_x[(kx * g.dw) % s] = true;
+    bool all = true;
+    for (int p = 0; p < s; ++p) all = all && phase_y[p] && phase_x[p];
+    if (all && (wph - g.OW) * 4 <= wph) return ConvAlgo::ShiftedWindow;
+  }
   return ConvAlgo::Im2colGemm;
 }
 
@@ -311,26 +320,57 @@ inline size_t conv_a_floats_per_group(const ConvGeom& g) {
   return size_t(ceil_div(g.M / g.group, Ukr::MR)) * Ukr::MR * conv_kc(g);
 }
 
-// Shifted-window convolution (stride 1, any dilation). With xp the zero-padded input of one group,
-// Hp x Wp per channel, output pixel (oy, ox) computed at column q = oy*Wp + ox, tap k = (c, ky, kx)
-// reads xp[koff[k] + q] with koff[k] = c*Hp*Wp + ky*dh*Wp + kx*dw: every B row is a shifted window
-// of xp and no im2col is needed. Columns ox >= OW are computed and dropped when copying to y.
+// Shifted-window convolution (stride s = sh = sw, any dilation). The zero-padded input of one group
+// (Hp x Wp per channel) is copied as s*s phase images of Hph x Wph (Hph = ceil(Hp/s)):
+//   xp[c][py][px][i][j] = xpad[c][i*s + py][j*s + px].
+// Output pixel (oy, ox) is computed at column q = oy*Wph + ox, and tap k = (c, ky, kx) reads
+// xp[koff[k] + q] with koff[k] = ((c*s + (ky*dh)%s)*s + (kx*dw)%s)*Hph*Wph + (ky*dh/s)*Wph + kx*dw/s:
+// every B row is a shifted window of xp, so no im2col is needed. Valid outputs (ox < OW) only read
+// inside their phase image; columns ox >= OW are computed and dropped when copying to y.
 // Scratch: koff[K] | xp (+ slack for the last panel's over-read) | ytmp [mg, np] (np: NR multiple).
 struct ShiftedLayout {
-  int hp, wp, np;
+  int s, hph, wph, np;
   size_t xp_off, xp_floats, ytmp_off, ytmp_floats;
 };
 
 inline ShiftedLayout shifted_layout(const ConvGeom& g) {
   ShiftedLayout l;
-  l.hp = g.H + g.pad_t + g.pad_b;
-  l.wp = g.W + g.pad_l + g.pad_r;
-  l.np = ceil_div(g.OH * l.wp, Ukr::NR) * Ukr::NR;
+  l.s = g.sh;
+  l.hph = ceil_div(g.H + g.pad_t + g.pad_b, l.s);
+  l.wph = ceil_div(g.W + g.pad_l + g.pad_r, l.s);
+  l.np = ceil_div(g.OH * l.wph, Ukr::NR) * Ukr::NR;
   l.xp_off = align64(sizeof(int32_t) * size_t(conv_kc(g)));
-  l.xp_floats = size_t(g.C / g.group) * l.hp * l.wp + size_t(g.kw - 1) * g.dw + Ukr::NR;
+  l.xp_floats = size_t(g.C / g.group) * l.s * l.s * l.hph * l.wph + size_t(l.wph) + size_t(g.kw) * g.dw + Ukr::NR;
   l.ytmp_off = l.xp_off + align64(sizeof(float) * l.xp_floats);
   l.ytmp_floats = size_t(g.M / g.group) * l.np;
   return l;
+}
+
+// Phase images of one input channel xc (H x W) into d (s*s images of Hph x Wph).
+inline void shifted_copy_channel(const ConvGeom& g, const ShiftedLayout& l, const float* xc, float* d) {
+  for (int py = 0; py < l.s; ++py) {
+    for (int px = 0; px < l.s; ++px) {
+      // Phase columns j whose input column j*s + px - pad_l is inside [0, W).
+      const int off = px - g.pad_l;
+      const int j_lo = std::min(l.wph, off >= 0 ? 0 : (-off + l.s - 1) / l.s);
+      const int j_hi = std::max(j_lo, std::min(l.wph, off >= g.W ? 0 : (g.W - 1 - off) / l.s + 1));
+      for (int i = 0; i < l.hph; ++i, d += l.wph) {
+        const int r = i * l.s + py - g.pad_t;
+        if (r < 0 || r >= g.H) {
+          for (int j = 0; j < l.wph; ++j) d[j] = 0.0f;
+          continue;
+        }
+        const float* src = xc + size_t(r) * g.W + off;
+        for (int j = 0; j < j_lo; ++j) d[j] = 0.0f;
+        if (l.s == 1) {
+          for (int j = j_lo; j < j_hi; ++j) d[j] = src[j];
+        } else {
+          for (int j = j_lo; j < j_hi; ++j) d[j] = src[j * l.s];
+        }
+        for (int j = j_hi; j < l.wph; ++j) d[j] = 0.0f;
+      }
+    }
+  }
 }
 
 inline size_t conv2d_packed_size_impl(const ConvGeom& g) {
@@ -423,23 +463,15 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
         float* yt = reinterpret_cast<float*>(base_ptr + l.ytmp_off);
         for (int k = 0; k < K; ++k) {
           const int kx = k % g.kw, ky = (k / g.kw) % g.kh, c = k / (g.kw * g.kh);
-          koff[k] = int32_t((c * l.hp + ky * g.dh) * l.wp + kx * g.dw);
+          const int dy = ky * g.dh, dx = kx * g.dw;
+          koff[k] = int32_t((size_t(c * l.s + dy % l.s) * l.s + dx % l.s) * l.hph * l.wph +
+                            size_t(dy / l.s) * l.wph + dx / l.s);
         }
+        const size_t chan = size_t(l.s) * l.s * l.hph * l.wph;  // floats per channel in xp
         parallel_for(pf, cg, [&](int64_t c0, int64_t c1) {
-          for (int64_t c = c0; c < c1; ++c) {
-            float* d = xp + size_t(c) * l.hp * l.wp;
-            const float* src = xg + size_t(c) * g.H * g.W;
-            std::memset(d, 0, sizeof(float) * size_t(g.pad_t) * l.wp);
-            d += size_t(g.pad_t) * l.wp;
-            for (int iy = 0; iy < g.H; ++iy, d += l.wp) {
-              for (int j = 0; j < g.pad_l; ++j) d[j] = 0.0f;
-              std::memcpy(d + g.pad_l, src + size_t(iy) * g.W, sizeof(float) * g.W);
-              for (int j = g.pad_l + g.W; j < l.wp; ++j) d[j] = 0.0f;
-            }
-            std::memset(d, 0, sizeof(float) * size_t(g.pad_b) * l.wp);
-          }
+          for (int64_t c = c0; c < c1; ++c) shifted_copy_channel(g, l, xg + size_t(c) * g.H * g.W, xp + size_t(c) * chan);
         });
-        const size_t used = size_t(cg) * l.hp * l.wp;
+        const size_t used = size_t(cg) * chan;
         std::memset(xp + used, 0, sizeof(float) * (l.xp_floats - used));
         bs.direct = xp;
         bs.koff = koff;
@@ -447,7 +479,7 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
         parallel_for(pf, mg, [&](int64_t m0, int64_t m1) {
           for (int64_t m = m0; m < m1; ++m)
             for (int oy = 0; oy < g.OH; ++oy)
-              std::memcpy(yg + (size_t(m) * g.OH + oy) * g.OW, yt + size_t(m) * l.np + size_t(oy) * l.wp,
+              std::memcpy(yg + (size_t(m) * g.OH + oy) * g.OW, yt + size_t(m) * l.np + size_t(oy) * l.wph,
                           sizeof(float) * g.OW);
         });
         continue;

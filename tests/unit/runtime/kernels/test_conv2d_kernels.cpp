@@ -90,6 +90,13 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       geom(1, 3, 31, 29, 5, 5, 3, 1, 1, 1, 2, 2, 0, 2, 3, 1),
       geom(2, 40, 13, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
       geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
+      // Stride 2 and 3 with every phase used (polyphase shifted-window path).
+      geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+      geom(1, 5, 27, 31, 7, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1),
+      geom(2, 6, 29, 30, 14, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 2),
+      geom(1, 3, 31, 31, 5, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      geom(1, 4, 33, 34, 6, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),     // dilation 3: phases 0, 1, 0
+      geom(1, 40, 15, 15, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // K = 360 > KC
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
