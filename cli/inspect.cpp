@@ -147,18 +147,14 @@ void print_report(std::ostream& os, const std::string& path, const Model& m, con
 
 int run_inspect(const InspectOptions& o, const Globals& g) {
   ImportOptions io;
-  io.require_input_shapes = false;  // inspect still reports what it can; missing shapes are warned about below
+  // A tensor graph input without a shape is an input error (exit 2) with a hint to
+  // pass --input-shape, as for every other verb: MACs and shapes depend on it.
   for (const auto& spec : o.input_shapes) {
     auto [name, dims] = parse_input_shape(spec);
     io.input_shapes[name] = dims;
   }
   spdlog::debug("reading {}", o.model);
   const Model m = import_onnx_file(o.model, io);
-  for (const ValueInfo* in : m.graph.real_inputs())
-    if (in->is_tensor() && !in->has_shape)
-      spdlog::warn("graph input '{}' has no shape; MACs that depend on it are unknown (give one with --input-shape "
-                   "{}=1,3,224,224)",
-                   in->name, in->name);
   const ModelStats st = compute_stats(m);
   for (const auto& op : st.unknown_ops) spdlog::warn("unknown op {}: listed, counted as unknown MACs", op);
   const FileSizes files = measure_files(m.source_files);
