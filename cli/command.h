@@ -25,5 +25,6 @@ struct Verb {
 // Verb files.
 CLI::App* add_inspect(CLI::App& root, Action* action);
 CLI::App* add_optimize(CLI::App& root, Action* action);
+CLI::App* add_check(CLI::App& root, Action* action);
 
 }  // namespace mc::cli

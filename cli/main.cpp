@@ -20,6 +20,7 @@ namespace {
 const mc::cli::Verb kVerbs[] = {
     {"inspect", mc::cli::add_inspect},
     {"optimize", mc::cli::add_optimize},
+    {"check", mc::cli::add_check},
 };
 
 void setup_logging(int verbosity) {

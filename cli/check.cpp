@@ -1,0 +1,209 @@
+// mcompress check: measure a model on the bundled runtime (size, memory, latency,
+// accuracy, fidelity vs a reference) and enforce gates. Parsing and printing only;
+// the measurements live in runtime-check/check (mc_check).
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/command.h"
+#include "compress/error.h"
+#include "runtime-check/check/check_harness.h"
+
+namespace mc::cli {
+namespace {
+
+struct CheckArgs {
+  check::CheckOptions opt;
+  std::string data, labels, layout = "nchw";
+  float mean = 0, std_dev = 0;
+  bool has_mean = false, has_std = false;
+  uint64_t limit = 0;
+  double min_accuracy = -1, min_agreement = -1;
+  bool json = false;
+};
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
+  return r.empty() ? "scalar" : r;
+}
+
+std::string thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string fixed(double v, int digits) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+std::string sci(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.3g", v);
+  return b;
+}
+
+nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
+  nlohmann::ordered_json j;
+  j["model"] = r.model;
+  j["format"] = r.format;
+  j["size"] = {{"file_bytes", r.file_bytes}, {"runtime_file_bytes", r.runtime_file_bytes}, {"gzip_bytes", r.gzip_bytes}};
+  j["memory"] = {{"weight_bytes", r.weight_bytes}, {"arena_bytes", r.arena_bytes}};
+  j["input"] = {{"name", r.input_name}, {"shape", r.input_shape}};
+  j["output"] = {{"name", r.output_name}, {"shape", r.output_shape}};
+  j["latency"] = {{"batch", r.batch},   {"threads", r.threads}, {"kernels", r.kernel_set}, {"runs", r.runs},
+                  {"warmup", r.warmup}, {"p50_ms", r.p50_ms},   {"p90_ms", r.p90_ms},      {"min_ms", r.min_ms}};
+  if (r.accuracy) {
+    const auto& a = *r.accuracy;
+    nlohmann::ordered_json ja{{"samples", a.samples}, {"classes", a.classes}, {"top1", a.top1},
+                              {"top1_correct", a.top1_correct}};
+    if (a.top5) {
+      ja["top5"] = *a.top5;
+      ja["top5_correct"] = *a.top5_correct;
+    }
+    j["accuracy"] = ja;
+  } else {
+    j["accuracy"] = nullptr;
+  }
+  if (r.fidelity) {
+    const auto& f = *r.fidelity;
+    j["fidelity"] = {{"reference", f.reference},
+                     {"inputs", f.inputs},
+                     {"samples", f.samples},
+                     {"agreement", f.agreement},
+                     {"agree", f.agree},
+                     {"max_abs_error", f.max_abs_error},
+                     {"snr_db", f.snr_db ? nlohmann::ordered_json(*f.snr_db) : nlohmann::ordered_json(nullptr)}};
+  } else {
+    j["fidelity"] = nullptr;
+  }
+  if (with_steps) {
+    j["steps"] = nlohmann::ordered_json::array();
+    for (const auto& s : r.steps) j["steps"].push_back({{"node", s.node_index}, {"op", s.op}, {"kernel", s.kernel}});
+  }
+  return j;
+}
+
+void print_text(const check::CheckReport& r, bool verbose) {
+  auto row = [](const std::string& k, const std::string& v) { std::cout << "  " << k << std::string(k.size() < 18 ? 18 - k.size() : 1, ' ') << v << "\n"; };
+  std::cout << "check " << r.model << " (" << (r.format == "onnx" ? "ONNX, optimized and exported in memory" : ".mcrt")
+            << ")\n";
+  row("file bytes", thousands(r.file_bytes) + (r.format == "onnx" ? " (ONNX on disk)" : ""));
+  row("runtime bytes", thousands(r.runtime_file_bytes) + " (.mcrt), gzip -9 " + thousands(r.gzip_bytes));
+  row("weight bytes", thousands(r.weight_bytes) + " in memory after prepare");
+  row("arena bytes", thousands(r.arena_bytes) + " peak at batch " + std::to_string(r.batch));
+  row("input", r.input_name + " " + shape_text(r.input_shape) + ", output " + r.output_name + " " +
+                   shape_text(r.output_shape));
+  row("latency ms", "p50 " + fixed(r.p50_ms, 3) + "  p90 " + fixed(r.p90_ms, 3) + "  min " + fixed(r.min_ms, 3) +
+                        "  (batch " + std::to_string(r.batch) + ", " + std::to_string(r.threads) + " thread" +
+                        (r.threads == 1 ? "" : "s") + ", " + r.kernel_set + ", " + std::to_string(r.runs) +
+                        " runs after " + std::to_string(r.warmup) + " warm-up)");
+  if (r.accuracy) {
+    const auto& a = *r.accuracy;
+    std::string v = "top-1 " + fixed(a.top1, 2) + "% (" + std::to_string(a.top1_correct) + "/" +
+                    std::to_string(a.samples) + ")";
+    if (a.top5) v += "  top-5 " + fixed(*a.top5, 2) + "% (" + std::to_string(*a.top5_correct) + "/" +
+                     std::to_string(a.samples) + ")";
+    row("accuracy", v);
+  }
+  if (r.fidelity) {
+    const auto& f = *r.fidelity;
+    row("fidelity", "vs " + f.reference + " on " + std::to_string(f.samples) + " " +
+                        (f.inputs == "data" ? "data samples" : "random inputs"));
+    row("  agreement", "top-1 " + fixed(f.agreement, 2) + "% (" + std::to_string(f.agree) + "/" +
+                           std::to_string(f.samples) + ")");
+    row("  max abs error", sci(f.max_abs_error));
+    row("  SNR", f.snr_db ? fixed(*f.snr_db, 1) + " dB" : std::string("inf (identical outputs)"));
+  }
+  for (const auto& n : r.export_notes) row("export note", n);
+  if (verbose) {
+    std::cout << "  kernels per node:\n";
+    for (const auto& s : r.steps)
+      std::cout << "    #" << s.node_index << std::string(s.node_index < 10 ? 3 : s.node_index < 100 ? 2 : 1, ' ')
+                << s.op << std::string(s.op.size() < 20 ? 20 - s.op.size() : 1, ' ') << s.kernel << "\n";
+  }
+}
+
+int run_check_verb(CheckArgs a, const Globals& g) {
+  if (!a.data.empty()) {
+    data::DatasetOptions d;
+    d.data_path = a.data;
+    d.labels_path = a.labels;
+    if (a.has_mean) d.mean = a.mean;
+    if (a.has_std) d.std = a.std_dev;
+    d.layout = data::parse_layout(a.layout);
+    d.max_samples = a.limit;
+    a.opt.data = d;
+  } else if (!a.labels.empty() || a.has_mean || a.has_std) {
+    throw Error(ErrorKind::Input, "check: --labels, --mean and --std need --data");
+  }
+  if (a.limit && a.data.empty()) a.opt.random_samples = a.limit;
+  if (a.min_accuracy >= 0 && a.data.empty()) throw Error(ErrorKind::Input, "check: --min-accuracy needs --data with labels");
+  if (a.min_agreement >= 0 && a.opt.reference.empty() && a.opt.reference_outputs.empty())
+    throw Error(ErrorKind::Input, "check: --min-agreement needs --reference or --reference-outputs");
+
+  const check::CheckReport r = check::run_check(a.opt);
+  if (a.json || g.json) {
+    std::cout << to_json(r, g.verbosity > 0).dump(2) << "\n";
+  } else {
+    print_text(r, g.verbosity > 0);
+  }
+
+  // Gates: exit 1 with one line each on stderr.
+  int rc = 0;
+  if (a.min_accuracy >= 0) {
+    if (!r.accuracy) throw Error(ErrorKind::Input, "check: --min-accuracy needs labels for the data");
+    if (r.accuracy->top1 < a.min_accuracy) {
+      std::cerr << "mcompress: check failed: top-1 accuracy " << fixed(r.accuracy->top1, 2) << "% is below --min-accuracy "
+                << fixed(a.min_accuracy, 2) << "%\n";
+      rc = 1;
+    }
+  }
+  if (a.min_agreement >= 0 && r.fidelity && r.fidelity->agreement < a.min_agreement) {
+    std::cerr << "mcompress: check failed: top-1 agreement " << fixed(r.fidelity->agreement, 2)
+              << "% with the reference is below --min-agreement " << fixed(a.min_agreement, 2) << "%\n";
+    rc = 1;
+  }
+  return rc;
+}
+
+}  // namespace
+
+CLI::App* add_check(CLI::App& root, Action* action) {
+  auto a = std::make_shared<CheckArgs>();
+  CLI::App* sub = root.add_subcommand(
+      "check", "Measure a model on the bundled runtime: size, memory, latency, accuracy, fidelity vs a reference");
+  sub->add_option("model", a->opt.model, "Model to check: ONNX (optimized and exported in memory) or .mcrt")->required();
+  sub->add_option("--reference", a->opt.reference, "Reference model (ONNX or .mcrt) run on the same inputs");
+  sub->add_option("--reference-outputs", a->opt.reference_outputs,
+                  "Reference outputs (.npy, [samples, ...]) computed elsewhere on the same --data (e.g. ONNX Runtime)");
+  sub->add_option("--data", a->data, "Data set: IDX (.gz ok), .npy or .npz");
+  sub->add_option("--labels", a->labels, "Labels (IDX or .npy) for --data");
+  sub->add_option("--mean", a->mean, "Subtract this after scaling uint8 data to [0, 1]")
+      ->each([a](const std::string&) { a->has_mean = true; });
+  sub->add_option("--std", a->std_dev, "Then divide by this (> 0)")->each([a](const std::string&) { a->has_std = true; });
+  sub->add_option("--layout", a->layout, "Layout of the data's samples: nchw or nhwc (default nchw)");
+  sub->add_option("--limit", a->limit, "Use only the first N samples (random inputs: N samples)");
+  sub->add_option("--batch", a->opt.batch, "Batch size for latency and memory (default 1)");
+  sub->add_option("--runs", a->opt.runs, "Timed runs (default 50)");
+  sub->add_option("--warmup", a->opt.warmup, "Untimed runs first (default 5)");
+  sub->add_option("--threads", a->opt.threads, "Runtime threads (default 1)");
+  sub->add_option("--seed", a->opt.seed, "Seed of the random inputs (default 0)");
+  sub->add_option("--min-accuracy", a->min_accuracy, "Gate: exit 1 when top-1 accuracy (%) is below this");
+  sub->add_option("--min-agreement", a->min_agreement, "Gate: exit 1 when top-1 agreement (%) with the reference is below this");
+  sub->add_flag("--json", a->json, "Print the result as JSON on stdout");
+  sub->footer(
+      "Example:\n"
+      "  mcompress check model.onnx --data t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz \\\n"
+      "      --mean 0.2860 --std 0.3530 --reference original.onnx --min-agreement 99\n"
+      "-v adds the kernel chosen for every node. Exit codes: 0 ok, 1 a gate failed, 2 bad input, 3 internal error.");
+  sub->callback([a, action]() { *action = [a](const Globals& g) { return run_check_verb(*a, g); }; });
+  return sub;
+}
+
+}  // namespace mc::cli
