@@ -1,6 +1,9 @@
 // How `check` gets a runnable model: see runtime_session.h.
 #include "runtime-check/check/runtime_session.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -49,7 +52,11 @@ RuntimeArtifact open_runtime_artifact(const std::string& path) {
   a.from_onnx = true;
   Model m = import_onnx_file(path);
   a.file_bytes = measure_files(m.source_files).bytes;
+  // The clean-up passes are not what check reports on: their per-change debug lines
+  // and summaries are kept for -vv (trace) only; warnings always show.
   PassContext ctx;
+  ctx.log = spdlog::default_logger()->clone("check-optimize");
+  if (ctx.log->level() > spdlog::level::trace) ctx.log->set_level(spdlog::level::warn);
   run_passes(m, ctx, default_optimize_pipeline());
   refresh_shapes(m);  // on failure the shapes from import stay: export checks what it needs
 #ifdef MC_CHECK_HAVE_EXPORT
