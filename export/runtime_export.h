@@ -12,7 +12,10 @@
 namespace mc {
 
 struct RuntimeExportOptions {
-  bool fp16_weights = false;  // store fp32 weights as fp16 (converted back at prepare)
+  bool fp16_weights = false;  // store fp32 weights as fp16 (converted back at prepare); scales,
+                              // clip bounds, pad values and resize scales stay fp32
+  bool verify = true;         // load + prepare the result on the runtime (batch 1); kUnsupported
+                              // from prepare becomes Error(Input), any other failure Error(Internal)
 };
 
 struct RuntimeExportReport {
@@ -24,6 +27,12 @@ struct RuntimeExportReport {
 // Requires static shapes except a leading batch dimension on graph inputs/outputs.
 std::vector<uint8_t> export_runtime_bytes(const Model& m, const RuntimeExportOptions& opts = {},
                                           RuntimeExportReport* report = nullptr);
+// Graph inputs (not initializers) that feed an input the runtime needs as a constant
+// (shape-carrying inputs: Reshape shape, Slice starts/ends, Pad pads, Resize scales/sizes,
+// axes inputs, Clip bounds, Conv weights, Q/DQ parameters). A caller that knows their
+// values (e.g. the conformance harness) can turn them into initializers before exporting.
+std::vector<std::string> runtime_constant_inputs(const Model& m);
+
 // Atomic write; refuses to overwrite any of `inputs`.
 void export_runtime_file(const Model& m, const std::string& path, const RuntimeExportOptions& opts = {},
                          const std::vector<std::string>& inputs = {}, RuntimeExportReport* report = nullptr);
