@@ -207,7 +207,7 @@ inline void sgemm_impl(int M, int N, int K, float alpha, const float* A, int lda
 
 // ------------------------------------------------------------------------------------------------
 // Fully connected: W packed like B ([K, N] in NR panels). M == 1 uses the GEMV kernel; M > 1 uses the
-// microkernel with A micro-panels packed on the stack (MR x KC floats).
+// microkernel with A micro-panels packed on the stack (up to 48 KiB).
 inline size_t fc_packed_size_impl(int K, int N) { return sizeof(float) * size_t(ceil_div(N, Ukr::NR)) * Ukr::NR * K; }
 
 inline void fc_pack_impl(int K, int N, const float* w, bool w_is_nk, void* packed) {
@@ -249,16 +249,20 @@ inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void
     });
     return;
   }
-  // M > 1: tasks are groups of NR panels; each task walks all rows of x.
+  // M > 1: tasks are groups of NR panels. Rows of x are taken kFcRowPanels MR-panels at a time and
+  // packed on the stack per K block (<= 48 KiB), so that each B micro-panel (kc x NR, in L1) serves
+  // all of them before the next one is loaded: the weights stream once per row chunk.
+  constexpr int kFcRowPanels = (48 * 1024) / (int(sizeof(float)) * Ukr::MR * kKC);
   const int per_task = 4;
   parallel_for(pf, ceil_div(np, per_task), [&](int64_t t0, int64_t t1) {
-    alignas(64) float ap[Ukr::MR * kKC];
+    alignas(64) float ap[kFcRowPanels * Ukr::MR * kKC];
     const int q0 = int(t0) * per_task, q1 = std::min(np, int(t1) * per_task);
-    for (int i = 0; i < M; i += Ukr::MR) {
-      const int m = std::min(Ukr::MR, M - i);
+    for (int i0 = 0; i0 < M; i0 += kFcRowPanels * Ukr::MR) {
+      const int i1 = std::min(M, i0 + kFcRowPanels * Ukr::MR);
       for (int pc = 0; pc < K; pc += kKC) {
         const int kc = std::min(kKC, K - pc);
-        pack_a_panel(x + pc, size_t(ldx), 1, i, M, kc, ap);
+        for (int i = i0; i < i1; i += Ukr::MR)
+          pack_a_panel(x + pc, size_t(ldx), 1, i, i1, kc, ap + size_t((i - i0) / Ukr::MR) * Ukr::MR * kc);
         TileOut o;
         o.accumulate = pc > 0;
         o.last = pc + kc == K;
@@ -267,8 +271,10 @@ inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void
         for (int q = q0; q < q1; ++q) {
           const int j = q * Ukr::NR;
           o.bias = ep.bias ? ep.bias + j : nullptr;
-          Ukr::run(kc, ap, W + size_t(q) * ps + size_t(pc) * Ukr::NR, Ukr::NR, nullptr, y + size_t(i) * ldy + j, ldy, m,
-                   std::min(Ukr::NR, N - j), o);
+          const float* bp = W + size_t(q) * ps + size_t(pc) * Ukr::NR;
+          for (int i = i0; i < i1; i += Ukr::MR)
+            Ukr::run(kc, ap + size_t((i - i0) / Ukr::MR) * Ukr::MR * kc, bp, Ukr::NR, nullptr, y + size_t(i) * ldy + j,
+                     ldy, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, N - j), o);
         }
       }
     }

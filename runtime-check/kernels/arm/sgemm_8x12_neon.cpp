@@ -18,7 +18,13 @@ struct TileOut;  // defined in gemm_blocked_driver.h
 struct Ukr {
   static constexpr int MR = 8, NR = 12;
 
-  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o);
+  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
+                  int n, const TileOut& o);
+  // Short tiles (m < MR rows, the M remainder) compute only their R rows.
+  template <int R>
+  static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                       const TileOut& o);
+  static void store(const float32x4_t (&acc)[MR][3], float* c, int ldc, int m, int n, const TileOut& o);
 
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
@@ -46,7 +52,38 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o) {
+template <int R>
+void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                   const TileOut& o) {
+  float32x4_t acc[MR][3];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = koff != nullptr ? b + koff[k] : b + size_t(k) * ldb;
+    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const float32x4_t av = vdupq_n_f32(a[r]);
+      acc[r][0] = vfmaq_f32(acc[r][0], b0, av);
+      acc[r][1] = vfmaq_f32(acc[r][1], b1, av);
+      acc[r][2] = vfmaq_f32(acc[r][2], b2, av);
+    }
+    a += MR;
+  }
+  store(acc, c, ldc, R, n, o);
+}
+
+void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n,
+              const TileOut& o) {
+  switch (m) {
+    case 1: return run_rows<1>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 2: return run_rows<2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 3: return run_rows<3>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 4: return run_rows<4>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 5: return run_rows<5>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 6: return run_rows<6>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 7: return run_rows<7>(kc, a, b, ldb, koff, c, ldc, n, o);
+    default: break;
+  }
   float32x4_t c00 = vdupq_n_f32(0), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00,
               c22 = c00, c30 = c00, c31 = c00, c32 = c00, c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00,
               c52 = c00, c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
@@ -72,6 +109,10 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
 #undef MCRT_ROW
   const float32x4_t acc[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
                                   {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
+  store(acc, c, ldc, m, n, o);
+}
+
+void Ukr::store(const float32x4_t (&acc)[MR][3], float* c, int ldc, int m, int n, const TileOut& o) {
   if (n == NR) {  // full-width tile (any number of rows): vector output stage
     const float32x4_t alpha = vdupq_n_f32(o.alpha), beta = vdupq_n_f32(o.beta);
     const float32x4_t lo = vdupq_n_f32(o.lo), hi = vdupq_n_f32(o.hi);

@@ -27,7 +27,13 @@ struct Ukr {
     return r;
   }
 
-  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o);
+  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
+                  int n, const TileOut& o);
+  // Short tiles (m < MR rows, the M remainder) compute only their R rows.
+  template <int R>
+  static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                       const TileOut& o);
+  static void store(const __m256 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o);
 
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
@@ -56,7 +62,35 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n, const TileOut& o) {
+template <int R>
+void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                   const TileOut& o) {
+  __m256 acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    const float* bk = koff != nullptr ? b + koff[k] : b + size_t(k) * ldb;
+    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+    a += MR;
+  }
+  store(acc, c, ldc, R, n, o);
+}
+
+void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n,
+              const TileOut& o) {
+  switch (m) {
+    case 1: return run_rows<1>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 2: return run_rows<2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 3: return run_rows<3>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 4: return run_rows<4>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 5: return run_rows<5>(kc, a, b, ldb, koff, c, ldc, n, o);
+    default: break;
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
@@ -93,6 +127,10 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
   }
 #undef MCRT_STEP
   const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  store(acc, c, ldc, m, n, o);
+}
+
+void Ukr::store(const __m256 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
   if (n == NR) {  // full-width tile (any number of rows): vector output stage
     const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);
     const __m256 lo = _mm256_set1_ps(o.lo), hi = _mm256_set1_ps(o.hi);
