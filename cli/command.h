@@ -25,6 +25,7 @@ struct Verb {
 // Verb files.
 CLI::App* add_inspect(CLI::App& root, Action* action);
 CLI::App* add_optimize(CLI::App& root, Action* action);
+CLI::App* add_export(CLI::App& root, Action* action);
 CLI::App* add_check(CLI::App& root, Action* action);
 
 }  // namespace mc::cli

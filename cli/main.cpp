@@ -20,6 +20,7 @@ namespace {
 const mc::cli::Verb kVerbs[] = {
     {"inspect", mc::cli::add_inspect},
     {"optimize", mc::cli::add_optimize},
+    {"export", mc::cli::add_export},
     {"check", mc::cli::add_check},
 };
 

@@ -1,0 +1,132 @@
+// mcompress export: write a model for deployment, as a runtime file (.mcrt) or ONNX.
+// Runs the `optimize` pipeline first (unless --no-optimize), since the runtime needs
+// static shapes and constant shape inputs that folding provides. Parsing and printing
+// only; the exporters live in export/ and compress/onnx/.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "compress/analysis/file_size.h"
+#include "compress/analysis/model_stats.h"
+#include "compress/error.h"
+#include "compress/io/file_io.h"
+#include "compress/onnx/onnx_export.h"
+#include "compress/onnx/onnx_import.h"
+#include "compress/passes/pass.h"
+#include "compress/passes/refresh_shapes.h"
+#include "export/runtime_export.h"
+
+namespace mc::cli {
+namespace {
+
+struct ExportCliOptions {
+  std::string model;
+  std::string output;
+  std::string format = "runtime";
+  bool fp16 = false;
+  bool no_optimize = false;
+  bool json = false;
+};
+
+struct Figures {
+  uint64_t nodes = 0, params = 0, macs = 0, bytes = 0;
+};
+
+std::string thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+Figures figures_of(const Model& m, uint64_t bytes) {
+  const ModelStats st = compute_stats(m);
+  return Figures{st.nodes, st.params, st.macs, bytes};
+}
+
+int run_export(const ExportCliOptions& o, const Globals& g) {
+  const bool json = o.json || g.json;
+  if (o.format != "runtime" && o.format != "onnx")
+    throw Error(ErrorKind::Input, "--format: '" + o.format + "' is not one of runtime, onnx");
+  if (o.fp16 && o.format != "runtime") throw Error(ErrorKind::Input, "--fp16 applies to --format runtime only");
+  if (o.model == o.output || same_file(o.model, o.output))
+    throw Error(ErrorKind::Input, "export: the output '" + o.output + "' is the input model; write to another file (-o)");
+
+  Model m = import_onnx_file(o.model);
+  const Figures before = figures_of(m, measure_files(m.source_files).bytes);
+
+  std::vector<PassReport> reports;
+  if (!o.no_optimize) {
+    PassContext ctx;
+    reports = run_passes(m, ctx, default_optimize_pipeline());
+    const std::string shape_error = refresh_shapes(m);
+    if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
+  }
+
+  RuntimeExportReport rep;
+  Figures after;
+  if (o.format == "runtime") {
+    RuntimeExportOptions eo;
+    eo.fp16_weights = o.fp16;
+    export_runtime_file(m, o.output, eo, m.source_files, &rep);
+    after = figures_of(m, measure_files({o.output}).bytes);
+  } else {
+    export_onnx_file(m, o.output, ExportOptions{}, m.source_files);
+    Model written = import_onnx_file(o.output);
+    after = figures_of(written, measure_files(written.source_files).bytes);
+  }
+
+  if (json) {
+    nlohmann::ordered_json j;
+    j["model"] = o.model;
+    j["output"] = o.output;
+    j["format"] = o.format;
+    j["optimized"] = !o.no_optimize;
+    auto fig = [](const Figures& f) {
+      return nlohmann::ordered_json{{"nodes", f.nodes}, {"params", f.params}, {"macs", f.macs}, {"bytes", f.bytes}};
+    };
+    j["before"] = fig(before);
+    j["after"] = fig(after);
+    j["passes"] = nlohmann::ordered_json::array();
+    for (const auto& r : reports) j["passes"].push_back({{"name", r.pass}, {"summary", r.summary}});
+    if (o.format == "runtime") {
+      j["runtime"] = {{"nodes", rep.nodes}, {"weight_bytes", rep.weight_bytes}, {"fp16_weights", o.fp16}};
+      j["notes"] = rep.notes;
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& r : reports) std::cout << "  " << r.pass << ": " << r.summary << "\n";
+  for (const auto& n : rep.notes) std::cout << "  note: " << n << "\n";
+  std::cout << "export: nodes " << thousands(before.nodes) << " → " << thousands(after.nodes) << ", params "
+            << thousands(before.params) << " → " << thousands(after.params) << ", MACs " << thousands(before.macs)
+            << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes) << " → "
+            << thousands(after.bytes) << "\n";
+  std::cout << "wrote " << o.output << " (" << o.format << (o.fp16 ? ", fp16 weights" : "") << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_export(CLI::App& root, Action* action) {
+  auto opts = std::make_shared<ExportCliOptions>();
+  CLI::App* sub = root.add_subcommand("export", "Write a model for deployment: runtime file (.mcrt) or ONNX");
+  sub->add_option("model", opts->model, "ONNX model to export")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write (not the input)")->required();
+  sub->add_option("--format", opts->format, "runtime (the bundled runtime's .mcrt) or onnx (default: runtime)");
+  sub->add_flag("--fp16", opts->fp16, "Store fp32 weights as fp16 in the runtime file (computation stays fp32)");
+  sub->add_flag("--no-optimize", opts->no_optimize,
+                "Do not run the optimize pipeline first (the runtime then needs static shapes and constant "
+                "shape inputs already)");
+  sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
+  sub->footer(
+      "Runs the optimize pipeline (constant and BatchNorm folding, Identity/Dropout removal) first unless "
+      "--no-optimize.\nOps, attributes or dtypes the runtime does not implement are refused (exit 2), naming the "
+      "node.\nExample:\n  mcompress export model.onnx --format runtime -o model.mcrt\n"
+      "Prints 'export: nodes A → B, params ..., MACs ..., bytes ...'.");
+  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_export(*opts, g); }; });
+  return sub;
+}
+
+}  // namespace mc::cli
