@@ -108,7 +108,7 @@ class Exporter {
 
  private:
   int tensor_index(const Node* n, const std::string& name);
-  int add_initializer(const Node* n, const Tensor& t);
+  int add_initializer(const Node* n, const std::string& name, const Tensor& t);
   std::vector<int64_t> declared_shape(const Node* n, const std::string& name, bool graph_input) const;
   std::string unique_name(const std::string& base) {
     std::string s = base;
@@ -307,6 +307,21 @@ void map_pad(Exporter& ex, const Node& n, Mapped& mp) {
   mp.consumed.insert({"pads", "value"});
   ex.note("Pad '" + n.name + "': opset-2 attributes written as constant inputs");
 }
+// Nearest-neighbour at opset < 11 (Upsample, Resize-10) has no nearest_mode: ONNX's reference
+// and ONNX Runtime agree on rounding down only when upsampling, so downsampling is refused.
+void require_nearest_upsampling(Exporter& ex, const Node& n, const std::vector<float>& scales) {
+  if (n.attr_string("mode", "nearest") != "nearest") return;
+  for (float f : scales)
+    if (!(f >= 1.f)) reject(n, "nearest-neighbour downsampling (scale " + std::to_string(f) + ") at opset " +
+                                    std::to_string(ex.opset()) + " is not supported (its rounding is unspecified)");
+}
+std::vector<float> constant_floats(Exporter& ex, const std::string& name) {
+  std::vector<float> v;
+  if (const Tensor* t = ex.constant(name))
+    for (uint64_t i = 0; i < t->numel(); ++i) v.push_back(static_cast<float>(t->get_f64(i)));
+  return v;
+}
+
 void map_resize_attrs(const Node& n, Mapped& mp) {
   copy_string(n, mp, "mode", fb::AttrKey_mode, {"nearest", "linear"});
   copy_string(n, mp, "coordinate_transformation_mode", fb::AttrKey_coordinate_transformation_mode,
@@ -342,6 +357,7 @@ void map_resize(Exporter& ex, const Node& n, Mapped& mp) {
   if (ex.opset() < 11) {
     // Resize-10: (X, scales), asymmetric coordinates, nearest rounds down.
     mp.inputs = {n.inputs.at(0), "", n.inputs.size() > 1 ? n.inputs[1] : ""};
+    require_nearest_upsampling(ex, n, constant_floats(ex, mp.inputs[2]));
     mp.attrs.push_back(Attribute::String(fb::AttrKey_coordinate_transformation_mode, "asymmetric"));
     mp.attrs.push_back(Attribute::String(fb::AttrKey_nearest_mode, "floor"));
     ex.note("Resize '" + n.name + "': opset-10 semantics (asymmetric, nearest rounds down)");
@@ -355,10 +371,12 @@ void map_upsample(Exporter& ex, const Node& n, Mapped& mp) {
     const mc::Attribute* s = n.attr("scales");
     if (!s) reject(n, "Upsample-7 needs the scales attribute");
     mp.inputs = {n.inputs.at(0), "", ""};
+    require_nearest_upsampling(ex, n, s->floats);
     mp.extra_inputs = {-1, -1, ex.synth_f32(n, "scales", {static_cast<int64_t>(s->floats.size())}, s->floats)};
     mp.consumed.insert("scales");
   } else {
     mp.inputs = {n.inputs.at(0), "", n.inputs.size() > 1 ? n.inputs[1] : ""};
+    require_nearest_upsampling(ex, n, constant_floats(ex, mp.inputs[2]));
   }
   ex.note("Upsample '" + n.name + "': written as Resize (asymmetric, nearest rounds down)");
 }
@@ -493,16 +511,16 @@ std::vector<int64_t> Exporter::shape_of(const Node& n, const std::string& value)
   return declared_shape(&n, value, false);
 }
 
-int Exporter::add_initializer(const Node* n, const Tensor& t) {
+int Exporter::add_initializer(const Node* n, const std::string& name, const Tensor& t) {
   mcrt::DType rt;
   if (!to_runtime_dtype(t.dtype, &rt)) {
-    const std::string msg = "constant '" + t.name + "' has data type " + dtype_name(t.dtype) +
+    const std::string msg = "constant '" + name + "' has data type " + dtype_name(t.dtype) +
                             ", which the runtime does not support";
     if (n) reject(*n, msg);
     throw Error(ErrorKind::Input, msg);
   }
-  names_.insert(t.name);
-  if (opts_.fp16_weights && t.dtype == DType::F32 && !exact_weights_.count(t.name)) {
+  names_.insert(name);
+  if (opts_.fp16_weights && t.dtype == DType::F32 && !exact_weights_.count(name)) {
     const uint64_t count = t.numel();
     std::vector<uint16_t> h(count);
     bool fits = true;
@@ -514,12 +532,12 @@ int Exporter::add_initializer(const Node* n, const Tensor& t) {
     }
     if (fits) {
       weight_bytes_ += h.size() * 2;
-      return w_.add_weight(t.name, mcrt::DType::kF16, t.dims, h.data(), h.size() * 2);
+      return w_.add_weight(name, mcrt::DType::kF16, t.dims, h.data(), h.size() * 2);
     }
-    note("weight '" + t.name + "' kept as fp32: its values exceed the fp16 range");
+    note("weight '" + name + "' kept as fp32: its values exceed the fp16 range");
   }
   weight_bytes_ += t.data.size();
-  return w_.add_weight(t.name, rt, t.dims, t.data.data(), t.data.size());
+  return w_.add_weight(name, rt, t.dims, t.data.data(), t.data.size());
 }
 
 int Exporter::tensor_index(const Node* n, const std::string& name) {
@@ -527,7 +545,7 @@ int Exporter::tensor_index(const Node* n, const std::string& name) {
   if (it != index_.end()) return it->second;
   auto c = constants_.find(name);
   if (c != constants_.end()) {
-    const int k = add_initializer(n, *c->second);
+    const int k = add_initializer(n, name, *c->second);
     index_[name] = k;
     return k;
   }
