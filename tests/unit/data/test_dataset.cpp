@@ -9,6 +9,7 @@
 #include "compress/data/dataset.h"
 #include "compress/error.h"
 #include "runtime-check/npy/npy.h"
+#include "tests/unit/data/numpy_npz_golden.h"
 
 using mc::data::DataLayout;
 using mc::data::Dataset;
@@ -124,7 +125,7 @@ TEST_CASE("dataset: NHWC data transposed for an NCHW model and back", "[dataset]
   CHECK(mc::data::parse_layout("nhwc") == DataLayout::kNHWC);
 }
 
-TEST_CASE("dataset: labels from npy and npz, and their mismatches", "[dataset][loader]") {
+TEST_CASE("dataset: labels from .npy, and their mismatches", "[dataset][loader]") {
   DatasetOptions o;
   o.data_path = write_npy("x.npy", mcrt::NpyDtype::kF32, {4, 2}, std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7});
   o.labels_path = write_npy("y.npy", mcrt::NpyDtype::kI32, {4}, std::vector<int32_t>{3, 0, 2, 1});
@@ -143,6 +144,23 @@ TEST_CASE("dataset: labels from npy and npz, and their mismatches", "[dataset][l
   o.labels_path = "";
   o.std = 0.0f;
   CHECK(error_of(o, {-1, 2}) == "--std must be > 0");
+}
+
+TEST_CASE("dataset: an .npz carries data x and labels y", "[dataset]") {
+  DatasetOptions o;
+  o.data_path = tmp("xy.npz");
+  std::FILE* f = std::fopen(o.data_path.c_str(), "wb");
+  REQUIRE(f);
+  REQUIRE(std::fwrite(mc::data::test::kNpzDeflate, 1, sizeof mc::data::test::kNpzDeflate, f) ==
+          sizeof mc::data::test::kNpzDeflate);
+  std::fclose(f);
+  const Dataset ds = load_dataset(o, {-1, 3});
+  CHECK(ds.num_samples() == 2);
+  CHECK(ds.data() == std::vector<float>{0, 1.5f, -2, 3, 4, 5});
+  CHECK(ds.labels() == std::vector<int64_t>{7, -1});
+  // --labels overrides the member; its count must match
+  o.labels_path = write_npy("y1.npy", mcrt::NpyDtype::kU8, {1}, std::vector<uint8_t>{4});
+  CHECK(error_of(o, {-1, 3}) == o.labels_path + ": expected 2 labels (one per sample of " + o.data_path + "), got 1");
 }
 
 TEST_CASE("dataset: corrupt data files surface the reader's error", "[dataset][loader]") {
