@@ -25,6 +25,7 @@ class UsageError extends Error {}
 const DTYPES = [
   { descr: ['<f4'], ort: 'float32', size: 4, array: Float32Array },
   { descr: ['<f8'], ort: 'float64', size: 8, array: Float64Array },
+  { descr: ['<f2'], ort: 'float16', size: 2, array: Uint16Array },
   { descr: ['<i8'], ort: 'int64', size: 8, array: BigInt64Array },
   { descr: ['<i4'], ort: 'int32', size: 4, array: Int32Array },
   { descr: ['|u1', '<u1'], ort: 'uint8', size: 1, array: Uint8Array },
@@ -40,7 +41,7 @@ function parseNpyHeader(text, file) {
   const [, descr, fortran, shapeText] = m;
   if (fortran === 'True') throw new UsageError(`${file}: fortran_order arrays are not supported`);
   const dt = DTYPES.find((d) => d.descr.includes(descr));
-  if (!dt) throw new UsageError(`${file}: unsupported dtype '${descr}' (expected one of f4 f8 i8 i4 u1 i1 b1, little-endian)`);
+  if (!dt) throw new UsageError(`${file}: unsupported dtype '${descr}' (expected one of f4 f8 f2 i8 i4 u1 i1 b1, little-endian)`);
   const parts = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const shape = parts.map((s) => {
     if (!/^\d+$/.test(s)) throw new UsageError(`${file}: bad dimension '${s}' in npy shape`);
