@@ -20,8 +20,9 @@ struct Ukr {
 
   static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
                   int n, const TileOut& o);
-  // Short tiles (m < MR rows, the M remainder) compute only their R rows.
-  template <int R>
+  // Short tiles (m < MR rows, the M remainder) compute only their R rows, and narrow ones (the N
+  // remainder) only their first NV vectors of 4 columns.
+  template <int R, int NV = 3>
   static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
                        const TileOut& o);
   static void store(const float32x4_t (&acc)[MR][3], float* c, int ldc, int m, int n, const TileOut& o);
@@ -52,20 +53,22 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-template <int R>
+template <int R, int NV>
 void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
                    const TileOut& o) {
   float32x4_t acc[MR][3];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
   for (int k = 0; k < kc; ++k) {
     const float* bk = koff != nullptr ? b + koff[k] : b + size_t(k) * ldb;
-    const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4), b2 = vld1q_f32(bk + 8);
+    const float32x4_t b0 = vld1q_f32(bk);
+    const float32x4_t b1 = NV >= 2 ? vld1q_f32(bk + 4) : vdupq_n_f32(0.0f);
+    const float32x4_t b2 = NV >= 3 ? vld1q_f32(bk + 8) : vdupq_n_f32(0.0f);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const float32x4_t av = vdupq_n_f32(a[r]);
       acc[r][0] = vfmaq_f32(acc[r][0], b0, av);
-      acc[r][1] = vfmaq_f32(acc[r][1], b1, av);
-      acc[r][2] = vfmaq_f32(acc[r][2], b2, av);
+      if (NV >= 2) acc[r][1] = vfmaq_f32(acc[r][1], b1, av);
+      if (NV >= 3) acc[r][2] = vfmaq_f32(acc[r][2], b2, av);
     }
     a += MR;
   }
@@ -74,6 +77,22 @@ void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_
 
 void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n,
               const TileOut& o) {
+  if (n <= 8) {
+#define MCRT_NARROW(NV)                                                                 \
+  switch (m) {                                                                          \
+    case 1: return run_rows<1, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 2: return run_rows<2, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 3: return run_rows<3, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 4: return run_rows<4, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 5: return run_rows<5, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 6: return run_rows<6, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    case 7: return run_rows<7, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                  \
+    default: return run_rows<8, NV>(kc, a, b, ldb, koff, c, ldc, n, o);                 \
+  }
+    if (n <= 4) MCRT_NARROW(1)
+    MCRT_NARROW(2)
+#undef MCRT_NARROW
+  }
   switch (m) {
     case 1: return run_rows<1>(kc, a, b, ldb, koff, c, ldc, n, o);
     case 2: return run_rows<2>(kc, a, b, ldb, koff, c, ldc, n, o);

@@ -18,19 +18,11 @@ struct TileOut;  // defined in gemm_blocked_driver.h
 struct Ukr {
   static constexpr int MR = 6, NR = 16;
 
-  static inline __m256 stage(__m256 acc, const float* c, __m256 bias, __m256 alpha, __m256 beta, __m256 lo, __m256 hi,
-                             bool accumulate, bool use_beta, bool last) {
-    __m256 r = _mm256_mul_ps(acc, alpha);
-    if (accumulate) r = _mm256_add_ps(r, _mm256_loadu_ps(c));
-    else if (use_beta) r = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), r);
-    if (last) r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, bias), lo), hi);
-    return r;
-  }
-
   static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
                   int n, const TileOut& o);
-  // Short tiles (m < MR rows, the M remainder) compute only their R rows.
-  template <int R>
+  // Short tiles (m < MR rows, the M remainder) compute only their R rows; narrow ones (n <= 8, the
+  // N remainder) only their first NV = 1 vector of columns.
+  template <int R, int NV = 2>
   static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
                        const TileOut& o);
   static void store(const __m256 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o);
@@ -62,19 +54,19 @@ struct Ukr {
 namespace mcrt {
 namespace {
 
-template <int R>
+template <int R, int NV>
 void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
                    const TileOut& o) {
   __m256 acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
     const float* bk = koff != nullptr ? b + koff[k] : b + size_t(k) * ldb;
-    const __m256 b0 = _mm256_loadu_ps(bk), b1 = _mm256_loadu_ps(bk + 8);
+    const __m256 b0 = _mm256_loadu_ps(bk), b1 = NV == 2 ? _mm256_loadu_ps(bk + 8) : _mm256_setzero_ps();
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(a + r);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+      if (NV == 2) acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
     a += MR;
   }
@@ -83,6 +75,16 @@ void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_
 
 void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n,
               const TileOut& o) {
+  if (n <= 8) {
+    switch (m) {
+      case 1: return run_rows<1, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 2: return run_rows<2, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 3: return run_rows<3, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 4: return run_rows<4, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 5: return run_rows<5, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      default: return run_rows<6, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+    }
+  }
   switch (m) {
     case 1: return run_rows<1>(kc, a, b, ldb, koff, c, ldc, n, o);
     case 2: return run_rows<2>(kc, a, b, ldb, koff, c, ldc, n, o);
@@ -131,29 +133,48 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
 }
 
 void Ukr::store(const __m256 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
-  if (n == NR) {  // full-width tile (any number of rows): vector output stage
-    const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);
-    const __m256 lo = _mm256_set1_ps(o.lo), hi = _mm256_set1_ps(o.hi);
-    const bool use_beta = o.beta != 0.0f;
-    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
-    if (o.last && o.bias && !o.bias_per_row) {
-      bias0 = _mm256_loadu_ps(o.bias);
-      bias1 = _mm256_loadu_ps(o.bias + 8);
-    }
-    for (int i = 0; i < m; ++i) {
-      float* ci = c + size_t(i) * ldc;
-      if (o.last && o.bias && o.bias_per_row) bias0 = bias1 = _mm256_set1_ps(o.bias[i]);
-      _mm256_storeu_ps(ci, stage(acc[i][0], ci, bias0, alpha, beta, lo, hi, o.accumulate, use_beta, o.last));
-      _mm256_storeu_ps(ci + 8, stage(acc[i][1], ci + 8, bias1, alpha, beta, lo, hi, o.accumulate, use_beta, o.last));
-    }
-    return;
+  // Columns j < n only: full tiles use plain loads/stores, narrow ones masked loads/stores (C and a
+  // per-column bias have only n valid entries there).
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
+  const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
+  const bool full = n == NR;
+  auto load = [&](const float* p, __m256i mk) { return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk); };
+  auto put = [&](float* p, __m256i mk, __m256 v) {
+    if (full) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, mk, v);
+  };
+  const __m256 alpha = _mm256_set1_ps(o.alpha), beta = _mm256_set1_ps(o.beta);
+  const __m256 lo = _mm256_set1_ps(o.lo), hi = _mm256_set1_ps(o.hi);
+  const bool scale = o.alpha != 1.0f, use_beta = !o.accumulate && o.beta != 0.0f;
+  const bool add_bias = o.last && o.bias != nullptr;
+  __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+  if (add_bias && !o.bias_per_row) {
+    bias0 = load(o.bias, m0);
+    bias1 = load(o.bias + 8, m1);
   }
-  alignas(32) float tile[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile + i * NR, acc[i][0]);
-    _mm256_store_ps(tile + i * NR + 8, acc[i][1]);
+  for (int i = 0; i < m; ++i) {
+    float* ci = c + size_t(i) * ldc;
+    if (add_bias && o.bias_per_row) bias0 = bias1 = _mm256_set1_ps(o.bias[i]);
+    __m256 r0 = acc[i][0], r1 = acc[i][1];
+    if (scale) {
+      r0 = _mm256_mul_ps(r0, alpha);
+      r1 = _mm256_mul_ps(r1, alpha);
+    }
+    if (o.accumulate) {
+      r0 = _mm256_add_ps(r0, load(ci, m0));
+      r1 = _mm256_add_ps(r1, load(ci + 8, m1));
+    } else if (use_beta) {
+      r0 = _mm256_fmadd_ps(beta, load(ci, m0), r0);
+      r1 = _mm256_fmadd_ps(beta, load(ci + 8, m1), r1);
+    }
+    if (o.last) {
+      r0 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r0, bias0), lo), hi);
+      r1 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r1, bias1), lo), hi);
+    }
+    put(ci, m0, r0);
+    put(ci + 8, m1, r1);
   }
-  store_tile_scalar(tile, c, ldc, m, n, o);
 }
 
 }  // namespace
