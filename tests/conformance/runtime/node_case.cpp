@@ -60,7 +60,7 @@ std::vector<std::string> list_node_cases(const std::string& node_dir) {
   return out;
 }
 
-NodeCase prepare_node_case(const std::string& case_dir) {
+NodeCase prepare_node_case(const std::string& case_dir, bool optimize) {
   NodeCase c;
   c.name = fs::path(case_dir).filename().string();
   try {
@@ -97,7 +97,7 @@ NodeCase prepare_node_case(const std::string& case_dir) {
       c.notes.push_back("input '" + f + "' frozen as a constant");
     }
     PassContext ctx;
-    (void)run_passes(m, ctx, default_optimize_pipeline());
+    if (optimize) (void)run_passes(m, ctx, default_optimize_pipeline());
     const std::string shape_error = refresh_shapes(m);
     if (!shape_error.empty()) throw Error(ErrorKind::Input, "shape inference after optimize: " + shape_error);
 

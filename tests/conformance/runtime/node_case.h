@@ -22,7 +22,9 @@ struct NodeCase {
   std::vector<std::string> notes;  // export notes, frozen inputs
 };
 
-NodeCase prepare_node_case(const std::string& case_dir);
+// optimize = false skips the optimize pipeline (shape inference only), which exercises the
+// exporter's own handling of Constant, Identity and Dropout nodes.
+NodeCase prepare_node_case(const std::string& case_dir, bool optimize = true);
 
 // Sorted case folders under node_dir (those with a model.onnx).
 std::vector<std::string> list_node_cases(const std::string& node_dir);
