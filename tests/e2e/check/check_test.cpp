@@ -18,6 +18,8 @@
 
 #include "compress/data/dataset.h"
 #include "compress/onnx/onnx_import.h"
+#include "compress/passes/pass.h"
+#include "export/runtime_export.h"
 #include "runtime-check/npy/npy.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
@@ -163,6 +165,23 @@ TEST_CASE("check: --reference model, on data and on seeded random inputs", "[e2e
       CHECK(r.out.find(k) != std::string::npos);
     CHECK(r.out.find("agreement       top-1 100.00%") == std::string::npos);
     CHECK(r.out.find(" dB") != std::string::npos);
+  }
+  SECTION("a .mcrt file is detected by its magic and checked against its ONNX original") {
+    TempDir tmp;
+    mc::Model m = mc::import_onnx_file(lenet);
+    mc::PassContext ctx;
+    mc::run_passes(m, ctx, mc::default_optimize_pipeline());
+    const std::string file = (tmp.path / "lenet5.bin").string();  // no .mcrt suffix: the magic decides
+    mc::export_runtime_file(m, file);
+    const auto r = check({file, "--reference", lenet, "--limit", "32", "--runs", "2", "--json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    CHECK(j["format"] == "mcrt");
+    CHECK(j["size"]["file_bytes"] == fs::file_size(file));
+    CHECK(j["size"]["runtime_file_bytes"] == fs::file_size(file));
+    CHECK(j["fidelity"]["agreement"].get<double>() == 100.0);
+    CHECK(j["fidelity"]["max_abs_error"].get<double>() == 0.0);
   }
   SECTION("-v lists the kernel chosen per node") {
     const auto r = mc::test::run_process({MC_BIN, "check", "-v", lenet, "--runs", "2"});
