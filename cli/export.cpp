@@ -69,7 +69,12 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   if (o.format == "runtime") {
     RuntimeExportOptions eo;
     eo.fp16_weights = o.fp16;
-    export_runtime_file(m, o.output, eo, m.source_files, &rep);
+    try {
+      export_runtime_file(m, o.output, eo, m.source_files, &rep);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Input) throw;
+      throw Error(e.kind(), o.model + ": " + e.what());  // "<file>: <problem>"
+    }
     after = figures_of(m, measure_files({o.output}).bytes);
   } else {
     export_onnx_file(m, o.output, ExportOptions{}, m.source_files);

@@ -587,7 +587,8 @@ void Exporter::map_node(const Node& n) {
     if (mp.inputs[k].empty()) { ins.push_back(-1); continue; }
     if ((row->const_inputs >> k & 1u) && !constants_.count(mp.inputs[k]))
       reject(n, "input " + std::to_string(k) + " ('" + mp.inputs[k] +
-                    "') must be a constant (initializer) for the runtime; it is computed at run time");
+                    "') must be a constant (initializer) for the runtime; it is " +
+                    (g_.is_graph_input(mp.inputs[k]) ? "a graph input" : "computed by another node"));
     ins.push_back(tensor_index(&n, mp.inputs[k]));
   }
   // Outputs: trailing optional outputs that nobody named are dropped.
