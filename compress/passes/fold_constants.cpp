@@ -273,7 +273,7 @@ bool eval_concat(const Node& n, const Inputs& in, const FoldEnv& env, std::vecto
   for (uint64_t a = 0; a < outer; ++a)
     for (const Tensor* t : parts) {
       const uint64_t chunk = outer ? t->data.size() / outer : 0;
-      std::memcpy(dst, t->data.data() + a * chunk, chunk);
+      if (chunk) std::memcpy(dst, t->data.data() + a * chunk, chunk);
       dst += chunk;
     }
   out->push_back(std::move(o));
