@@ -1,9 +1,9 @@
 // Microbenchmark of the runtime's fp32 kernels (not a test): SGEMM at square sizes and the conv / fc
-// shapes of the bundled Fashion-MNIST models, single thread, best-of-N wall time.
+// layers of the bundled Fashion-MNIST models, single thread, best-of-N per-thread CPU time.
 // Prints GFLOP/s and the fraction of single-core peak = FLOP/cycle peak x measured clock, where the
 // clock comes from a calibrated chain of dependent integer adds (1 cycle each), with /proc/cpuinfo
 // "cpu MHz" printed alongside.
-//   usage: bench_kernels [reference|avx2|neon]   (default: kernels_best())
+//   usage: bench_kernels [reference|avx2|avx512|neon]   (default: kernels_best())
 #include <time.h>
 
 #include <algorithm>
@@ -194,10 +194,6 @@ double best_wall_seconds(F&& f, int reps) {
   return best;
 }
 
-struct ConvCase {
-  const char* model;
-  mcrt::ConvGeom g;
-};
 
 }  // namespace
 
@@ -206,6 +202,7 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     if (!std::strcmp(argv[1], "reference")) ks = &mcrt::kernels_reference();
     else if (!std::strcmp(argv[1], "avx2")) ks = mcrt::kernels_avx2();
+    else if (!std::strcmp(argv[1], "avx512")) ks = mcrt::kernels_avx512();
     else if (!std::strcmp(argv[1], "neon")) ks = mcrt::kernels_neon();
     if (ks == nullptr) {
       std::fprintf(stderr, "kernel set %s not available here\n", argv[1]);
@@ -215,7 +212,8 @@ int main(int argc, char** argv) {
 #if defined(__aarch64__)
   const double flop_per_cycle = 8.0;  // 1 x 128-bit FMA pipe assumed; emulated timings mean nothing
 #else
-  const double flop_per_cycle = 32.0;  // 2 FMA units x 8 fp32 lanes x 2
+  // 2 FMA units x 8 fp32 lanes x 2 (AVX2); the AVX-512 set is held to 2 x 16 lanes x 2.
+  const double flop_per_cycle = std::strcmp(ks->name, "avx512") == 0 ? 64.0 : 32.0;
 #endif
   const double hz = measure_clock_hz();
   const double peak = flop_per_cycle * hz;
@@ -250,39 +248,86 @@ int main(int argc, char** argv) {
     mcrt::conv2d_geom_finish(g);
     return g;
   };
-  const ConvCase convs[] = {
-      {"lenet5 conv1", G(1, 28, 28, 6, 5, 1, 2, 1)},      {"lenet5 conv2", G(6, 14, 14, 16, 5, 1, 0, 1)},
-      {"mobile stem", G(1, 28, 28, 16, 3, 1, 1, 1)},      {"mobile dw s1", G(16, 28, 28, 16, 3, 1, 1, 16)},
-      {"mobile pw", G(16, 28, 28, 32, 1, 1, 0, 1)},       {"mobile dw s2", G(32, 28, 28, 32, 3, 2, 1, 32)},
-      {"mobile pw2", G(32, 14, 14, 64, 1, 1, 0, 1)},      {"mobile dw2 s2", G(64, 14, 14, 64, 3, 2, 1, 64)},
-      {"resnet stem", G(1, 28, 28, 16, 3, 1, 1, 1)},      {"resnet 3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)},
-      {"resnet 3x3 s2", G(16, 28, 28, 32, 3, 2, 1, 1)},   {"resnet 3x3 32", G(32, 14, 14, 32, 3, 1, 1, 1)},
-      {"resnet 1x1 s2", G(16, 28, 28, 32, 1, 2, 0, 1)},   {"resnet 3x3 64", G(64, 7, 7, 64, 3, 1, 1, 1)},
+  // The conv and fc layers of examples/fashion-mnist/{lenet5,mobile,mlp}.onnx (BatchNorm folded), and
+  // of a small ResNet whose shapes are assumed (no resnet model in examples/ yet).
+  struct Layer {
+    const char* model;
+    const char* name;
+    bool conv;
+    mcrt::ConvGeom g;  // conv
+    int K, N;          // fc
   };
-  std::printf("\nconv2d, batch 1, bias + Relu fused (shapes of the bundled Fashion-MNIST models)\n");
-  std::printf("%-15s %-34s %9s %9s %8s\n", "layer", "C,HxW -> M,OHxOW k/s/g", "time_us", "GFLOP/s", "%peak");
-  for (const ConvCase& c : convs) {
-    const mcrt::ConvGeom& g = c.g;
-    const auto x = rnd(size_t(g.C) * g.H * g.W, 3), w = rnd(size_t(g.M) * (g.C / g.group) * g.kh * g.kw, 4),
-               b = rnd(size_t(g.M), 5);
-    std::vector<float> y(size_t(g.M) * g.OH * g.OW);
-    Aligned packed(ks->conv2d_packed_size(g)), scratch(ks->conv2d_scratch_size(g));
-    ks->conv2d_pack(g, w.data(), packed.get());
-    mcrt::Epilogue ep;
-    ep.bias = b.data();
-    ep.lo = 0.0f;
-    const double t = best_seconds([&] { ks->conv2d_run(g, packed.get(), ep, x.data(), y.data(), scratch.get(), nullptr); });
-    const double flop = 2.0 * g.M * g.OH * g.OW * (g.C / g.group) * g.kh * g.kw;
+  auto C = [&](const char* m, const char* n, mcrt::ConvGeom g) { return Layer{m, n, true, g, 0, 0}; };
+  auto F = [&](const char* m, const char* n, int K, int N) { return Layer{m, n, false, {}, K, N}; };
+  const Layer layers[] = {
+      C("lenet5", "conv1 5x5", G(1, 28, 28, 6, 5, 1, 2, 1)),     C("lenet5", "conv2 5x5", G(6, 14, 14, 16, 5, 1, 0, 1)),
+      F("lenet5", "fc 400-120", 400, 120),                       F("lenet5", "fc 120-84", 120, 84),
+      F("lenet5", "fc 84-10", 84, 10),
+      C("mobile", "stem 3x3", G(1, 28, 28, 16, 3, 1, 1, 1)),      C("mobile", "dw s2", G(16, 28, 28, 16, 3, 2, 1, 16)),
+      C("mobile", "pw 16-32", G(16, 14, 14, 32, 1, 1, 0, 1)),     C("mobile", "dw s1", G(32, 14, 14, 32, 3, 1, 1, 32)),
+      C("mobile", "pw 32-32", G(32, 14, 14, 32, 1, 1, 0, 1)),     C("mobile", "dw s2", G(32, 14, 14, 32, 3, 2, 1, 32)),
+      C("mobile", "pw 32-64", G(32, 7, 7, 64, 1, 1, 0, 1)),       C("mobile", "dw s1", G(64, 7, 7, 64, 3, 1, 1, 64)),
+      C("mobile", "pw 64-64", G(64, 7, 7, 64, 1, 1, 0, 1)),       C("mobile", "dw s2", G(64, 7, 7, 64, 3, 2, 1, 64)),
+      C("mobile", "pw 64-128", G(64, 4, 4, 128, 1, 1, 0, 1)),     C("mobile", "dw s1", G(128, 4, 4, 128, 3, 1, 1, 128)),
+      C("mobile", "pw 128-128", G(128, 4, 4, 128, 1, 1, 0, 1)),   F("mobile", "fc 128-10", 128, 10),
+      F("mlp", "fc 784-300", 784, 300),                          F("mlp", "fc 300-100", 300, 100),
+      F("mlp", "fc 100-10", 100, 10),
+      C("resnet*", "stem 3x3", G(1, 28, 28, 16, 3, 1, 1, 1)),     C("resnet*", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),
+      C("resnet*", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),      C("resnet*", "3x3 s2 16-32", G(16, 28, 28, 32, 3, 2, 1, 1)),
+      C("resnet*", "1x1 s2 16-32", G(16, 28, 28, 32, 1, 2, 0, 1)), C("resnet*", "3x3 32", G(32, 14, 14, 32, 3, 1, 1, 1)),
+      C("resnet*", "3x3 s2 32-64", G(32, 14, 14, 64, 3, 2, 1, 1)), C("resnet*", "1x1 s2 32-64", G(32, 14, 14, 64, 1, 2, 0, 1)),
+      C("resnet*", "3x3 64", G(64, 7, 7, 64, 3, 1, 1, 1)),        F("resnet*", "fc 64-10", 64, 10),
+  };
+  std::printf("\nconv2d and fc layers at batch 1, bias + Relu fused (resnet* shapes are assumed)\n");
+  std::printf("%-8s %-13s %-28s %9s %9s %8s\n", "model", "layer", "shape", "time_us", "GFLOP/s", "%peak");
+  const char* model = layers[0].model;
+  double model_total = 0.0;
+  auto flush_model = [&] {
+    std::printf("%-8s %-13s %-28s %9.2f   (sum of its conv/fc kernels)\n\n", model, "TOTAL", "", model_total * 1e6);
+  };
+  for (const Layer& L : layers) {
+    if (std::strcmp(L.model, model) != 0) {
+      flush_model();
+      model = L.model;
+      model_total = 0.0;
+    }
+    double t = 0.0, flop = 0.0;
     char shape[64];
-    std::snprintf(shape, sizeof shape, "%d,%dx%d -> %d,%dx%d %d/%d/%d", g.C, g.H, g.W, g.M, g.OH, g.OW, g.kh, g.sh,
-                  g.group);
-    std::printf("%-15s %-34s %9.2f %9.2f %7.1f%%\n", c.model, shape, t * 1e6, flop / t / 1e9, 100.0 * flop / t / peak);
+    if (L.conv) {
+      const mcrt::ConvGeom& g = L.g;
+      const auto x = rnd(size_t(g.C) * g.H * g.W, 3), w = rnd(size_t(g.M) * (g.C / g.group) * g.kh * g.kw, 4),
+                 b = rnd(size_t(g.M), 5);
+      std::vector<float> y(size_t(g.M) * g.OH * g.OW);
+      Aligned packed(ks->conv2d_packed_size(g)), scratch(ks->conv2d_scratch_size(g));
+      ks->conv2d_pack(g, w.data(), packed.get());
+      mcrt::Epilogue ep;
+      ep.bias = b.data();
+      ep.lo = 0.0f;
+      t = best_seconds([&] { ks->conv2d_run(g, packed.get(), ep, x.data(), y.data(), scratch.get(), nullptr); });
+      flop = 2.0 * g.M * g.OH * g.OW * (g.C / g.group) * g.kh * g.kw;
+      std::snprintf(shape, sizeof shape, "%d,%dx%d->%d,%dx%d k%d s%d g%d", g.C, g.H, g.W, g.M, g.OH, g.OW, g.kh, g.sh,
+                    g.group);
+    } else {
+      const auto x = rnd(size_t(L.K), 6), w = rnd(size_t(L.K) * L.N, 7), b = rnd(size_t(L.N), 8);
+      std::vector<float> y(size_t(L.N));
+      Aligned packed(ks->fc_packed_size(L.K, L.N));
+      ks->fc_pack(L.K, L.N, w.data(), true, packed.get());
+      mcrt::Epilogue ep;
+      ep.bias = b.data();
+      ep.lo = 0.0f;
+      t = best_seconds([&] { ks->fc_run(1, L.N, L.K, x.data(), L.K, packed.get(), ep, y.data(), L.N, nullptr); });
+      flop = 2.0 * L.K * L.N;
+      std::snprintf(shape, sizeof shape, "M1 K%d N%d", L.K, L.N);
+    }
+    model_total += t;
+    std::printf("%-8s %-13s %-28s %9.2f %9.2f %7.1f%%\n", L.model, L.name, shape, t * 1e6, flop / t / 1e9,
+                100.0 * flop / t / peak);
   }
+  flush_model();
 
-  std::printf("\nfully connected, bias + Relu fused (MLP 784-300-100-10; LeNet-5 head)\n");
+  std::printf("fully connected at batch 32 (MLP layers)\n");
   std::printf("%-6s %-6s %-6s %9s %9s %8s\n", "M", "K", "N", "time_us", "GFLOP/s", "%peak");
-  const int fcs[][3] = {{1, 784, 300}, {1, 300, 100}, {1, 100, 10}, {1, 400, 120}, {1, 120, 84}, {1, 84, 10},
-                        {32, 784, 300}, {32, 300, 100}};
+  const int fcs[][3] = {{32, 784, 300}, {32, 300, 100}, {32, 100, 10}};
   for (const auto& f : fcs) {
     const int M = f[0], K = f[1], N = f[2];
     const auto x = rnd(size_t(M) * K, 6), w = rnd(size_t(K) * N, 7), b = rnd(size_t(N), 8);

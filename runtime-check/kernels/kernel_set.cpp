@@ -18,6 +18,7 @@ const KernelSet& kernels_reference() {
 
 #if !defined(MCRT_HAVE_AVX2)
 const KernelSet* kernels_avx2() { return nullptr; }
+const KernelSet* kernels_avx512() { return nullptr; }
 #endif
 #if !defined(MCRT_HAVE_NEON)
 const KernelSet* kernels_neon() { return nullptr; }
@@ -25,9 +26,12 @@ const KernelSet* kernels_neon() { return nullptr; }
 
 const KernelSet& kernels_best() {
   static const KernelSet* const best = [] {
-    const char* force = std::getenv("MCRT_KERNELS");
-    if (force != nullptr && std::strcmp(force, "reference") == 0) return &kernels_reference();
+    const char* cap = std::getenv("MCRT_KERNELS");
+    if (cap != nullptr && std::strcmp(cap, "reference") == 0) return &kernels_reference();
+    const bool avx2_only = cap != nullptr && std::strcmp(cap, "avx2") == 0;
     if (const KernelSet* s = kernels_neon()) return s;
+    if (!avx2_only)
+      if (const KernelSet* s = kernels_avx512()) return s;
     if (const KernelSet* s = kernels_avx2()) return s;
     return &kernels_reference();
   }();

@@ -94,7 +94,7 @@ enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min };
 enum class UnaryOp { Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu, Sqrt, Exp, Neg, Abs };
 
 struct KernelSet {
-  const char* name;  // "reference", "avx2", "neon"
+  const char* name;  // "reference", "avx2", "avx512", "neon"
 
   // --- Conv (weights are constants: packed once in prepare) ---------------------------------------
   size_t (*conv2d_packed_size)(const ConvGeom& g);                              // bytes
@@ -131,10 +131,14 @@ struct KernelSet {
 const KernelSet& kernels_reference();
 // x86-64 AVX2+FMA set; nullptr when not compiled in or when the CPU lacks AVX2 or FMA (checked at run time).
 const KernelSet* kernels_avx2();
+// x86-64 AVX-512F set (6x32 zmm GEMM for conv / fc / sgemm; AVX2 depthwise and element-wise); nullptr
+// when not compiled in or when the CPU (or OS) lacks AVX-512F.
+const KernelSet* kernels_avx512();
 // AArch64 NEON set; nullptr when not built for aarch64.
 const KernelSet* kernels_neon();
-// The fastest set this CPU supports, chosen once from CPU feature bits. Setting the environment
-// variable MCRT_KERNELS=reference before the first call forces the reference set.
+// The fastest set this CPU supports (neon, else avx512, else avx2, else reference), chosen once from
+// CPU feature bits. The environment variable MCRT_KERNELS=reference|avx2, read at the first call,
+// caps the choice (e.g. to compare sets, or to match machines without AVX-512).
 const KernelSet& kernels_best();
 
 }  // namespace mcrt

@@ -55,6 +55,7 @@ inline std::vector<float> abs_vec(const std::vector<float>& v) {
 inline std::vector<const mcrt::KernelSet*> optimised_sets() {
   std::vector<const mcrt::KernelSet*> s;
   if (const mcrt::KernelSet* k = mcrt::kernels_avx2()) s.push_back(k);
+  if (const mcrt::KernelSet* k = mcrt::kernels_avx512()) s.push_back(k);
   if (const mcrt::KernelSet* k = mcrt::kernels_neon()) s.push_back(k);
   return s;
 }

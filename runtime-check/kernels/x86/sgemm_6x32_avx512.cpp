@@ -1,0 +1,160 @@
+// SGEMM, fully-connected and GEMM-based convolution on AVX-512F: the blocked driver of
+// gemm_blocked_driver.h around a 6x32 microkernel (two zmm columns of 16 floats).
+//
+// Microkernel: C[6,32] += A[6,kc] * B[kc,32] with 12 zmm accumulators; per k two B loads, six
+// broadcasts, 12 FMAs. Short tiles (m < 6) and narrow ones (n <= 16) use the same template with fewer
+// rows / one column vector. The output stage uses masked loads/stores for n < 32, so no scalar path.
+// GCC 12's avx512fintrin.h max/min wrappers pass _mm512_undefined_ps() and trip a false
+// -Wmaybe-uninitialized; nothing here reads uninitialised data.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "avx2_kernels.h"
+#include "avx512_kernels.h"
+
+namespace mcrt {
+namespace {
+
+struct TileOut;  // defined in gemm_blocked_driver.h
+
+struct Ukr {
+  static constexpr int MR = 6, NR = 32;
+
+  static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
+                  int n, const TileOut& o);
+  template <int R, int NV>
+  static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                       const TileOut& o);
+  static void store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o);
+
+  template <int NP>
+  static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
+    __m512 acc[NP][2];
+    for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+    for (int k = 0; k < K; ++k) {
+      const __m512 xk = _mm512_set1_ps(x[k]);
+      for (int p = 0; p < NP; ++p) {
+        const float* bp = b + p * ps + size_t(k) * NR;
+        acc[p][0] = _mm512_fmadd_ps(xk, _mm512_loadu_ps(bp), acc[p][0]);
+        acc[p][1] = _mm512_fmadd_ps(xk, _mm512_loadu_ps(bp + 16), acc[p][1]);
+      }
+    }
+    for (int p = 0; p < NP; ++p) {
+      _mm512_storeu_ps(out + p * NR, acc[p][0]);
+      _mm512_storeu_ps(out + p * NR + 16, acc[p][1]);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace mcrt
+
+#include "../gemm_blocked_driver.h"
+
+namespace mcrt {
+namespace {
+
+template <int R, int NV>
+void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
+                   const TileOut& o) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  auto step = [&](const float* bk) __attribute__((always_inline)) {
+    const __m512 b0 = _mm512_loadu_ps(bk), b1 = NV == 2 ? _mm512_loadu_ps(bk + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+    a += MR;
+  };
+  if (koff != nullptr) {  // B row k at b + koff[k] (shifted-window convolution)
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; ++k) step(b + koff[k]);
+  } else {
+#pragma GCC unroll 4
+    for (int k = 0; k < kc; ++k, b += ldb) step(b);
+  }
+  store(acc, c, ldc, R, n, o);
+}
+
+void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m, int n,
+              const TileOut& o) {
+  if (n <= 16) {
+    switch (m) {
+      case 1: return run_rows<1, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 2: return run_rows<2, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 3: return run_rows<3, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 4: return run_rows<4, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      case 5: return run_rows<5, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+      default: return run_rows<6, 1>(kc, a, b, ldb, koff, c, ldc, n, o);
+    }
+  }
+  switch (m) {
+    case 1: return run_rows<1, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 2: return run_rows<2, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 3: return run_rows<3, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 4: return run_rows<4, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    case 5: return run_rows<5, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+    default: return run_rows<6, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+  }
+}
+
+void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
+  // Columns j < n only (masks); C and a per-column bias have only n valid entries.
+  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
+  const __m512 alpha = _mm512_set1_ps(o.alpha), beta = _mm512_set1_ps(o.beta);
+  const __m512 lo = _mm512_set1_ps(o.lo), hi = _mm512_set1_ps(o.hi);
+  const bool scale = o.alpha != 1.0f, use_beta = !o.accumulate && o.beta != 0.0f;
+  const bool add_bias = o.last && o.bias != nullptr;
+  __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+  if (add_bias && !o.bias_per_row) {
+    bias0 = _mm512_maskz_loadu_ps(k0, o.bias);
+    bias1 = _mm512_maskz_loadu_ps(k1, o.bias + 16);
+  }
+  for (int i = 0; i < m; ++i) {
+    float* ci = c + size_t(i) * ldc;
+    if (add_bias && o.bias_per_row) bias0 = bias1 = _mm512_set1_ps(o.bias[i]);
+    __m512 r[2] = {acc[i][0], acc[i][1]};
+    const __mmask16 km[2] = {k0, k1};
+    for (int v = 0; v < 2; ++v) {
+      if (km[v] == 0) continue;
+      if (scale) r[v] = _mm512_mul_ps(r[v], alpha);
+      if (o.accumulate) r[v] = _mm512_add_ps(r[v], _mm512_maskz_loadu_ps(km[v], ci + 16 * v));
+      else if (use_beta) r[v] = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(km[v], ci + 16 * v), r[v]);
+      if (o.last) r[v] = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r[v], v == 0 ? bias0 : bias1), lo), hi);
+      _mm512_mask_storeu_ps(ci + 16 * v, km[v], r[v]);
+    }
+  }
+}
+
+}  // namespace
+
+namespace avx512 {
+
+size_t sgemm_scratch_size(int M, int N, int K) { return sgemm_scratch_size_impl(M, N, K); }
+void sgemm(int M, int N, int K, float alpha, const float* A, int lda, bool transA, const float* B, int ldb,
+           bool transB, float beta, float* C, int ldc, void* scratch, const ParallelFor* pf) {
+  sgemm_impl(M, N, K, alpha, A, lda, transA, B, ldb, transB, beta, C, ldc, scratch, pf);
+}
+size_t fc_packed_size(int K, int N) { return fc_packed_size_impl(K, N); }
+void fc_pack(int K, int N, const float* w, bool w_is_nk, void* packed) { fc_pack_impl(K, N, w, w_is_nk, packed); }
+void fc_run(int M, int N, int K, const float* x, int ldx, const void* packed, const Epilogue& ep, float* y, int ldy,
+            const ParallelFor* pf) {
+  fc_run_impl(M, N, K, x, ldx, packed, ep, y, ldy, pf);
+}
+size_t conv2d_packed_size(const ConvGeom& g) { return conv2d_packed_size_impl(g); }
+void conv2d_pack(const ConvGeom& g, const float* w, void* packed) { conv2d_pack_impl(g, w, packed); }
+size_t conv2d_scratch_size(const ConvGeom& g) { return conv2d_scratch_size_impl(g); }
+void conv2d_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y, void* scratch,
+                const ParallelFor* pf) {
+  conv2d_run_impl(g, packed, ep, x, y, scratch, pf, avx2::conv2d_depthwise_3x3);
+}
+
+}  // namespace avx512
+}  // namespace mcrt
