@@ -60,6 +60,9 @@ struct Mapped {
   std::vector<Attribute> attrs;
   std::set<std::string> consumed;
   size_t max_outputs = 1;
+  // Output 0's shape when the mapper computed it (shape inference leaves it unknown).
+  bool has_out_shape = false;
+  std::vector<int64_t> out_shape;
 };
 
 class Exporter;
@@ -289,6 +292,22 @@ void map_slice(Exporter& ex, const Node& n, Mapped& mp) {
     mp.extra_inputs[3] = ex.synth_i64(n, "axes", {k}, a->ints);
     mp.consumed.insert("axes");
   }
+  // ONNX's shape inference leaves Slice-1 outputs unknown; the shape follows from the attributes.
+  std::vector<int64_t> shape = ex.shape_of(n, n.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> axes = n.attr_ints("axes");
+  if (axes.empty())
+    for (int64_t i = 0; i < k; ++i) axes.push_back(i);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int64_t ax = axes[i] < 0 ? axes[i] + rank : axes[i];
+    if (ax < 0 || ax >= rank) reject(n, "axis " + std::to_string(axes[i]) + " is out of range");
+    const int64_t dim = shape[static_cast<size_t>(ax)];
+    if (dim < 0) reject(n, "Slice-1 along the dynamic batch dimension is not supported");
+    auto clamp = [dim](int64_t v) { return std::min(std::max(v < 0 ? v + dim : v, int64_t{0}), dim); };
+    shape[static_cast<size_t>(ax)] = std::max(int64_t{0}, clamp(e->ints[i]) - clamp(s->ints[i]));
+  }
+  mp.has_out_shape = true;
+  mp.out_shape = shape;
   ex.note("Slice '" + n.name + "': opset-1 attributes written as constant inputs");
 }
 void map_squeeze(Exporter&, const Node& n, Mapped& mp) { copy_ints(n, mp, "axes", fb::AttrKey_axes); }
@@ -605,7 +624,7 @@ void Exporter::map_node(const Node& n) {
       reject(n, "output '" + o + "' has data type " + (v ? dtype_name(v->dtype) : "unknown") +
                     ", which the runtime does not support");
     if (rt == mcrt::DType::kF16) reject(n, "output '" + o + "' is float16; the runtime computes in float32 only");
-    const int k = w_.add_tensor(o, rt, declared_shape(&n, o, false));
+    const int k = w_.add_tensor(o, rt, (mp.has_out_shape && out_idx.empty()) ? mp.out_shape : declared_shape(&n, o, false));
     names_.insert(o);
     index_[o] = k;
     out_idx.push_back(k);
