@@ -271,10 +271,18 @@ int main(int argc, char** argv) {
     const size_t n = t.bytes / mcrt::dtype_size(t.dtype);
     std::printf("output %s %s %s  first:", t.name.c_str(), mcrt::dtype_name(t.dtype), shape_str(t.shape).c_str());
     for (size_t k = 0; k < n && k < 6; ++k) std::printf(" %.6g", element(t, k));
-    size_t am = 0;
-    for (size_t k = 1; k < n; ++k)
-      if (element(t, k) > element(t, am)) am = k;
-    std::printf("%s  argmax: %zu\n", n > 6 ? " ..." : "", am);
+    std::printf("%s", n > 6 ? " ..." : "");
+    // argmax along the last dim, per row (first 8 rows); over everything for rank <= 1.
+    const size_t inner = t.shape.size() >= 2 && t.shape.back() > 0 ? (size_t)t.shape.back() : (n ? n : 1);
+    const size_t rows = n / inner;
+    std::printf("  argmax%s:", t.shape.size() >= 2 ? " (last dim)" : "");
+    for (size_t r = 0; r < rows && r < 8; ++r) {
+      size_t am = 0;
+      for (size_t k = 1; k < inner; ++k)
+        if (element(t, r * inner + k) > element(t, r * inner + am)) am = k;
+      std::printf(" %zu", am);
+    }
+    std::printf("%s\n", rows > 8 ? " ..." : "");
 #ifdef MCRT_HAVE_NPY
     if (!a.out_dir.empty()) {
       std::string err;

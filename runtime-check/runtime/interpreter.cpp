@@ -48,7 +48,7 @@ Status PrepareContext::const_ints(const NodePlan& n, size_t k, std::vector<int64
   const int64_t cnt = shape_numel(tp.shape);
   out->resize((size_t)cnt);
   if (tp.dtype == DType::kI64) {
-    std::memcpy(out->data(), tp.const_data, (size_t)cnt * 8);
+    if (cnt) std::memcpy(out->data(), tp.const_data, (size_t)cnt * 8);
   } else if (tp.dtype == DType::kI32) {
     for (int64_t i = 0; i < cnt; ++i) {
       int32_t v;
@@ -67,7 +67,7 @@ Status PrepareContext::const_floats(const NodePlan& n, size_t k, std::vector<flo
     return InvalidModel(node_label(n) + ": input " + std::to_string(k) + " must be a float32 constant");
   const int64_t cnt = shape_numel(tp.shape);
   out->resize((size_t)cnt);
-  std::memcpy(out->data(), tp.const_data, (size_t)cnt * 4);
+  if (cnt) std::memcpy(out->data(), tp.const_data, (size_t)cnt * 4);
   return Status::Ok();
 }
 

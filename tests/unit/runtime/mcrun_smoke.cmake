@@ -3,7 +3,7 @@
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 set(model ${WORK}/cnn.mcrt)
-execute_process(COMMAND ${EMULATOR} ${WRITER} ${model} RESULT_VARIABLE rc)
+execute_process(COMMAND ${EMULATOR} ${WRITER} ${model} ${WORK}/image.npy ${WORK}/bad_shape.npy RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "writer failed: ${rc}")
 endif()
@@ -20,20 +20,27 @@ foreach(want "output prob float32 \\[2,10\\]" "argmax" "p50" "p90" "arena bytes"
   endif()
 endforeach()
 
+# Inputs from .npy, outputs to .npy.
+execute_process(COMMAND ${EMULATOR} ${MCRUN} ${model} --input image=${WORK}/image.npy --batch 2 --out-dir ${WORK}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "${out}${err}")
+if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/prob.npy)
+  message(FATAL_ERROR "mcrun --input/--out-dir failed (${rc})")
+endif()
+file(SIZE ${WORK}/prob.npy npy_size)
+if(NOT npy_size EQUAL 208)  # 128-byte header + 2*10 float32
+  message(FATAL_ERROR "prob.npy has ${npy_size} bytes, expected 208")
+endif()
+execute_process(COMMAND ${EMULATOR} ${MCRUN} ${model} --input image=${WORK}/bad_shape.npy --batch 2
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "bad_shape.npy: shape")
+  message(FATAL_ERROR "wrong-shape input: exit ${rc}, '${err}'")
+endif()
+
 # Garbage and truncated files: exit 2, one line naming the file.
 file(WRITE ${WORK}/garbage.mcrt "this is not a model at all, not even close to one....................")
-file(READ ${model} hex HEX)
-string(SUBSTRING "${hex}" 0 400 head)
-file(WRITE ${WORK}/truncated.hex "${head}")
-execute_process(COMMAND ${CMAKE_COMMAND} -E copy ${model} ${WORK}/truncated.mcrt)
-file(SIZE ${model} size)
+execute_process(COMMAND head -c 200 ${model} OUTPUT_FILE ${WORK}/truncated.mcrt)
 foreach(bad garbage truncated missing)
-  if(bad STREQUAL "truncated")
-    # keep the first 200 bytes only
-    file(READ ${model} part LIMIT 200 HEX)
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${part}")
-    execute_process(COMMAND printf "${esc}" OUTPUT_FILE ${WORK}/truncated.mcrt)
-  endif()
   execute_process(COMMAND ${EMULATOR} ${MCRUN} ${WORK}/${bad}.mcrt RESULT_VARIABLE rc OUTPUT_VARIABLE out
                   ERROR_VARIABLE err)
   string(STRIP "${err}" err)

@@ -121,7 +121,7 @@ Arg act(std::vector<int64_t> shape, const std::vector<T>& v) {
   a.dt = dtype_of<T>();
   a.shape = std::move(shape);
   a.bytes.resize(v.size() * sizeof(T));
-  std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+  if (!v.empty()) std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
   return a;
 }
 template <class T>

@@ -1,13 +1,15 @@
 // Writes a small CNN classifier (.mcrt) for the mcrun smoke test:
 // Conv(3x3, 4) + Relu -> MaxPool 2x2 -> GlobalAveragePool -> Flatten -> Gemm(10) -> Softmax.
 #include <cstdio>
+#include <cstring>
 #include <random>
 
+#include "npy/npy.h"
 #include "format/writer.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT.mcrt\n", argv[0]);
+  if (argc != 2 && argc != 4) {
+    std::fprintf(stderr, "usage: %s OUT.mcrt [INPUT.npy BAD_SHAPE_INPUT.npy]\n", argv[0]);
     return 2;
   }
   using mcrt::Attribute;
@@ -47,6 +49,21 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     std::fprintf(stderr, "%s\n", s.to_string().c_str());
     return 1;
+  }
+  if (argc == 4) {  // an input image for batch 2, and one of the wrong shape
+    mcrt::NpyArray a;
+    a.dtype = mcrt::NpyDtype::kF32;
+    a.shape = {2, 1, 12, 12};
+    std::vector<float> v = rnd(2 * 144);
+    a.bytes.resize(v.size() * 4);
+    std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+    mcrt::NpyStatus ns = mcrt::npy_write_file(argv[2], a);
+    a.shape = {2, 1, 144};
+    if (ns.ok()) ns = mcrt::npy_write_file(argv[3], a);
+    if (!ns.ok()) {
+      std::fprintf(stderr, "%s\n", ns.message().c_str());
+      return 1;
+    }
   }
   return 0;
 }
