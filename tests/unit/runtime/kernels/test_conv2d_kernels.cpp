@@ -90,6 +90,11 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       geom(1, 3, 31, 29, 5, 5, 3, 1, 1, 1, 2, 2, 0, 2, 3, 1),
       geom(2, 40, 13, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
       geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
+      // Depthwise on small planes (8-channel interleaved path) with channel tails and asymmetric pads.
+      geom(2, 16, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16),
+      geom(1, 19, 4, 4, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 19),
+      geom(1, 8, 8, 5, 8, 3, 3, 2, 2, 1, 1, 0, 2, 1, 0, 8),
+      geom(1, 24, 3, 8, 24, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 24),
       // Stride 2 and 3 with every phase used (polyphase shifted-window path).
       geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
       geom(1, 5, 27, 31, 7, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1),
