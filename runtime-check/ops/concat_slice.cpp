@@ -122,18 +122,18 @@ Status prepare_slice(PrepareContext& ctx, NodePlan& n) {
       return fail(n, StatusCode::kInvalidModel, "axis out of range or repeated");
     seen[(size_t)ax] = 1;
     const int64_t dim = x.shape[(size_t)ax], step = steps[i];
-    if (step == 0) return fail(n, StatusCode::kInvalidModel, "step 0");
+    if (step == 0 || step == INT64_MIN) return fail(n, StatusCode::kInvalidModel, "step 0 or out of range");
     int64_t s = starts[i], e = ends[i];
     if (s < 0) s += dim;
     if (e < 0 && e > INT64_MIN / 2) e += dim;
     if (step > 0) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
-      od[ax] = e > s ? (e - s + step - 1) / step : 0;
+      od[ax] = e > s ? 1 + (e - s - 1) / step : 0;
     } else {
       s = std::clamp<int64_t>(s, 0, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
-      od[ax] = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      od[ax] = s > e ? 1 + (s - e - 1) / (-step) : 0;
     }
     st_[ax] = s;
     sp_[ax] = step;

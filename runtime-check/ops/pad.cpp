@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ops/ops.h"
+#include "runtime/model.h"
 
 namespace mcrt {
 namespace {
@@ -74,6 +75,8 @@ Status prepare_pad(PrepareContext& ctx, NodePlan& n) {
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   }
   if (pads.size() != 2 * axes.size()) return fail(n, StatusCode::kInvalidModel, "pads must have 2 values per axis");
+  for (int64_t v : pads)
+    if (v < -kMaxDim || v > kMaxDim) return fail(n, StatusCode::kInvalidModel, "pad value out of range");
   n.prepare_only_inputs |= 0xEu;
   st->rank = (int)rank;
   st->esz = dtype_size(x.dtype);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ops/ops.h"
+#include "runtime/model.h"
 
 namespace mcrt {
 namespace {
@@ -39,8 +40,10 @@ Status reshape_shape(PrepareContext& ctx, NodePlan& n, const Shape& in, Shape* o
       out->push_back(1);
       continue;
     }
-    if (d < -1) return fail(n, StatusCode::kInvalidModel, "negative dim in shape");
+    if (d < -1 || d > kMaxDim) return fail(n, StatusCode::kInvalidModel, "shape dim out of range");
     out->push_back(d);
+    if (d != 0 && known > INT64_MAX / d)
+      return fail(n, StatusCode::kInvalidModel, "shape element count overflows");
     known *= d;
   }
   const int64_t total = shape_numel(in);

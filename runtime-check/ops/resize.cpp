@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ops/ops.h"
+#include "runtime/model.h"
 
 namespace mcrt {
 namespace {
@@ -104,12 +105,14 @@ Status prepare_resize(PrepareContext& ctx, NodePlan& n) {
     int64_t o;
     if (!sizes.empty()) {
       o = sizes[(size_t)d];
-      if (o < 0 || in == 0) return fail(n, StatusCode::kInvalidModel, "invalid sizes");
+      if (o < 0 || o > kMaxDim || in == 0) return fail(n, StatusCode::kInvalidModel, "invalid sizes");
       scale = (double)o / (double)in;
     } else {
       scale = scales[(size_t)d];
       if (!(scale > 0.0) || !std::isfinite(scale)) return fail(n, StatusCode::kInvalidModel, "scales must be > 0");
-      o = (int64_t)std::floor((double)in * scale);
+      const double od = std::floor((double)in * scale);
+      if (od > (double)kMaxDim) return fail(n, StatusCode::kInvalidModel, "scaled size out of range");
+      o = (int64_t)od;
     }
     if (st->linear && d < rank - 2 && o != in)
       return fail(n, StatusCode::kUnsupported, "linear Resize of dims other than the last two");

@@ -209,7 +209,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<mcrt::Model> model;
   mcrt::Status s = mcrt::Model::load_file(a.model, &model);
   if (!s.ok()) {
-    std::fprintf(stderr, "mcrun: %s\n", s.to_string().c_str());
+    // load_file's messages start with the path; print "mcrun: PATH: <code>: <problem>".
+    std::string msg = s.message();
+    if (msg.compare(0, a.model.size() + 2, a.model + ": ") == 0) msg = msg.substr(a.model.size() + 2);
+    std::fprintf(stderr, "mcrun: %s: %s: %s\n", a.model.c_str(), mcrt::status_code_name(s.code()), msg.c_str());
     return exit_code(s);
   }
   mcrt::PrepareOptions opt;

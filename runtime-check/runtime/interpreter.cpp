@@ -30,9 +30,10 @@ struct Interpreter::Impl {
 
 Status PrepareContext::set_output(const NodePlan& n, size_t k, DType dt, const Shape& shape) {
   TensorPlan& tp = t(n.outputs[k]);
+  if (shape.size() > 8) return Status(StatusCode::kUnsupported, node_label(n) + ": output rank > 8 (§7)");
   uint64_t bytes = 0;
   if (!checked_bytes(shape.data(), shape.size(), dtype_size(dt), &bytes))
-    return InvalidModel(node_label(n) + ": output shape has a negative dim or overflows");
+    return InvalidModel(node_label(n) + ": output shape has a dim outside [0, 2^31-1] or overflows (§4.1)");
   if (bytes > memory_limit)
     return Status(StatusCode::kLimitExceeded, node_label(n) + ": output of " + std::to_string(bytes) +
                                                   " bytes exceeds the memory limit (§7)");

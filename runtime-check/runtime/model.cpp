@@ -23,14 +23,22 @@
 namespace mcrt {
 
 bool checked_bytes(const int64_t* dims, size_t rank, uint64_t elem_size, uint64_t* bytes) {
+  // Bounding every dim and the product of the non-zero dims keeps every partial product
+  // that an op computes (outer sizes, strides, ...) inside int64, even when a zero dim
+  // makes the tensor itself empty (§4.1).
   uint64_t n = elem_size;
+  bool empty = false;
   for (size_t i = 0; i < rank; ++i) {
-    if (dims[i] < 0) return false;
+    if (dims[i] < 0 || dims[i] > kMaxDim) return false;
+    if (dims[i] == 0) {
+      empty = true;
+      continue;
+    }
     const uint64_t d = (uint64_t)dims[i];
-    if (d != 0 && n > UINT64_MAX / d) return false;
+    if (n > kMaxShapeBytes / d) return false;
     n *= d;
   }
-  *bytes = n;
+  *bytes = empty ? 0 : n;
   return true;
 }
 
@@ -109,11 +117,19 @@ class Verifier {
         return InvalidModel(str("§4.4: tensor %u: sparse/palettized tensor must have buffer 0", ti));
       if (t->sparsity() && t->palette())
         return InvalidModel(str("§4.4: tensor %u: sparse and palettized at once", ti));
+      if (!constant && shape) {
+        std::vector<int64_t> dims(shape->begin(), shape->end());
+        for (int64_t& d : dims)
+          if (d == -1) d = 1;
+        uint64_t b = 0;
+        if (!checked_bytes(dims.data(), dims.size(), esz, &b))
+          return InvalidModel(str("§4.1: tensor %u: dims exceed 2^31-1 or their product overflows", ti));
+      }
       uint64_t bytes = 0, numel = 0;
       if (constant) {
         if (!shape) return InvalidModel(str("§4.1: tensor %u: constant without a shape", ti));
         if (!checked_bytes(shape->data(), rank, esz, &bytes) || !checked_bytes(shape->data(), rank, 1, &numel))
-          return InvalidModel(str("§4.2: tensor %u: element count overflows", ti));
+          return InvalidModel(str("§4.1: tensor %u: dims exceed 2^31-1 or the element count overflows", ti));
       }
       if (t->buffer() != 0 && m_.buffer_size(t->buffer()) != bytes)
         return InvalidModel(str("§4.2: tensor %u ('%s'): shape needs %llu bytes but buffer %u holds %llu", ti,
@@ -329,7 +345,8 @@ class Verifier {
         case fb::AttrKey_output_padding:
           if (ints)
             for (int64_t v : *ints)
-              if (v < 0) return InvalidModel(str("§5.3: node %u (%s): negative %s", ni, def->name, an));
+              if (v < 0 || v > kMaxDim)
+                return InvalidModel(str("§5.3: node %u (%s): %s must be in [0, 2^31-1]", ni, def->name, an));
           break;
         case fb::AttrKey_strides:
         case fb::AttrKey_dilations:
@@ -338,6 +355,12 @@ class Verifier {
             for (int64_t v : *ints)
               if (v <= 0 || v > (1 << 20))
                 return InvalidModel(str("§5.3: node %u (%s): %s must be in [1, 2^20]", ni, def->name, an));
+          break;
+        case fb::AttrKey_output_shape:
+          if (ints)
+            for (int64_t v : *ints)
+              if (v < 1 || v > kMaxDim)
+                return InvalidModel(str("§5.3: node %u (%s): output_shape must be in [1, 2^31-1]", ni, def->name));
           break;
         case fb::AttrKey_group:
           if (a->i() <= 0 || a->i() > (1 << 24)) return InvalidModel(str("§5.3: node %u (%s): group must be > 0", ni, def->name));
@@ -374,6 +397,33 @@ class Verifier {
   const LoadLimits& lim_;
   uint64_t nbuf_;
 };
+
+// §3: the FlatBuffers 2.0.8 verifier checks only the 4-byte length prefix of a vector, so
+// a vector of 8-byte elements (int64, BufferRef) may sit at a 4-but-not-8-aligned offset
+// and pass. Reading it would be a misaligned load; reject such files. The graph section
+// starts 64-byte aligned in memory, so absolute addresses tell the file alignment.
+template <class V>
+bool aligned8(const V* v) {
+  return !v || v->size() == 0 || reinterpret_cast<uintptr_t>(v->Data()) % 8 == 0;  // empty: never read
+}
+
+Status check_alignment(const fb::Model& g) {
+  if (!aligned8(g.buffers())) return InvalidModel("§3: Model.buffers is not 8-byte aligned");
+  if (g.tensors())
+    for (uint32_t i = 0; i < g.tensors()->size(); ++i) {
+      const fb::Tensor* t = g.tensors()->Get(i);
+      if (!aligned8(t->shape()) || (t->quant() && !aligned8(t->quant()->zero_point())))
+        return InvalidModel(str("§3: tensor %u: an int64 vector is not 8-byte aligned", i));
+    }
+  if (g.nodes())
+    for (uint32_t i = 0; i < g.nodes()->size(); ++i) {
+      const fb::Node* n = g.nodes()->Get(i);
+      if (n->attrs())
+        for (const fb::Attr* a : *n->attrs())
+          if (!aligned8(a->ints())) return InvalidModel(str("§3: node %u: an int64 attribute vector is not 8-byte aligned", i));
+    }
+  return Status::Ok();
+}
 
 void* aligned_alloc64(size_t n) {
   void* p = nullptr;
@@ -483,6 +533,7 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
   if (!fb::ModelBufferHasIdentifier(gp)) return InvalidModel("§3: graph section lacks the MCRT identifier");
   if (!fb::VerifyModelBuffer(v)) return InvalidModel("§3: FlatBuffers verification of the graph failed");
   m->graph_ = fb::GetModel(gp);
+  MCRT_RETURN_IF_ERROR(check_alignment(*m->graph_));
   m->weights_ = m->data_ + h.weights_offset;
   const auto* refs = m->graph_->buffers();
   if (!refs || refs->size() == 0 || refs->Get(0)->offset() != 0 || refs->Get(0)->size() != 0)

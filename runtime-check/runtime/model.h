@@ -61,8 +61,13 @@ class Model {
   uint16_t major_ = 0, minor_ = 0;
 };
 
-// Overflow-checked element count of a shape: false when a dim is < 0 or the product
-// (times elem_size) does not fit in uint64. Used by the loader and by prepare.
+// Largest dim, and largest product of the non-zero dims times the element size (§4.1).
+constexpr int64_t kMaxDim = 0x7FFFFFFF;
+constexpr uint64_t kMaxShapeBytes = 1ull << 62;
+
+// Byte size of a shape, overflow-checked: false when a dim is < 0 or > kMaxDim, or the
+// product of the non-zero dims times elem_size exceeds kMaxShapeBytes. Used by the
+// loader and by prepare for every tensor.
 bool checked_bytes(const int64_t* dims, size_t rank, uint64_t elem_size, uint64_t* bytes);
 
 }  // namespace mcrt
