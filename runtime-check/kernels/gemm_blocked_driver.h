@@ -300,7 +300,7 @@ inline ConvAlgo conv_algo(const ConvGeom& g) {
   if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
       g.pad_r == 0)
     return ConvAlgo::Pointwise;
-  // Shifted windows compute every column of a phase image's width; use them while at most 1/4 of it
+  // Shifted windows compute every column of a phase image's width; use them while at most 1/2 of it
   // is waste and every phase is read (else the polyphase copy costs more than im2col, e.g. 1x1 s2).
   const int s = g.sh;
   if (g.sw == s && s <= 4) {
@@ -310,7 +310,7 @@ inline ConvAlgo conv_algo(const ConvGeom& g) {
     for (int kx = 0; kx < g.kw; ++kx) phase_x[(kx * g.dw) % s] = true;
     bool all = true;
     for (int p = 0; p < s; ++p) all = all && phase_y[p] && phase_x[p];
-    if (all && (wph - g.OW) * 4 <= wph) return ConvAlgo::ShiftedWindow;
+    if (all && (wph - g.OW) * 2 <= wph) return ConvAlgo::ShiftedWindow;
   }
   return ConvAlgo::Im2colGemm;
 }
