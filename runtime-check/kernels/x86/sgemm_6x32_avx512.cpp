@@ -62,6 +62,31 @@ void Ukr::run_rows(int kc, const float* a, const float* b, int ldb, const int32_
   __m512 acc[MR][2];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  if (NV == 1) {
+    // One column vector gives only R <= 6 FMA chains, too few to hide the FMA latency: even and odd
+    // k go to two banks, added at the end (a fixed order for a given tile shape).
+    __m512 odd[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) odd[r] = _mm512_setzero_ps();
+    auto bk = [&](int k) { return koff != nullptr ? b + koff[k] : b + size_t(k) * ldb; };
+    int k = 0;
+    for (; k + 2 <= kc; k += 2, a += 2 * MR) {
+      const __m512 b0 = _mm512_loadu_ps(bk(k)), b1 = _mm512_loadu_ps(bk(k + 1));
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) {
+        acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+        odd[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[MR + r]), b1, odd[r]);
+      }
+    }
+    if (k < kc) {
+      const __m512 b0 = _mm512_loadu_ps(bk(k));
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) acc[r][0] = _mm512_add_ps(acc[r][0], odd[r]);
+    return store(acc, c, ldc, R, n, o);
+  }
   auto step = [&](const float* bk) __attribute__((always_inline)) {
     const __m512 b0 = _mm512_loadu_ps(bk), b1 = NV == 2 ? _mm512_loadu_ps(bk + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 6
