@@ -22,6 +22,7 @@ const mc::cli::Verb kVerbs[] = {
     {"optimize", mc::cli::add_optimize},
     {"export", mc::cli::add_export},
     {"check", mc::cli::add_check},
+    {"prune", mc::cli::add_prune},
 };
 
 void setup_logging(int verbosity) {
