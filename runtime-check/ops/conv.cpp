@@ -70,6 +70,7 @@ Status prepare_conv(PrepareContext& ctx, NodePlan& n) {
   Shape out = {x.shape[0], M};
   for (int i = 0; i < sg.rank; ++i) out.push_back(sg.out[i]);
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(out) * (double)(C / group) * g.kh * g.kw));
 
   auto st = std::make_unique<ConvState>();
   st->g = g;

@@ -136,6 +136,8 @@ Status prepare_conv_transpose(PrepareContext& ctx, NodePlan& n) {
   Shape os = {x.shape[0], M};
   for (int i = 0; i < r; ++i) os.push_back(out[i]);
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, os));
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(x.shape) * (double)(M / group) * st->kh * st->kw +
+                                           (double)shape_numel(os)));
   n.state = std::move(st);
   n.run = run_conv_transpose;
   n.kernel_name = "conv_transpose_reference";

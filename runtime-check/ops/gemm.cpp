@@ -115,6 +115,7 @@ Status prepare_gemm(PrepareContext& ctx, NodePlan& n) {
     return fail(n, StatusCode::kLimitExceeded, "Gemm dimensions exceed 2^31");
   const Shape out = {M, N};
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)M * (double)N * (double)(K + 1)));
   const bool has_c = ctx.present(n, 2) && beta != 0.f;
   Shape cs;
   if (ctx.present(n, 2)) {
@@ -191,6 +192,7 @@ Status prepare_matmul(PrepareContext& ctx, NodePlan& n) {
     return fail(n, StatusCode::kLimitExceeded, "MatMul dimensions exceed 2^31");
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
   const int64_t nb = shape_numel(batch);
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)nb * (double)M * (double)N * (double)(K + 1)));
   // FC path: constant 2-D (or 1-D) B; all batch rows of A stacked as one [nb*M, K] matrix.
   if (b.is_const && bbatch.empty() && K > 0 && fits(nb * M))
     return prepare_fc(ctx, n, nb * M, N, K, reinterpret_cast<const float*>(b.const_data), false, 1.f, {});

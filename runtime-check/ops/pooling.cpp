@@ -3,6 +3,7 @@
 // padded positions. AveragePool divides by the window size clipped to the input
 // (count_include_pad = 0) or to the padded input (count_include_pad = 1); with
 // ceil_mode the part of a window past the end padding never counts.
+#include <algorithm>
 #include <cfloat>
 
 #include "kernels/parallel_for.h"
@@ -37,42 +38,52 @@ void run_pool(const NodePlan& n, const ExecContext& ctx) {
     pe[off + i] = g.pe[i];
   }
   const int64_t in_plane = in[0] * in[1] * in[2], out_plane = out[0] * out[1] * out[2];
+  // Per dim, the kernel taps [lo, hi) that land inside the input, and the number of taps
+  // inside the declared padding (for count_include_pad). Only inside taps are visited, so
+  // the work per output is bounded by the input window, whatever the pads.
+  auto taps = [](int64_t start, int64_t k, int64_t d, int64_t len, int64_t pad_end, int64_t* lo, int64_t* hi,
+                 int64_t* padded) {
+    *lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    const int64_t last = len - 1 - start;  // largest k*d that stays inside
+    *hi = last < 0 ? 0 : std::min(k, last / d + 1);
+    if (*hi < *lo) *hi = *lo;
+    const int64_t lim = len + pad_end - start;  // taps with start + k*d < len + pad_end
+    *padded = lim <= 0 ? 0 : std::min(k, (lim + d - 1) / d);
+  };
   parallel_for(ctx.pf, st.planes, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * in_plane;
       float* yp = y + p * out_plane;
-      for (int64_t o0 = 0; o0 < out[0]; ++o0)
-        for (int64_t o1 = 0; o1 < out[1]; ++o1)
+      for (int64_t o0 = 0; o0 < out[0]; ++o0) {
+        int64_t a0, b0, c0;
+        const int64_t s0 = o0 * s[0] - pb[0];
+        taps(s0, k[0], d[0], in[0], pe[0], &a0, &b0, &c0);
+        for (int64_t o1 = 0; o1 < out[1]; ++o1) {
+          int64_t a1, b1, c1;
+          const int64_t s1 = o1 * s[1] - pb[1];
+          taps(s1, k[1], d[1], in[1], pe[1], &a1, &b1, &c1);
           for (int64_t o2 = 0; o2 < out[2]; ++o2) {
-            const int64_t st0 = o0 * s[0] - pb[0], st1 = o1 * s[1] - pb[1], st2 = o2 * s[2] - pb[2];
+            int64_t a2, b2, c2;
+            const int64_t s2 = o2 * s[2] - pb[2];
+            taps(s2, k[2], d[2], in[2], pe[2], &a2, &b2, &c2);
             float acc = st.is_max ? -FLT_MAX : 0.f;
             bool any = false;
-            int64_t count = 0;
-            for (int64_t k0 = 0; k0 < k[0]; ++k0) {
-              const int64_t i0 = st0 + k0 * d[0];
-              for (int64_t k1 = 0; k1 < k[1]; ++k1) {
-                const int64_t i1 = st1 + k1 * d[1];
-                for (int64_t k2 = 0; k2 < k[2]; ++k2) {
-                  const int64_t i2 = st2 + k2 * d[2];
-                  const bool inside = i0 >= 0 && i0 < in[0] && i1 >= 0 && i1 < in[1] && i2 >= 0 && i2 < in[2];
-                  if (!inside) {
-                    // Padded position: counts for the average only inside the declared pads.
-                    if (st.include_pad && i0 < in[0] + pe[0] && i1 < in[1] + pe[1] && i2 < in[2] + pe[2]) ++count;
-                    continue;
-                  }
-                  const float v = xp[(i0 * in[1] + i1) * in[2] + i2];
+            for (int64_t k0 = a0; k0 < b0; ++k0)
+              for (int64_t k1 = a1; k1 < b1; ++k1)
+                for (int64_t k2 = a2; k2 < b2; ++k2) {
+                  const float v = xp[((s0 + k0 * d[0]) * in[1] + s1 + k1 * d[1]) * in[2] + s2 + k2 * d[2]];
                   if (st.is_max) {
                     if (!any || v > acc) acc = v;
                   } else {
                     acc += v;
                   }
                   any = true;
-                  ++count;
                 }
-              }
-            }
+            const int64_t count = st.include_pad ? c0 * c1 * c2 : (b0 - a0) * (b1 - a1) * (b2 - a2);
             yp[(o0 * out[1] + o1) * out[2] + o2] = st.is_max ? acc : (count ? acc / (float)count : 0.f);
           }
+        }
+      }
     }
   });
 }
@@ -128,6 +139,9 @@ Status prepare_pool(PrepareContext& ctx, NodePlan& n) {
   Shape out = {x.shape[0], x.shape[1]};
   for (int i = 0; i < st->g.rank; ++i) out.push_back(st->g.out[i]);
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+  double window = 1;
+  for (int i = 0; i < st->g.rank; ++i) window *= (double)std::min(st->g.k[i], st->g.in[i]);
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(out) * window));
   n.state = std::move(st);
   n.run = run_pool;
   n.kernel_name = n.op == fb::OpType_MaxPool ? "maxpool_reference" : "avgpool_reference";

@@ -72,6 +72,15 @@ Status PrepareContext::const_floats(const NodePlan& n, size_t k, std::vector<flo
   return Status::Ok();
 }
 
+Status PrepareContext::add_work(const NodePlan& n, double units) {
+  work += units;
+  if (work > work_limit)
+    return Status(StatusCode::kLimitExceeded, node_label(n) + ": the model needs more than " +
+                                                  std::to_string((unsigned long long)work_limit) +
+                                                  " multiply-adds per run (PrepareOptions::work_limit, §7)");
+  return Status::Ok();
+}
+
 Status PrepareContext::alloc_weights(size_t bytes, void** out) {
   if (bytes > memory_limit) return Status(StatusCode::kLimitExceeded, "weight block exceeds the memory limit (§7)");
   return weights->alloc(bytes, out);
@@ -139,6 +148,7 @@ Status Interpreter::prepare(const Model& model, const PrepareOptions& opts, std:
   ctx.kernels = im.kernels;
   ctx.weights = &im.weights;
   ctx.memory_limit = opts.memory_limit;
+  ctx.work_limit = (double)opts.work_limit;
   for (int32_t i : *g.inputs()) {
     TensorPlan& tp = im.tensors[i];
     const fb::Tensor* t = g.tensors()->Get(i);

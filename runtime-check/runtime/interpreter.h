@@ -34,6 +34,7 @@ struct PrepareOptions {
   int64_t batch = 1;                    // value of every -1 (dynamic batch) dim of the graph inputs
   int threads = 1;                      // see Interpreter::set_threads
   uint64_t memory_limit = 2ull << 30;   // budget for arena + materialized weights (§7)
+  uint64_t work_limit = 1ull << 42;     // budget of multiply-adds / window steps per run (§7)
   const KernelSet* kernels = nullptr;   // nullptr = kernels_best()
   bool fuse_activations = true;         // Conv/Gemm + Relu/Clip -> fused epilogue
 };

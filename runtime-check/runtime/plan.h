@@ -105,6 +105,8 @@ struct PrepareContext {
   const KernelSet* kernels = nullptr;
   WeightStore* weights = nullptr;
   uint64_t memory_limit = 0;
+  double work_limit = 0;  // multiply-adds (or window steps) per run, summed over nodes (§7)
+  double work = 0;
 
   TensorPlan& t(int i) { return (*tensors)[i]; }
   bool present(const NodePlan& n, size_t k) const { return k < n.inputs.size() && n.inputs[k] >= 0; }
@@ -113,6 +115,8 @@ struct PrepareContext {
   // Reads a constant integer input (int64 or int32) as int64 values.
   Status const_ints(const NodePlan& n, size_t k, std::vector<int64_t>* out);
   Status const_floats(const NodePlan& n, size_t k, std::vector<float>* out);
+  // Adds the inner-loop work of a node (MACs or window steps); kLimitExceeded past the budget.
+  Status add_work(const NodePlan& n, double units);
   // Allocates a 64-byte aligned, zeroed weight-side buffer owned by the prepared model.
   Status alloc_weights(size_t bytes, void** out);
 };

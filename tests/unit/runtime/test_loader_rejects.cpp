@@ -336,6 +336,19 @@ TEST_CASE("node and tensor count limits, memory budget", "[unit][runtime][loader
   big.set_inputs({x});
   big.set_outputs({y});
   require_rejected(load_and_prepare(big), StatusCode::kLimitExceeded, "memory limit");
+  // A small file asking for a lot of compute (huge pooling window over huge pads) is refused
+  // by the work budget instead of running for minutes.
+  ModelWriter slow;
+  const int sx = slow.add_tensor("x", DType::kF32, {1, 1, 4096, 4096});
+  const int sy = slow.add_tensor("y", DType::kF32, {1, 1, 4097, 4097});
+  slow.add_node(fb::OpType_MaxPool, {sx}, {sy},
+                {Attribute::Ints(fb::AttrKey_kernel_shape, {4096, 4096}),
+                 Attribute::Ints(fb::AttrKey_pads, {2048, 2048, 2048, 2048})});
+  slow.set_inputs({sx});
+  slow.set_outputs({sy});
+  mcrt::PrepareOptions opt;
+  opt.work_limit = 1ull << 36;
+  require_rejected(load_and_prepare(slow, opt), StatusCode::kLimitExceeded, "work_limit");
 }
 
 TEST_CASE("unsupported attribute combinations are refused at prepare", "[unit][runtime][loader]") {
