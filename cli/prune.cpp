@@ -15,6 +15,8 @@
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "compress/passes/pass.h"
+#include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 #include "prune/prune_options.h"
 
@@ -95,6 +97,11 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     Model written = import_onnx_file(o.output);  // figures from the file, read back as a user would
     after = figures_of(written, written.source_files);
   } else {
+    // As `export` does: the runtime needs BatchNorm folded and constants resolved.
+    PassContext ctx;
+    run_passes(m, ctx, default_optimize_pipeline());
+    const std::string shape_error = refresh_shapes(m);
+    if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
     RuntimeExportReport rr;
     export_runtime_file(m, o.output, {}, m.source_files, &rr);
     after = figures_of(m, {o.output});
@@ -148,7 +155,7 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   sub->add_option("--criterion", opts->criterion, "l1, l2 or magnitude (default); for weights all mean |w|");
   sub->add_option("--scope", opts->scope, "layer (default: each layer loses --ratio) or global (unstructured)");
   sub->add_option("--exclude", opts->exclude, "Node names or op types to leave alone (comma-separated, repeatable)");
-  sub->add_option("--format", opts->format, "onnx (default) or runtime (.mcrt)");
+  sub->add_option("--format", opts->format, "onnx (default) or runtime (.mcrt; the optimize pipeline runs first)");
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(
       "Examples:\n"

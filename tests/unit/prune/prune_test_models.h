@@ -1,0 +1,57 @@
+// Small IR models for the prune tests, built in code and passed through ONNX import
+// so that they carry inferred shapes like any imported model.
+#pragma once
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compress/ir/graph.h"
+#include "compress/onnx/onnx_export.h"
+#include "compress/onnx/onnx_import.h"
+
+namespace mc::test {
+
+inline Node make_node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
+                      const std::string& name) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  return n;
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+inline Model empty_model(const std::string& input, std::vector<int64_t> in_shape, const std::string& output) {
+  Model m;
+  m.opsets = {{"", 13}};
+  m.ir_version = 8;
+  m.graph.name = "prune_test";
+  ValueInfo x;
+  x.name = input;
+  x.dtype = DType::F32;
+  x.has_shape = true;
+  for (int64_t d : in_shape) x.shape.push_back(Dim::known(d));
+  m.graph.inputs.push_back(x);
+  ValueInfo y;
+  y.name = output;
+  y.dtype = DType::F32;
+  m.graph.outputs.push_back(y);
+  return m;
+}
+
+// Export + import: gives the model its inferred value_info, as the CLI would see it.
+inline Model reimport(const Model& m) { return import_onnx_bytes(export_onnx_bytes(m), ".", "test-model"); }
+
+inline std::vector<float> floats_of(const Tensor& t) {
+  return std::vector<float>(t.as<float>(), t.as<float>() + t.numel());
+}
+
+}  // namespace mc::test
