@@ -27,6 +27,7 @@ CLI::App* add_inspect(CLI::App& root, Action* action);
 CLI::App* add_optimize(CLI::App& root, Action* action);
 CLI::App* add_export(CLI::App& root, Action* action);
 CLI::App* add_check(CLI::App& root, Action* action);
+CLI::App* add_lowrank(CLI::App& root, Action* action);
 CLI::App* add_prune(CLI::App& root, Action* action);
 
 }  // namespace mc::cli

@@ -22,6 +22,7 @@ const mc::cli::Verb kVerbs[] = {
     {"optimize", mc::cli::add_optimize},
     {"export", mc::cli::add_export},
     {"check", mc::cli::add_check},
+    {"lowrank", mc::cli::add_lowrank},
     {"prune", mc::cli::add_prune},
 };
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "compress/error.h"
+#include "compress/lowrank/lowrank.h"
 #include "compress/passes/pass.h"
 
 namespace mc {
@@ -32,6 +33,7 @@ const std::vector<PassInfo>& all_passes() {
        "Remove nodes whose outputs reach no graph output, and unused initializers",
        {},
        eliminate_dead_nodes},
+      {"lowrank", "Factorize Gemm/MatMul/Conv weights by truncated SVD where it cuts MACs (not in the optimize default)", {{"rank_ratio", "", "rank as a fraction of full rank, (0, 1]"}, {"energy", "", "retained energy sum(s^2 top)/sum(s^2), (0, 1]"}, {"target_params", "", "total model params to reach"}, {"exclude", "", "comma-separated node names or op types"}}, lowrank},
   };
   return kPasses;
 }

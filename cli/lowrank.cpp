@@ -1,0 +1,152 @@
+// mcompress lowrank: truncated-SVD factorization of Gemm/MatMul/Conv layers.
+// Parsing and printing only; the factorization lives in compress/lowrank.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "cli/command.h"
+#include "compress/analysis/file_size.h"
+#include "compress/analysis/model_stats.h"
+#include "compress/error.h"
+#include "compress/io/file_io.h"
+#include "compress/lowrank/lowrank.h"
+#include "compress/onnx/onnx_export.h"
+#include "compress/onnx/onnx_import.h"
+
+namespace mc::cli {
+namespace {
+
+struct LowRankCliOptions {
+  std::string model;
+  std::string output;
+  std::optional<double> rank_ratio;
+  std::optional<double> energy;
+  std::optional<uint64_t> target_params;
+  std::string exclude;  // comma-separated
+  bool json = false;
+};
+
+struct Figures {
+  uint64_t params = 0, macs = 0, bytes = 0;
+};
+
+Figures figures_of(const Model& m) {
+  const ModelStats st = compute_stats(m);
+  return Figures{st.params, st.macs, measure_files(m.source_files).bytes};
+}
+
+std::string thousands(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
+  const bool json = c.json || g.json;
+  LowRankOptions o;
+  o.rank_ratio = c.rank_ratio;
+  o.energy = c.energy;
+  o.target_params = c.target_params;
+  std::stringstream ss(c.exclude);
+  for (std::string tok; std::getline(ss, tok, ',');)
+    if (!tok.empty()) o.exclude.push_back(tok);
+  validate_lowrank_options(o);  // before reading the model: bad flags are reported first
+  if (c.model == c.output || same_file(c.model, c.output))
+    throw Error(ErrorKind::Input, "lowrank: the output '" + c.output + "' is the input model; write to another file (-o)");
+
+  Model m = import_onnx_file(c.model);
+  const Figures before = figures_of(m);
+  const LowRankResult res = factorize_low_rank(m, o);
+  export_onnx_file(m, c.output, ExportOptions{}, m.source_files);
+  const Model written = import_onnx_file(c.output);  // figures after, as a user would read them
+  const Figures after = figures_of(written);
+
+  if (json) {
+    nlohmann::ordered_json j;
+    j["model"] = c.model;
+    j["output"] = c.output;
+    j["mode"] = res.mode;
+    if (o.target_params) j["chosen_energy"] = res.chosen_energy;
+    auto fig = [](const Figures& f) {
+      return nlohmann::ordered_json{{"params", f.params}, {"macs", f.macs}, {"bytes", f.bytes}};
+    };
+    j["before"] = fig(before);
+    j["after"] = fig(after);
+    j["factorized"] = res.factorized();
+    j["layers"] = nlohmann::ordered_json::array();
+    for (const auto& l : res.layers) {
+      nlohmann::ordered_json x;
+      x["node"] = l.node;
+      x["op_type"] = l.op_type;
+      x["weight"] = l.weight;
+      x["factorized"] = l.factorized;
+      if (!l.factorized) x["reason"] = l.reason;
+      x["matrix"] = {l.rows, l.cols};
+      x["full_rank"] = l.full_rank;
+      x["rank"] = l.rank;
+      x["energy"] = l.energy;
+      x["rel_error"] = l.rel_error;
+      x["params_before"] = l.params_before;
+      x["params_after"] = l.params_after;
+      if (l.macs_known) {
+        x["macs_before"] = l.macs_before;
+        x["macs_after"] = l.macs_after;
+      }
+      j["layers"].push_back(std::move(x));
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "  lowrank (" << res.mode << "): factorized " << res.factorized() << " of " << res.layers.size()
+            << " layers\n";
+  for (const auto& l : res.layers) {
+    std::cout << "  " << l.node << " (" << l.op_type << ", " << l.rows << "x" << l.cols << "): ";
+    if (l.factorized)
+      std::cout << "rank " << l.rank << "/" << l.full_rank << ", energy " << fixed(l.energy, 4) << ", error "
+                << fixed(l.rel_error, 4) << ", params " << thousands(l.params_before) << " → "
+                << thousands(l.params_after) << ", MACs "
+                << (l.macs_known ? thousands(l.macs_before) + " → " + thousands(l.macs_after) : std::string("?"))
+                << "\n";
+    else
+      std::cout << "left alone: " << l.reason << "\n";
+  }
+  std::cout << "lowrank: params " << thousands(before.params) << " → " << thousands(after.params) << ", MACs "
+            << thousands(before.macs) << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes)
+            << " → " << thousands(after.bytes) << "\n";
+  std::cout << "wrote " << c.output << "\n";
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_lowrank(CLI::App& root, Action* action) {
+  auto opts = std::make_shared<LowRankCliOptions>();
+  CLI::App* sub = root.add_subcommand(
+      "lowrank", "Factorize Gemm/MatMul/Conv layers by truncated SVD where that reduces MACs and params");
+  sub->add_option("model", opts->model, "ONNX model to factorize")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write the factorized model (not the input)")->required();
+  sub->add_option("--rank-ratio", opts->rank_ratio, "Rank as a fraction of each layer's full rank, in (0, 1]");
+  sub->add_option("--energy", opts->energy, "Keep the smallest rank whose sum of squared singular values reaches this fraction, in (0, 1]");
+  sub->add_option("--target-params", opts->target_params, "Total parameters the model should have at most");
+  sub->add_option("--exclude", opts->exclude, "Comma-separated node names or op types to leave alone");
+  sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
+  sub->footer(
+      "Exactly one of --rank-ratio, --energy, --target-params.\n"
+      "Example:\n  mcompress lowrank mlp.onnx --energy 0.9 -o mlp.lr.onnx\n"
+      "Prints per layer the rank, energy kept and reconstruction error, then\n"
+      "'lowrank: params A → B, MACs A → B, bytes A → B'.");
+  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_lowrank(*opts, g); }; });
+  return sub;
+}
+
+}  // namespace mc::cli

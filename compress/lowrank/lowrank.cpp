@@ -1,0 +1,419 @@
+// The lowrank pass: truncated-SVD factorization of Gemm, MatMul and Conv weights.
+// What is factorized, how the rank is chosen and the cost rule are in lowrank.h.
+#include "compress/lowrank/lowrank.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+#include "compress/analysis/model_stats.h"
+#include "compress/error.h"
+#include "compress/lowrank/svd_jacobi.h"
+#include "compress/passes/graph_rewrite.h"
+#include "compress/passes/refresh_shapes.h"
+
+namespace mc {
+namespace {
+
+enum class LayerKind { Gemm, MatMul, Conv };
+
+// A layer that can be factorized, with its SVD.
+struct Candidate {
+  size_t node_index = 0;
+  LayerKind kind = LayerKind::Gemm;
+  std::vector<int64_t> weight_dims;  // original dims of the weight tensor
+  SvdResult svd;
+  std::vector<double> head;  // head[r] = Σ_{i<r} σ² / Σσ², r = 0..k
+  std::vector<double> tail;  // tail[r] = Σ_{i>=r} σ² / Σσ²
+  uint64_t unit_macs = 0;    // MACs per weight element (rows of X, or output pixels)
+  size_t report = 0;         // index into LowRankResult::layers
+};
+
+std::string fmt(double v) {
+  std::ostringstream ss;
+  ss << v;
+  return ss.str();
+}
+
+int64_t rank_for_energy(const Candidate& c, double e) {
+  const int64_t k = static_cast<int64_t>(c.svd.k);
+  for (int64_t r = 1; r <= k; ++r)
+    if (c.head[static_cast<size_t>(r)] >= e * (1.0 - 1e-12)) return r;
+  return k;
+}
+
+int64_t rank_for_ratio(const Candidate& c, double ratio) {
+  const int64_t k = static_cast<int64_t>(c.svd.k);
+  const int64_t r = static_cast<int64_t>(std::ceil(ratio * static_cast<double>(k) - 1e-9));
+  return std::clamp<int64_t>(r, 1, k);
+}
+
+uint64_t factored_params(int64_t rows, int64_t cols, int64_t r) {
+  return static_cast<uint64_t>(r) * static_cast<uint64_t>(rows + cols);
+}
+
+bool cheaper(int64_t rows, int64_t cols, int64_t r) {
+  return factored_params(rows, cols, r) < static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
+}
+
+// Weight matrix of the layer as double, row-major rows×cols; empty + *why on refusal.
+std::vector<double> weight_matrix(const Node& n, LayerKind kind, const Tensor& t, int64_t* rows, int64_t* cols) {
+  std::vector<double> w;
+  const float* src = t.as<float>();
+  if (kind == LayerKind::Conv) {
+    *rows = t.dims[0];
+    *cols = 1;
+    for (size_t d = 1; d < t.dims.size(); ++d) *cols *= t.dims[d];
+    w.assign(src, src + t.numel());
+    return w;
+  }
+  const bool trans_b = kind == LayerKind::Gemm && n.attr_int("transB", 0) != 0;
+  const int64_t d0 = t.dims[0], d1 = t.dims[1];
+  *rows = trans_b ? d1 : d0;  // K
+  *cols = trans_b ? d0 : d1;  // N
+  w.resize(static_cast<size_t>(d0 * d1));
+  for (int64_t i = 0; i < d0; ++i)
+    for (int64_t j = 0; j < d1; ++j) {
+      const double x = src[i * d1 + j];
+      if (trans_b) w[static_cast<size_t>(j * d0 + i)] = x;
+      else w[static_cast<size_t>(i * d1 + j)] = x;
+    }
+  return w;
+}
+
+bool excluded(const Node& n, const std::vector<std::string>& exclude) {
+  for (const auto& e : exclude)
+    if (e == n.name || e == n.op_type) return true;
+  return false;
+}
+
+std::string unique_name(const Graph& g, std::unordered_set<std::string>& taken, const std::string& base) {
+  std::string name = fresh_value_name(g, base);
+  for (int i = 2; taken.count(name); ++i) name = fresh_value_name(g, base + "_" + std::to_string(i));
+  taken.insert(name);
+  return name;
+}
+
+// Builds the two nodes (and two initializers) that replace candidate c at rank r.
+std::vector<Node> rewrite(Graph& g, const Node& n, const Candidate& c, int64_t r, int64_t rows, int64_t cols,
+                          std::unordered_set<std::string>& taken, std::vector<std::string>* new_tensors) {
+  const SvdResult& s = c.svd;
+  const size_t k = s.k;
+  const size_t ur = static_cast<size_t>(r);
+  const std::string base = n.name.empty() ? "lowrank_" + std::to_string(c.node_index) : n.name;
+  const std::string w_name = n.inputs[1];
+  const std::string a_name = unique_name(g, taken, w_name + "_lowrank_a");
+  const std::string b_name = unique_name(g, taken, w_name + "_lowrank_b");
+  const std::string mid = unique_name(g, taken, n.outputs[0] + "_lowrank");
+  Node first, second;
+  first.name = base + "/lowrank_a";
+  second.name = base + "/lowrank_b";
+  first.outputs = {mid};
+  second.outputs = {n.outputs[0]};
+
+  if (c.kind == LayerKind::Conv) {
+    // W [N, C·Πk] = U S Vᵀ: first Conv weight S_r V_rᵀ as [r, C, k...], second U_r as [N, r, 1...].
+    std::vector<float> fa(ur * static_cast<size_t>(cols)), fb(static_cast<size_t>(rows) * ur);
+    for (size_t j = 0; j < ur; ++j)
+      for (size_t q = 0; q < static_cast<size_t>(cols); ++q) fa[j * static_cast<size_t>(cols) + q] =
+          static_cast<float>(s.s[j] * s.v[q * k + j]);
+    for (size_t i = 0; i < static_cast<size_t>(rows); ++i)
+      for (size_t j = 0; j < ur; ++j) fb[i * ur + j] = static_cast<float>(s.u[i * k + j]);
+    std::vector<int64_t> da = c.weight_dims;
+    da[0] = r;
+    std::vector<int64_t> db(c.weight_dims.size(), 1);
+    db[0] = rows;
+    db[1] = r;
+    g.initializers.push_back(Tensor::make_f32(a_name, da, fa));
+    g.initializers.push_back(Tensor::make_f32(b_name, db, fb));
+    first.op_type = "Conv";
+    first.inputs = {n.inputs[0], a_name};
+    first.attrs = n.attrs;  // kernel_shape, strides, pads, dilations, auto_pad, group=1
+    second.op_type = "Conv";
+    second.inputs = {mid, b_name};
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) second.inputs.push_back(n.inputs[2]);
+    second.set_attr_ints("kernel_shape", std::vector<int64_t>(c.weight_dims.size() - 2, 1));
+  } else {
+    // W [K, N] = U S Vᵀ: X·U_r, then ·(alpha·S_r V_rᵀ) (+ beta·C).
+    const double alpha = c.kind == LayerKind::Gemm ? n.attr_float("alpha", 1.0f) : 1.0;
+    std::vector<float> fa(static_cast<size_t>(rows) * ur), fb(ur * static_cast<size_t>(cols));
+    for (size_t i = 0; i < static_cast<size_t>(rows); ++i)
+      for (size_t j = 0; j < ur; ++j) fa[i * ur + j] = static_cast<float>(s.u[i * k + j]);
+    for (size_t j = 0; j < ur; ++j)
+      for (size_t q = 0; q < static_cast<size_t>(cols); ++q)
+        fb[j * static_cast<size_t>(cols) + q] = static_cast<float>(alpha * s.s[j] * s.v[q * k + j]);
+    g.initializers.push_back(Tensor::make_f32(a_name, {rows, r}, fa));
+    g.initializers.push_back(Tensor::make_f32(b_name, {r, cols}, fb));
+    const bool trans_a = c.kind == LayerKind::Gemm && n.attr_int("transA", 0) != 0;
+    first.op_type = trans_a ? "Gemm" : "MatMul";
+    first.inputs = {n.inputs[0], a_name};
+    if (trans_a) first.set_attr_int("transA", 1);
+    const bool has_c = c.kind == LayerKind::Gemm && n.inputs.size() > 2 && !n.inputs[2].empty();
+    second.op_type = has_c ? "Gemm" : "MatMul";
+    second.inputs = {mid, b_name};
+    if (has_c) {
+      second.inputs.push_back(n.inputs[2]);
+      const float beta = n.attr_float("beta", 1.0f);
+      if (beta != 1.0f) second.set_attr_float("beta", beta);
+    }
+  }
+  first.domain = second.domain = n.domain;
+  new_tensors->push_back(a_name);
+  new_tensors->push_back(b_name);
+  return {first, second};
+}
+
+double parse_fraction(const std::string& key, const std::string& s) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || errno != 0 || !end || *end != '\0')
+    throw Error(ErrorKind::Input, "option " + key + "=" + s + ": expected a number");
+  return v;
+}
+
+}  // namespace
+
+int LowRankResult::factorized() const {
+  int n = 0;
+  for (const auto& l : layers) n += l.factorized ? 1 : 0;
+  return n;
+}
+
+void validate_lowrank_options(const LowRankOptions& o) {
+  const int set = (o.rank_ratio ? 1 : 0) + (o.energy ? 1 : 0) + (o.target_params ? 1 : 0);
+  if (set == 0) throw Error(ErrorKind::Input, "lowrank: give one of --rank-ratio, --energy or --target-params");
+  if (set > 1)
+    throw Error(ErrorKind::Input, "lowrank: --rank-ratio, --energy and --target-params exclude each other; give one");
+  if (o.rank_ratio && !(*o.rank_ratio > 0.0 && *o.rank_ratio <= 1.0))
+    throw Error(ErrorKind::Input, "lowrank: --rank-ratio " + fmt(*o.rank_ratio) + " is outside (0, 1]");
+  if (o.energy && !(*o.energy > 0.0 && *o.energy <= 1.0))
+    throw Error(ErrorKind::Input, "lowrank: --energy " + fmt(*o.energy) + " is outside (0, 1]");
+  if (o.target_params && *o.target_params == 0)
+    throw Error(ErrorKind::Input, "lowrank: --target-params must be a positive number of parameters");
+}
+
+LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
+  validate_lowrank_options(o);
+  Graph& g = m.graph;
+  for (const auto& e : o.exclude) {
+    const bool hit = std::any_of(g.nodes.begin(), g.nodes.end(),
+                                 [&](const Node& n) { return n.name == e || n.op_type == e; });
+    if (!hit) throw Error(ErrorKind::Input, "lowrank: --exclude '" + e + "' matches no node name or op type");
+  }
+
+  const ModelStats before = compute_stats(m);
+  LowRankResult res;
+  std::vector<Candidate> cands;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!n.is_default_domain()) continue;
+    LayerKind kind;
+    if (n.op_type == "Gemm") kind = LayerKind::Gemm;
+    else if (n.op_type == "MatMul") kind = LayerKind::MatMul;
+    else if (n.op_type == "Conv") kind = LayerKind::Conv;
+    else continue;
+    LowRankLayer rep;
+    rep.node = n.name.empty() ? describe_node(n, i) : n.name;
+    rep.op_type = n.op_type;
+    rep.weight = n.inputs.size() > 1 ? n.inputs[1] : "";
+    auto skip = [&](const std::string& why) {
+      rep.reason = why;
+      res.layers.push_back(rep);
+    };
+    if (excluded(n, o.exclude)) { skip("excluded (--exclude)"); continue; }
+    const Tensor* t = rep.weight.empty() ? nullptr : g.initializer(rep.weight);
+    if (!t) { skip("the weight is not a constant initializer"); continue; }
+    if (g.is_graph_input(rep.weight)) { skip("the weight is also a graph input (it can be replaced at run time)"); continue; }
+    if (t->dtype != DType::F32) { skip(std::string("weight dtype ") + dtype_name(t->dtype) + " (only float is factorized)"); continue; }
+    if (kind == LayerKind::Conv) {
+      if (n.attr_int("group", 1) != 1) { skip("grouped Conv (group=" + std::to_string(n.attr_int("group", 1)) + ")"); continue; }
+      if (t->dims.size() < 3) { skip("Conv weight of rank " + std::to_string(t->dims.size())); continue; }
+    } else if (t->dims.size() != 2) {
+      skip("the weight is not 2-D");
+      continue;
+    }
+    if (kind == LayerKind::Gemm && n.attr_int("transA", 0) != 0 && m.opset() < 11) {
+      skip("transA=1 needs Gemm without C, which opset " + std::to_string(m.opset()) + " < 11 lacks");
+      continue;
+    }
+    if (t->numel() == 0) { skip("empty weight"); continue; }
+    const uint64_t n_el = t->numel();
+    bool finite = true;
+    for (uint64_t q = 0; q < n_el && finite; ++q) finite = std::isfinite(t->as<float>()[q]);
+    if (!finite) { skip("the weight holds NaN or Inf"); continue; }
+
+    Candidate c;
+    c.node_index = i;
+    c.kind = kind;
+    c.weight_dims = t->dims;
+    int64_t rows = 0, cols = 0;
+    const std::vector<double> w = weight_matrix(n, kind, *t, &rows, &cols);
+    rep.rows = rows;
+    rep.cols = cols;
+    rep.full_rank = std::min(rows, cols);
+    uint64_t bias = 0;
+    if (n.inputs.size() > 2 && !n.inputs[2].empty())
+      if (const Tensor* b = g.initializer(n.inputs[2])) bias = b->numel();
+    rep.params_before = n_el + bias;
+    const LayerStats& ls = before.layers[i];
+    if (ls.macs_known && ls.macs > 0 && ls.macs % n_el == 0) {
+      rep.macs_known = true;
+      rep.macs_before = ls.macs;
+      c.unit_macs = ls.macs / n_el;
+    }
+    c.svd = svd_jacobi(w, static_cast<size_t>(rows), static_cast<size_t>(cols));
+    const size_t k = c.svd.k;
+    double total = 0.0;
+    for (double sv : c.svd.s) total += sv * sv;
+    if (total == 0.0) { skip("the weight is all zeros"); continue; }
+    c.head.assign(k + 1, 0.0);
+    c.tail.assign(k + 1, 0.0);
+    for (size_t r = 0; r < k; ++r) c.head[r + 1] = c.head[r] + c.svd.s[r] * c.svd.s[r] / total;
+    for (size_t r = k; r-- > 0;) c.tail[r] = c.tail[r + 1] + c.svd.s[r] * c.svd.s[r] / total;
+    c.report = res.layers.size();
+    res.layers.push_back(rep);
+    cands.push_back(std::move(c));
+  }
+
+  // Rank per candidate.
+  auto layer_params = [&](const Candidate& c, int64_t r) {
+    const LowRankLayer& l = res.layers[c.report];
+    const bool take = !o.only_if_cheaper || cheaper(l.rows, l.cols, r);
+    return take ? factored_params(l.rows, l.cols, r) : static_cast<uint64_t>(l.rows * l.cols);
+  };
+  std::vector<int64_t> ranks(cands.size());
+  if (o.rank_ratio) {
+    res.mode = "rank_ratio=" + fmt(*o.rank_ratio);
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_ratio(cands[i], *o.rank_ratio);
+  } else if (o.energy) {
+    res.mode = "energy=" + fmt(*o.energy);
+    res.chosen_energy = *o.energy;
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_energy(cands[i], *o.energy);
+  } else {
+    // The model's params are monotone in a common energy threshold E; try every
+    // threshold at which some layer's rank changes and keep the largest that fits.
+    uint64_t fixed = before.params;
+    for (const auto& c : cands) fixed -= static_cast<uint64_t>(res.layers[c.report].rows * res.layers[c.report].cols);
+    std::vector<double> energies;
+    for (const auto& c : cands)
+      for (size_t r = 1; r < c.head.size(); ++r) energies.push_back(c.head[r]);
+    std::sort(energies.begin(), energies.end());
+    energies.erase(std::unique(energies.begin(), energies.end()), energies.end());
+    auto total_at = [&](double e) {
+      uint64_t p = fixed;
+      for (const auto& c : cands) p += layer_params(c, rank_for_energy(c, e));
+      return p;
+    };
+    bool found = false;
+    for (size_t i = energies.size(); i-- > 0;)
+      if (total_at(energies[i]) <= *o.target_params) {
+        res.chosen_energy = energies[i];
+        found = true;
+        break;
+      }
+    if (!found) {
+      const uint64_t least = energies.empty() ? before.params : total_at(0.0);
+      throw Error(ErrorKind::Input, "lowrank: --target-params " + std::to_string(*o.target_params) +
+                                        " cannot be reached: rank 1 in every factorizable layer leaves " +
+                                        std::to_string(least) + " params");
+    }
+    res.mode = "target_params=" + std::to_string(*o.target_params) + " (energy=" + fmt(res.chosen_energy) + ")";
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_energy(cands[i], res.chosen_energy);
+  }
+
+  // Rewrite.
+  std::vector<std::vector<Node>> replacement(g.nodes.size());
+  std::vector<bool> replaced(g.nodes.size(), false);
+  std::unordered_set<std::string> taken;
+  std::vector<std::string> old_weights;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const Candidate& c = cands[i];
+    LowRankLayer& l = res.layers[c.report];
+    const int64_t r = ranks[i];
+    l.rank = r;
+    l.energy = c.head[static_cast<size_t>(r)];
+    l.rel_error = std::sqrt(std::max(0.0, c.tail[static_cast<size_t>(r)]));
+    const uint64_t bias = l.params_before - static_cast<uint64_t>(l.rows * l.cols);
+    if (o.only_if_cheaper && !cheaper(l.rows, l.cols, r)) {
+      l.params_after = l.params_before;
+      l.macs_after = l.macs_before;
+      l.reason = "rank " + std::to_string(r) + " of " + std::to_string(l.full_rank) +
+                 " would not reduce MACs: r·(" + std::to_string(l.rows) + "+" + std::to_string(l.cols) +
+                 ") = " + std::to_string(factored_params(l.rows, l.cols, r)) + " >= " +
+                 std::to_string(l.rows * l.cols);
+      continue;
+    }
+    const Node& n = g.nodes[c.node_index];
+    replacement[c.node_index] = rewrite(g, n, c, r, l.rows, l.cols, taken, &res.new_tensors);
+    replaced[c.node_index] = true;
+    old_weights.push_back(n.inputs[1]);
+    l.factorized = true;
+    l.params_after = factored_params(l.rows, l.cols, r) + bias;
+    if (l.macs_known) l.macs_after = c.unit_macs * factored_params(l.rows, l.cols, r);
+  }
+  if (old_weights.empty()) return res;
+  std::vector<Node> nodes;
+  nodes.reserve(g.nodes.size() + old_weights.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!replaced[i]) nodes.push_back(std::move(g.nodes[i]));
+    else for (auto& nn : replacement[i]) nodes.push_back(std::move(nn));
+  }
+  g.nodes = std::move(nodes);
+  const auto uses = count_value_uses(g);
+  for (const auto& w : old_weights)
+    if (!uses.count(w) && g.initializer(w)) g.remove_initializer(w);
+  const std::string shape_error = refresh_shapes(m);
+  if (!shape_error.empty())
+    throw Error(ErrorKind::Internal, "lowrank: shape inference failed on the factorized model: " + shape_error);
+  return res;
+}
+
+LowRankOptions lowrank_options_from(const PassContext& ctx) {
+  LowRankOptions o;
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = ctx.options.find(std::string("lowrank.") + key);
+    return it == ctx.options.end() ? nullptr : &it->second;
+  };
+  if (const auto* s = get("rank_ratio")) o.rank_ratio = parse_fraction("lowrank.rank_ratio", *s);
+  if (const auto* s = get("energy")) o.energy = parse_fraction("lowrank.energy", *s);
+  if (get("target_params")) o.target_params = ctx.option_u64("lowrank.target_params", 0);
+  if (const auto* s = get("exclude")) {
+    std::stringstream ss(*s);
+    std::string tok;
+    while (std::getline(ss, tok, ','))
+      if (!tok.empty()) o.exclude.push_back(tok);
+  }
+  return o;
+}
+
+PassReport lowrank(Model& m, PassContext& ctx) {
+  const LowRankResult res = factorize_low_rank(m, lowrank_options_from(ctx));
+  PassReport r;
+  r.pass = "lowrank";
+  uint64_t pb = 0, pa = 0;
+  for (const auto& l : res.layers) {
+    pb += l.params_before;
+    pa += l.factorized ? l.params_after : l.params_before;
+    if (l.factorized)
+      r.changes.push_back(l.node + " (" + l.op_type + "): rank " + std::to_string(l.rank) + " of " +
+                          std::to_string(l.full_rank) + ", energy " + fmt(l.energy) + ", error " +
+                          fmt(l.rel_error) + ", params " + std::to_string(l.params_before) + " → " +
+                          std::to_string(l.params_after));
+    else
+      r.left_alone.push_back(l.node + " (" + l.op_type + "): " + l.reason);
+  }
+  const int f = res.factorized();
+  r.summary = "factorized " + std::to_string(f) + " of " + std::to_string(res.layers.size()) + " layers (" +
+              res.mode + "), layer params " + std::to_string(pb) + " → " + std::to_string(pa);
+  r.counters["factorized"] = f;
+  r.counters["left_alone"] = static_cast<int64_t>(res.layers.size()) - f;
+  r.new_tensors = res.new_tensors;
+  return r;
+}
+
+}  // namespace mc

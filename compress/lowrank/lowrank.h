@@ -1,0 +1,88 @@
+// Low-rank factorization of weight layers by truncated SVD (issue 5, item 4).
+//
+//  - Gemm (any transA/transB, alpha, beta, optional C) and MatMul whose second input
+//    is a constant 2-D fp32 initializer: with W the [K, N] matrix the layer multiplies
+//    by (Bᵀ when transB=1) and W ≈ U_r·(S_r·V_rᵀ), the node becomes
+//      first:  MatMul(X, U_r)              ([K, r]; Gemm with transA=1 when transA was set)
+//      second: Gemm(H, alpha·S_r·V_rᵀ, C, beta)  ([r, N]; MatMul when there is no C)
+//    so Y is still written to the original output name.
+//  - Conv (group 1, fp32 weight [N, C, k...]): channel decomposition. W reshaped to
+//    [N, C·Πk] ≈ U_r·(S_r·V_rᵀ) gives a k×k Conv C→r (weight S_r·V_rᵀ as [r, C, k...],
+//    the original strides, pads, dilations and auto_pad, no bias) followed by a 1×1
+//    Conv r→N (weight U_r as [N, r, 1...], the original bias).
+//
+// A layer is factorized only when it is cheaper: r·(K+N) < K·N (Conv: r·(C·Πk + N) <
+// N·C·Πk). Both layers see the same number of rows (Gemm/MatMul) or output pixels
+// (Conv), so this one inequality means fewer parameters and fewer MACs alike.
+//
+// The rank comes from exactly one of: a ratio of the full rank (r = ⌈R·min(K,N)⌉), a
+// retained energy (the smallest r with Σ_{i<r} σᵢ² ≥ E·Σσᵢ²), or a total parameter
+// target for the whole model (the largest common energy threshold whose ranks bring
+// the model's parameter count to at most N). Reconstruction error per layer is
+// ‖W − W_r‖_F/‖W‖_F = sqrt(Σ_{i≥r} σᵢ²/Σσᵢ²) (Eckart–Young; exact for the SVD, the
+// fp32 rounding of the stored factors adds ~1e-7).
+//
+// Deterministic: svd_jacobi has a fixed order, so the same model gives the same bytes.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compress/ir/graph.h"
+#include "compress/passes/pass.h"
+
+namespace mc {
+
+struct LowRankOptions {
+  // Exactly one of the three must be set; validate_lowrank_options says what is wrong.
+  std::optional<double> rank_ratio;       // (0, 1]
+  std::optional<double> energy;           // (0, 1]
+  std::optional<uint64_t> target_params;  // > 0: total initializer elements of the model after the pass
+  // Node names or op types to leave alone; each entry must match some node.
+  std::vector<std::string> exclude;
+  // Tests set this to false to factorize even where it costs more (e.g. full rank).
+  bool only_if_cheaper = true;
+};
+
+struct LowRankLayer {
+  std::string node;        // node name (or "#index (Op)")
+  std::string op_type;
+  std::string weight;      // initializer name
+  int64_t rows = 0;        // K (Gemm/MatMul) or N (Conv): the matrix SVD sees is rows×cols
+  int64_t cols = 0;        // N (Gemm/MatMul) or C·Πk (Conv)
+  int64_t full_rank = 0;   // min(rows, cols)
+  int64_t rank = 0;        // chosen rank (0 when skipped before a rank was chosen)
+  double energy = 0.0;     // Σ_{i<rank} σ² / Σσ²
+  double rel_error = 0.0;  // ‖W − W_r‖_F / ‖W‖_F
+  uint64_t params_before = 0, params_after = 0;  // weight (+ bias) elements of this layer
+  uint64_t macs_before = 0, macs_after = 0;      // for one inference; valid when macs_known
+  bool macs_known = false;
+  bool factorized = false;
+  std::string reason;      // why it was skipped (empty when factorized)
+};
+
+struct LowRankResult {
+  std::vector<LowRankLayer> layers;  // every candidate and excluded layer, in graph order
+  std::string mode;                  // "rank_ratio=0.5", "energy=0.9", "target_params=100000 (energy=…)"
+  double chosen_energy = 0.0;        // for target_params: the common energy threshold found
+  std::vector<std::string> new_tensors;
+  int factorized() const;
+};
+
+// Throws Error(Input) with one clear line for out-of-range or conflicting options.
+void validate_lowrank_options(const LowRankOptions& o);
+
+// Rewrites m in place (shapes refreshed afterwards) and reports per layer. Throws
+// Error(Input) for bad options, an exclude entry that matches no node, or a
+// target_params that even rank 1 everywhere cannot reach.
+LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o);
+
+// Options of the pass table row, from ctx.options "lowrank.rank_ratio", "lowrank.energy",
+// "lowrank.target_params", "lowrank.exclude" (comma-separated).
+LowRankOptions lowrank_options_from(const PassContext& ctx);
+
+// The pass of the table (pass_registry.cpp): factorize_low_rank with the options above.
+PassReport lowrank(Model& m, PassContext& ctx);
+
+}  // namespace mc
