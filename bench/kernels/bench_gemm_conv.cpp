@@ -248,8 +248,7 @@ int main(int argc, char** argv) {
     mcrt::conv2d_geom_finish(g);
     return g;
   };
-  // The conv and fc layers of examples/fashion-mnist/{lenet5,mobile,mlp}.onnx (BatchNorm folded), and
-  // of a small ResNet whose shapes are assumed (no resnet model in examples/ yet).
+  // The conv and fc layers of examples/fashion-mnist/{lenet5,mobile,mlp,resnet}.onnx (BatchNorm folded).
   struct Layer {
     const char* model;
     const char* name;
@@ -272,13 +271,13 @@ int main(int argc, char** argv) {
       C("mobile", "pw 128-128", G(128, 4, 4, 128, 1, 1, 0, 1)),   F("mobile", "fc 128-10", 128, 10),
       F("mlp", "fc 784-300", 784, 300),                          F("mlp", "fc 300-100", 300, 100),
       F("mlp", "fc 100-10", 100, 10),
-      C("resnet*", "stem 3x3", G(1, 28, 28, 16, 3, 1, 1, 1)),     C("resnet*", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),
-      C("resnet*", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),      C("resnet*", "3x3 s2 16-32", G(16, 28, 28, 32, 3, 2, 1, 1)),
-      C("resnet*", "1x1 s2 16-32", G(16, 28, 28, 32, 1, 2, 0, 1)), C("resnet*", "3x3 32", G(32, 14, 14, 32, 3, 1, 1, 1)),
-      C("resnet*", "3x3 s2 32-64", G(32, 14, 14, 64, 3, 2, 1, 1)), C("resnet*", "1x1 s2 32-64", G(32, 14, 14, 64, 1, 2, 0, 1)),
-      C("resnet*", "3x3 64", G(64, 7, 7, 64, 3, 1, 1, 1)),        F("resnet*", "fc 64-10", 64, 10),
+      C("resnet", "stem 3x3", G(1, 28, 28, 16, 3, 1, 1, 1)),     C("resnet", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),
+      C("resnet", "3x3 16", G(16, 28, 28, 16, 3, 1, 1, 1)),      C("resnet", "3x3 s2 16-32", G(16, 28, 28, 32, 3, 2, 1, 1)),
+      C("resnet", "1x1 s2 16-32", G(16, 28, 28, 32, 1, 2, 0, 1)), C("resnet", "3x3 32", G(32, 14, 14, 32, 3, 1, 1, 1)),
+      C("resnet", "3x3 s2 32-64", G(32, 14, 14, 64, 3, 2, 1, 1)), C("resnet", "1x1 s2 32-64", G(32, 14, 14, 64, 1, 2, 0, 1)),
+      C("resnet", "3x3 64", G(64, 7, 7, 64, 3, 1, 1, 1)),        F("resnet", "fc 64-10", 64, 10),
   };
-  std::printf("\nconv2d and fc layers at batch 1, bias + Relu fused (resnet* shapes are assumed)\n");
+  std::printf("\nconv2d and fc layers of examples/fashion-mnist/*.onnx at batch 1, bias + Relu fused\n");
   std::printf("%-8s %-13s %-28s %9s %9s %8s\n", "model", "layer", "shape", "time_us", "GFLOP/s", "%peak");
   const char* model = layers[0].model;
   double model_total = 0.0;

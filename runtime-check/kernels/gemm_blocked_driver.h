@@ -352,29 +352,68 @@ inline ShiftedLayout shifted_layout(const ConvGeom& g) {
   return l;
 }
 
-// Phase images of one input channel xc (H x W) into d (s*s images of Hph x Wph).
+// Phase images of one input channel xc (H x W) into d (s*s images of Hph x Wph). Stride 1 copies
+// rows; stride 2 splits each input row into its two column phases (an interleaved load the compiler
+// vectorises); larger strides go through a zero-bordered row buffer.
 inline void shifted_copy_channel(const ConvGeom& g, const ShiftedLayout& l, const float* xc, float* d) {
-  for (int py = 0; py < l.s; ++py) {
-    for (int px = 0; px < l.s; ++px) {
-      // Phase columns j whose input column j*s + px - pad_l is inside [0, W).
-      const int off = px - g.pad_l;
-      const int j_lo = std::min(l.wph, off >= 0 ? 0 : (-off + l.s - 1) / l.s);
-      const int j_hi = std::max(j_lo, std::min(l.wph, off >= g.W ? 0 : (g.W - 1 - off) / l.s + 1));
-      for (int i = 0; i < l.hph; ++i, d += l.wph) {
-        const int r = i * l.s + py - g.pad_t;
-        if (r < 0 || r >= g.H) {
-          for (int j = 0; j < l.wph; ++j) d[j] = 0.0f;
-          continue;
-        }
-        const float* src = xc + size_t(r) * g.W + off;
-        for (int j = 0; j < j_lo; ++j) d[j] = 0.0f;
-        if (l.s == 1) {
-          for (int j = j_lo; j < j_hi; ++j) d[j] = src[j];
-        } else {
-          for (int j = j_lo; j < j_hi; ++j) d[j] = src[j * l.s];
-        }
-        for (int j = j_hi; j < l.wph; ++j) d[j] = 0.0f;
+  constexpr int kMaxRow = 4096;
+  const int s = l.s, wrow = s * l.wph;  // padded row length rounded up to whole phases
+  if (wrow > kMaxRow) {
+    // Very wide rows (not seen in our models): element by element.
+    for (int py = 0; py < s; ++py)
+      for (int px = 0; px < s; ++px)
+        for (int i = 0; i < l.hph; ++i, d += l.wph)
+          for (int j = 0; j < l.wph; ++j) {
+            const int r = i * s + py - g.pad_t, q = j * s + px - g.pad_l;
+            d[j] = (r >= 0 && r < g.H && q >= 0 && q < g.W) ? xc[size_t(r) * g.W + q] : 0.0f;
+          }
+    return;
+  }
+  float prow[kMaxRow];
+  for (int j = 0; j < g.pad_l; ++j) prow[j] = 0.0f;
+  for (int j = g.pad_l + g.W; j < wrow; ++j) prow[j] = 0.0f;
+  const size_t phase = size_t(l.hph) * l.wph;
+  for (int R = 0; R < l.hph * s; ++R) {  // padded row index
+    const int i = R / s, py = R % s, r = R - g.pad_t;
+    float* dst = d + size_t(py * s) * phase + size_t(i) * l.wph;  // phase (py, px = 0), row i
+    if (r < 0 || r >= g.H) {
+      for (int px = 0; px < s; ++px)
+        for (int j = 0; j < l.wph; ++j) dst[size_t(px) * phase + j] = 0.0f;
+      continue;
+    }
+    if (s == 1) {
+      for (int j = 0; j < g.pad_l; ++j) dst[j] = 0.0f;
+      std::memcpy(dst + g.pad_l, xc + size_t(r) * g.W, sizeof(float) * g.W);
+      for (int j = g.pad_l + g.W; j < l.wph; ++j) dst[j] = 0.0f;
+      continue;
+    }
+    if (s == 2) {
+      // Straight from x (no row buffer: reading it back right after memcpy stalls store forwarding).
+      // Phase columns j read input columns 2j - pad_l (even) and 2j + 1 - pad_l (odd).
+      const float* xr = xc + size_t(r) * g.W;
+      float* __restrict d0 = dst;
+      float* __restrict d1 = dst + phase;
+      const int j_lo = std::min(l.wph, (g.pad_l + 1) / 2);                      // 2j - pad_l >= 0
+      const int j_hi = std::max(j_lo, std::min(l.wph, (g.W + g.pad_l) / 2));  // 2j + 1 - pad_l < W
+      auto at = [&](int q) { return q >= 0 && q < g.W ? xr[q] : 0.0f; };
+      for (int j = 0; j < j_lo; ++j) {
+        d0[j] = at(2 * j - g.pad_l);
+        d1[j] = at(2 * j + 1 - g.pad_l);
       }
+      const float* __restrict src = xr + (2 * j_lo - g.pad_l);
+#pragma GCC ivdep
+      for (int j = 0; j < j_hi - j_lo; ++j) {
+        d0[j_lo + j] = src[2 * j];
+        d1[j_lo + j] = src[2 * j + 1];
+      }
+      for (int j = j_hi; j < l.wph; ++j) {
+        d0[j] = at(2 * j - g.pad_l);
+        d1[j] = at(2 * j + 1 - g.pad_l);
+      }
+    } else {
+      std::memcpy(prow + g.pad_l, xc + size_t(r) * g.W, sizeof(float) * g.W);
+      for (int px = 0; px < s; ++px)
+        for (int j = 0; j < l.wph; ++j) dst[size_t(px) * phase + j] = prow[j * s + px];
     }
   }
 }
