@@ -357,6 +357,14 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     if (l.macs_known) l.macs_after = c.unit_macs * factored_params(l.rows, l.cols, r);
   }
   if (old_weights.empty()) return res;
+  // The factors of a finite matrix are finite; check anyway before anything is written
+  // (security.md: silent collapse).
+  for (const auto& name : res.new_tensors) {
+    const Tensor* t = g.initializer(name);
+    for (uint64_t q = 0; t && q < t->numel(); ++q)
+      if (!std::isfinite(t->as<float>()[q]))
+        throw Error(ErrorKind::Gate, "lowrank produced a non-finite value in tensor '" + name + "'; nothing was written");
+  }
   std::vector<Node> nodes;
   nodes.reserve(g.nodes.size() + old_weights.size());
   for (size_t i = 0; i < g.nodes.size(); ++i) {

@@ -11,7 +11,10 @@
 namespace mc {
 namespace {
 
-constexpr double kTol = 1e-15;
+// A pair counts as orthogonal when |a_i·a_j| <= tol·‖a_i‖‖a_j‖ with tol = √m·ε (as
+// LAPACK's dgesvj): below that the dot product itself is rounding noise, and
+// rotating on noise only adds sweeps.
+double pair_tolerance(size_t m) { return std::sqrt(static_cast<double>(m)) * 2.220446049250313e-16; }
 
 // x·y with eight partial sums in a fixed order: deterministic, and free of the
 // single dependency chain that keeps a strict-order loop from using the FPU fully.
@@ -40,6 +43,7 @@ void rotate(double* x, double* y, size_t m, double c, double s) {
 void jacobi_sweeps(std::vector<double>& cols, size_t n, size_t m, std::vector<double>& vt, int max_sweeps,
                    SvdResult* r) {
   std::vector<double> norm2(n);
+  const double tol = pair_tolerance(m);
   for (int sweep = 0; sweep < max_sweeps; ++sweep) {
     for (size_t c = 0; c < n; ++c) norm2[c] = dot(&cols[c * m], &cols[c * m], m);
     bool rotated = false;
@@ -50,7 +54,7 @@ void jacobi_sweeps(std::vector<double>& cols, size_t n, size_t m, std::vector<do
         if (alpha <= 0.0 || beta <= 0.0) continue;
         double* aj = &cols[j * m];
         const double gamma = dot(ai, aj, m);
-        if (std::fabs(gamma) <= kTol * std::sqrt(alpha) * std::sqrt(beta)) continue;
+        if (std::fabs(gamma) <= tol * std::sqrt(alpha) * std::sqrt(beta)) continue;
         rotated = true;
         // Rotation that zeroes the off-diagonal of the 2×2 Gram matrix [[alpha, gamma], [gamma, beta]].
         const double zeta = (beta - alpha) / (2.0 * gamma);
