@@ -9,9 +9,8 @@
 // (x/255 - 0.2860)/0.3530, for the examples, and on the suite's own inputs otherwise.
 // Error paths: output == input and an unknown pass give exit 2 and one line.
 //
-// ORT runs through the peer tool tests/peers/ort_run.js (node), with .npy files.
+// ORT runs through the test peer (tests/support/ort_peer.h); images come from compress/data.
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -23,12 +22,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "compress/data/dataset.h"
+#include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
 
 namespace fs = std::filesystem;
@@ -38,7 +38,6 @@ namespace {
 
 const std::string kNode = "/usr/share/libonnx-testdata/data/node/";
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-const std::string kOrtTool = std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js";
 
 struct TempDir {
   fs::path path;
@@ -53,79 +52,14 @@ struct TempDir {
   }
 };
 
-// ---- .npy, the peer tool's format (v1.0, little-endian, C order) ---------------------
+using mc::test::NpyArray;
 
-struct Array {
-  std::string descr;  // "<f4", "<i8", "|b1", ...
-  std::vector<int64_t> shape;
-  std::string bytes;
-};
-
-void write_npy(const fs::path& p, const Array& a) {
-  std::string shape;  // numpy's spelling: "(2, 3)", "(5,)", "()"
-  for (size_t i = 0; i < a.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape[i]);
-  if (a.shape.size() == 1) shape += ",";
-  std::string header = "{'descr': '" + a.descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
-  while ((10 + header.size() + 1) % 64) header += ' ';
-  header += '\n';
-  std::ofstream f(p, std::ios::binary);
-  f.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t hl = static_cast<uint16_t>(header.size());
-  f.put(static_cast<char>(hl & 0xff));
-  f.put(static_cast<char>(hl >> 8));
-  f << header;
-  f.write(a.bytes.data(), static_cast<std::streamsize>(a.bytes.size()));
-  REQUIRE(f.good());
-}
-
-Array read_npy(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  REQUIRE(all.size() >= 10);
-  REQUIRE(all.compare(0, 6, "\x93NUMPY") == 0);
-  const size_t hl = static_cast<uint8_t>(all[8]) | (static_cast<size_t>(static_cast<uint8_t>(all[9])) << 8);
-  const std::string header = all.substr(10, hl);
-  std::smatch m;
-  REQUIRE(std::regex_search(header, m, std::regex("'descr': '([^']+)'.*'shape': \\(([^)]*)\\)")));
-  Array a;
-  a.descr = m[1];
-  std::string dims = m[2];
-  std::stringstream ss(dims);
-  std::string tok;
-  while (std::getline(ss, tok, ','))
-    if (tok.find_first_not_of(' ') != std::string::npos) a.shape.push_back(std::stoll(tok));
-  a.bytes = all.substr(10 + hl);
-  return a;
-}
-
-// Runs the model in ORT; returns output name → array.
-std::map<std::string, Array> run_ort(const fs::path& model, const std::map<std::string, fs::path>& inputs,
-                                     const fs::path& out_dir) {
-  std::vector<std::string> argv{"/usr/bin/node", kOrtTool, model.string()};
-  for (const auto& [name, path] : inputs) argv.insert(argv.end(), {"--in", name + "=" + path.string()});
-  argv.insert(argv.end(), {"--out-dir", out_dir.string()});
-  fs::create_directories(out_dir);
-  auto r = mc::test::run_process(argv, 300);
-  INFO("ort_run.js on " << model << ": " << r.err);
-  REQUIRE(r.exit_code == 0);
-  std::map<std::string, Array> outs;
-  std::ifstream tsv(out_dir / "outputs.tsv");
-  std::string line;
-  while (std::getline(tsv, line)) {
-    const auto tab = line.find('\t');
-    REQUIRE(tab != std::string::npos);
-    outs[line.substr(tab + 1)] = read_npy(out_dir / line.substr(0, tab));
-  }
-  REQUIRE(!outs.empty());
-  return outs;
-}
-
-void require_close(const std::string& what, const Array& ref, const Array& got) {
+void require_close(const std::string& what, const NpyArray& ref, const NpyArray& got) {
   INFO(what);
-  REQUIRE(ref.descr == got.descr);
+  REQUIRE(ref.dtype == got.dtype);
   REQUIRE(ref.shape == got.shape);
   REQUIRE(ref.bytes.size() == got.bytes.size());
-  if (ref.descr != "<f4") {
+  if (ref.dtype != mcrt::NpyDtype::kF32) {
     REQUIRE(ref.bytes == got.bytes);  // integer/bool outputs: exact
     return;
   }
@@ -145,20 +79,33 @@ void require_close(const std::string& what, const Array& ref, const Array& got) 
   REQUIRE(bad == 0);
 }
 
+void require_same_outputs(const std::string& what, const fs::path& original, const fs::path& optimized,
+                          const std::map<std::string, NpyArray>& feeds) {
+  const auto ref = mc::test::run_in_ort(original.string(), feeds);
+  const auto got = mc::test::run_in_ort(optimized.string(), feeds);
+  REQUIRE(!ref.empty());
+  REQUIRE(ref.size() == got.size());
+  for (const auto& [name, arr] : ref) {
+    REQUIRE(got.count(name));
+    require_close(what + " output " + name, arr, got.at(name));
+  }
+}
+
 // First n Fashion-MNIST test images as [n,1,28,28] float32, normalised.
-Array fashion_mnist_images(size_t n) {
-  gzFile gz = gzopen(kImages.c_str(), "rb");
-  REQUIRE(gz != nullptr);
-  unsigned char head[16];
-  REQUIRE(gzread(gz, head, 16) == 16);
-  REQUIRE((head[2] == 0x08 && head[3] == 3));  // unsigned byte, 3 dims
-  std::vector<unsigned char> px(n * 28 * 28);
-  REQUIRE(gzread(gz, px.data(), static_cast<unsigned>(px.size())) == static_cast<int>(px.size()));
-  gzclose(gz);
-  std::vector<float> x(px.size());
-  for (size_t i = 0; i < px.size(); ++i) x[i] = (px[i] / 255.0f - 0.2860f) / 0.3530f;
-  Array a{"<f4", {static_cast<int64_t>(n), 1, 28, 28}, std::string(x.size() * 4, '\0')};
-  std::memcpy(a.bytes.data(), x.data(), a.bytes.size());
+NpyArray fashion_mnist_images(size_t n) {
+  mc::data::DatasetOptions o;
+  o.data_path = kImages;
+  o.mean = 0.2860f;
+  o.std = 0.3530f;
+  o.max_samples = n;
+  const mc::data::Dataset ds = mc::data::load_dataset(o, {-1, 1, 28, 28});
+  const mc::data::Batch b = ds.batch(0, n);
+  REQUIRE(b.size == n);
+  NpyArray a;
+  a.dtype = mcrt::NpyDtype::kF32;
+  a.shape = b.shape;
+  a.bytes.resize(a.numel() * 4);
+  std::memcpy(a.bytes.data(), b.data, a.bytes.size());
   return a;
 }
 
@@ -174,34 +121,37 @@ std::multiset<std::string> op_types(const fs::path& model) {
   return ops;
 }
 
-// The .npy form of a node-suite input_*.pb (raw_data or float/int typed fields).
-bool tensor_pb_to_npy(const fs::path& pb, const fs::path& npy) {
+// A node-suite input_*.pb as an array (raw_data or the typed fields; float, int32, int64).
+bool tensor_pb_to_array(const fs::path& pb, NpyArray* a) {
   std::ifstream f(pb, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   onnx::TensorProto t;
   if (!t.ParseFromString(bytes)) return false;
-  Array a;
-  for (auto d : t.dims()) a.shape.push_back(d);
+  a->shape.assign(t.dims().begin(), t.dims().end());
+  const char* typed = nullptr;
+  size_t typed_bytes = 0;
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
-      a.descr = "<f4";
-      if (!t.raw_data().empty()) a.bytes = t.raw_data();
-      else a.bytes.assign(reinterpret_cast<const char*>(t.float_data().data()), t.float_data_size() * 4);
-      break;
-    case onnx::TensorProto::INT64:
-      a.descr = "<i8";
-      if (!t.raw_data().empty()) a.bytes = t.raw_data();
-      else a.bytes.assign(reinterpret_cast<const char*>(t.int64_data().data()), t.int64_data_size() * 8);
+      a->dtype = mcrt::NpyDtype::kF32;
+      typed = reinterpret_cast<const char*>(t.float_data().data());
+      typed_bytes = t.float_data_size() * 4u;
       break;
     case onnx::TensorProto::INT32:
-      a.descr = "<i4";
-      if (!t.raw_data().empty()) a.bytes = t.raw_data();
-      else a.bytes.assign(reinterpret_cast<const char*>(t.int32_data().data()), t.int32_data_size() * 4);
+      a->dtype = mcrt::NpyDtype::kI32;
+      typed = reinterpret_cast<const char*>(t.int32_data().data());
+      typed_bytes = t.int32_data_size() * 4u;
+      break;
+    case onnx::TensorProto::INT64:
+      a->dtype = mcrt::NpyDtype::kI64;
+      typed = reinterpret_cast<const char*>(t.int64_data().data());
+      typed_bytes = t.int64_data_size() * 8u;
       break;
     default:
       return false;
   }
-  write_npy(npy, a);
+  const std::string& raw = t.raw_data();
+  if (!raw.empty()) a->bytes.assign(raw.begin(), raw.end());
+  else a->bytes.assign(typed, typed + typed_bytes);
   return true;
 }
 
@@ -222,8 +172,7 @@ TEST_CASE("optimize: example models lose BN/Identity/Dropout/Constant and keep O
   REQUIRE(models.size() >= 4);
 
   TempDir tmp;
-  const fs::path x = tmp.path / "x.npy";
-  write_npy(x, fashion_mnist_images(256));
+  const std::map<std::string, NpyArray> feeds{{"input", fashion_mnist_images(256)}};
   for (const auto& model : models) {
     DYNAMIC_SECTION(model.filename().string()) {
       const fs::path out = tmp.path / (model.stem().string() + ".opt.onnx");
@@ -238,13 +187,7 @@ TEST_CASE("optimize: example models lose BN/Identity/Dropout/Constant and keep O
         INFO(gone);
         REQUIRE(ops.count(gone) == 0);
       }
-      const auto ref = run_ort(model, {{"input", x}}, tmp.path / (model.stem().string() + "_ref"));
-      const auto got = run_ort(out, {{"input", x}}, tmp.path / (model.stem().string() + "_opt"));
-      REQUIRE(ref.size() == got.size());
-      for (const auto& [name, arr] : ref) {
-        REQUIRE(got.count(name));
-        require_close(model.filename().string() + " output " + name, arr, got.at(name));
-      }
+      require_same_outputs(model.filename().string(), model, out, feeds);
     }
   }
 }
@@ -276,20 +219,15 @@ TEST_CASE("optimize: node-suite models the passes rewrite keep ORT outputs", "[e
       REQUIRE(op_types(out).count("Constant") == 0);
 
       mc::Model m = mc::import_onnx_file(model.string());
-      std::map<std::string, fs::path> feeds;
+      std::map<std::string, NpyArray> feeds;
       const auto inputs = m.graph.real_inputs();
       for (size_t k = 0; k < inputs.size(); ++k) {
         const fs::path pb = fs::path(kNode + c) / "test_data_set_0" / ("input_" + std::to_string(k) + ".pb");
-        const fs::path npy = tmp.path / (c + "_in" + std::to_string(k) + ".npy");
-        REQUIRE(tensor_pb_to_npy(pb, npy));
-        feeds[inputs[k]->name] = npy;
+        NpyArray a;
+        REQUIRE(tensor_pb_to_array(pb, &a));
+        feeds[inputs[k]->name] = std::move(a);
       }
-      const auto ref = run_ort(model, feeds, tmp.path / (c + "_ref"));
-      const auto got = run_ort(out, feeds, tmp.path / (c + "_opt"));
-      for (const auto& [name, arr] : ref) {
-        REQUIRE(got.count(name));
-        require_close(c + " output " + name, arr, got.at(name));
-      }
+      require_same_outputs(c, model, out, feeds);
     }
   }
 }
