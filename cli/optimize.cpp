@@ -14,6 +14,7 @@
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "compress/passes/graph_rewrite.h"
 #include "compress/passes/pass.h"
 #include "compress/passes/refresh_shapes.h"
 
@@ -89,6 +90,7 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
     }
 
   Model m = import_onnx_file(o.model);
+  require_known_default_domain_ops(m, o.model);
   const Figures before = figures_of(m, m.source_files);
 
   PassContext ctx;

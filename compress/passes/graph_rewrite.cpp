@@ -119,10 +119,17 @@ const onnx::OpSchema* find_op_schema(const Model& m, const Node& n) {
 void require_known_op(const Model& m, const Node& n, const std::string& pass, const std::string& why) {
   if (find_op_schema(m, n)) return;
   const std::string domain = n.is_default_domain() ? std::string() : n.domain;
-  throw Error(ErrorKind::Input, pass + ": node '" + n.name + "' has op '" + n.op_type + "' (domain '" +
+  throw Error(ErrorKind::Input, pass + ": " + (n.name.empty() ? std::string("a node") : "node '" + n.name + "'") +
+                                    " has op '" + n.op_type + "' (domain '" +
                                     (domain.empty() ? "ai.onnx" : domain) + "', opset " +
                                     std::to_string(m.opset(domain)) +
                                     "), which ONNX's schema registry does not know; " + why);
+}
+
+void require_known_default_domain_ops(const Model& m, const std::string& who) {
+  for (const auto& n : m.graph.nodes)
+    if (n.is_default_domain())
+      require_known_op(m, n, who, "the result would not be a valid ONNX model");
 }
 
 std::string describe_node(const Node& n, size_t index) {

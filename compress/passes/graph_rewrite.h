@@ -37,6 +37,10 @@ const onnx::OpSchema* find_op_schema(const Model& m, const Node& n);
 // `why` says what the calling pass needed the op's semantics for.
 void require_known_op(const Model& m, const Node& n, const std::string& pass, const std::string& why);
 
+// require_known_op for every default-domain node of the main graph: a model that uses
+// an op ONNX does not define at its opset cannot be written back as valid ONNX.
+void require_known_default_domain_ops(const Model& m, const std::string& who);
+
 // "name (Op)" or "#index (Op)" for messages.
 std::string describe_node(const Node& n, size_t index);
 

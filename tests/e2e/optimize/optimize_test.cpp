@@ -304,3 +304,33 @@ TEST_CASE("optimize: a fold that creates Inf is a gate failure and writes nothin
   REQUIRE(r.err.find("non-finite") != std::string::npos);
   REQUIRE(!fs::exists(out));
 }
+
+TEST_CASE("optimize: an op ONNX does not define is an input error naming the op", "[e2e]") {
+  TempDir tmp;
+  mc::Model m;
+  m.opsets = {{"", 13}};
+  m.graph.name = "unknown";
+  mc::ValueInfo x;
+  x.name = "x";
+  x.dtype = mc::DType::F32;
+  x.has_shape = true;
+  x.shape = {mc::Dim::known(4)};
+  mc::ValueInfo y = x;
+  y.name = "y";
+  m.graph.inputs.push_back(x);
+  m.graph.outputs.push_back(y);
+  mc::Node n;
+  n.op_type = "FancyOp";
+  n.name = "fancy";
+  n.inputs = {"x"};
+  n.outputs = {"y"};
+  m.graph.nodes = {n};
+  mc::ExportOptions eo;
+  eo.run_checker = false;  // the checker would refuse it, which is the point
+  const fs::path model = tmp.path / "fancy.onnx";
+  mc::export_onnx_file(m, model.string(), eo);
+  auto r = optimize({model.string(), "-o", (tmp.path / "out.onnx").string()});
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.err.find("FancyOp") != std::string::npos);
+  REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
