@@ -119,6 +119,12 @@ Status prepare_resize(PrepareContext& ctx, NodePlan& n) {
     st->in[d] = in;
     st->out[d] = o;
     out.push_back(o);
+  }
+  // The output (and so every tap table) is bounded by the memory limit before tabulating.
+  MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
+  for (int d = 0; d < rank; ++d) {
+    const int64_t in = st->in[d], o = st->out[d];
+    const double scale = !sizes.empty() ? (double)o / (double)in : (double)scales[(size_t)d];
     st->i0[d].resize((size_t)o);
     st->i1[d].resize((size_t)o);
     st->w1[d].resize((size_t)o);
@@ -149,7 +155,6 @@ Status prepare_resize(PrepareContext& ctx, NodePlan& n) {
     }
   }
   st->numel = shape_numel(out);
-  MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));
   n.state = std::move(st);
   n.run = mode == "linear" ? run_resize_linear : run_resize_nearest;
   n.kernel_name = mode == "linear" ? "resize_linear_reference" : "resize_nearest_reference";

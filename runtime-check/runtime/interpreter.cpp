@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "runtime/op_registry.h"
 #include "runtime/plan.h"
@@ -115,6 +116,16 @@ bool fusable_activation(const NodePlan& n, std::vector<TensorPlan>& tensors, flo
 }  // namespace
 
 Status Interpreter::prepare(const Model& model, const PrepareOptions& opts, std::unique_ptr<Interpreter>* out) {
+  // The standard containers used while preparing report allocation failure by throwing;
+  // that is the one exception that can arise here, and it leaves as kOutOfMemory.
+  try {
+    return prepare_impl(model, opts, out);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("allocation failed while preparing the model");
+  }
+}
+
+Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts, std::unique_ptr<Interpreter>* out) {
   if (opts.batch < 1 || opts.batch > (1 << 20))
     return Status(StatusCode::kInvalidArgument, "batch must be in [1, 2^20]");
   std::unique_ptr<Interpreter> it(new (std::nothrow) Interpreter());

@@ -91,6 +91,7 @@ class Interpreter {
  private:
   struct Impl;
   Interpreter();
+  static Status prepare_impl(const Model& model, const PrepareOptions& opts, std::unique_ptr<Interpreter>* out);
   TensorInfo info(int tensor) const;
   std::unique_ptr<Impl> impl_;
   std::vector<int> inputs_, outputs_;

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "format/file_header.h"
@@ -548,7 +549,11 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
                               (unsigned long long)h.weights_size));
   }
   Verifier sem(*m, *m->graph_, limits, refs->size());
-  MCRT_RETURN_IF_ERROR(sem.run());
+  try {  // the checker's bookkeeping vectors throw only std::bad_alloc
+    MCRT_RETURN_IF_ERROR(sem.run());
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("allocation failed while verifying the model");
+  }
   *out = std::move(m);
   return Status::Ok();
 }
