@@ -27,6 +27,7 @@ struct LowRankCliOptions {
   std::optional<double> energy;
   std::optional<uint64_t> target_params;
   std::string exclude;  // comma-separated
+  std::string conv = "channel";
   bool json = false;
 };
 
@@ -57,6 +58,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   o.rank_ratio = c.rank_ratio;
   o.energy = c.energy;
   o.target_params = c.target_params;
+  o.conv_spatial = c.conv == "spatial";
   std::stringstream ss(c.exclude);
   for (std::string tok; std::getline(ss, tok, ',');)
     if (!tok.empty()) o.exclude.push_back(tok);
@@ -110,7 +112,9 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   std::cout << "  lowrank (" << res.mode << "): factorized " << res.factorized() << " of " << res.layers.size()
             << " layers\n";
   for (const auto& l : res.layers) {
-    std::cout << "  " << l.node << " (" << l.op_type << ", " << l.rows << "x" << l.cols << "): ";
+    std::cout << "  " << l.node << " (" << l.op_type;
+    if (l.rows > 0) std::cout << ", " << l.rows << "x" << l.cols;
+    std::cout << "): ";
     if (l.factorized)
       std::cout << "rank " << l.rank << "/" << l.full_rank << ", energy " << fixed(l.energy, 4) << ", error "
                 << fixed(l.rel_error, 4) << ", params " << thousands(l.params_before) << " → "
@@ -138,6 +142,9 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
   sub->add_option("--rank-ratio", opts->rank_ratio, "Rank as a fraction of each layer's full rank, in (0, 1]");
   sub->add_option("--energy", opts->energy, "Keep the smallest rank whose sum of squared singular values reaches this fraction, in (0, 1]");
   sub->add_option("--target-params", opts->target_params, "Total parameters the model should have at most");
+  sub->add_option("--conv", opts->conv,
+                  "Conv scheme: channel (kxk C->r, then 1x1 r->N) or spatial (kx1, then 1xk; Jaderberg)")
+      ->check(CLI::IsMember({"channel", "spatial"}));
   sub->add_option("--exclude", opts->exclude, "Comma-separated node names or op types to leave alone");
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(

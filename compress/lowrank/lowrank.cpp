@@ -19,7 +19,7 @@
 namespace mc {
 namespace {
 
-enum class LayerKind { Gemm, MatMul, Conv };
+enum class LayerKind { Gemm, MatMul, Conv, ConvSpatial };
 
 // A layer that can be factorized, with its SVD.
 struct Candidate {
@@ -29,7 +29,8 @@ struct Candidate {
   SvdResult svd;
   std::vector<double> head;  // head[r] = Σ_{i<r} σ² / Σσ², r = 0..k
   std::vector<double> tail;  // tail[r] = Σ_{i>=r} σ² / Σσ²
-  uint64_t unit_macs = 0;    // MACs per weight element (rows of X, or output pixels)
+  // MACs after at rank r are r·(macs_a + macs_b): the first and the second layer per unit of rank.
+  uint64_t macs_a = 0, macs_b = 0;
   size_t report = 0;         // index into LowRankResult::layers
 };
 
@@ -56,14 +57,31 @@ uint64_t factored_params(int64_t rows, int64_t cols, int64_t r) {
   return static_cast<uint64_t>(r) * static_cast<uint64_t>(rows + cols);
 }
 
-bool cheaper(int64_t rows, int64_t cols, int64_t r) {
-  return factored_params(rows, cols, r) < static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
+// Fewer params and (when known) fewer MACs. For Gemm/MatMul and the channel split both
+// layers see the same rows or pixels, so the two conditions coincide; the spatial split's
+// first layer runs at full input width, so its MACs are checked on their own.
+bool cheaper(const Candidate& c, const LowRankLayer& l, int64_t r) {
+  if (factored_params(l.rows, l.cols, r) >= static_cast<uint64_t>(l.rows) * static_cast<uint64_t>(l.cols)) return false;
+  return !l.macs_known || static_cast<uint64_t>(r) * (c.macs_a + c.macs_b) < l.macs_before;
 }
 
 // Weight matrix of the layer as double, row-major rows×cols; empty + *why on refusal.
 std::vector<double> weight_matrix(const Node& n, LayerKind kind, const Tensor& t, int64_t* rows, int64_t* cols) {
   std::vector<double> w;
   const float* src = t.as<float>();
+  if (kind == LayerKind::ConvSpatial) {
+    // M[(c,u), (n,v)] = W[n, c, u, v]: rows C·kh, cols N·kw.
+    const int64_t N = t.dims[0], C = t.dims[1], kh = t.dims[2], kw = t.dims[3];
+    *rows = C * kh;
+    *cols = N * kw;
+    w.resize(static_cast<size_t>(N * C * kh * kw));
+    for (int64_t o = 0; o < N; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t u = 0; u < kh; ++u)
+          for (int64_t v = 0; v < kw; ++v)
+            w[static_cast<size_t>((c * kh + u) * (N * kw) + o * kw + v)] = src[((o * C + c) * kh + u) * kw + v];
+    return w;
+  }
   if (kind == LayerKind::Conv) {
     *rows = t.dims[0];
     *cols = 1;
@@ -83,6 +101,19 @@ std::vector<double> weight_matrix(const Node& n, LayerKind kind, const Tensor& t
       else w[static_cast<size_t>(i * d1 + j)] = x;
     }
   return w;
+}
+
+// [B, C, H, W] of a 4-D value, a symbolic batch counting as 1 (as model_stats does);
+// empty when the rank or any other dim is unknown.
+std::vector<int64_t> spatial_dims(const ValueInfo* v) {
+  if (!v || !v->has_shape || v->shape.size() != 4) return {};
+  std::vector<int64_t> d;
+  for (size_t i = 0; i < 4; ++i) {
+    if (v->shape[i].is_known()) d.push_back(v->shape[i].value);
+    else if (i == 0) d.push_back(1);
+    else return {};
+  }
+  return d;
 }
 
 bool excluded(const Node& n, const std::vector<std::string>& exclude) {
@@ -115,7 +146,38 @@ std::vector<Node> rewrite(Graph& g, const Node& n, const Candidate& c, int64_t r
   first.outputs = {mid};
   second.outputs = {n.outputs[0]};
 
-  if (c.kind == LayerKind::Conv) {
+  if (c.kind == LayerKind::ConvSpatial) {
+    // M = U S Vᵀ with M[(c,u), (n,v)] = W[n,c,u,v]: a kh×1 Conv C→r with weight
+    // √s_j·U[(c,u), j] as [r, C, kh, 1], then a 1×kw Conv r→N with √s_j·V[(n,v), j] as
+    // [N, r, 1, kw]. Strides, pads and dilations split by axis.
+    const int64_t N = c.weight_dims[0], C = c.weight_dims[1], kh = c.weight_dims[2], kw = c.weight_dims[3];
+    std::vector<float> fa(static_cast<size_t>(r * C * kh)), fb(static_cast<size_t>(N * r * kw));
+    for (int64_t j = 0; j < r; ++j) {
+      const double root = std::sqrt(s.s[static_cast<size_t>(j)]);
+      for (int64_t q = 0; q < C * kh; ++q)
+        fa[static_cast<size_t>(j * C * kh + q)] = static_cast<float>(root * s.u[static_cast<size_t>(q) * k + static_cast<size_t>(j)]);
+      for (int64_t o = 0; o < N; ++o)
+        for (int64_t v = 0; v < kw; ++v)
+          fb[static_cast<size_t>((o * r + j) * kw + v)] =
+              static_cast<float>(root * s.v[static_cast<size_t>(o * kw + v) * k + static_cast<size_t>(j)]);
+    }
+    g.initializers.push_back(Tensor::make_f32(a_name, {r, C, kh, 1}, fa));
+    g.initializers.push_back(Tensor::make_f32(b_name, {N, r, 1, kw}, fb));
+    const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+    const auto pd = n.attr_ints("pads", {0, 0, 0, 0});
+    first.op_type = second.op_type = "Conv";
+    first.inputs = {n.inputs[0], a_name};
+    first.set_attr_ints("kernel_shape", {kh, 1});
+    first.set_attr_ints("strides", {st[0], 1});
+    first.set_attr_ints("dilations", {dl[0], 1});
+    first.set_attr_ints("pads", {pd[0], 0, pd[2], 0});
+    second.inputs = {mid, b_name};
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) second.inputs.push_back(n.inputs[2]);
+    second.set_attr_ints("kernel_shape", {1, kw});
+    second.set_attr_ints("strides", {1, st[1]});
+    second.set_attr_ints("dilations", {1, dl[1]});
+    second.set_attr_ints("pads", {0, pd[1], 0, pd[3]});
+  } else if (c.kind == LayerKind::Conv) {
     // W [N, C·Πk] = U S Vᵀ: first Conv weight S_r V_rᵀ as [r, C, k...], second U_r as [N, r, 1...].
     std::vector<float> fa(ur * static_cast<size_t>(cols)), fb(static_cast<size_t>(rows) * ur);
     for (size_t j = 0; j < ur; ++j)
@@ -215,7 +277,7 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     LayerKind kind;
     if (n.op_type == "Gemm") kind = LayerKind::Gemm;
     else if (n.op_type == "MatMul") kind = LayerKind::MatMul;
-    else if (n.op_type == "Conv") kind = LayerKind::Conv;
+    else if (n.op_type == "Conv") kind = o.conv_spatial ? LayerKind::ConvSpatial : LayerKind::Conv;
     else continue;
     LowRankLayer rep;
     rep.node = n.name.empty() ? describe_node(n, i) : n.name;
@@ -230,7 +292,18 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     if (!t) { skip("the weight is not a constant initializer"); continue; }
     if (g.is_graph_input(rep.weight)) { skip("the weight is also a graph input (it can be replaced at run time)"); continue; }
     if (t->dtype != DType::F32) { skip(std::string("weight dtype ") + dtype_name(t->dtype) + " (only float is factorized)"); continue; }
-    if (kind == LayerKind::Conv) {
+    const ValueInfo* xin = g.value(n.inputs[0]);
+    const ValueInfo* yout = g.value(n.outputs[0]);
+    if (kind == LayerKind::ConvSpatial) {
+      if (t->dims.size() != 4) { skip("the spatial split needs a 2-D Conv (weight of rank 4)"); continue; }
+      if (t->dims[2] < 2 || t->dims[3] < 2) { skip("the spatial split needs a kernel of at least 2x2 (use --conv channel)"); continue; }
+      if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") { skip("the spatial split needs explicit pads (auto_pad is set)"); continue; }
+      if (spatial_dims(xin).empty() || spatial_dims(yout).empty()) {
+        skip("the spatial split needs known channel and spatial dims of its input and output to count MACs");
+        continue;
+      }
+    }
+    if (kind == LayerKind::Conv || kind == LayerKind::ConvSpatial) {
       if (n.attr_int("group", 1) != 1) { skip("grouped Conv (group=" + std::to_string(n.attr_int("group", 1)) + ")"); continue; }
       if (t->dims.size() < 3) { skip("Conv weight of rank " + std::to_string(t->dims.size())); continue; }
     } else if (t->dims.size() != 2) {
@@ -261,10 +334,19 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
       if (const Tensor* b = g.initializer(n.inputs[2])) bias = b->numel();
     rep.params_before = n_el + bias;
     const LayerStats& ls = before.layers[i];
-    if (ls.macs_known && ls.macs > 0 && ls.macs % n_el == 0) {
+    if (kind == LayerKind::ConvSpatial) {
+      // First layer: output [B, r, Ho, W] at C·kh MACs each; second: [B, N, Ho, Wo] at r·kw each.
+      const auto xs = spatial_dims(xin), ys = spatial_dims(yout);
+      rep.macs_known = true;
+      rep.macs_before = static_cast<uint64_t>(ys[0] * ys[1] * ys[2] * ys[3] * t->dims[1] * t->dims[2] * t->dims[3]);
+      c.macs_a = static_cast<uint64_t>(ys[0] * ys[2] * xs[3] * t->dims[1] * t->dims[2]);
+      c.macs_b = static_cast<uint64_t>(ys[0] * ys[2] * ys[3] * ys[1] * t->dims[3]);
+    } else if (ls.macs_known && ls.macs > 0 && ls.macs % n_el == 0) {
       rep.macs_known = true;
       rep.macs_before = ls.macs;
-      c.unit_macs = ls.macs / n_el;
+      const uint64_t unit = ls.macs / n_el;  // rows of X, or output pixels
+      c.macs_a = unit * static_cast<uint64_t>(rows);
+      c.macs_b = unit * static_cast<uint64_t>(cols);
     }
     c.svd = svd_jacobi(w, static_cast<size_t>(rows), static_cast<size_t>(cols));
     const size_t k = c.svd.k;
@@ -283,7 +365,7 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
   // Rank per candidate.
   auto layer_params = [&](const Candidate& c, int64_t r) {
     const LowRankLayer& l = res.layers[c.report];
-    const bool take = !o.only_if_cheaper || cheaper(l.rows, l.cols, r);
+    const bool take = !o.only_if_cheaper || cheaper(c, l, r);
     return take ? factored_params(l.rows, l.cols, r) : static_cast<uint64_t>(l.rows * l.cols);
   };
   std::vector<int64_t> ranks(cands.size());
@@ -339,13 +421,16 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     l.energy = c.head[static_cast<size_t>(r)];
     l.rel_error = std::sqrt(std::max(0.0, c.tail[static_cast<size_t>(r)]));
     const uint64_t bias = l.params_before - static_cast<uint64_t>(l.rows * l.cols);
-    if (o.only_if_cheaper && !cheaper(l.rows, l.cols, r)) {
+    if (o.only_if_cheaper && !cheaper(c, l, r)) {
       l.params_after = l.params_before;
       l.macs_after = l.macs_before;
       l.reason = "rank " + std::to_string(r) + " of " + std::to_string(l.full_rank) +
-                 " would not reduce MACs: r·(" + std::to_string(l.rows) + "+" + std::to_string(l.cols) +
-                 ") = " + std::to_string(factored_params(l.rows, l.cols, r)) + " >= " +
+                 " would not reduce MACs and params: r·(" + std::to_string(l.rows) + "+" + std::to_string(l.cols) +
+                 ") = " + std::to_string(factored_params(l.rows, l.cols, r)) + " params vs " +
                  std::to_string(l.rows * l.cols);
+      if (l.macs_known)
+        l.reason += ", " + std::to_string(static_cast<uint64_t>(r) * (c.macs_a + c.macs_b)) + " MACs vs " +
+                    std::to_string(l.macs_before);
       continue;
     }
     const Node& n = g.nodes[c.node_index];
@@ -354,7 +439,7 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     old_weights.push_back(n.inputs[1]);
     l.factorized = true;
     l.params_after = factored_params(l.rows, l.cols, r) + bias;
-    if (l.macs_known) l.macs_after = c.unit_macs * factored_params(l.rows, l.cols, r);
+    if (l.macs_known) l.macs_after = static_cast<uint64_t>(r) * (c.macs_a + c.macs_b);
   }
   if (old_weights.empty()) return res;
   // The factors of a finite matrix are finite; check anyway before anything is written

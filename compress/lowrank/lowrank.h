@@ -10,10 +10,15 @@
 //    [N, C·Πk] ≈ U_r·(S_r·V_rᵀ) gives a k×k Conv C→r (weight S_r·V_rᵀ as [r, C, k...],
 //    the original strides, pads, dilations and auto_pad, no bias) followed by a 1×1
 //    Conv r→N (weight U_r as [N, r, 1...], the original bias).
+//    Or, with conv_spatial, a spatial decomposition (Jaderberg 2014): M[(c,u),(n,v)] =
+//    W[n,c,u,v] ≈ U_r S_r V_rᵀ gives a kh×1 Conv C→r (strides/pads/dilations of the
+//    height axis) then a 1×kw Conv r→N (those of the width axis, and the bias).
 //
 // A layer is factorized only when it is cheaper: r·(K+N) < K·N (Conv: r·(C·Πk + N) <
 // N·C·Πk). Both layers see the same number of rows (Gemm/MatMul) or output pixels
-// (Conv), so this one inequality means fewer parameters and fewer MACs alike.
+// (Conv), so this one inequality means fewer parameters and fewer MACs alike. The
+// spatial split's first layer runs at the full input width, so there MACs are
+// compared separately as well.
 //
 // The rank comes from exactly one of: a ratio of the full rank (r = ⌈R·min(K,N)⌉), a
 // retained energy (the smallest r with Σ_{i<r} σᵢ² ≥ E·Σσᵢ²), or a total parameter
@@ -39,6 +44,10 @@ struct LowRankOptions {
   std::optional<double> rank_ratio;       // (0, 1]
   std::optional<double> energy;           // (0, 1]
   std::optional<uint64_t> target_params;  // > 0: total initializer elements of the model after the pass
+  // Conv scheme: false = channel decomposition (k×k C→r, 1×1 r→N); true = spatial
+  // (Jaderberg: kh×1 C→r, then 1×kw r→N, from the SVD of W as [C·kh, N·kw]; 2-D Conv,
+  // explicit pads and static shapes only, MACs counted from the shapes).
+  bool conv_spatial = false;
   // Node names or op types to leave alone; each entry must match some node.
   std::vector<std::string> exclude;
   // Tests set this to false to factorize even where it costs more (e.g. full rank).

@@ -3,8 +3,8 @@
 //  - --energy 0.9 on LeNet-300-100 (266,610 params) gives at most 0.5x the params, the
 //    written model passes onnx::checker, and ORT's top-1 on the first 512 test images
 //    agrees with the original's on at least 80% of them;
-//  - full-rank factorization (library, cost rule off) of LeNet-5 gives ORT outputs
-//    within 1e-4 of the original's;
+//  - full-rank factorization (library, cost rule off) of LeNet-5, with the channel and
+//    with the spatial Conv split, gives ORT outputs within 1e-4 of the original's;
 //  - every bad input exits 2 with one line on stderr and writes nothing.
 #include <unistd.h>
 
@@ -150,6 +150,15 @@ TEST_CASE("lowrank prints the before/after line and per-layer lines", "[e2e][low
   CHECK(r.out.find("/conv1/Conv (Conv, 6x25): rank 3/6") != std::string::npos);
   CHECK(r.out.find("wrote " + out) != std::string::npos);
   check_onnx_checker(out);
+
+  // The spatial split: conv1 (C·kh=5 x N·kw=30) at rank 3 of 5, MACs from the shapes.
+  const std::string out2 = (tmp.path / "lenet5.sp.onnx").string();
+  const auto r2 = mcompress({"lowrank", kExamples + "lenet5.onnx", "--energy", "0.9", "--conv", "spatial", "-o", out2});
+  INFO(r2.err);
+  REQUIRE(r2.exit_code == 0);
+  CHECK(r2.out.find("/conv1/Conv (Conv, 5x30): rank 3/5") != std::string::npos);
+  CHECK(r2.out.find("MACs 117,600 → 82,320") != std::string::npos);
+  check_onnx_checker(out2);
 }
 
 TEST_CASE("lowrank --exclude by op type and name; the cost rule names skipped layers", "[e2e][lowrank]") {
@@ -178,11 +187,14 @@ TEST_CASE("lowrank --exclude by op type and name; the cost rule names skipped la
 
 TEST_CASE("full-rank factorization of LeNet-5 gives ORT outputs within 1e-4 of the original", "[e2e][lowrank]") {
   REQUIRE(mc::test::ort_available());
+  const bool spatial = GENERATE(false, true);
+  INFO((spatial ? "spatial" : "channel") << " Conv split");
   TempDir tmp;
   const std::string in = kExamples + "lenet5.onnx", out = (tmp.path / "lenet5.full.onnx").string();
   mc::Model m = mc::import_onnx_file(in);
   mc::LowRankOptions o;
   o.rank_ratio = 1.0;
+  o.conv_spatial = spatial;
   o.only_if_cheaper = false;  // full rank never pays off; here it checks the rewrite itself
   const mc::LowRankResult res = mc::factorize_low_rank(m, o);
   REQUIRE(res.factorized() == 5);  // 2 Conv + 3 Gemm
@@ -220,6 +232,7 @@ TEST_CASE("lowrank bad input: exit 2, one line, nothing written", "[e2e][lowrank
       {{"--target-params", "100"}, "cannot be reached"},
       {{"--energy", "0.9", "--exclude", "/fc9/Gemm"}, "--exclude '/fc9/Gemm' matches no node"},
       {{"--energy", "lots"}, "--energy"},
+      {{"--energy", "0.9", "--conv", "tucker"}, "--conv"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args = {"lowrank", in, "-o", out};
