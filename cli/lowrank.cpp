@@ -91,6 +91,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
       x["node"] = l.node;
       x["op_type"] = l.op_type;
       x["weight"] = l.weight;
+      x["scheme"] = l.scheme;
       x["factorized"] = l.factorized;
       if (!l.factorized) x["reason"] = l.reason;
       x["matrix"] = {l.rows, l.cols};

@@ -294,9 +294,10 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     if (t->dtype != DType::F32) { skip(std::string("weight dtype ") + dtype_name(t->dtype) + " (only float is factorized)"); continue; }
     const ValueInfo* xin = g.value(n.inputs[0]);
     const ValueInfo* yout = g.value(n.outputs[0]);
+    // A 1×1 or 1-D kernel has nothing to split spatially: it is a matrix, so the channel split serves it.
+    if (kind == LayerKind::ConvSpatial && (t->dims.size() != 4 || t->dims[2] < 2 || t->dims[3] < 2)) kind = LayerKind::Conv;
+    rep.scheme = kind == LayerKind::ConvSpatial ? "spatial" : kind == LayerKind::Conv ? "channel" : "svd";
     if (kind == LayerKind::ConvSpatial) {
-      if (t->dims.size() != 4) { skip("the spatial split needs a 2-D Conv (weight of rank 4)"); continue; }
-      if (t->dims[2] < 2 || t->dims[3] < 2) { skip("the spatial split needs a kernel of at least 2x2 (use --conv channel)"); continue; }
       if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") { skip("the spatial split needs explicit pads (auto_pad is set)"); continue; }
       if (spatial_dims(xin).empty() || spatial_dims(yout).empty()) {
         skip("the spatial split needs known channel and spatial dims of its input and output to count MACs");

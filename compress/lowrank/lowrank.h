@@ -12,7 +12,8 @@
 //    Conv r→N (weight U_r as [N, r, 1...], the original bias).
 //    Or, with conv_spatial, a spatial decomposition (Jaderberg 2014): M[(c,u),(n,v)] =
 //    W[n,c,u,v] ≈ U_r S_r V_rᵀ gives a kh×1 Conv C→r (strides/pads/dilations of the
-//    height axis) then a 1×kw Conv r→N (those of the width axis, and the bias).
+//    height axis) then a 1×kw Conv r→N (those of the width axis, and the bias). A Conv
+//    with a 1×1 or 1-D kernel gets the channel split instead.
 //
 // A layer is factorized only when it is cheaper: r·(K+N) < K·N (Conv: r·(C·Πk + N) <
 // N·C·Πk). Both layers see the same number of rows (Gemm/MatMul) or output pixels
@@ -58,6 +59,7 @@ struct LowRankLayer {
   std::string node;        // node name (or "#index (Op)")
   std::string op_type;
   std::string weight;      // initializer name
+  std::string scheme;      // "svd" (Gemm/MatMul), "channel" or "spatial" (Conv); "" when skipped early
   int64_t rows = 0;        // K (Gemm/MatMul) or N (Conv): the matrix SVD sees is rows×cols
   int64_t cols = 0;        // N (Gemm/MatMul) or C·Πk (Conv)
   int64_t full_rank = 0;   // min(rows, cols)

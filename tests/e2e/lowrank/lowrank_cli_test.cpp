@@ -3,8 +3,9 @@
 //  - --energy 0.9 on LeNet-300-100 (266,610 params) gives at most 0.5x the params, the
 //    written model passes onnx::checker, and ORT's top-1 on the first 512 test images
 //    agrees with the original's on at least 80% of them;
-//  - full-rank factorization (library, cost rule off) of LeNet-5, with the channel and
-//    with the spatial Conv split, gives ORT outputs within 1e-4 of the original's;
+//  - full-rank factorization (library, cost rule off) of LeNet-5 and the ResNet (1x1
+//    shortcut convs, residual Adds), with the channel and the spatial Conv split, gives
+//    ORT outputs within 1e-4 of the original's;
 //  - every bad input exits 2 with one line on stderr and writes nothing.
 #include <unistd.h>
 
@@ -158,6 +159,20 @@ TEST_CASE("lowrank prints the before/after line and per-layer lines", "[e2e][low
   REQUIRE(r2.exit_code == 0);
   CHECK(r2.out.find("/conv1/Conv (Conv, 5x30): rank 3/5") != std::string::npos);
   CHECK(r2.out.find("MACs 117,600 → 82,320") != std::string::npos);
+  // --conv spatial on a 1x1 Conv falls back to the channel split (resnet's shortcuts).
+  const std::string out3 = (tmp.path / "resnet.sp.onnx").string();
+  const auto r3 = mcompress({"lowrank", kExamples + "resnet.onnx", "--rank-ratio", "0.25", "--conv", "spatial", "-o",
+                             out3, "--json"});
+  INFO(r3.err);
+  REQUIRE(r3.exit_code == 0);
+  int channel = 0, spatial = 0;
+  const json j3 = json::parse(r3.out);
+  for (const auto& l : j3["layers"]) {
+    if (l["scheme"] == "channel") ++channel;
+    if (l["scheme"] == "spatial") ++spatial;
+  }
+  CHECK(channel == 2);  // the two 1x1 shortcut convs
+  CHECK(spatial == 7);
   check_onnx_checker(out2);
 }
 
@@ -185,19 +200,21 @@ TEST_CASE("lowrank --exclude by op type and name; the cost rule names skipped la
   CHECK(json::parse(r2.out)["after"]["params"].get<uint64_t>() <= 40000);
 }
 
-TEST_CASE("full-rank factorization of LeNet-5 gives ORT outputs within 1e-4 of the original", "[e2e][lowrank]") {
+TEST_CASE("full-rank factorization of LeNet-5 and the ResNet gives ORT outputs within 1e-4 of the original", "[e2e][lowrank]") {
   REQUIRE(mc::test::ort_available());
   const bool spatial = GENERATE(false, true);
-  INFO((spatial ? "spatial" : "channel") << " Conv split");
+  const std::string model = GENERATE(as<std::string>{}, "lenet5", "resnet");
+  INFO(model << ", " << (spatial ? "spatial" : "channel") << " Conv split");
   TempDir tmp;
-  const std::string in = kExamples + "lenet5.onnx", out = (tmp.path / "lenet5.full.onnx").string();
+  const std::string in = kExamples + model + ".onnx", out = (tmp.path / "full.onnx").string();
   mc::Model m = mc::import_onnx_file(in);
   mc::LowRankOptions o;
   o.rank_ratio = 1.0;
   o.conv_spatial = spatial;
   o.only_if_cheaper = false;  // full rank never pays off; here it checks the rewrite itself
   const mc::LowRankResult res = mc::factorize_low_rank(m, o);
-  REQUIRE(res.factorized() == 5);  // 2 Conv + 3 Gemm
+  if (model == "lenet5") REQUIRE(res.factorized() == 5);  // 2 Conv + 3 Gemm
+  if (model == "resnet") REQUIRE(res.factorized() == 10);  // 9 Conv (BN not folded first) + 1 Gemm
   mc::export_onnx_file(m, out, {}, m.source_files);
   check_onnx_checker(out);
   const auto x = images(64);
