@@ -58,7 +58,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   o.rank_ratio = c.rank_ratio;
   o.energy = c.energy;
   o.target_params = c.target_params;
-  o.conv_spatial = c.conv == "spatial";
+  o.conv = c.conv == "spatial" ? ConvScheme::Spatial : c.conv == "tucker2" ? ConvScheme::Tucker2 : ConvScheme::Channel;
   std::stringstream ss(c.exclude);
   for (std::string tok; std::getline(ss, tok, ',');)
     if (!tok.empty()) o.exclude.push_back(tok);
@@ -97,6 +97,10 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
       x["matrix"] = {l.rows, l.cols};
       x["full_rank"] = l.full_rank;
       x["rank"] = l.rank;
+      if (l.full_rank_in > 0) {
+        x["rank_in"] = l.rank_in;
+        x["full_rank_in"] = l.full_rank_in;
+      }
       x["energy"] = l.energy;
       x["rel_error"] = l.rel_error;
       x["params_before"] = l.params_before;
@@ -117,7 +121,10 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
     if (l.rows > 0) std::cout << ", " << l.rows << "x" << l.cols;
     std::cout << "): ";
     if (l.factorized)
-      std::cout << "rank " << l.rank << "/" << l.full_rank << ", energy " << fixed(l.energy, 4) << ", error "
+      std::cout << "rank " << l.rank << "/" << l.full_rank
+                << (l.full_rank_in > 0 ? " (input " + std::to_string(l.rank_in) + "/" + std::to_string(l.full_rank_in) + ")"
+                                       : std::string())
+                << ", energy " << fixed(l.energy, 4) << ", error "
                 << fixed(l.rel_error, 4) << ", params " << thousands(l.params_before) << " → "
                 << thousands(l.params_after) << ", MACs "
                 << (l.macs_known ? thousands(l.macs_before) + " → " + thousands(l.macs_after) : std::string("?"))
@@ -144,8 +151,9 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
   sub->add_option("--energy", opts->energy, "Keep the smallest rank whose sum of squared singular values reaches this fraction, in (0, 1]");
   sub->add_option("--target-params", opts->target_params, "Total parameters the model should have at most");
   sub->add_option("--conv", opts->conv,
-                  "Conv scheme: channel (kxk C->r, then 1x1 r->N) or spatial (kx1, then 1xk; Jaderberg)")
-      ->check(CLI::IsMember({"channel", "spatial"}));
+                  "Conv scheme: channel (kxk C->r, then 1x1 r->N), spatial (kx1, then 1xk; Jaderberg) or "
+                  "tucker2 (1x1 C->r_in, kxk core, 1x1 r_out->N)")
+      ->check(CLI::IsMember({"channel", "spatial", "tucker2"}));
   sub->add_option("--exclude", opts->exclude, "Comma-separated node names or op types to leave alone");
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(

@@ -19,7 +19,13 @@
 namespace mc {
 namespace {
 
-enum class LayerKind { Gemm, MatMul, Conv, ConvSpatial };
+enum class LayerKind { Gemm, MatMul, Conv, ConvSpatial, ConvTucker2 };
+
+// Rank of a layer: `out` is the SVD rank (Tucker-2: the output-channel rank), `in` is
+// Tucker-2's input-channel rank (0 for every other scheme).
+struct Ranks {
+  int64_t out = 0, in = 0;
+};
 
 // A layer that can be factorized, with its SVD.
 struct Candidate {
@@ -32,6 +38,12 @@ struct Candidate {
   // MACs after at rank r are r·(macs_a + macs_b): the first and the second layer per unit of rank.
   uint64_t macs_a = 0, macs_b = 0;
   size_t report = 0;         // index into LowRankResult::layers
+  // Tucker-2 only: the SVD of the mode-1 unfolding W_(1) [C, N·Πk] (input channels),
+  // the weight as [N, C, Πk] in double, and MACs per unit of in, in·out and out.
+  SvdResult svd_in;
+  std::vector<double> head_in;
+  std::vector<double> w;
+  uint64_t macs_in = 0, macs_core = 0, macs_out = 0;
 };
 
 std::string fmt(double v) {
@@ -40,17 +52,25 @@ std::string fmt(double v) {
   return ss.str();
 }
 
-int64_t rank_for_energy(const Candidate& c, double e) {
-  const int64_t k = static_cast<int64_t>(c.svd.k);
+int64_t rank_for_energy(const std::vector<double>& head, double e) {
+  const int64_t k = static_cast<int64_t>(head.size()) - 1;
   for (int64_t r = 1; r <= k; ++r)
-    if (c.head[static_cast<size_t>(r)] >= e * (1.0 - 1e-12)) return r;
+    if (head[static_cast<size_t>(r)] >= e * (1.0 - 1e-12)) return r;
   return k;
 }
 
-int64_t rank_for_ratio(const Candidate& c, double ratio) {
-  const int64_t k = static_cast<int64_t>(c.svd.k);
+int64_t rank_for_ratio(size_t full, double ratio) {
+  const int64_t k = static_cast<int64_t>(full);
   const int64_t r = static_cast<int64_t>(std::ceil(ratio * static_cast<double>(k) - 1e-9));
   return std::clamp<int64_t>(r, 1, k);
+}
+
+Ranks ranks_for_energy(const Candidate& c, double e) {
+  return {rank_for_energy(c.head, e), c.kind == LayerKind::ConvTucker2 ? rank_for_energy(c.head_in, e) : 0};
+}
+
+Ranks ranks_for_ratio(const Candidate& c, double ratio) {
+  return {rank_for_ratio(c.svd.k, ratio), c.kind == LayerKind::ConvTucker2 ? rank_for_ratio(c.svd_in.k, ratio) : 0};
 }
 
 uint64_t factored_params(int64_t rows, int64_t cols, int64_t r) {
@@ -60,9 +80,43 @@ uint64_t factored_params(int64_t rows, int64_t cols, int64_t r) {
 // Fewer params and (when known) fewer MACs. For Gemm/MatMul and the channel split both
 // layers see the same rows or pixels, so the two conditions coincide; the spatial split's
 // first layer runs at full input width, so its MACs are checked on their own.
-bool cheaper(const Candidate& c, const LowRankLayer& l, int64_t r) {
-  if (factored_params(l.rows, l.cols, r) >= static_cast<uint64_t>(l.rows) * static_cast<uint64_t>(l.cols)) return false;
-  return !l.macs_known || static_cast<uint64_t>(r) * (c.macs_a + c.macs_b) < l.macs_before;
+uint64_t params_at(const Candidate& c, const LowRankLayer& l, Ranks r) {
+  if (c.kind != LayerKind::ConvTucker2) return factored_params(l.rows, l.cols, r.out);
+  const uint64_t N = static_cast<uint64_t>(c.weight_dims[0]), C = static_cast<uint64_t>(c.weight_dims[1]);
+  const uint64_t kk = static_cast<uint64_t>(l.cols) / C;
+  const uint64_t ro = static_cast<uint64_t>(r.out), ri = static_cast<uint64_t>(r.in);
+  return C * ri + ri * ro * kk + ro * N;
+}
+
+uint64_t macs_at(const Candidate& c, Ranks r) {
+  const uint64_t ro = static_cast<uint64_t>(r.out), ri = static_cast<uint64_t>(r.in);
+  if (c.kind != LayerKind::ConvTucker2) return ro * (c.macs_a + c.macs_b);
+  return ri * c.macs_in + ri * ro * c.macs_core + ro * c.macs_out;
+}
+
+bool cheaper(const Candidate& c, const LowRankLayer& l, Ranks r) {
+  if (params_at(c, l, r) >= static_cast<uint64_t>(l.rows) * static_cast<uint64_t>(l.cols)) return false;
+  return !l.macs_known || macs_at(c, r) < l.macs_before;
+}
+
+// Tucker-2 core [out, in, Πk]: W ×0 U_outᵀ ×1 U_inᵀ with the leading singular vectors.
+std::vector<double> tucker_core(const Candidate& c, Ranks r) {
+  const size_t N = static_cast<size_t>(c.weight_dims[0]), C = static_cast<size_t>(c.weight_dims[1]);
+  const size_t kk = c.w.size() / (N * C), ro = static_cast<size_t>(r.out), ri = static_cast<size_t>(r.in);
+  const size_t k0 = c.svd.k, k1 = c.svd_in.k;
+  std::vector<double> t(ro * C * kk, 0.0), core(ro * ri * kk, 0.0);
+  for (size_t a = 0; a < ro; ++a)
+    for (size_t n = 0; n < N; ++n) {
+      const double u = c.svd.u[n * k0 + a];
+      for (size_t q = 0; q < C * kk; ++q) t[a * C * kk + q] += u * c.w[n * C * kk + q];
+    }
+  for (size_t a = 0; a < ro; ++a)
+    for (size_t b = 0; b < ri; ++b)
+      for (size_t ch = 0; ch < C; ++ch) {
+        const double u = c.svd_in.u[ch * k1 + b];
+        for (size_t q = 0; q < kk; ++q) core[(a * ri + b) * kk + q] += u * t[(a * C + ch) * kk + q];
+      }
+  return core;
 }
 
 // Weight matrix of the layer as double, row-major rows×cols; empty + *why on refusal.
@@ -82,7 +136,7 @@ std::vector<double> weight_matrix(const Node& n, LayerKind kind, const Tensor& t
             w[static_cast<size_t>((c * kh + u) * (N * kw) + o * kw + v)] = src[((o * C + c) * kh + u) * kw + v];
     return w;
   }
-  if (kind == LayerKind::Conv) {
+  if (kind == LayerKind::Conv || kind == LayerKind::ConvTucker2) {
     *rows = t.dims[0];
     *cols = 1;
     for (size_t d = 1; d < t.dims.size(); ++d) *cols *= t.dims[d];
@@ -131,7 +185,8 @@ std::string unique_name(const Graph& g, std::unordered_set<std::string>& taken, 
 
 // Builds the two nodes (and two initializers) that replace candidate c at rank r.
 std::vector<Node> rewrite(Graph& g, const Node& n, const Candidate& c, int64_t r, int64_t rows, int64_t cols,
-                          std::unordered_set<std::string>& taken, std::vector<std::string>* new_tensors) {
+                          std::unordered_set<std::string>& taken, std::vector<std::string>* new_tensors,
+                          const std::vector<double>* core = nullptr, size_t core_in = 0) {
   const SvdResult& s = c.svd;
   const size_t k = s.k;
   const size_t ur = static_cast<size_t>(r);
@@ -146,6 +201,48 @@ std::vector<Node> rewrite(Graph& g, const Node& n, const Candidate& c, int64_t r
   first.outputs = {mid};
   second.outputs = {n.outputs[0]};
 
+  if (c.kind == LayerKind::ConvTucker2) {
+    // Three Convs: 1×1 C→in (U_inᵀ), the k×k core in→out (original strides, pads,
+    // dilations), 1×1 out→N (U_out, and the bias). `r` is out; the core carries in.
+    const size_t N = static_cast<size_t>(c.weight_dims[0]), C = static_cast<size_t>(c.weight_dims[1]);
+    const size_t ri = core_in, k1 = c.svd_in.k;
+    const std::string m_name = unique_name(g, taken, w_name + "_lowrank_core");
+    const std::string mid2 = unique_name(g, taken, n.outputs[0] + "_lowrank_core");
+    std::vector<float> fin(ri * C), fcore(core->size()), fout(N * ur);
+    for (size_t b = 0; b < ri; ++b)
+      for (size_t ch = 0; ch < C; ++ch) fin[b * C + ch] = static_cast<float>(c.svd_in.u[ch * k1 + b]);
+    for (size_t q = 0; q < core->size(); ++q) fcore[q] = static_cast<float>((*core)[q]);
+    for (size_t o = 0; o < N; ++o)
+      for (size_t a = 0; a < ur; ++a) fout[o * ur + a] = static_cast<float>(s.u[o * k + a]);
+    const size_t sd = c.weight_dims.size() - 2;
+    std::vector<int64_t> d_in(c.weight_dims.size(), 1), d_core = c.weight_dims, d_out(c.weight_dims.size(), 1);
+    d_in[0] = static_cast<int64_t>(ri);
+    d_in[1] = static_cast<int64_t>(C);
+    d_core[0] = r;
+    d_core[1] = static_cast<int64_t>(ri);
+    d_out[0] = static_cast<int64_t>(N);
+    d_out[1] = r;
+    g.initializers.push_back(Tensor::make_f32(a_name, d_in, fin));
+    g.initializers.push_back(Tensor::make_f32(m_name, d_core, fcore));
+    g.initializers.push_back(Tensor::make_f32(b_name, d_out, fout));
+    Node third;
+    first.op_type = second.op_type = third.op_type = "Conv";
+    first.domain = second.domain = third.domain = n.domain;
+    third.name = base + "/lowrank_c";
+    first.inputs = {n.inputs[0], a_name};
+    first.set_attr_ints("kernel_shape", std::vector<int64_t>(sd, 1));
+    second.inputs = {mid, m_name};
+    second.outputs = {mid2};
+    second.attrs = n.attrs;
+    third.inputs = {mid2, b_name};
+    if (n.inputs.size() > 2 && !n.inputs[2].empty()) third.inputs.push_back(n.inputs[2]);
+    third.outputs = {n.outputs[0]};
+    third.set_attr_ints("kernel_shape", std::vector<int64_t>(sd, 1));
+    new_tensors->push_back(a_name);
+    new_tensors->push_back(m_name);
+    new_tensors->push_back(b_name);
+    return {first, second, third};
+  }
   if (c.kind == LayerKind::ConvSpatial) {
     // M = U S Vᵀ with M[(c,u), (n,v)] = W[n,c,u,v]: a kh×1 Conv C→r with weight
     // √s_j·U[(c,u), j] as [r, C, kh, 1], then a 1×kw Conv r→N with √s_j·V[(n,v), j] as
@@ -277,7 +374,10 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     LayerKind kind;
     if (n.op_type == "Gemm") kind = LayerKind::Gemm;
     else if (n.op_type == "MatMul") kind = LayerKind::MatMul;
-    else if (n.op_type == "Conv") kind = o.conv_spatial ? LayerKind::ConvSpatial : LayerKind::Conv;
+    else if (n.op_type == "Conv")
+      kind = o.conv == ConvScheme::Spatial   ? LayerKind::ConvSpatial
+             : o.conv == ConvScheme::Tucker2 ? LayerKind::ConvTucker2
+                                             : LayerKind::Conv;
     else continue;
     LowRankLayer rep;
     rep.node = n.name.empty() ? describe_node(n, i) : n.name;
@@ -295,16 +395,23 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     const ValueInfo* xin = g.value(n.inputs[0]);
     const ValueInfo* yout = g.value(n.outputs[0]);
     // A 1×1 or 1-D kernel has nothing to split spatially: it is a matrix, so the channel split serves it.
-    if (kind == LayerKind::ConvSpatial && (t->dims.size() != 4 || t->dims[2] < 2 || t->dims[3] < 2)) kind = LayerKind::Conv;
-    rep.scheme = kind == LayerKind::ConvSpatial ? "spatial" : kind == LayerKind::Conv ? "channel" : "svd";
+    // Tucker-2 of a 1×1 kernel is the channel split with one more layer: use the channel split.
+    if ((kind == LayerKind::ConvSpatial || kind == LayerKind::ConvTucker2) &&
+        (t->dims.size() != 4 || t->dims[2] < 2 || t->dims[3] < 2))
+      kind = LayerKind::Conv;
+    rep.scheme = kind == LayerKind::ConvSpatial   ? "spatial"
+                 : kind == LayerKind::ConvTucker2 ? "tucker2"
+                 : kind == LayerKind::Conv        ? "channel"
+                                                  : "svd";
     if (kind == LayerKind::ConvSpatial) {
       if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") { skip("the spatial split needs explicit pads (auto_pad is set)"); continue; }
-      if (spatial_dims(xin).empty() || spatial_dims(yout).empty()) {
-        skip("the spatial split needs known channel and spatial dims of its input and output to count MACs");
-        continue;
-      }
     }
-    if (kind == LayerKind::Conv || kind == LayerKind::ConvSpatial) {
+    if ((kind == LayerKind::ConvSpatial || kind == LayerKind::ConvTucker2) &&
+        (spatial_dims(xin).empty() || spatial_dims(yout).empty())) {
+      skip("the " + rep.scheme + " split needs known channel and spatial dims of its input and output to count MACs");
+      continue;
+    }
+    if (kind == LayerKind::Conv || kind == LayerKind::ConvSpatial || kind == LayerKind::ConvTucker2) {
       if (n.attr_int("group", 1) != 1) { skip("grouped Conv (group=" + std::to_string(n.attr_int("group", 1)) + ")"); continue; }
       if (t->dims.size() < 3) { skip("Conv weight of rank " + std::to_string(t->dims.size())); continue; }
     } else if (t->dims.size() != 2) {
@@ -342,6 +449,14 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
       rep.macs_before = static_cast<uint64_t>(ys[0] * ys[1] * ys[2] * ys[3] * t->dims[1] * t->dims[2] * t->dims[3]);
       c.macs_a = static_cast<uint64_t>(ys[0] * ys[2] * xs[3] * t->dims[1] * t->dims[2]);
       c.macs_b = static_cast<uint64_t>(ys[0] * ys[2] * ys[3] * ys[1] * t->dims[3]);
+    } else if (kind == LayerKind::ConvTucker2) {
+      // 1×1 C→in at the input's pixels, k×k in→out and 1×1 out→N at the output's.
+      const auto xs = spatial_dims(xin), ys = spatial_dims(yout);
+      rep.macs_known = true;
+      rep.macs_before = static_cast<uint64_t>(ys[0] * ys[1] * ys[2] * ys[3] * t->dims[1] * t->dims[2] * t->dims[3]);
+      c.macs_in = static_cast<uint64_t>(xs[0] * xs[2] * xs[3] * t->dims[1]);
+      c.macs_core = static_cast<uint64_t>(ys[0] * ys[2] * ys[3] * t->dims[2] * t->dims[3]);
+      c.macs_out = static_cast<uint64_t>(ys[0] * ys[2] * ys[3] * ys[1]);
     } else if (ls.macs_known && ls.macs > 0 && ls.macs % n_el == 0) {
       rep.macs_known = true;
       rep.macs_before = ls.macs;
@@ -358,25 +473,40 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     c.tail.assign(k + 1, 0.0);
     for (size_t r = 0; r < k; ++r) c.head[r + 1] = c.head[r] + c.svd.s[r] * c.svd.s[r] / total;
     for (size_t r = k; r-- > 0;) c.tail[r] = c.tail[r + 1] + c.svd.s[r] * c.svd.s[r] / total;
+    if (kind == LayerKind::ConvTucker2) {
+      // Mode-1 unfolding W_(1)[c, (n, s)] = W[n, c, s].
+      const size_t N = static_cast<size_t>(t->dims[0]), C = static_cast<size_t>(t->dims[1]);
+      const size_t kk = static_cast<size_t>(n_el) / (N * C);
+      std::vector<double> w1(static_cast<size_t>(n_el));
+      for (size_t o2 = 0; o2 < N; ++o2)
+        for (size_t ch = 0; ch < C; ++ch)
+          for (size_t q = 0; q < kk; ++q) w1[ch * N * kk + o2 * kk + q] = w[(o2 * C + ch) * kk + q];
+      c.svd_in = svd_jacobi(w1, C, N * kk);
+      c.head_in.assign(c.svd_in.k + 1, 0.0);
+      for (size_t r = 0; r < c.svd_in.k; ++r)
+        c.head_in[r + 1] = c.head_in[r] + c.svd_in.s[r] * c.svd_in.s[r] / total;
+      c.w = w;
+      rep.full_rank_in = static_cast<int64_t>(c.svd_in.k);
+    }
     c.report = res.layers.size();
     res.layers.push_back(rep);
     cands.push_back(std::move(c));
   }
 
   // Rank per candidate.
-  auto layer_params = [&](const Candidate& c, int64_t r) {
+  auto layer_params = [&](const Candidate& c, Ranks r) {
     const LowRankLayer& l = res.layers[c.report];
     const bool take = !o.only_if_cheaper || cheaper(c, l, r);
-    return take ? factored_params(l.rows, l.cols, r) : static_cast<uint64_t>(l.rows * l.cols);
+    return take ? params_at(c, l, r) : static_cast<uint64_t>(l.rows * l.cols);
   };
-  std::vector<int64_t> ranks(cands.size());
+  std::vector<Ranks> ranks(cands.size());
   if (o.rank_ratio) {
     res.mode = "rank_ratio=" + fmt(*o.rank_ratio);
-    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_ratio(cands[i], *o.rank_ratio);
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = ranks_for_ratio(cands[i], *o.rank_ratio);
   } else if (o.energy) {
     res.mode = "energy=" + fmt(*o.energy);
     res.chosen_energy = *o.energy;
-    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_energy(cands[i], *o.energy);
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = ranks_for_energy(cands[i], *o.energy);
   } else {
     // The model's params are monotone in a common energy threshold E; try every
     // threshold at which some layer's rank changes and keep the largest that fits.
@@ -384,12 +514,15 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
     for (const auto& c : cands) fixed -= static_cast<uint64_t>(res.layers[c.report].rows * res.layers[c.report].cols);
     std::vector<double> energies;
     for (const auto& c : cands)
+    {
       for (size_t r = 1; r < c.head.size(); ++r) energies.push_back(c.head[r]);
+      for (size_t r = 1; r < c.head_in.size(); ++r) energies.push_back(c.head_in[r]);
+    }
     std::sort(energies.begin(), energies.end());
     energies.erase(std::unique(energies.begin(), energies.end()), energies.end());
     auto total_at = [&](double e) {
       uint64_t p = fixed;
-      for (const auto& c : cands) p += layer_params(c, rank_for_energy(c, e));
+      for (const auto& c : cands) p += layer_params(c, ranks_for_energy(c, e));
       return p;
     };
     bool found = false;
@@ -406,7 +539,7 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
                                         std::to_string(least) + " params");
     }
     res.mode = "target_params=" + std::to_string(*o.target_params) + " (energy=" + fmt(res.chosen_energy) + ")";
-    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = rank_for_energy(cands[i], res.chosen_energy);
+    for (size_t i = 0; i < cands.size(); ++i) ranks[i] = ranks_for_energy(cands[i], res.chosen_energy);
   }
 
   // Rewrite.
@@ -417,30 +550,43 @@ LowRankResult factorize_low_rank(Model& m, const LowRankOptions& o) {
   for (size_t i = 0; i < cands.size(); ++i) {
     const Candidate& c = cands[i];
     LowRankLayer& l = res.layers[c.report];
-    const int64_t r = ranks[i];
+    const Ranks rk = ranks[i];
+    const int64_t r = rk.out;
     l.rank = r;
+    l.rank_in = rk.in;
     l.energy = c.head[static_cast<size_t>(r)];
     l.rel_error = std::sqrt(std::max(0.0, c.tail[static_cast<size_t>(r)]));
+    std::vector<double> core;
+    if (c.kind == LayerKind::ConvTucker2) {
+      // W_r = W ×0 P_out ×1 P_in is an orthogonal projection of W, so
+      // ‖W − W_r‖² = ‖W‖² − ‖core‖².
+      core = tucker_core(c, rk);
+      double wn = 0, cn = 0;
+      for (double x : c.w) wn += x * x;
+      for (double x : core) cn += x * x;
+      l.energy = std::min(1.0, cn / wn);
+      l.rel_error = std::sqrt(std::max(0.0, 1.0 - cn / wn));
+    }
     const uint64_t bias = l.params_before - static_cast<uint64_t>(l.rows * l.cols);
-    if (o.only_if_cheaper && !cheaper(c, l, r)) {
+    if (o.only_if_cheaper && !cheaper(c, l, rk)) {
       l.params_after = l.params_before;
       l.macs_after = l.macs_before;
       l.reason = "rank " + std::to_string(r) + " of " + std::to_string(l.full_rank) +
-                 " would not reduce MACs and params: r·(" + std::to_string(l.rows) + "+" + std::to_string(l.cols) +
-                 ") = " + std::to_string(factored_params(l.rows, l.cols, r)) + " params vs " +
+                 (rk.in ? " (input rank " + std::to_string(rk.in) + " of " + std::to_string(l.full_rank_in) + ")" : "") +
+                 " would not reduce MACs and params: " + std::to_string(params_at(c, l, rk)) + " params vs " +
                  std::to_string(l.rows * l.cols);
       if (l.macs_known)
-        l.reason += ", " + std::to_string(static_cast<uint64_t>(r) * (c.macs_a + c.macs_b)) + " MACs vs " +
-                    std::to_string(l.macs_before);
+        l.reason += ", " + std::to_string(macs_at(c, rk)) + " MACs vs " + std::to_string(l.macs_before);
       continue;
     }
     const Node& n = g.nodes[c.node_index];
-    replacement[c.node_index] = rewrite(g, n, c, r, l.rows, l.cols, taken, &res.new_tensors);
+    replacement[c.node_index] =
+        rewrite(g, n, c, r, l.rows, l.cols, taken, &res.new_tensors, &core, static_cast<size_t>(rk.in));
     replaced[c.node_index] = true;
     old_weights.push_back(n.inputs[1]);
     l.factorized = true;
-    l.params_after = factored_params(l.rows, l.cols, r) + bias;
-    if (l.macs_known) l.macs_after = static_cast<uint64_t>(r) * (c.macs_a + c.macs_b);
+    l.params_after = params_at(c, l, rk) + bias;
+    if (l.macs_known) l.macs_after = macs_at(c, rk);
   }
   if (old_weights.empty()) return res;
   // The factors of a finite matrix are finite; check anyway before anything is written

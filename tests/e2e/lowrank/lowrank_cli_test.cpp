@@ -4,7 +4,7 @@
 //    written model passes onnx::checker, and ORT's top-1 on the first 512 test images
 //    agrees with the original's on at least 80% of them;
 //  - full-rank factorization (library, cost rule off) of LeNet-5 and the ResNet (1x1
-//    shortcut convs, residual Adds), with the channel and the spatial Conv split, gives
+//    shortcut convs, residual Adds), with the channel, spatial and Tucker-2 Conv splits, gives
 //    ORT outputs within 1e-4 of the original's;
 //  - every bad input exits 2 with one line on stderr and writes nothing.
 #include <unistd.h>
@@ -202,15 +202,15 @@ TEST_CASE("lowrank --exclude by op type and name; the cost rule names skipped la
 
 TEST_CASE("full-rank factorization of LeNet-5 and the ResNet gives ORT outputs within 1e-4 of the original", "[e2e][lowrank]") {
   REQUIRE(mc::test::ort_available());
-  const bool spatial = GENERATE(false, true);
+  const mc::ConvScheme scheme = GENERATE(mc::ConvScheme::Channel, mc::ConvScheme::Spatial, mc::ConvScheme::Tucker2);
   const std::string model = GENERATE(as<std::string>{}, "lenet5", "resnet");
-  INFO(model << ", " << (spatial ? "spatial" : "channel") << " Conv split");
+  INFO(model << ", Conv scheme " << static_cast<int>(scheme));
   TempDir tmp;
   const std::string in = kExamples + model + ".onnx", out = (tmp.path / "full.onnx").string();
   mc::Model m = mc::import_onnx_file(in);
   mc::LowRankOptions o;
   o.rank_ratio = 1.0;
-  o.conv_spatial = spatial;
+  o.conv = scheme;
   o.only_if_cheaper = false;  // full rank never pays off; here it checks the rewrite itself
   const mc::LowRankResult res = mc::factorize_low_rank(m, o);
   if (model == "lenet5") REQUIRE(res.factorized() == 5);  // 2 Conv + 3 Gemm

@@ -277,7 +277,7 @@ TEST_CASE("full-rank spatial decomposition reproduces Conv outputs within 1e-4",
   Model m = orig;
   LowRankOptions o;
   o.rank_ratio = 1.0;
-  o.conv_spatial = true;
+  o.conv = ConvScheme::Spatial;
   o.only_if_cheaper = false;
   const LowRankResult r = factorize_low_rank(m, o);
   REQUIRE(r.factorized() == 2);
@@ -301,6 +301,72 @@ TEST_CASE("full-rank spatial decomposition reproduces Conv outputs within 1e-4",
   for (const auto& l : r.layers) after += l.macs_after;
   CHECK(compute_stats(m).macs == after);
   CHECK_NOTHROW(export_onnx_bytes(m));
+}
+
+TEST_CASE("full-rank Tucker-2 reproduces Conv outputs; truncated error is the real one", "[lowrank]") {
+  Model orig = conv_model();
+  REQUIRE(refresh_shapes(orig).empty());
+  Model m = orig;
+  LowRankOptions o;
+  o.rank_ratio = 1.0;
+  o.conv = ConvScheme::Tucker2;
+  o.only_if_cheaper = false;
+  const LowRankResult r = factorize_low_rank(m, o);
+  REQUIRE(r.factorized() == 2);
+  CHECK(count_op(m, "Conv") == 6);
+  CHECK(layer(r, "c1").rank == 5);     // min(N=5, C·9=27)
+  CHECK(layer(r, "c1").rank_in == 3);  // min(C=3, N·9=45)
+  CHECK(layer(r, "c1").rel_error < 1e-6);
+  const auto feeds = feeds_for(orig, 80);
+  CHECK(rel_diff(evaluate(orig, feeds).at("Y"), evaluate(m, feeds).at("Y")) < 1e-4);
+  uint64_t after = 0;
+  for (const auto& l : r.layers) after += l.macs_after;
+  CHECK(compute_stats(m).macs == after);
+  CHECK_NOTHROW(export_onnx_bytes(m));
+
+  // Truncated: rank 2 out, 2 in on c2 ([4,5,3,3]); the reported error is ‖W − W_r‖/‖W‖
+  // of the three stored factors, recomputed here.
+  Model t = orig;
+  LowRankOptions o2;
+  o2.rank_ratio = 0.5;
+  o2.conv = ConvScheme::Tucker2;
+  o2.only_if_cheaper = false;
+  o2.exclude = {"c1"};
+  const LowRankResult r2 = factorize_low_rank(t, o2);
+  const LowRankLayer& l = layer(r2, "c2");
+  REQUIRE(l.factorized);
+  CHECK(l.rank == 2);
+  CHECK(l.rank_in == 3);  // ⌈0.5·5⌉
+  const Tensor* fin = nullptr;
+  const Tensor* fcore = nullptr;
+  const Tensor* fout = nullptr;
+  for (const auto& x : t.graph.initializers) {
+    if (x.name.find("lowrank_a") != std::string::npos) fin = &x;
+    if (x.name.find("lowrank_core") != std::string::npos) fcore = &x;
+    if (x.name.find("lowrank_b") != std::string::npos) fout = &x;
+  }
+  REQUIRE(fin);
+  REQUIRE(fcore);
+  REQUIRE(fout);
+  CHECK(fin->dims == std::vector<int64_t>{3, 5, 1, 1});
+  CHECK(fcore->dims == std::vector<int64_t>{2, 3, 3, 3});
+  CHECK(fout->dims == std::vector<int64_t>{4, 2, 1, 1});
+  const Tensor& w = *orig.graph.initializer("C2");
+  double err = 0, ref = 0;
+  for (int n = 0; n < 4; ++n)
+    for (int c = 0; c < 5; ++c)
+      for (int q = 0; q < 9; ++q) {
+        double x = 0;
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 3; ++b)
+            x += double(fout->as<float>()[n * 2 + a]) * fcore->as<float>()[(a * 3 + b) * 9 + q] * fin->as<float>()[b * 5 + c];
+        const double d = x - w.as<float>()[(n * 5 + c) * 9 + q];
+        err += d * d;
+        ref += double(w.as<float>()[(n * 5 + c) * 9 + q]) * w.as<float>()[(n * 5 + c) * 9 + q];
+      }
+  CHECK(std::sqrt(err / ref) == Approx(l.rel_error).margin(1e-5));
+  CHECK(l.energy == Approx(1.0 - l.rel_error * l.rel_error).margin(1e-9));
+  CHECK(l.params_after == 5 * 3 + 3 * 2 * 9 + 2 * 4);  // bias-free layer
 }
 
 TEST_CASE("a layer is factorized only where that reduces MACs", "[lowrank]") {
