@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# The main job on the bundled example, as `make demo` runs it.
-# Usage: scripts/demo.sh path/to/mcompress
+# The main job on the bundled example, as `make demo` runs it:
+# inspect → optimize → export to the runtime → check (size, memory, latency,
+# accuracy on the 10,000 Fashion-MNIST test images, fidelity vs the original).
+# Usage: scripts/demo.sh [path/to/mcompress]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MC=${1:-build/cli/mcompress}
 MODEL=examples/fashion-mnist/mobile.onnx
 OUT=build/demo
+DATA=/usr/share/datasets/fashion-mnist
 mkdir -p "$OUT"
+rm -f "$OUT"/mobile.opt.onnx "$OUT"/mobile.mcrt
 
-echo "== mcompress inspect $MODEL"
-"$MC" inspect "$MODEL"
-echo
-echo "== mcompress optimize $MODEL -o $OUT/mobile.opt.onnx"
-"$MC" optimize "$MODEL" -o "$OUT/mobile.opt.onnx"
-echo
-echo "== mcompress inspect $OUT/mobile.opt.onnx"
-"$MC" inspect "$OUT/mobile.opt.onnx"
+step() { echo; echo "\$ $*"; "$@"; }
+
+step "$MC" inspect "$MODEL"
+step "$MC" optimize "$MODEL" -o "$OUT/mobile.opt.onnx"
+step "$MC" export "$OUT/mobile.opt.onnx" --format runtime -o "$OUT/mobile.mcrt"
+step "$MC" check "$OUT/mobile.mcrt" --reference "$MODEL" \
+  --data "$DATA/t10k-images-idx3-ubyte.gz" --labels "$DATA/t10k-labels-idx1-ubyte.gz" \
+  --mean 0.2860 --std 0.3530

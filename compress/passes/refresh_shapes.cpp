@@ -4,32 +4,22 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include "compress/error.h"
 #include "compress/onnx/onnx_export.h"
+#include "compress/onnx/value_info_proto.h"
 
 namespace mc {
 namespace {
 
-// ValueInfoProto → ValueInfo for what inference produced. Values with an element
-// type outside the IR's table are skipped (the IR keeps them untyped).
+// Values whose inferred type the IR cannot hold (an element type outside its table)
+// are skipped: the IR keeps them untyped.
 bool value_from_proto(const onnx::ValueInfoProto& v, ValueInfo* vi) {
-  vi->name = v.name();
-  vi->doc_string = v.doc_string();
-  if (!v.has_type()) return true;
-  if (v.type().value_case() != onnx::TypeProto::kTensorType) {
-    vi->opaque_type = v.type().SerializeAsString();
+  try {
+    *vi = value_info_from_proto(v, "shape inference");
     return true;
+  } catch (const Error&) {
+    return false;
   }
-  const auto& tt = v.type().tensor_type();
-  if (tt.elem_type() != 0 && !dtype_is_known(tt.elem_type())) return false;
-  vi->dtype = static_cast<DType>(tt.elem_type());
-  if (!tt.has_shape()) return true;
-  vi->has_shape = true;
-  for (const auto& d : tt.shape().dim()) {
-    if (d.has_dim_value() && d.dim_value() >= 0) vi->shape.push_back(Dim::known(d.dim_value()));
-    else if (d.has_dim_param()) vi->shape.push_back(Dim::symbol(d.dim_param()));
-    else vi->shape.push_back(Dim{});
-  }
-  return true;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // gives exit code 2 and exactly one line on stderr that names the file, for both
 // a reading verb (inspect) and a writing verb (optimize), which must leave no
 // output behind. Runs under ASan+UBSan in CI (label "loader").
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
