@@ -1,6 +1,7 @@
 // mcrun: load, prepare and run an .mcrt model; print outputs, timings and memory.
 //   mcrun MODEL.mcrt [--input name=file.npy ...] [--random --seed S] [--batch B]
-//         [--threads T] [--runs N --warmup W] [--out-dir DIR]
+//         [--threads T] [--runs N --warmup W] [--out-dir DIR] [--kernels]
+// --kernels lists the plan: one line per step with the op and the kernel chosen in prepare.
 // Exit codes: 0 ok, 2 bad file or usage (one line naming the file and the problem),
 // 3 internal error (out of memory, ...).
 #include <algorithm>
@@ -32,12 +33,13 @@ struct Args {
   int threads = 1;
   int runs = 1, warmup = 0;
   std::string out_dir;
+  bool kernels = false;
 };
 
 void usage() {
   std::fprintf(stderr,
                "usage: mcrun MODEL.mcrt [--input name=file.npy ...] [--random --seed S] [--batch B]\n"
-               "             [--threads T] [--runs N --warmup W] [--out-dir DIR]\n");
+               "             [--threads T] [--runs N --warmup W] [--out-dir DIR] [--kernels]\n");
 }
 
 bool parse_int(const char* s, int64_t lo, int64_t hi, int64_t* out) {
@@ -69,6 +71,8 @@ int parse_args(int argc, char** argv, Args* a) {
         return 2;
       }
       a->inputs.emplace_back(std::string(s, eq), std::string(eq + 1));
+    } else if (k == "--kernels") {
+      a->kernels = true;
     } else if (k == "--random") {
       a->random = true;
     } else if (k == "--seed" || k == "--batch" || k == "--threads" || k == "--runs" || k == "--warmup") {
@@ -269,6 +273,11 @@ int main(int argc, char** argv) {
 
   std::printf("model %s  (format %u.%u, kernels %s, threads %d, batch %" PRId64 ")\n", a.model.c_str(),
               model->version_major(), model->version_minor(), it->kernel_set_name(), it->threads(), a.batch);
+  if (a.kernels)
+    for (size_t i = 0; i < it->num_steps(); ++i) {
+      const mcrt::StepInfo st = it->step(i);
+      std::printf("step %zu  node %d %s  kernel %s\n", i, st.node_index, st.op.c_str(), st.kernel.c_str());
+    }
   for (size_t i = 0; i < it->num_outputs(); ++i) {
     const mcrt::TensorInfo t = it->output(i);
     const size_t n = t.bytes / mcrt::dtype_size(t.dtype);
