@@ -2,6 +2,7 @@
 // Parsing and printing only; the factorization lives in compress/lowrank.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "compress/lowrank/lowrank.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "runtime-check/check/check_harness.h"
 
 namespace mc::cli {
 namespace {
@@ -73,6 +75,27 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   const Model written = import_onnx_file(c.output);  // figures after, as a user would read them
   const Figures after = figures_of(written);
 
+  // Fidelity on the bundled runtime: the written model against the input model on
+  // seeded random inputs. Non-finite outputs are a gate failure and the output is
+  // removed (security.md: silent collapse); a model the runtime cannot run is a warning.
+  std::optional<check::FidelityReport> fidelity;
+  try {
+    check::CheckOptions co;
+    co.model = c.output;
+    co.reference = c.model;
+    co.runs = 1;
+    co.warmup = 0;
+    co.random_samples = 32;
+    fidelity = check::run_check(co).fidelity;
+  } catch (const Error& e) {
+    spdlog::warn("lowrank: fidelity not measured on the runtime: {}", e.what());
+  }
+  if (fidelity && !std::isfinite(fidelity->max_abs_error)) {
+    std::remove(c.output.c_str());
+    throw Error(ErrorKind::Gate, "lowrank: the factorized model gives non-finite outputs on sample inputs; " +
+                                     c.output + " was removed");
+  }
+
   if (json) {
     nlohmann::ordered_json j;
     j["model"] = c.model;
@@ -85,6 +108,13 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
     j["before"] = fig(before);
     j["after"] = fig(after);
     j["factorized"] = res.factorized();
+    if (fidelity) {
+      j["fidelity"] = {{"inputs", "random"},
+                       {"samples", fidelity->samples},
+                       {"agreement", fidelity->agreement},
+                       {"max_abs_error", fidelity->max_abs_error},
+                       {"snr_db", fidelity->snr_db ? nlohmann::ordered_json(*fidelity->snr_db) : nlohmann::ordered_json()}};
+    }
     j["layers"] = nlohmann::ordered_json::array();
     for (const auto& l : res.layers) {
       nlohmann::ordered_json x;
@@ -135,6 +165,10 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   std::cout << "lowrank: params " << thousands(before.params) << " → " << thousands(after.params) << ", MACs "
             << thousands(before.macs) << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes)
             << " → " << thousands(after.bytes) << "\n";
+  if (fidelity)
+    std::cout << "fidelity vs " << c.model << " on " << fidelity->samples << " random inputs (runtime): top-1 agreement "
+              << fixed(fidelity->agreement, 1) << "%, max abs error " << fidelity->max_abs_error << ", SNR "
+              << (fidelity->snr_db ? fixed(*fidelity->snr_db, 1) + " dB" : std::string("inf")) << "\n";
   std::cout << "wrote " << c.output << "\n";
   return 0;
 }

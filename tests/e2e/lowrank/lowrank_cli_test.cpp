@@ -127,6 +127,11 @@ TEST_CASE("lowrank --energy 0.9 halves LeNet-300-100 and ORT agrees with the ori
     CHECK(l["macs_after"].get<uint64_t>() < l["macs_before"].get<uint64_t>());
   }
   check_onnx_checker(out);
+  // Fidelity measured on the runtime against the original, on seeded random inputs.
+  REQUIRE(j.contains("fidelity"));
+  CHECK(j["fidelity"]["samples"].get<uint64_t>() == 32);
+  CHECK(j["fidelity"]["max_abs_error"].get<double>() > 0.0);
+  CHECK(j["fidelity"]["snr_db"].get<double>() > 3.0);
 
   REQUIRE(mc::test::ort_available());
   const auto x = images(512);
@@ -150,6 +155,7 @@ TEST_CASE("lowrank prints the before/after line and per-layer lines", "[e2e][low
   // conv1 (6x25): rank 3 of 6 costs 3·31 = 93 < 150, so it is factorized; fc layers too.
   CHECK(r.out.find("/conv1/Conv (Conv, 6x25): rank 3/6") != std::string::npos);
   CHECK(r.out.find("wrote " + out) != std::string::npos);
+  CHECK(r.out.find("fidelity vs ") != std::string::npos);
   check_onnx_checker(out);
 
   // The spatial split: conv1 (C·kh=5 x N·kw=30) at rank 3 of 5, MACs from the shapes.

@@ -509,6 +509,36 @@ TEST_CASE("bad options are refused with Error(Input)", "[lowrank]") {
   refuse(o, "--exclude 'no_such_layer' matches no node");
 }
 
+TEST_CASE("factors that overflow float are a gate failure, not a silent Inf", "[lowrank]") {
+  // W = 3e38 everywhere (finite in fp32): rank 1 with σ = 6e38, so S·Vᵀ overflows fp32.
+  Model m;
+  m.opsets = {{"", 13}};
+  m.graph.inputs = {vinfo("X", {1, 2})};
+  m.graph.outputs = {vinfo("Y", {1, 2})};
+  m.graph.initializers.push_back(Tensor::make_f32("W", {2, 2}, {3e38f, 3e38f, 3e38f, 3e38f}));
+  m.graph.nodes = {node("MatMul", "mm", {"X", "W"}, {"Y"})};
+  LowRankOptions o;
+  o.rank_ratio = 1.0;
+  o.only_if_cheaper = false;
+  try {
+    factorize_low_rank(m, o);
+    FAIL("an Inf factor was accepted");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Gate);
+    CHECK_THAT(e.what(), Catch::Contains("non-finite"));
+  }
+}
+
+TEST_CASE("a weight with NaN is left alone and named", "[lowrank]") {
+  Model m = wide_gemm_model();
+  m.graph.initializer("W")->as_mut<float>()[5] = std::nanf("");
+  LowRankOptions o;
+  o.energy = 0.5;
+  const LowRankResult r = factorize_low_rank(m, o);
+  CHECK(r.factorized() == 0);
+  CHECK(r.layers[0].reason == "the weight holds NaN or Inf");
+}
+
 TEST_CASE("the lowrank pass runs from the table with its options", "[lowrank]") {
   REQUIRE(find_pass("lowrank"));
   Model m = wide_gemm_model();
