@@ -287,11 +287,15 @@ enum class ConvAlgo {
   Depthwise3x3,   // group == C == M, 3x3, dilation 1, sh == sw in {1, 2}: direct ISA kernel, raw weights
   DepthwiseRef,   // other depthwise (group == C == M): reference loop, raw weights
   Pointwise,      // 1x1, stride 1, no padding: GEMM reading x in place (no im2col)
+  Winograd3x3,    // 3x3, stride 1, dilation 1, group 1, C and M >= 8: conv2d_winograd_3x3.h (F(2x2) or F(4x4))
   ShiftedWindow,  // stride s: GEMM over zero-padded polyphase copy of x; B rows are shifted windows
   Im2colGemm,     // everything else: im2col into a [K, pixels] matrix, per group, then GEMM
 };
 
+inline bool winograd_3x3_fits(const ConvGeom& g);
+
 inline ConvAlgo conv_algo(const ConvGeom& g) {
+  if (winograd_3x3_fits(g)) return ConvAlgo::Winograd3x3;
   if (g.group == g.C && g.group == g.M && g.group > 1) {
     if (g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sh == g.sw && (g.sh == 1 || g.sh == 2))
       return ConvAlgo::Depthwise3x3;
@@ -370,9 +374,32 @@ inline void shifted_copy_channel(const ConvGeom& g, const ShiftedLayout& l, cons
     return;
   }
   float prow[kMaxRow];
+  const size_t phase = size_t(l.hph) * l.wph;
+  if (s == 2 && 4 * phase + 2 <= size_t(kMaxRow)) {
+    // Small planes: per-row splitting costs more in loop set-up than in data. Rows go by memcpy into
+    // two zero-padded row-phase images (row stride 2*Wph) in prow; since that stride is exactly two
+    // phase rows, each image's column phases then come out of one long stride-2 loop over the image.
+    const size_t rw = size_t(2) * l.wph, img = size_t(l.hph) * rw;
+    std::memset(prow, 0, sizeof(float) * (2 * img + 2));
+    for (int r = 0; r < g.H; ++r) {
+      const int R = r + g.pad_t;
+      std::memcpy(prow + size_t(R % 2) * img + size_t(R / 2) * rw + g.pad_l, xc + size_t(r) * g.W, sizeof(float) * g.W);
+    }
+    for (int py = 0; py < 2; ++py) {
+      const float* __restrict src = prow + py * img;
+      float* __restrict d0 = d + size_t(py * 2) * phase;
+      float* __restrict d1 = d0 + phase;
+      const int n = int(phase);
+#pragma GCC ivdep
+      for (int q = 0; q < n; ++q) {
+        d0[q] = src[2 * q];
+        d1[q] = src[2 * q + 1];
+      }
+    }
+    return;
+  }
   for (int j = 0; j < g.pad_l; ++j) prow[j] = 0.0f;
   for (int j = g.pad_l + g.W; j < wrow; ++j) prow[j] = 0.0f;
-  const size_t phase = size_t(l.hph) * l.wph;
   for (int R = 0; R < l.hph * s; ++R) {  // padded row index
     const int i = R / s, py = R % s, r = R - g.pad_t;
     float* dst = d + size_t(py * s) * phase + size_t(i) * l.wph;  // phase (py, px = 0), row i
@@ -418,14 +445,24 @@ inline void shifted_copy_channel(const ConvGeom& g, const ShiftedLayout& l, cons
   }
 }
 
+}  // namespace
+}  // namespace mcrt
+
+#include "conv2d_winograd_3x3.h"
+
+namespace mcrt {
+namespace {
+
 inline size_t conv2d_packed_size_impl(const ConvGeom& g) {
   const ConvAlgo a = conv_algo(g);
+  if (a == ConvAlgo::Winograd3x3) return winograd_3x3_packed_size(g);
   if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return ref::conv2d_packed_size(g);
   return sizeof(float) * conv_a_floats_per_group(g) * g.group;
 }
 
 inline void conv2d_pack_impl(const ConvGeom& g, const float* w, void* packed) {
   const ConvAlgo a = conv_algo(g);
+  if (a == ConvAlgo::Winograd3x3) return winograd_3x3_pack(g, w, packed);
   if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return ref::conv2d_pack(g, w, packed);
   const int mg = g.M / g.group, K = conv_kc(g);
   float* p = static_cast<float*>(packed);
@@ -439,6 +476,7 @@ inline void conv2d_pack_impl(const ConvGeom& g, const float* w, void* packed) {
 inline size_t conv2d_scratch_size_impl(const ConvGeom& g) {
   const ConvAlgo a = conv_algo(g);
   const size_t K = size_t(conv_kc(g));
+  if (a == ConvAlgo::Winograd3x3) return winograd_3x3_scratch_size(g);
   if (a == ConvAlgo::Depthwise3x3 || a == ConvAlgo::DepthwiseRef) return 0;
   if (a == ConvAlgo::Pointwise) return sizeof(float) * K * Ukr::NR;  // packed tail panel
   if (a == ConvAlgo::ShiftedWindow) {
@@ -486,6 +524,7 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
                             void* scratch, const ParallelFor* pf, Depthwise3x3Fn dw3x3) {
   const ConvAlgo algo = conv_algo(g);
   if (algo == ConvAlgo::Depthwise3x3) return dw3x3(g, static_cast<const float*>(packed), ep, x, y, pf);
+  if (algo == ConvAlgo::Winograd3x3) return winograd_3x3_run(g, packed, ep, x, y, scratch, pf);
   if (algo == ConvAlgo::DepthwiseRef) return ref::conv2d_run(g, packed, ep, x, y, scratch, pf);
   const int cg = g.C / g.group, mg = g.M / g.group, K = conv_kc(g), P = g.OH * g.OW;
   float* Bp = static_cast<float*>(scratch);

@@ -131,6 +131,17 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
 
 void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
   // Columns j < n only (masks); C and a per-column bias have only n valid entries.
+  if (o.alpha == 1.0f && !o.accumulate && o.beta == 0.0f && !(o.last && (o.bias != nullptr || o.lo != -INFINITY ||
+                                                                        o.hi != INFINITY))) {
+    // Plain C = A*B (e.g. the Winograd GEMMs): no output stage.
+    if (n == 32) {
+      for (int i = 0; i < m; ++i) {
+        _mm512_storeu_ps(c + size_t(i) * ldc, acc[i][0]);
+        _mm512_storeu_ps(c + size_t(i) * ldc + 16, acc[i][1]);
+      }
+      return;
+    }
+  }
   const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
   const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
   const __m512 alpha = _mm512_set1_ps(o.alpha), beta = _mm512_set1_ps(o.beta);

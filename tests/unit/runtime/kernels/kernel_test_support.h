@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -97,6 +98,27 @@ inline std::string geom_str(const mcrt::ConvGeom& g) {
   std::snprintf(b, sizeof b, "N%d C%d H%d W%d M%d k%dx%d s%dx%d d%dx%d pad%d,%d,%d,%d g%d -> %dx%d", g.N, g.C, g.H,
                 g.W, g.M, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.pad_t, g.pad_l, g.pad_b, g.pad_r, g.group, g.OH, g.OW);
   return b;
+}
+
+// A ConvGeom with OH, OW filled in.
+inline mcrt::ConvGeom conv_geom(int N, int C, int H, int W, int M, int kh, int kw, int sh, int sw, int dh, int dw,
+                                int pt, int pl, int pb, int pr, int group) {
+  mcrt::ConvGeom g{N, C, H, W, M, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group, 0, 0};
+  mcrt::conv2d_geom_finish(g);
+  return g;
+}
+
+// Packs w and runs one convolution with `ks`; scratch starts filled with `scratch_fill` bytes
+// (garbage that must not reach the output). y starts as NaN.
+inline std::vector<float> run_conv(const mcrt::KernelSet& ks, const mcrt::ConvGeom& g, const std::vector<float>& x,
+                                   const std::vector<float>& w, const mcrt::Epilogue& ep, const mcrt::ParallelFor* pf,
+                                   int scratch_fill = 0xA5) {
+  Buffer packed(ks.conv2d_packed_size(g)), scratch(ks.conv2d_scratch_size(g));
+  if (scratch.bytes > 0) std::memset(scratch.get(), scratch_fill, (scratch.bytes + 63) & ~size_t(63));
+  ks.conv2d_pack(g, w.data(), packed.get());
+  std::vector<float> y(size_t(g.N) * g.M * g.OH * g.OW, std::nanf(""));
+  ks.conv2d_run(g, packed.get(), ep, x.data(), y.data(), scratch.get(), pf);
+  return y;
 }
 
 }  // namespace mcrt_test

@@ -10,22 +10,6 @@ using namespace mcrt_test;
 
 namespace {
 
-ConvGeom geom(int N, int C, int H, int W, int M, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int pb,
-              int pr, int group) {
-  ConvGeom g{N, C, H, W, M, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group, 0, 0};
-  conv2d_geom_finish(g);
-  return g;
-}
-
-std::vector<float> run_conv(const KernelSet& ks, const ConvGeom& g, const std::vector<float>& x,
-                            const std::vector<float>& w, const Epilogue& ep, const ParallelFor* pf) {
-  Buffer packed(ks.conv2d_packed_size(g)), scratch(ks.conv2d_scratch_size(g));
-  ks.conv2d_pack(g, w.data(), packed.get());
-  std::vector<float> y(size_t(g.N) * g.M * g.OH * g.OW, std::nanf(""));
-  ks.conv2d_run(g, packed.get(), ep, x.data(), y.data(), scratch.get(), pf);
-  return y;
-}
-
 void check_conv(const ConvGeom& g, uint32_t seed) {
   INFO(geom_str(g));
   REQUIRE(conv2d_geom_valid(g));
@@ -58,50 +42,50 @@ void check_conv(const ConvGeom& g, uint32_t seed) {
 TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[conv2d]") {
   const std::vector<ConvGeom> cases = {
       // Example-model shapes: LeNet-5, mobile CNN, small ResNet (28x28 Fashion-MNIST).
-      geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1),
-      geom(1, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
-      geom(1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16),  // depthwise s1
-      geom(1, 16, 28, 28, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16),  // depthwise s2
-      geom(1, 16, 14, 14, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),   // pointwise
-      geom(1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 32, 14, 14, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1),   // strided 1x1 (ResNet shortcut)
+      conv_geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1),
+      conv_geom(1, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
+      conv_geom(1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16),  // depthwise s1
+      conv_geom(1, 16, 28, 28, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16),  // depthwise s2
+      conv_geom(1, 16, 14, 14, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),   // pointwise
+      conv_geom(1, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 32, 14, 14, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1),   // strided 1x1 (ResNet shortcut)
       // Tails and primes.
-      geom(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),
-      geom(1, 7, 13, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-      geom(2, 3, 17, 13, 7, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 1),
-      geom(1, 5, 31, 7, 17, 2, 3, 3, 1, 2, 1, 2, 1, 0, 3, 1),
-      geom(1, 4, 9, 11, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2),      // dilation + groups
-      geom(1, 6, 8, 8, 9, 3, 1, 1, 2, 1, 1, 1, 0, 1, 0, 3),
-      geom(1, 7, 13, 13, 7, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 7),     // depthwise, no padding
-      geom(1, 7, 31, 31, 7, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 7),     // depthwise s2, asymmetric pad
-      geom(1, 13, 1, 7, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 13),    // depthwise, 1-row input
-      geom(1, 3, 127, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3),
-      geom(1, 5, 17, 17, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 5),     // depthwise 5x5 (reference path)
-      geom(1, 4, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4),     // depthwise multiplier 2 (GEMM per group)
-      geom(1, 7, 13, 13, 7, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 7),     // depthwise dilated (reference path)
-      geom(1, 13, 7, 7, 31, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),     // pointwise, 49 pixels (tail panel)
-      geom(1, 300, 5, 5, 127, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),   // K > KC, M > MC
-      geom(1, 64, 9, 9, 101, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // im2col K = 576 > KC
-      geom(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // N = 1600 pixels: many panels
+      conv_geom(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),
+      conv_geom(1, 7, 13, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(2, 3, 17, 13, 7, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 1),
+      conv_geom(1, 5, 31, 7, 17, 2, 3, 3, 1, 2, 1, 2, 1, 0, 3, 1),
+      conv_geom(1, 4, 9, 11, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2),      // dilation + groups
+      conv_geom(1, 6, 8, 8, 9, 3, 1, 1, 2, 1, 1, 1, 0, 1, 0, 3),
+      conv_geom(1, 7, 13, 13, 7, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 7),     // depthwise, no padding
+      conv_geom(1, 7, 31, 31, 7, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 7),     // depthwise s2, asymmetric pad
+      conv_geom(1, 13, 1, 7, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 13),    // depthwise, 1-row input
+      conv_geom(1, 3, 127, 5, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3),
+      conv_geom(1, 5, 17, 17, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 5),     // depthwise 5x5 (reference path)
+      conv_geom(1, 4, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4),     // depthwise multiplier 2 (GEMM per group)
+      conv_geom(1, 7, 13, 13, 7, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 7),     // depthwise dilated (reference path)
+      conv_geom(1, 13, 7, 7, 31, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),     // pointwise, 49 pixels (tail panel)
+      conv_geom(1, 300, 5, 5, 127, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),   // K > KC, M > MC
+      conv_geom(1, 64, 9, 9, 101, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // im2col K = 576 > KC
+      conv_geom(2, 2, 40, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // N = 1600 pixels: many panels
       // Stride 1 (shifted-window path): dilation, groups, asymmetric padding, K > KC.
-      geom(1, 6, 20, 23, 9, 3, 3, 1, 1, 2, 1, 1, 2, 0, 1, 3),
-      geom(1, 3, 31, 29, 5, 5, 3, 1, 1, 1, 2, 2, 0, 2, 3, 1),
-      geom(2, 40, 13, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
+      conv_geom(1, 6, 20, 23, 9, 3, 3, 1, 1, 2, 1, 1, 2, 0, 1, 3),
+      conv_geom(1, 3, 31, 29, 5, 5, 3, 1, 1, 1, 2, 2, 0, 2, 3, 1),
+      conv_geom(2, 40, 13, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1),
       // Depthwise on small planes (8-channel interleaved path) with channel tails and asymmetric pads.
-      geom(2, 16, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16),
-      geom(1, 19, 4, 4, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 19),
-      geom(1, 8, 8, 5, 8, 3, 3, 2, 2, 1, 1, 0, 2, 1, 0, 8),
-      geom(1, 24, 3, 8, 24, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 24),
+      conv_geom(2, 16, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16),
+      conv_geom(1, 19, 4, 4, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 19),
+      conv_geom(1, 8, 8, 5, 8, 3, 3, 2, 2, 1, 1, 0, 2, 1, 0, 8),
+      conv_geom(1, 24, 3, 8, 24, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 24),
       // Stride 2 and 3 with every phase used (polyphase shifted-window path).
-      geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 5, 27, 31, 7, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1),
-      geom(2, 6, 29, 30, 14, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 2),
-      geom(1, 3, 31, 31, 5, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
-      geom(1, 4, 33, 34, 6, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),     // dilation 3: phases 0, 1, 0
-      geom(1, 40, 15, 15, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // K = 360 > KC
+      conv_geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 5, 27, 31, 7, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1),
+      conv_geom(2, 6, 29, 30, 14, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 2),
+      conv_geom(1, 3, 31, 31, 5, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 4, 33, 34, 6, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),     // dilation 3: phases 0, 1, 0
+      conv_geom(1, 40, 15, 15, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // K = 360 > KC
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
@@ -121,7 +105,7 @@ TEST_CASE("conv2d: optimised sets match the reference on random geometries", "[c
     const int dh = pick({1, 1, 2}), dwd = pick({1, 1, 2});
     const int H = pick({1, 5, 7, 13, 17, 31}), W = pick({1, 6, 13, 17, 29});
     const int pt = int(rng() % 3), pl = int(rng() % 3), pb = int(rng() % 3), pr = int(rng() % 3);
-    ConvGeom g = geom(pick({1, 1, 2}), C, H, W, M, kh, kw, sh, sw, dh, dwd, pt, pl, pb, pr, g_);
+    ConvGeom g = conv_geom(pick({1, 1, 2}), C, H, W, M, kh, kw, sh, sw, dh, dwd, pt, pl, pb, pr, g_);
     if (!conv2d_geom_valid(g)) continue;  // kernel larger than the padded input
     check_conv(g, uint32_t(1000 + t * 11));
   }
@@ -129,7 +113,7 @@ TEST_CASE("conv2d: optimised sets match the reference on random geometries", "[c
 
 TEST_CASE("conv2d: the tolerance check catches a wrong result", "[conv2d][negative]") {
   // Guards against a comparison that cannot fail: perturb one output of a real run.
-  ConvGeom g = geom(1, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+  ConvGeom g = conv_geom(1, 3, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
   const auto x = random_vec(3 * 49, 5), w = random_vec(4 * 27, 6);
   Epilogue ep;
   auto ref = run_conv(kernels_reference(), g, x, w, ep, nullptr);
