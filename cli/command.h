@@ -29,5 +29,6 @@ CLI::App* add_export(CLI::App& root, Action* action);
 CLI::App* add_check(CLI::App& root, Action* action);
 CLI::App* add_lowrank(CLI::App& root, Action* action);
 CLI::App* add_prune(CLI::App& root, Action* action);
+CLI::App* add_sensitivity(CLI::App& root, Action* action);
 
 }  // namespace mc::cli

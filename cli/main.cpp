@@ -24,6 +24,7 @@ const mc::cli::Verb kVerbs[] = {
     {"check", mc::cli::add_check},
     {"lowrank", mc::cli::add_lowrank},
     {"prune", mc::cli::add_prune},
+    {"sensitivity", mc::cli::add_sensitivity},
 };
 
 void setup_logging(int verbosity) {

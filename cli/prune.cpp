@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "cli/command.h"
@@ -19,6 +20,7 @@
 #include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 #include "prune/prune_options.h"
+#include "prune/sensitivity.h"
 
 namespace mc::cli {
 namespace {
@@ -26,6 +28,7 @@ namespace {
 struct PruneCliOptions {
   std::string model, output;
   std::string ratio;  // parsed here so that a bad value is exit 2 with our message
+  std::string config;  // per-layer ratios (JSON, from `sensitivity --auto -o`)
   std::string granularity = "unstructured", criterion = "magnitude", scope = "layer", format = "onnx";
   std::vector<std::string> exclude;
   bool json = false;
@@ -74,7 +77,20 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   }
   if (o.format != "onnx" && o.format != "runtime")
     throw Error(ErrorKind::Input, "--format '" + o.format + "': expected onnx or runtime");
-  if (po.granularity == prune::Granularity::NM) {
+  std::optional<prune::LayerRatioConfig> config;
+  if (!o.config.empty()) {
+    config = prune::read_config_file(o.config);
+    if (config->pass != prune::SensitivityPass::Prune)
+      throw Error(ErrorKind::Input, o.config + ": a config for pass '" + prune::pass_name(config->pass) +
+                                        "' (use it with mcompress " + prune::pass_name(config->pass) + ")");
+    if (!o.ratio.empty()) throw Error(ErrorKind::Input, "--ratio and --config exclude each other");
+    if (!po.exclude.empty()) throw Error(ErrorKind::Input, "--exclude and --config exclude each other (leave the layer out of the config)");
+    if (po.scope == prune::Scope::Global) throw Error(ErrorKind::Input, "--scope global and --config exclude each other");
+    if (o.granularity != "unstructured" && o.granularity != prune::granularity_name(config->granularity))
+      throw Error(ErrorKind::Input, "--granularity " + o.granularity + " contradicts " + o.config + " (" +
+                                        prune::granularity_name(config->granularity) + ")");
+    po.granularity = config->granularity;
+  } else if (po.granularity == prune::Granularity::NM) {
     const double implied = 1.0 - static_cast<double>(po.n) / static_cast<double>(po.m);
     if (!o.ratio.empty() && std::fabs(parse_ratio(o.ratio) - implied) > 1e-9)
       throw Error(ErrorKind::Input, "--ratio " + o.ratio + " contradicts --granularity " + o.granularity +
@@ -89,7 +105,15 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
 
   Model m = import_onnx_file(o.model);
   const Figures before = figures_of(m, m.source_files);
-  const prune::PruneResult res = prune::prune_model(m, po);
+  prune::PruneResult res;
+  if (config) {
+    prune::ApplyResult ar = prune::apply_layer_ratios(m, *config);
+    res.layers = ar.pruned;
+    res.report.changes = ar.lines;
+    res.report.summary = "per-layer ratios from " + o.config + ": " + std::to_string(ar.pruned.size()) + " layers";
+  } else {
+    res = prune::prune_model(m, po);
+  }
 
   Figures after;
   if (o.format == "onnx") {
@@ -113,7 +137,8 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     j["output"] = o.output;
     j["format"] = o.format;
     j["granularity"] = o.granularity;
-    j["ratio"] = po.ratio;
+    if (config) j["config"] = o.config;
+    else j["ratio"] = po.ratio;
     auto fig = [](const Figures& f) {
       return nlohmann::ordered_json{{"bytes", f.bytes}, {"gzip_bytes", f.gzip_bytes}, {"params", f.params},
                                     {"nonzero_params", f.nonzero}, {"macs", f.macs}};
@@ -151,6 +176,8 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   sub->add_option("model", opts->model, "ONNX model to prune")->required();
   sub->add_option("-o,--output", opts->output, "Where to write the pruned model (not the input)")->required();
   sub->add_option("--ratio", opts->ratio, "Fraction of weights (channels) to remove, in [0, 1); implied by n:m");
+  sub->add_option("--config", opts->config,
+                  "Per-layer ratios (JSON from `sensitivity --auto -o`) instead of --ratio");
   sub->add_option("--granularity", opts->granularity, "unstructured (default), channel, or n:m such as 2:4");
   sub->add_option("--criterion", opts->criterion, "l1, l2 or magnitude (default); for weights all mean |w|");
   sub->add_option("--scope", opts->scope, "layer (default: each layer loses --ratio) or global (unstructured)");

@@ -1,0 +1,170 @@
+// `mcompress sensitivity` end to end on the bundled MLP with a small --limit: the table's
+// figures against `check` on the same samples, the --auto config read back by
+// `prune --config` (exactly those ratios), and one test per bad input (exit 2, one line).
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "compress/analysis/model_stats.h"
+#include "compress/onnx/onnx_import.h"
+#include "tests/support/run_process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
+const std::string kData = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_sens_XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+mc::test::ProcessResult mcompress(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {MC_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return mc::test::run_process(argv, 300);
+}
+
+std::vector<std::string> sens(const std::string& model, std::vector<std::string> more) {
+  std::vector<std::string> a = {"sensitivity", model, "--data", kData, "--labels", kLabels, "--mean", "0.2860", "--std",
+                                "0.3530", "--limit", "300"};
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+double check_top1(const std::string& model) {
+  const auto r = mcompress({"check", model, "--data", kData, "--labels", kLabels, "--mean", "0.2860", "--std", "0.3530",
+                            "--limit", "300", "--runs", "1", "--warmup", "0", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out)["accuracy"]["top1"].get<double>();
+}
+
+void expect_bad_input(const std::vector<std::string>& args, const std::string& needle) {
+  const auto r = mcompress(args);
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(needle) != std::string::npos);
+}
+
+bool have_data() { return fs::exists(kData) && fs::exists(kLabels); }
+
+}  // namespace
+
+TEST_CASE("sensitivity: table as JSON on the MLP; baseline and a pruned point agree with check", "[e2e][sensitivity]") {
+  REQUIRE(have_data());  // the Debian Fashion-MNIST package
+  TempDir d;
+  const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--ratios", "0.5,0.9", "--json"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["samples"] == 300);
+  const double baseline = j["baseline_top1"].get<double>();
+  CHECK(baseline == Approx(check_top1(kExamples + "mlp.onnx")));
+  REQUIRE(j["layers"].size() == 3);
+  for (const auto& l : j["layers"]) {
+    REQUIRE(l["points"].size() == 2);
+    for (const auto& p : l["points"]) CHECK(p["delta"].get<double>() == Approx(p["top1"].get<double>() - baseline));
+  }
+  // fc3 alone at 0.9, written with prune --config, measured by check: the same figure.
+  const fs::path cfg = d.path / "fc3.json", out = d.path / "fc3.onnx";
+  std::ofstream(cfg) << R"({"pass":"prune","granularity":"unstructured","layers":{"fc3.weight":0.9}})";
+  const auto p = mcompress({"prune", kExamples + "mlp.onnx", "--config", cfg.string(), "-o", out.string()});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  CHECK(j["layers"][2]["weight"] == "fc3.weight");
+  CHECK(j["layers"][2]["points"][1]["top1"].get<double>() == Approx(check_top1(out.string())));
+}
+
+TEST_CASE("sensitivity --auto: config written, prune --config applies exactly those ratios, measured as reported",
+          "[e2e][sensitivity]") {
+  REQUIRE(have_data());  // the Debian Fashion-MNIST package
+  TempDir d;
+  const fs::path cfg = d.path / "ratios.json", out = d.path / "pruned.onnx";
+  const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--auto", "--target", "params=0.5", "--ratios",
+                                                         "0.3,0.5,0.7,0.9", "-o", cfg.string(), "--json"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  const json c = json::parse(std::ifstream(cfg));
+  CHECK(c == j["auto"]["config"]);
+  CHECK(c["pass"] == "prune");
+  REQUIRE(!c["layers"].empty());
+  const auto p = mcompress({"prune", kExamples + "mlp.onnx", "--config", cfg.string(), "-o", out.string(), "--json"});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  const mc::Model orig = mc::import_onnx_file(kExamples + "mlp.onnx");
+  const mc::Model m = mc::import_onnx_file(out.string());
+  uint64_t kept = 0, total = 0;
+  for (const char* w : {"fc1.weight", "fc2.weight", "fc3.weight"}) {
+    const uint64_t n = m.graph.initializer(w)->numel();
+    const uint64_t z0 = mc::count_zeros(*orig.graph.initializer(w)), z = mc::count_zeros(*m.graph.initializer(w));
+    const double ratio = c["layers"].contains(w) ? c["layers"][w].get<double>() : 0.0;
+    INFO(w);
+    CHECK(z == std::max<uint64_t>(z0, static_cast<uint64_t>(std::llround(ratio * static_cast<double>(n)))));
+    kept += n - z;
+    total += n;
+  }
+  CHECK(static_cast<double>(kept) <= 0.5 * static_cast<double>(total));
+  CHECK(j["auto"]["measured_top1"].get<double>() == Approx(check_top1(out.string())));
+}
+
+TEST_CASE("sensitivity --pass lowrank runs on the MLP", "[e2e][sensitivity]") {
+  REQUIRE(have_data());  // the Debian Fashion-MNIST package
+  const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--pass", "lowrank", "--ratios", "0.05,0.9", "--json"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j["layers"].size() == 3);
+  // fc1 at rank ratio 0.05 is factorized and removes params; at 0.9 it is not cheaper.
+  CHECK(j["layers"][0]["points"][0]["removed_params"].get<double>() > 0);
+  CHECK(j["layers"][0]["points"][1].contains("note"));
+}
+
+TEST_CASE("sensitivity and prune --config: bad input exits 2 with one line", "[e2e][sensitivity]") {
+  REQUIRE(have_data());  // the Debian Fashion-MNIST package
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  expect_bad_input(sens(mlp, {"--auto", "--target", "params=abc"}), "--target 'params=abc'");
+  expect_bad_input(sens(mlp, {"--auto", "--target", "flops=0.3"}), "--target 'flops=0.3'");
+  expect_bad_input(sens(mlp, {"--auto", "--target", "params"}), "--target 'params'");
+  expect_bad_input(sens(mlp, {"--auto"}), "--auto needs --target");
+  expect_bad_input(sens(mlp, {"--ratios", "0.5,1.0"}), "outside [0, 1)");
+  expect_bad_input(sens(mlp, {"--ratios", "-0.1"}), "outside [0, 1)");
+  expect_bad_input(sens(mlp, {"--ratios", "0.5,x"}), "--ratios");
+  expect_bad_input(sens(mlp, {"--granularity", "2:4"}), "--granularity 2:4");
+  expect_bad_input(sens(mlp, {"--pass", "quantize"}), "--pass 'quantize'");
+  const fs::path out = d.path / "out.onnx";
+  const fs::path none = d.path / "none.json";
+  std::ofstream(none) << R"({"pass":"prune","granularity":"unstructured","layers":{"fc9.weight":0.5}})";
+  expect_bad_input({"prune", mlp, "--config", none.string(), "-o", out.string()}, "'fc9.weight' names no prunable layer");
+  CHECK(!fs::exists(out));
+  const fs::path badr = d.path / "badr.json";
+  std::ofstream(badr) << R"({"pass":"prune","layers":{"fc1.weight":1.5}})";
+  expect_bad_input({"prune", mlp, "--config", badr.string(), "-o", out.string()}, "outside [0, 1)");
+  const fs::path lr = d.path / "lr.json";
+  std::ofstream(lr) << R"({"pass":"lowrank","layers":{"fc1.weight":0.5}})";
+  expect_bad_input({"prune", mlp, "--config", lr.string(), "-o", out.string()}, "pass 'lowrank'");
+  const fs::path good = d.path / "good.json";
+  std::ofstream(good) << R"({"pass":"prune","layers":{"fc1.weight":0.5}})";
+  expect_bad_input({"prune", mlp, "--config", good.string(), "--ratio", "0.5", "-o", out.string()},
+                   "--ratio and --config");
+  CHECK(!fs::exists(out));
+}
