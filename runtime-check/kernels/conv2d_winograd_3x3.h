@@ -109,7 +109,7 @@ inline int winograd_3x3_lanes(int tp) {
 
 // Tile size m (2 or 4). F(4x4) needs fewer GEMM lanes on large planes, but its transforms cost more
 // per channel (strided loads, real multiplies), so it pays only with enough channels: measured on
-// AVX-512 (Zen 5), C = M = 16 and 32 were as fast or faster with F(2x2) on 14x14 and 28x28 planes,
+// AVX-512 (the AMD EPYC bench machine), C = M = 16 and 32 were as fast or faster with F(2x2) on 14x14 and 28x28 planes,
 // C = M = 64 at 28x28 and 128 at 14x14 about 10-20 % faster with F(4x4). Ties go to F(2x2), which
 // rounds less.
 inline int winograd_3x3_variant(const ConvGeom& g) {

@@ -6,7 +6,7 @@
 // Checked per shape and set: the usual tolerance |y - ref| <= 1e-5 * mag + 1e-6 (mag = the same
 // convolution on |x|, |w|, |bias|); bit-identical results for 1 and 3 threads and for two chunk
 // sizes; and the same result when the scratch starts as NaN bytes (garbage must not leak into y).
-// The worst |y - ref| / mag seen is printed per variant. Measured on AVX-512 (Zen 5) with data
+// The worst |y - ref| / mag seen is printed per variant. Measured on AVX-512 (the AMD EPYC bench machine) with data
 // uniform in [-1, 1): 1.8e-7 for F(2x2) and 2.2e-6 for F(4x4) (the tolerance is 1e-5); the NEON set
 // under qemu: 1.3e-6 and 2.2e-6.
 #include <catch2/catch.hpp>
