@@ -7,6 +7,9 @@ ASAN_BUILD ?= build-asan
 GEN      := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 MC       := $(BUILD)/cli/mcompress
+# ccache hits across clones in different folders (CI builds a fresh clone).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 EXAMPLE  := examples/fashion-mnist
 
 .PHONY: all setup build build-asan demo test test-release test-asan clean
