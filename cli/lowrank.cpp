@@ -17,6 +17,7 @@
 #include "compress/lowrank/lowrank.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "prune/sensitivity.h"
 #include "runtime-check/check/check_harness.h"
 
 namespace mc::cli {
@@ -30,6 +31,7 @@ struct LowRankCliOptions {
   std::optional<uint64_t> target_params;
   std::string exclude;  // comma-separated
   std::string conv = "channel";
+  std::string config;  // per-layer rank ratios (JSON, from `sensitivity --pass lowrank --auto -o`)
   bool json = false;
 };
 
@@ -64,13 +66,31 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   std::stringstream ss(c.exclude);
   for (std::string tok; std::getline(ss, tok, ',');)
     if (!tok.empty()) o.exclude.push_back(tok);
-  validate_lowrank_options(o);  // before reading the model: bad flags are reported first
+  std::optional<prune::LayerRatioConfig> config;
+  if (!c.config.empty()) {
+    if (c.rank_ratio || c.energy || c.target_params)
+      throw Error(ErrorKind::Input, "--config gives the rank ratios: leave out --rank-ratio, --energy and --target-params");
+    if (!o.exclude.empty()) throw Error(ErrorKind::Input, "--exclude and --config exclude each other (leave the layer out of the config)");
+    if (o.conv != ConvScheme::Channel) throw Error(ErrorKind::Input, "--config uses the channel scheme for Conv; leave out --conv");
+    config = prune::read_config_file(c.config);
+    if (config->pass != prune::SensitivityPass::Lowrank)
+      throw Error(ErrorKind::Input, c.config + ": a config for pass '" + prune::pass_name(config->pass) +
+                                        "' (use it with mcompress " + prune::pass_name(config->pass) + ")");
+  } else {
+    validate_lowrank_options(o);  // before reading the model: bad flags are reported first
+  }
   if (c.model == c.output || same_file(c.model, c.output))
     throw Error(ErrorKind::Input, "lowrank: the output '" + c.output + "' is the input model; write to another file (-o)");
 
   Model m = import_onnx_file(c.model);
   const Figures before = figures_of(m);
-  const LowRankResult res = factorize_low_rank(m, o);
+  LowRankResult res;
+  if (config) {
+    res.layers = prune::apply_layer_ratios(m, *config).factorized;
+    res.mode = "config " + c.config;
+  } else {
+    res = factorize_low_rank(m, o);
+  }
   export_onnx_file(m, c.output, ExportOptions{}, m.source_files);
   const Model written = import_onnx_file(c.output);  // figures after, as a user would read them
   const Figures after = figures_of(written);
@@ -184,6 +204,8 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
   sub->add_option("--rank-ratio", opts->rank_ratio, "Rank as a fraction of each layer's full rank, in (0, 1]");
   sub->add_option("--energy", opts->energy, "Keep the smallest rank whose sum of squared singular values reaches this fraction, in (0, 1]");
   sub->add_option("--target-params", opts->target_params, "Total parameters the model should have at most");
+  sub->add_option("--config", opts->config,
+                  "Per-layer rank ratios (JSON from `sensitivity --pass lowrank --auto -o`) instead of one rule");
   sub->add_option("--conv", opts->conv,
                   "Conv scheme: channel (kxk C->r, then 1x1 r->N), spatial (kx1, then 1xk; Jaderberg) or "
                   "tucker2 (1x1 C->r_in, kxk core, 1x1 r_out->N)")
@@ -191,7 +213,7 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
   sub->add_option("--exclude", opts->exclude, "Comma-separated node names or op types to leave alone");
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(
-      "Exactly one of --rank-ratio, --energy, --target-params.\n"
+      "Exactly one of --rank-ratio, --energy, --target-params, --config.\n"
       "Example:\n  mcompress lowrank mlp.onnx --energy 0.9 -o mlp.lr.onnx\n"
       "Prints per layer the rank, energy kept and reconstruction error, then\n"
       "'lowrank: params A → B, MACs A → B, bytes A → B'.");

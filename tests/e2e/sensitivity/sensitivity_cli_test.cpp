@@ -168,3 +168,30 @@ TEST_CASE("sensitivity and prune --config: bad input exits 2 with one line", "[e
                    "--ratio and --config");
   CHECK(!fs::exists(out));
 }
+
+TEST_CASE("lowrank --config: only the named layers are factorized, at the given rank ratio", "[e2e][sensitivity]") {
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  const fs::path cfg = d.path / "lr.json", out = d.path / "lr.onnx";
+  std::ofstream(cfg) << R"({"pass":"lowrank","layers":{"fc1.weight":0.1}})";
+  const auto r = mcompress({"lowrank", mlp, "--config", cfg.string(), "-o", out.string(), "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j["layers"].size() == 1);
+  CHECK(j["layers"][0]["weight"] == "fc1.weight");
+  CHECK(j["layers"][0]["rank"] == 30);  // ceil(0.1 * min(784, 300))
+  const mc::Model m = mc::import_onnx_file(out.string());
+  CHECK(m.graph.initializer("fc1.weight") == nullptr);
+  CHECK(m.graph.initializer("fc2.weight") != nullptr);
+  CHECK(m.graph.initializer("fc3.weight") != nullptr);
+  const fs::path none = d.path / "none.json", out2 = d.path / "none.onnx";
+  std::ofstream(none) << R"({"pass":"lowrank","layers":{"nothing":0.5}})";
+  expect_bad_input({"lowrank", mlp, "--config", none.string(), "-o", out2.string()}, "'nothing' names no prunable layer");
+  expect_bad_input({"lowrank", mlp, "--config", cfg.string(), "--energy", "0.9", "-o", out2.string()},
+                   "leave out --rank-ratio");
+  const fs::path pr = d.path / "pr.json";
+  std::ofstream(pr) << R"({"pass":"prune","layers":{"fc1.weight":0.5}})";
+  expect_bad_input({"lowrank", mlp, "--config", pr.string(), "-o", out2.string()}, "pass 'prune'");
+  CHECK(!fs::exists(out2));
+}
