@@ -195,3 +195,18 @@ TEST_CASE("lowrank --config: only the named layers are factorized, at the given 
   expect_bad_input({"lowrank", mlp, "--config", pr.string(), "-o", out2.string()}, "pass 'prune'");
   CHECK(!fs::exists(out2));
 }
+
+TEST_CASE("sensitivity: progress lines on stderr only with -v when stderr is not a terminal", "[e2e][sensitivity]") {
+  const std::string mlp = kExamples + "mlp.onnx";
+  const auto quiet = mcompress(sens(mlp, {"--ratios", "0.5"}));
+  INFO(quiet.err);
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+  std::vector<std::string> args = sens(mlp, {"--ratios", "0.5"});
+  args.insert(args.begin(), "-v");
+  const auto v = mcompress(args);
+  REQUIRE(v.exit_code == 0);
+  CHECK(v.err.find("sensitivity: 1/4 baseline") != std::string::npos);
+  CHECK(v.err.find("sensitivity: 4/4 fc3.weight @ 0.5") != std::string::npos);
+  CHECK(v.out.find("fc1.weight") != std::string::npos);
+}

@@ -205,3 +205,27 @@ TEST_CASE("lowrank config: only the named layer is factorized", "[sensitivity]")
   CHECK(m.graph.initializer("fc2.weight") != nullptr);
   CHECK(m.graph.initializer("fc3.weight") != nullptr);
 }
+
+TEST_CASE("choose_ratios: macs and size targets are met by the verified combination", "[sensitivity]") {
+  const Model m = import_onnx_file(kMlp);
+  const AccuracyFn acc = [](const Model& x) {
+    double loss = 0;
+    for (const auto& l : sensitivity_layers(x))
+      loss += static_cast<double>(count_zeros(*x.graph.initializer(l.weight))) / static_cast<double>(l.params);
+    return 100.0 - loss;
+  };
+  SensitivityOptions o;
+  o.ratios = {0.3, 0.6, 0.9};
+  const SensitivityResult s = measure_sensitivity(m, o, acc, {});
+  const ModelStats st = compute_stats(m);
+  CHECK(s.base_macs == st.macs);
+  CHECK(s.base_bytes == st.weight_bytes);
+  const AutoResult am = choose_ratios(m, s, o, parse_target("macs=0.5"), acc);
+  CHECK(am.base == Approx(static_cast<double>(st.macs)));
+  CHECK(static_cast<double>(st.macs) - am.verified_removed.macs <= am.goal_remaining + 1e-6);
+  const AutoResult as = choose_ratios(m, s, o, parse_target("size=600000"), acc);  // absolute bytes
+  CHECK_FALSE(as.target.fraction);
+  CHECK(static_cast<double>(st.weight_bytes) - as.verified_removed.bytes <= 600000.0);
+  // Unstructured: a zeroed weight saves 4 bytes and its share of the layer's MACs.
+  CHECK(as.verified_removed.bytes == Approx(4.0 * as.verified_removed.params));
+}
