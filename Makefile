@@ -25,7 +25,7 @@ build: setup
 
 build-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) $(GEN) $(LAUNCHER) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target mc_loader_checks
 
 demo: build
 	@bash scripts/demo.sh $(MC)
