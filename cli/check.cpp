@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/data_options.h"
+#include "cli/text_format.h"
 #include "compress/error.h"
 #include "runtime-check/check/check_harness.h"
 
@@ -16,37 +18,10 @@ namespace {
 
 struct CheckArgs {
   check::CheckOptions opt;
-  std::string data, labels, layout = "nchw";
-  float mean = 0, std_dev = 0;
-  bool has_mean = false, has_std = false;
-  uint64_t limit = 0;
+  DataArgs dataset;
   double min_accuracy = -1, min_agreement = -1;
   bool json = false;
 };
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string r;
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
-  return r.empty() ? "scalar" : r;
-}
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string fixed(double v, int digits) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", digits, v);
-  return b;
-}
-
-std::string sci(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.3g", v);
-  return b;
-}
 
 nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
   nlohmann::ordered_json j;
@@ -90,7 +65,7 @@ nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
 }
 
 void print_text(const check::CheckReport& r, bool verbose) {
-  auto row = [](const std::string& k, const std::string& v) { std::cout << "  " << k << std::string(k.size() < 18 ? 18 - k.size() : 1, ' ') << v << "\n"; };
+  auto row = [](const std::string& k, const std::string& v) { std::cout << "  " << pad(k, 18) << v << "\n"; };
   std::cout << "check " << r.model << " (" << (r.format == "onnx" ? "ONNX, optimized and exported in memory" : ".mcrt")
             << ")\n";
   row("file bytes", thousands(r.file_bytes) + (r.format == "onnx" ? " (ONNX on disk)" : ""));
@@ -124,26 +99,14 @@ void print_text(const check::CheckReport& r, bool verbose) {
   if (verbose) {
     std::cout << "  kernels per node:\n";
     for (const auto& s : r.steps)
-      std::cout << "    #" << s.node_index << std::string(s.node_index < 10 ? 3 : s.node_index < 100 ? 2 : 1, ' ')
-                << s.op << std::string(s.op.size() < 20 ? 20 - s.op.size() : 1, ' ') << s.kernel << "\n";
+      std::cout << "    " << pad("#" + std::to_string(s.node_index), 5) << pad(s.op, 20) << s.kernel << "\n";
   }
 }
 
 int run_check_verb(CheckArgs a, const Globals& g) {
-  if (!a.data.empty()) {
-    data::DatasetOptions d;
-    d.data_path = a.data;
-    d.labels_path = a.labels;
-    if (a.has_mean) d.mean = a.mean;
-    if (a.has_std) d.std = a.std_dev;
-    d.layout = data::parse_layout(a.layout);
-    d.max_samples = a.limit;
-    a.opt.data = d;
-  } else if (!a.labels.empty() || a.has_mean || a.has_std) {
-    throw Error(ErrorKind::Input, "check: --labels, --mean and --std need --data");
-  }
-  if (a.limit && a.data.empty()) a.opt.random_samples = a.limit;
-  if (a.min_accuracy >= 0 && a.data.empty()) throw Error(ErrorKind::Input, "check: --min-accuracy needs --data with labels");
+  a.opt.data = to_dataset_options(a.dataset, "check");
+  if (a.dataset.limit && !a.opt.data) a.opt.random_samples = a.dataset.limit;
+  if (a.min_accuracy >= 0 && !a.opt.data) throw Error(ErrorKind::Input, "check: --min-accuracy needs --data with labels");
   if (a.min_agreement >= 0 && a.opt.reference.empty() && a.opt.reference_outputs.empty())
     throw Error(ErrorKind::Input, "check: --min-agreement needs --reference or --reference-outputs");
 
@@ -182,13 +145,7 @@ CLI::App* add_check(CLI::App& root, Action* action) {
   sub->add_option("--reference", a->opt.reference, "Reference model (ONNX or .mcrt) run on the same inputs");
   sub->add_option("--reference-outputs", a->opt.reference_outputs,
                   "Reference outputs (.npy, [samples, ...]) computed elsewhere on the same --data (e.g. ONNX Runtime)");
-  sub->add_option("--data", a->data, "Data set: IDX (.gz ok), .npy or .npz");
-  sub->add_option("--labels", a->labels, "Labels (IDX or .npy) for --data");
-  sub->add_option("--mean", a->mean, "Subtract this after scaling uint8 data to [0, 1]")
-      ->each([a](const std::string&) { a->has_mean = true; });
-  sub->add_option("--std", a->std_dev, "Then divide by this (> 0)")->each([a](const std::string&) { a->has_std = true; });
-  sub->add_option("--layout", a->layout, "Layout of the data's samples: nchw or nhwc (default nchw)");
-  sub->add_option("--limit", a->limit, "Use only the first N samples (random inputs: N samples)");
+  add_data_options(*sub, a->dataset, DataRequirement::Optional, "Use only the first N samples (random inputs: N samples)");
   sub->add_option("--batch", a->opt.batch, "Batch size for latency and memory (default 1)");
   sub->add_option("--runs", a->opt.runs, "Timed runs (default 50)");
   sub->add_option("--warmup", a->opt.warmup, "Untimed runs first (default 5)");
