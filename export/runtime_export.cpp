@@ -112,6 +112,9 @@ class Exporter {
  private:
   int tensor_index(const Node* n, const std::string& name);
   int add_initializer(const Node* n, const std::string& name, const Tensor& t);
+  // Dense, BITMASK or CSR, whichever is smallest on disk (docs/runtime-format.md §4.4).
+  int add_weight_smallest(const std::string& name, mcrt::DType rt, const std::vector<int64_t>& dims,
+                          const uint8_t* data, size_t esz, uint64_t count);
   std::vector<int64_t> declared_shape(const Node* n, const std::string& name, bool graph_input) const;
   std::string unique_name(const std::string& base) {
     std::string s = base;
@@ -130,6 +133,7 @@ class Exporter {
   std::unordered_map<std::string, int> index_;
   std::unordered_set<std::string> names_;
   std::unordered_set<std::string> exact_weights_;  // never stored as fp16 (scales, bounds, pad values)
+  std::unordered_set<std::string> matrix_weights_;  // Gemm/MatMul B, Conv W: stored sparse when smaller
   std::unordered_map<std::string, const Tensor*> constants_;  // initializers and Constant node values
   uint64_t weight_bytes_ = 0;
 };
@@ -550,13 +554,71 @@ int Exporter::add_initializer(const Node* n, const std::string& name, const Tens
       fits = !std::isfinite(f) || std::isfinite(half_to_float(h[i]));
     }
     if (fits) {
+      if (matrix_weights_.count(name))
+        return add_weight_smallest(name, mcrt::DType::kF16, t.dims, reinterpret_cast<const uint8_t*>(h.data()), 2,
+                                   count);
       weight_bytes_ += h.size() * 2;
       return w_.add_weight(name, mcrt::DType::kF16, t.dims, h.data(), h.size() * 2);
     }
     note("weight '" + name + "' kept as fp32: its values exceed the fp16 range");
   }
+  const size_t esz = mcrt::dtype_size(rt);
+  if (matrix_weights_.count(name) && !t.dims.empty() && t.data.size() == t.numel() * esz)
+    return add_weight_smallest(name, rt, t.dims, t.data.data(), esz, t.numel());
   weight_bytes_ += t.data.size();
   return w_.add_weight(name, rt, t.dims, t.data.data(), t.data.size());
+}
+
+// The §4.4 rule: an element is stored when any of its bytes is non-zero (so -0.0 and NaN are kept
+// and the encoding is lossless). Sizes count each buffer rounded up to the 64-byte alignment of the
+// weights blob: dense = r(numel*esz); BITMASK = r(ceil(numel/8)) + r(nnz*esz); CSR over
+// rows = dims[0] = r((rows+1)*4) + r(nnz*4) + r(nnz*esz). The smallest wins; a tie keeps dense,
+// then BITMASK.
+int Exporter::add_weight_smallest(const std::string& name, mcrt::DType rt, const std::vector<int64_t>& dims,
+                                  const uint8_t* data, size_t esz, uint64_t count) {
+  auto r64 = [](uint64_t b) { return (b + 63) / 64 * 64; };
+  auto is_stored = [&](uint64_t i) {
+    for (size_t b = 0; b < esz; ++b)
+      if (data[i * esz + b] != 0) return true;
+    return false;
+  };
+  uint64_t nnz = 0;
+  for (uint64_t i = 0; i < count; ++i) nnz += is_stored(i) ? 1 : 0;
+  const uint64_t rows = dims.empty() ? 0 : static_cast<uint64_t>(dims[0]);
+  const uint64_t cols = rows ? count / rows : 0;
+  const uint64_t dense = r64(count * esz);
+  const uint64_t bitmask = r64((count + 7) / 8) + r64(nnz * esz);
+  const bool csr_ok = rows > 0 && nnz <= 0x7fffffffu && cols <= 0x7fffffffu;
+  const uint64_t csr = csr_ok ? r64((rows + 1) * 4) + r64(nnz * 4) + r64(nnz * esz) : UINT64_MAX;
+  if (dense <= bitmask && dense <= csr) {
+    weight_bytes_ += count * esz;
+    return w_.add_weight(name, rt, dims, data, count * esz);
+  }
+  std::vector<uint8_t> values;
+  values.reserve(nnz * esz);
+  if (bitmask <= csr) {
+    std::vector<uint8_t> mask((count + 7) / 8, 0);
+    for (uint64_t i = 0; i < count; ++i)
+      if (is_stored(i)) {
+        mask[i / 8] = static_cast<uint8_t>(mask[i / 8] | (1u << (i % 8)));
+        values.insert(values.end(), data + i * esz, data + (i + 1) * esz);
+      }
+    weight_bytes_ += mask.size() + values.size();
+    return w_.add_sparse_bitmask_weight(name, rt, dims, mask, values.data(), values.size());
+  }
+  std::vector<int32_t> row_ptr(rows + 1, 0), col_idx;
+  col_idx.reserve(nnz);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (uint64_t c = 0; c < cols; ++c) {
+      const uint64_t i = r * cols + c;
+      if (!is_stored(i)) continue;
+      col_idx.push_back(static_cast<int32_t>(c));
+      values.insert(values.end(), data + i * esz, data + (i + 1) * esz);
+    }
+    row_ptr[r + 1] = static_cast<int32_t>(col_idx.size());
+  }
+  weight_bytes_ += row_ptr.size() * 4 + col_idx.size() * 4 + values.size();
+  return w_.add_sparse_csr_weight(name, rt, dims, row_ptr, col_idx, values.data(), values.size());
 }
 
 int Exporter::tensor_index(const Node* n, const std::string& name) {
@@ -649,6 +711,10 @@ std::vector<uint8_t> Exporter::run() {
   for (const auto& n : g_.nodes)
     for (size_t k = 0; k < n.inputs.size(); ++k)
       if (!n.inputs[k].empty() && exact_position(n.op_type, k)) exact_weights_.insert(n.inputs[k]);
+  for (const auto& n : g_.nodes)
+    if (n.is_default_domain() && (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv") &&
+        n.inputs.size() > 1 && !n.inputs[1].empty())
+      matrix_weights_.insert(n.inputs[1]);
 
   // Graph inputs first (those that are not initializers).
   std::vector<int> inputs;

@@ -4,12 +4,15 @@
 // A constant B (weights) takes the fully connected path: packed once, alpha folded into
 // the packed weights, beta*C folded into the epilogue bias when C is per-column; otherwise
 // the general sgemm kernel runs per batch. A fused Relu/Clip goes into the epilogue (fc)
-// or is applied after sgemm.
+// or is applied after sgemm. When B holds few nonzeros, the fc path packs it as CSR for the
+// sparse kernels instead (kernels/sparse/), where the cost model says they beat the dense ones.
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "ops/broadcast.h"
 #include "ops/ops.h"
+#include "runtime/weights.h"
 
 namespace mcrt {
 namespace {
@@ -18,6 +21,14 @@ struct FcState : OpState {
   int M = 0, N = 0, K = 0;
   void* packed = nullptr;
   Epilogue ep;
+};
+
+struct FcSparseState : OpState {
+  int M = 0;
+  CsrMatrix w;  // [N, K], packed in the weight store
+  const void* extra = nullptr;  // the kernel set's second packed form of w (or nullptr)
+  Epilogue ep;
+  const SparseKernelSet* ks = nullptr;
 };
 
 struct SgemmState : OpState {
@@ -36,8 +47,16 @@ struct SgemmState : OpState {
 
 void run_fc(const NodePlan& n, const ExecContext& ctx) {
   const FcState& st = static_cast<const FcState&>(*n.state);
-  ctx.kernels->fc_run(st.M, st.N, st.K, ctx.inf(n.inputs[0]), st.K, st.packed, st.ep, ctx.outf(n.outputs[0]), st.N,
+  Epilogue ep = st.ep;
+  if (n.residual_input >= 0) ep.residual = ctx.inf(n.inputs[n.residual_input]);  // fused residual Add
+  ctx.kernels->fc_run(st.M, st.N, st.K, ctx.inf(n.inputs[0]), st.K, st.packed, ep, ctx.outf(n.outputs[0]), st.N,
                       ctx.pf);
+}
+
+void run_fc_sparse(const NodePlan& n, const ExecContext& ctx) {
+  const FcSparseState& st = static_cast<const FcSparseState&>(*n.state);
+  st.ks->fc_run(st.M, st.w, st.extra, ctx.inf(n.inputs[0]), st.w.cols, st.ep, ctx.outf(n.outputs[0]), st.w.rows, ctx.scratch(n),
+                ctx.pf);
 }
 
 void run_sgemm(const NodePlan& n, const ExecContext& ctx) {
@@ -61,6 +80,10 @@ void run_sgemm(const NodePlan& n, const ExecContext& ctx) {
   for (size_t i = 0; i < st.a_off.size(); ++i)
     ctx.kernels->sgemm(st.M, st.N, st.K, st.alpha, a + st.a_off[i], st.lda, st.transA, b + st.b_off[i], st.ldb,
                        st.transB, beta, y + (int64_t)i * st.c_size, st.N, ctx.scratch(n), ctx.pf);
+  if (n.residual_input >= 0) {  // fused residual Add (Gemm only), before the fused clamp
+    const int64_t total = st.c_size * (int64_t)st.a_off.size();
+    ctx.kernels->binary(BinaryOp::Add, total, y, 1, ctx.inf(n.inputs[n.residual_input]), 1, y);
+  }
   if (st.clamp)
     ctx.kernels->unary(UnaryOp::Clip, st.c_size * (int64_t)st.a_off.size(), y, y, st.lo, st.hi);
 }
@@ -80,19 +103,60 @@ Status prepare_fc(PrepareContext& ctx, NodePlan& n, int64_t M, int64_t N, int64_
     for (float& v : scaled) v *= alpha;
     w = scaled.data();
   }
-  MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ctx.kernels->fc_packed_size((int)K, (int)N), &st->packed));
-  ctx.kernels->fc_pack((int)K, (int)N, w, w_is_nk, st->packed);
+  Epilogue ep;
   if (!bias.empty()) {
     void* b = nullptr;
     MCRT_RETURN_IF_ERROR(ctx.alloc_weights((size_t)N * 4, &b));
     std::memcpy(b, bias.data(), (size_t)N * 4);
-    st->ep.bias = static_cast<const float*>(b);
+    ep.bias = static_cast<const float*>(b);
   }
   if (n.fused) {
-    st->ep.lo = n.fuse_lo;
-    st->ep.hi = n.fuse_hi;
+    ep.lo = n.fuse_lo;
+    ep.hi = n.fuse_hi;
   }
   n.prepare_only_inputs |= 1u << 1 | 1u << 2;
+  // Sparse or dense: the cost model decides from the density of W (sparse_cost_model.h).
+  const int64_t nnz = count_stored(w, K * N);
+  // (The sparse kernels take no residual: a Gemm with a fused residual Add stays dense.)
+  if (nnz < K * N && ctx.sparse_policy != SparsePolicy::kDense && n.residual_input < 0) {
+    const double density = (double)nnz / ((double)K * (double)N);
+    const double limit = sparse_fc_max_density(ctx.sparse_kernels->name, (int)M, (int)N, (int)K);
+    char why[96];
+    if (ctx.sparse_policy == SparsePolicy::kSparse || density < limit) {
+      auto sp = std::make_unique<FcSparseState>();
+      void* packed = nullptr;
+      MCRT_RETURN_IF_ERROR(ctx.alloc_weights(csr_packed_size((int)N, nnz), &packed));
+      csr_pack_dense((int)N, (int)K, w, !w_is_nk, packed, &sp->w);
+      sp->M = (int)M;
+      sp->ep = ep;
+      sp->ks = ctx.sparse_kernels;
+      const size_t extra_bytes = sp->ks->fc_extra_size(sp->w);
+      if (extra_bytes > 0) {
+        void* extra = nullptr;
+        MCRT_RETURN_IF_ERROR(ctx.alloc_weights(extra_bytes, &extra));
+        sp->ks->fc_extra_pack(sp->w, extra);
+        sp->extra = extra;
+        if (M < sp->ks->fc_extra_only_below_rows) {  // the CSR arrays are not read at run
+          ctx.weights->release(packed);
+          sp->w.row_ptr = sp->w.col_idx = nullptr;
+          sp->w.values = nullptr;
+        }
+      }
+      n.scratch_bytes = sp->ks->fc_scratch_size((int)M, (int)K);
+      n.state = std::move(sp);
+      n.run = run_fc_sparse;
+      n.kernel_name = std::string("fc_sparse_csr_") + ctx.sparse_kernels->name;
+      if (density < limit) std::snprintf(why, sizeof why, "density %.2f < %.2f", density, limit);
+      else std::snprintf(why, sizeof why, "density %.2f, sparse forced", density);
+      n.kernel_reason = why;
+      return Status::Ok();
+    }
+    std::snprintf(why, sizeof why, "density %.2f: dense is faster", density);
+    n.kernel_reason = why;
+  }
+  MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ctx.kernels->fc_packed_size((int)K, (int)N), &st->packed));
+  ctx.kernels->fc_pack((int)K, (int)N, w, w_is_nk, st->packed);
+  st->ep = ep;
   n.state = std::move(st);
   n.run = run_fc;
   n.kernel_name = std::string("fc_") + ctx.kernels->name;

@@ -157,6 +157,10 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
   PrepareContext ctx;
   ctx.tensors = &im.tensors;
   ctx.kernels = im.kernels;
+  // The reference dense set goes with the reference sparse set (tests); otherwise the best one.
+  ctx.sparse_kernels =
+      std::strcmp(im.kernels->name, "reference") == 0 ? &sparse_kernels_reference() : &sparse_kernels_best();
+  ctx.sparse_policy = opts.sparse;
   ctx.weights = &im.weights;
   ctx.memory_limit = opts.memory_limit;
   ctx.work_limit = (double)opts.work_limit;
@@ -193,6 +197,46 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
   for (uint32_t ni = 0; ni < nn; ++ni)
     for (int t : nodes[ni].outputs) producer[t] = (int)ni;
   if (opts.fuse_activations) {
+    // 3a. Residual Add: Conv/Gemm output x read only by Add(x, r) (either order), r already
+    // computed when the Conv runs (a graph input, a constant or produced by an earlier node), same
+    // declared shape as x and as the Add's output (no broadcasting; §4.1 checks the inferred shapes
+    // against the declared ones, and the op re-checks at prepare), all fp32. The Add's output
+    // becomes the Conv's; r becomes its last input.
+    auto declared = [&](int t, std::vector<int64_t>* s) {
+      const fb::Tensor* ft = g.tensors()->Get(t);
+      if (!ft->shape()) return false;
+      s->assign(ft->shape()->begin(), ft->shape()->end());
+      return true;
+    };
+    std::vector<char> is_graph_output(nt, 0);
+    for (int32_t o : *g.outputs()) is_graph_output[o] = 1;
+    for (uint32_t ni = 0; ni < nn; ++ni) {
+      NodePlan& a = nodes[ni];
+      if (a.op != fb::OpType_Add || a.inputs.size() != 2 || a.inputs[0] < 0 || a.inputs[1] < 0) continue;
+      for (int k = 0; k < 2; ++k) {
+        const int x = a.inputs[k], r = a.inputs[1 - k];
+        const int p = producer[x];
+        if (p < 0 || x == r || readers[x] != 1 || is_graph_output[x] || skip[p] || nodes[p].fused ||
+            nodes[p].residual_input >= 0)
+          continue;
+        if (nodes[p].op != fb::OpType_Conv && nodes[p].op != fb::OpType_Gemm) continue;
+        if (producer[r] >= (int)p) continue;  // r must exist before the Conv step runs
+        if (im.tensors[x].dtype != DType::kF32 || im.tensors[r].dtype != DType::kF32 ||
+            im.tensors[a.outputs[0]].dtype != DType::kF32)
+          continue;
+        std::vector<int64_t> sx, sr, so;
+        if (!declared(x, &sx) || !declared(r, &sr) || !declared(a.outputs[0], &so) || sx != sr || sx != so) continue;
+        NodePlan& c = nodes[p];
+        while (c.inputs.size() < 3) c.inputs.push_back(-1);  // keep optional inputs at their slots
+        c.residual_input = (int)c.inputs.size();
+        c.inputs.push_back(r);
+        c.residual_node = (int)ni;
+        c.outputs[0] = a.outputs[0];
+        producer[a.outputs[0]] = p;
+        skip[ni] = 1;
+        break;
+      }
+    }
     for (uint32_t ni = 0; ni < nn; ++ni) {
       NodePlan& a = nodes[ni];
       if (a.op != fb::OpType_Relu && a.op != fb::OpType_Clip) continue;
@@ -222,6 +266,11 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
     Status s = def->prepare(ctx, n);
     if (!s.ok()) return s;
     if (n.run == nullptr) return Status(StatusCode::kUnsupported, node_label(n) + ": no kernel chosen");
+    if (n.residual_input >= 0) {  // fused residual: exactly the output's shape (no broadcasting)
+      const TensorPlan& r = im.tensors[n.inputs[n.residual_input]];
+      if (r.shape != im.tensors[n.outputs[0]].shape || r.dtype != DType::kF32)
+        return InvalidModel(node_label(n) + ": residual input '" + r.name + "' of the fused Add has another shape");
+    }
     // The file's declared shapes must agree with the inferred ones (§4.1).
     for (int o : n.outputs) {
       const fb::Tensor* t = g.tensors()->Get(o);
@@ -242,16 +291,25 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
     fused_of.push_back(fused_index);
     im.steps.push_back(std::move(n));
   }
-  // Weight bytes: kernel-owned blocks plus constants still read at run time.
   std::vector<char> read_at_run(nt, 0);
   for (const NodePlan& n : im.steps)
     for (size_t k = 0; k < n.inputs.size(); ++k)
       if (n.inputs[k] >= 0 && !(n.prepare_only_inputs >> k & 1u)) read_at_run[n.inputs[k]] = 1;
+  // Materialized constants that no step reads at run time (packed copies replaced them) are
+  // freed: e.g. a sparse weight densified only to be packed.
+  for (uint32_t i = 0; i < nt; ++i) {
+    TensorPlan& tp = im.tensors[i];
+    if (!tp.is_const || read_at_run[i] || !needed[i] || !tp.const_data) continue;
+    bool is_output = false;
+    for (int32_t o : *g.outputs()) is_output = is_output || o == (int32_t)i;
+    if (!is_output && im.weights.release(tp.const_data)) tp.const_data = nullptr;
+  }
+  // Weight bytes: kernel-owned blocks plus constants read in place from the file at run time
+  // (materialized constants are already counted in allocated_bytes()).
   size_t wbytes = im.weights.allocated_bytes();
   for (uint32_t i = 0; i < nt; ++i) {
     const TensorPlan& tp = im.tensors[i];
     if (!tp.is_const || !read_at_run[i]) continue;
-    // Materialized constants are already counted in allocated_bytes().
     const fb::Tensor* t = g.tensors()->Get(i);
     const bool in_file = !(t->sparsity() || t->palette()) && tp.dtype == (DType)t->dtype();
     if (in_file) wbytes += tp.bytes;
@@ -307,8 +365,11 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
     }
     im.buffers.push_back({req_tensor[r] >= 0 ? req_tensor[r] : -1, off, reqs[r].bytes, reqs[r].first, reqs[r].last});
   }
-  for (size_t s = 0; s < im.steps.size(); ++s)
+  for (size_t s = 0; s < im.steps.size(); ++s) {
+    if (im.steps[s].residual_input >= 0) im.steps[s].kernel_name += "+add";
     if (fused_of[s] >= 0) im.steps[s].kernel_name += "+" + std::string(im.steps[s].fused_name);
+    if (!im.steps[s].kernel_reason.empty()) im.steps[s].kernel_name += " (" + im.steps[s].kernel_reason + ")";
+  }
   it->fused_nodes_.swap(fused_of);
   MCRT_RETURN_IF_ERROR(im.pool.set_threads(opts.threads));
   *out = std::move(it);

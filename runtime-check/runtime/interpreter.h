@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/sparse/sparse_cost_model.h"
 #include "runtime/arena_planner.h"
 #include "runtime/dtype.h"
 #include "runtime/model.h"
@@ -37,6 +38,9 @@ struct PrepareOptions {
   uint64_t work_limit = 1ull << 42;     // budget of multiply-adds / window steps per run (§7)
   const KernelSet* kernels = nullptr;   // nullptr = kernels_best()
   bool fuse_activations = true;         // Conv/Gemm + Relu/Clip -> fused epilogue
+  // Sparse kernels for Gemm/MatMul with a constant B and for 1x1 Conv: chosen by the cost model
+  // (default), never (kDense) or always where one exists (kSparse: tests and benchmarks).
+  SparsePolicy sparse = SparsePolicy::kCostModel;
 };
 
 struct TensorInfo {
@@ -50,7 +54,7 @@ struct TensorInfo {
 struct StepInfo {
   int node_index;        // index of the node in the file
   std::string op;        // "Conv"
-  std::string kernel;    // "conv2d_avx2+relu", "softmax_reference", ...
+  std::string kernel;    // "conv2d_avx2+relu", "fc_sparse_csr_avx2 (density 0.10 < 0.35)", ...
   int fused_node = -1;   // index of the activation node fused into this one, or -1
 };
 

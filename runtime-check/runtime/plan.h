@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "kernels/sparse/sparse_cost_model.h"
+#include "kernels/sparse/sparse_kernels.h"
 #include "mcrt_generated.h"
 #include "runtime/dtype.h"
 #include "runtime/status.h"
@@ -68,9 +70,15 @@ struct NodePlan {
   float fuse_lo = -INFINITY, fuse_hi = INFINITY;
   const char* fused_name = nullptr;
   int fused_node = -1;  // index of the fused activation node
+  // Fused residual Add (Conv/Gemm -> Add(., r) [-> Relu/Clip]): y = clamp(op(x) + bias + r). The
+  // residual r is inputs[residual_input] (appended at fusion, so the arena keeps it alive until
+  // this step ran); -1 = none. residual_node: index of the fused Add node.
+  int residual_input = -1;
+  int residual_node = -1;
   // Chosen in prepare:
   RunFn run = nullptr;
   std::string kernel_name;
+  std::string kernel_reason;  // why this kernel (e.g. "density 0.10 < 0.35"); shown after the name
   size_t scratch_bytes = 0;
   int64_t scratch_offset = -1;
   uint32_t prepare_only_inputs = 0;  // bit k: input k is read only in prepare (packed, shape data)
@@ -103,6 +111,9 @@ class WeightStore;
 struct PrepareContext {
   std::vector<TensorPlan>* tensors = nullptr;
   const KernelSet* kernels = nullptr;
+  // Sparse-weight kernels (Gemm/MatMul with constant B, 1x1 Conv) and when to use them.
+  const SparseKernelSet* sparse_kernels = nullptr;
+  SparsePolicy sparse_policy = SparsePolicy::kCostModel;
   WeightStore* weights = nullptr;
   uint64_t memory_limit = 0;
   double work_limit = 0;  // multiply-adds (or window steps) per run, summed over nodes (§7)

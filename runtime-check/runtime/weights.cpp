@@ -6,7 +6,18 @@
 namespace mcrt {
 
 WeightStore::~WeightStore() {
-  for (void* p : blocks_) std::free(p);
+  for (const Block& b : blocks_) std::free(b.p);
+}
+
+bool WeightStore::release(const void* p) {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (blocks_[i].p != p) continue;
+    std::free(blocks_[i].p);
+    bytes_ -= blocks_[i].bytes;
+    blocks_.erase(blocks_.begin() + (long)i);
+    return true;
+  }
+  return false;
 }
 
 Status WeightStore::alloc(size_t bytes, void** out) {
@@ -15,7 +26,7 @@ Status WeightStore::alloc(size_t bytes, void** out) {
   if (n < bytes || posix_memalign(&p, 64, n ? n : 64) != 0)
     return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes of weights");
   std::memset(p, 0, n ? n : 64);
-  blocks_.push_back(p);
+  blocks_.push_back({p, bytes});
   bytes_ += bytes;
   *out = p;
   return Status::Ok();

@@ -19,9 +19,15 @@ class WeightStore {
   // Zeroed, 64-byte aligned block of `bytes` (>= 1 byte is always allocated).
   Status alloc(size_t bytes, void** out);
   size_t allocated_bytes() const { return bytes_; }
+  // Frees the block that starts at p; false when p is not a block of this store.
+  bool release(const void* p);
 
  private:
-  std::vector<void*> blocks_;
+  struct Block {
+    void* p;
+    size_t bytes;
+  };
+  std::vector<Block> blocks_;
   size_t bytes_ = 0;
 };
 

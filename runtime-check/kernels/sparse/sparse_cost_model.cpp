@@ -1,0 +1,51 @@
+// The density thresholds of sparse_cost_model.h, one row per sparse kernel set (paired with the dense
+// set prepare uses alongside it). Break-even densities measured with bench_sparse on an AMD EPYC
+// (AVX-512), single thread, FC 1024x1024 and 1x1 Conv 256->256 at 14x14 and 128->128 at 4x4:
+//   avx512 vs fc_avx512:  fc M=1 > 0.50 (1.30x at 0.50) | fc M=8 0.25 | pw P=196 0.30 | pw P=16 0.20
+//   avx2 vs fc_avx2:      fc M=1 ~0.07 (gathers: 0.86x at 0.10, 1.46x at 0.05) | fc M=8 > 0.50 (1.07x)
+//                         | pw P=196 ~0.37 | pw P=16 ~0.22
+//   reference:            the dense reference is a naive loop; sparse wins at every density measured.
+//   neon:                 not measured on hardware (qemu only). It runs the AVX2 algorithms, so it takes
+//                         the AVX2 gather-path value for small batches and the AVX-512 values otherwise
+//                         (the NEON dense GEMM is the faster twin there).
+#include "sparse_cost_model.h"
+
+#include <cstring>
+
+namespace mcrt {
+namespace {
+
+struct Thresholds {
+  const char* set;
+  double fc_small_batch;  // M < 8
+  double fc_blocks;       // M >= 8
+  double pw_small;        // P < 64
+  double pw_large;        // P >= 64
+};
+
+constexpr Thresholds kTable[] = {
+    {"avx512", 0.50, 0.20, 0.18, 0.25},
+    {"avx2", 0.07, 0.45, 0.18, 0.33},
+    {"neon", 0.07, 0.20, 0.18, 0.25},
+    {"reference", 0.50, 0.50, 0.50, 0.50},
+};
+
+const Thresholds& row(const char* set_name) {
+  for (const Thresholds& t : kTable)
+    if (std::strcmp(t.set, set_name) == 0) return t;
+  return kTable[2];  // an unknown set gets the neon row (the lowest small-batch threshold)
+}
+
+}  // namespace
+
+double sparse_fc_max_density(const char* set_name, int M, int, int) {
+  const Thresholds& t = row(set_name);
+  return M < 8 ? t.fc_small_batch : t.fc_blocks;
+}
+
+double sparse_pointwise_max_density(const char* set_name, int P, int, int) {
+  const Thresholds& t = row(set_name);
+  return P < 64 ? t.pw_small : t.pw_large;
+}
+
+}  // namespace mcrt
