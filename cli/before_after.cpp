@@ -36,4 +36,11 @@ std::string before_after_line(const std::string& verb, const std::vector<FigureC
   return line;
 }
 
+std::string before_after_line(const std::string& verb, const ModelFigures& before, const ModelFigures& after) {
+  return before_after_line(verb, {{"nodes", before.nodes, after.nodes},
+                                  {"params", before.params, after.params},
+                                  {"MACs", before.macs, after.macs},
+                                  {"bytes", before.bytes, after.bytes}});
+}
+
 }  // namespace mc::cli

@@ -30,4 +30,7 @@ struct FigureChange {
 // "<verb>: <name> <before> → <after>[ (r.rrrx)], ..." with thousands separators, no newline.
 std::string before_after_line(const std::string& verb, const std::vector<FigureChange>& figures);
 
+// The usual line, of optimize and export: "<verb>: nodes A → B, params A → B, MACs A → B, bytes A → B".
+std::string before_after_line(const std::string& verb, const ModelFigures& before, const ModelFigures& after);
+
 }  // namespace mc::cli

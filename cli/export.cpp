@@ -7,9 +7,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/before_after.h"
 #include "cli/command.h"
-#include "compress/analysis/file_size.h"
-#include "compress/analysis/model_stats.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
@@ -30,21 +29,6 @@ struct ExportCliOptions {
   bool json = false;
 };
 
-struct Figures {
-  uint64_t nodes = 0, params = 0, macs = 0, bytes = 0;
-};
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-Figures figures_of(const Model& m, uint64_t bytes) {
-  const ModelStats st = compute_stats(m);
-  return Figures{st.nodes, st.params, st.macs, bytes};
-}
-
 int run_export(const ExportCliOptions& o, const Globals& g) {
   const bool json = o.json || g.json;
   if (o.format != "runtime" && o.format != "onnx")
@@ -54,7 +38,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
     throw Error(ErrorKind::Input, "export: the output '" + o.output + "' is the input model; write to another file (-o)");
 
   Model m = import_onnx_file(o.model);
-  const Figures before = figures_of(m, measure_files(m.source_files).bytes);
+  const ModelFigures before = measure_model(m, m.source_files);
 
   std::vector<PassReport> reports;
   if (!o.no_optimize) {
@@ -65,7 +49,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   }
 
   RuntimeExportReport rep;
-  Figures after;
+  ModelFigures after;
   if (o.format == "runtime") {
     RuntimeExportOptions eo;
     eo.fp16_weights = o.fp16;
@@ -75,11 +59,11 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
       if (e.kind() != ErrorKind::Input) throw;
       throw Error(e.kind(), o.model + ": " + e.what());  // "<file>: <problem>"
     }
-    after = figures_of(m, measure_files({o.output}).bytes);
+    after = measure_model(m, {o.output});
   } else {
     export_onnx_file(m, o.output, ExportOptions{}, m.source_files);
     Model written = import_onnx_file(o.output);
-    after = figures_of(written, measure_files(written.source_files).bytes);
+    after = measure_model(written, written.source_files);
   }
 
   if (json) {
@@ -88,7 +72,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
     j["output"] = o.output;
     j["format"] = o.format;
     j["optimized"] = !o.no_optimize;
-    auto fig = [](const Figures& f) {
+    auto fig = [](const ModelFigures& f) {
       return nlohmann::ordered_json{{"nodes", f.nodes}, {"params", f.params}, {"macs", f.macs}, {"bytes", f.bytes}};
     };
     j["before"] = fig(before);
@@ -104,10 +88,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   }
   for (const auto& r : reports) std::cout << "  " << r.pass << ": " << r.summary << "\n";
   for (const auto& n : rep.notes) std::cout << "  note: " << n << "\n";
-  std::cout << "export: nodes " << thousands(before.nodes) << " → " << thousands(after.nodes) << ", params "
-            << thousands(before.params) << " → " << thousands(after.params) << ", MACs " << thousands(before.macs)
-            << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes) << " → "
-            << thousands(after.bytes) << "\n";
+  std::cout << before_after_line("export", before, after) << "\n";
   std::cout << "wrote " << o.output << " (" << o.format << (o.fp16 ? ", fp16 weights" : "") << ")\n";
   return 0;
 }

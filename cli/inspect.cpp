@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/text_format.h"
 #include "compress/analysis/file_size.h"
 #include "compress/analysis/model_stats.h"
 #include "compress/analysis/stats_json.h"
@@ -47,23 +48,6 @@ std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string
   }
   if (spec.back() == ',') return fail("trailing comma");
   return {spec.substr(0, eq), dims};
-}
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string human_bytes(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
-  char buf[64];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-  else std::snprintf(buf, sizeof buf, "%.2f %s (%s B)", v, units[u], thousands(b).c_str());
-  return buf;
 }
 
 std::string percent(double f) {

@@ -9,9 +9,9 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/before_after.h"
 #include "cli/command.h"
-#include "compress/analysis/file_size.h"
-#include "compress/analysis/model_stats.h"
+#include "cli/text_format.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/lowrank/lowrank.h"
@@ -34,27 +34,6 @@ struct LowRankCliOptions {
   std::string config;  // per-layer rank ratios (JSON, from `sensitivity --pass lowrank --auto -o`)
   bool json = false;
 };
-
-struct Figures {
-  uint64_t params = 0, macs = 0, bytes = 0;
-};
-
-Figures figures_of(const Model& m) {
-  const ModelStats st = compute_stats(m);
-  return Figures{st.params, st.macs, measure_files(m.source_files).bytes};
-}
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   const bool json = c.json || g.json;
@@ -83,7 +62,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
     throw Error(ErrorKind::Input, "lowrank: the output '" + c.output + "' is the input model; write to another file (-o)");
 
   Model m = import_onnx_file(c.model);
-  const Figures before = figures_of(m);
+  const ModelFigures before = measure_model(m, m.source_files);
   LowRankResult res;
   if (config) {
     res.layers = prune::apply_layer_ratios(m, *config).factorized;
@@ -93,7 +72,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   }
   export_onnx_file(m, c.output, ExportOptions{}, m.source_files);
   const Model written = import_onnx_file(c.output);  // figures after, as a user would read them
-  const Figures after = figures_of(written);
+  const ModelFigures after = measure_model(written, written.source_files);
 
   // Fidelity on the bundled runtime: the written model against the input model on
   // seeded random inputs. Non-finite outputs are a gate failure and the output is
@@ -122,7 +101,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
     j["output"] = c.output;
     j["mode"] = res.mode;
     if (o.target_params) j["chosen_energy"] = res.chosen_energy;
-    auto fig = [](const Figures& f) {
+    auto fig = [](const ModelFigures& f) {
       return nlohmann::ordered_json{{"params", f.params}, {"macs", f.macs}, {"bytes", f.bytes}};
     };
     j["before"] = fig(before);
@@ -182,9 +161,10 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
     else
       std::cout << "left alone: " << l.reason << "\n";
   }
-  std::cout << "lowrank: params " << thousands(before.params) << " → " << thousands(after.params) << ", MACs "
-            << thousands(before.macs) << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes)
-            << " → " << thousands(after.bytes) << "\n";
+  std::cout << before_after_line("lowrank", {{"params", before.params, after.params},
+                                             {"MACs", before.macs, after.macs},
+                                             {"bytes", before.bytes, after.bytes}})
+            << "\n";
   if (fidelity)
     std::cout << "fidelity vs " << c.model << " on " << fidelity->samples << " random inputs (runtime): top-1 agreement "
               << fixed(fidelity->agreement, 1) << "%, max abs error " << fidelity->max_abs_error << ", SNR "

@@ -7,9 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/before_after.h"
 #include "cli/command.h"
-#include "compress/analysis/file_size.h"
-#include "compress/analysis/model_stats.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
@@ -28,26 +27,6 @@ struct OptimizeOptions {
   std::string external_data;  // file name next to the output
   bool json = false;
 };
-
-struct Figures {
-  uint64_t nodes = 0, params = 0, macs = 0, bytes = 0;
-};
-
-Figures figures_of(const Model& m, const std::vector<std::string>& files) {
-  const ModelStats st = compute_stats(m);
-  Figures f;
-  f.nodes = st.nodes;
-  f.params = st.params;
-  f.macs = st.macs;
-  f.bytes = measure_files(files).bytes;
-  return f;
-}
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
 
 std::vector<std::string> split_passes(const std::string& s) {
   std::vector<std::string> out;
@@ -91,7 +70,7 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
 
   Model m = import_onnx_file(o.model);
   require_known_default_domain_ops(m, o.model);
-  const Figures before = figures_of(m, m.source_files);
+  const ModelFigures before = measure_model(m, m.source_files);
 
   PassContext ctx;
   const std::vector<PassReport> reports = run_passes(m, ctx, names);
@@ -105,13 +84,13 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
 
   // The figures after come from the written file, read back as any user would.
   Model written = import_onnx_file(o.output);
-  const Figures after = figures_of(written, written.source_files);
+  const ModelFigures after = measure_model(written, written.source_files);
 
   if (json) {
     nlohmann::ordered_json j;
     j["model"] = o.model;
     j["output"] = o.output;
-    auto fig = [](const Figures& f) {
+    auto fig = [](const ModelFigures& f) {
       return nlohmann::ordered_json{{"nodes", f.nodes}, {"params", f.params}, {"macs", f.macs}, {"bytes", f.bytes}};
     };
     j["before"] = fig(before);
@@ -137,10 +116,7 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
       for (const auto& c : r.left_alone) std::cout << "      left alone: " << c << "\n";
     }
   }
-  std::cout << "optimize: nodes " << thousands(before.nodes) << " → " << thousands(after.nodes) << ", params "
-            << thousands(before.params) << " → " << thousands(after.params) << ", MACs " << thousands(before.macs)
-            << " → " << thousands(after.macs) << ", bytes " << thousands(before.bytes) << " → "
-            << thousands(after.bytes) << "\n";
+  std::cout << before_after_line("optimize", before, after) << "\n";
   std::cout << "wrote " << o.output << "\n";
   return 0;
 }

@@ -9,9 +9,8 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/before_after.h"
 #include "cli/command.h"
-#include "compress/analysis/file_size.h"
-#include "compress/analysis/model_stats.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
@@ -33,28 +32,6 @@ struct PruneCliOptions {
   std::vector<std::string> exclude;
   bool json = false;
 };
-
-struct Figures {
-  uint64_t bytes = 0, gzip_bytes = 0, params = 0, nonzero = 0, macs = 0;
-};
-
-Figures figures_of(const Model& m, const std::vector<std::string>& files) {
-  const ModelStats st = compute_stats(m);
-  const FileSizes fs = measure_files(files);
-  return {fs.bytes, fs.gzip_bytes, st.params, st.params - st.zero_weights, st.macs};
-}
-
-std::string thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string ratio_str(uint64_t after, uint64_t before) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, " (%.3fx)", before ? static_cast<double>(after) / static_cast<double>(before) : 0.0);
-  return buf;
-}
 
 double parse_ratio(const std::string& s) {
   char* end = nullptr;
@@ -104,7 +81,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     throw Error(ErrorKind::Input, "prune: the output '" + o.output + "' is the input model; write to another file (-o)");
 
   Model m = import_onnx_file(o.model);
-  const Figures before = figures_of(m, m.source_files);
+  const ModelFigures before = measure_model(m, m.source_files);
   prune::PruneResult res;
   if (config) {
     prune::ApplyResult ar = prune::apply_layer_ratios(m, *config);
@@ -115,11 +92,11 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     res = prune::prune_model(m, po);
   }
 
-  Figures after;
+  ModelFigures after;
   if (o.format == "onnx") {
     export_onnx_file(m, o.output, {}, m.source_files);
     Model written = import_onnx_file(o.output);  // figures from the file, read back as a user would
-    after = figures_of(written, written.source_files);
+    after = measure_model(written, written.source_files);
   } else {
     // As `export` does: the runtime needs BatchNorm folded and constants resolved.
     PassContext ctx;
@@ -128,7 +105,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
     RuntimeExportReport rr;
     export_runtime_file(m, o.output, {}, m.source_files, &rr);
-    after = figures_of(m, {o.output});
+    after = measure_model(m, {o.output});
   }
 
   if (json) {
@@ -139,9 +116,9 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     j["granularity"] = o.granularity;
     if (config) j["config"] = o.config;
     else j["ratio"] = po.ratio;
-    auto fig = [](const Figures& f) {
+    auto fig = [](const ModelFigures& f) {
       return nlohmann::ordered_json{{"bytes", f.bytes}, {"gzip_bytes", f.gzip_bytes}, {"params", f.params},
-                                    {"nonzero_params", f.nonzero}, {"macs", f.macs}};
+                                    {"nonzero_params", f.nonzero_params}, {"macs", f.macs}};
     };
     j["before"] = fig(before);
     j["after"] = fig(after);
@@ -157,13 +134,12 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   std::cout << "prune: " << res.report.summary << "\n";
   for (const auto& c : res.report.changes) std::cout << "  " << c << "\n";
   for (const auto& s : res.skipped) std::cout << "  skipped " << s << "\n";
-  std::cout << "prune: bytes " << thousands(before.bytes) << " → " << thousands(after.bytes)
-            << ratio_str(after.bytes, before.bytes) << ", gzip " << thousands(before.gzip_bytes) << " → "
-            << thousands(after.gzip_bytes) << ratio_str(after.gzip_bytes, before.gzip_bytes) << ", params "
-            << thousands(before.params) << " → " << thousands(after.params) << ", nonzero params "
-            << thousands(before.nonzero) << " → " << thousands(after.nonzero) << ratio_str(after.nonzero, before.nonzero)
-            << ", MACs " << thousands(before.macs) << " → " << thousands(after.macs)
-            << ratio_str(after.macs, before.macs) << "\n";
+  std::cout << before_after_line("prune", {{"bytes", before.bytes, after.bytes, true},
+                                           {"gzip", before.gzip_bytes, after.gzip_bytes, true},
+                                           {"params", before.params, after.params},
+                                           {"nonzero params", before.nonzero_params, after.nonzero_params, true},
+                                           {"MACs", before.macs, after.macs, true}})
+            << "\n";
   std::cout << "wrote " << o.output << "\n";
   return 0;
 }

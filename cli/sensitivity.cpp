@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/data_options.h"
+#include "cli/text_format.h"
 #include "compress/data/dataset.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
@@ -27,33 +29,11 @@ namespace mc::cli {
 namespace {
 
 struct SensArgs {
-  std::string model, output, data, labels, layout = "nchw";
-  float mean = 0, std_dev = 0;
-  bool has_mean = false, has_std = false;
-  uint64_t limit = 0;
+  std::string model, output;
+  DataArgs dataset;
   std::string pass = "prune", granularity = "unstructured", ratios, target;
   bool auto_mode = false, json = false;
 };
-
-std::string fixed(double v, int digits) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", digits, v);
-  return b;
-}
-
-std::string signed_fixed(double v, int digits) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%+.*f", digits, v);
-  return b;
-}
-
-std::string num(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
-}
-
-std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); }
 
 // Top-1 of a model on the runtime: the model is cleaned up with the default optimize
 // pipeline (as `check` does for ONNX), exported in memory, run in batches of 100.
@@ -148,15 +128,8 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
     throw Error(ErrorKind::Input, "--target needs --auto");
   }
   if (!a.output.empty() && !a.auto_mode) throw Error(ErrorKind::Input, "-o writes the --auto config; add --auto");
-  if (a.labels.empty()) throw Error(ErrorKind::Input, "sensitivity needs --labels for --data");
-
-  data::DatasetOptions d;
-  d.data_path = a.data;
-  d.labels_path = a.labels;
-  if (a.has_mean) d.mean = a.mean;
-  if (a.has_std) d.std = a.std_dev;
-  d.layout = data::parse_layout(a.layout);
-  d.max_samples = a.limit;
+  if (a.dataset.labels.empty()) throw Error(ErrorKind::Input, "sensitivity needs --labels for --data");
+  const data::DatasetOptions d = to_dataset_options(a.dataset, "sensitivity").value();  // --data is required
 
   const Model model = import_onnx_file(a.model);
   if (!a.output.empty() && (a.output == a.model || same_file(a.output, a.model)))
@@ -176,7 +149,7 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
     j["model"] = a.model;
     j["pass"] = prune::pass_name(so.pass);
     if (so.pass == prune::SensitivityPass::Prune) j["granularity"] = prune::granularity_name(so.granularity);
-    j["data"] = a.data;
+    j["data"] = a.dataset.data;
     j["samples"] = top1.samples();
     j["baseline_top1"] = res.baseline;
     j["ratios"] = so.ratios;
@@ -214,7 +187,7 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
     return 0;
   }
 
-  std::cout << "sensitivity " << a.model << ": " << what << ", top-1 on " << top1.samples() << " samples of " << a.data
+  std::cout << "sensitivity " << a.model << ": " << what << ", top-1 on " << top1.samples() << " samples of " << a.dataset.data
             << "\n";
   std::cout << "baseline top-1 " << fixed(res.baseline, 2) << "%\n";
   size_t w = 8;
@@ -257,13 +230,7 @@ CLI::App* add_sensitivity(CLI::App& root, Action* action) {
   CLI::App* sub = root.add_subcommand(
       "sensitivity", "Per-layer accuracy against prune ratio (or rank ratio) on the runtime; --auto picks ratios");
   sub->add_option("model", a->model, "ONNX model")->required();
-  sub->add_option("--data", a->data, "Data set: IDX (.gz ok), .npy or .npz")->required();
-  sub->add_option("--labels", a->labels, "Labels (IDX or .npy) for --data");
-  sub->add_option("--mean", a->mean, "Subtract this after scaling uint8 data to [0, 1]")
-      ->each([a](const std::string&) { a->has_mean = true; });
-  sub->add_option("--std", a->std_dev, "Then divide by this (> 0)")->each([a](const std::string&) { a->has_std = true; });
-  sub->add_option("--layout", a->layout, "Layout of the data's samples: nchw or nhwc (default nchw)");
-  sub->add_option("--limit", a->limit, "Use only the first N samples (default all)");
+  add_data_options(*sub, a->dataset, DataRequirement::Required, "Use only the first N samples (default all)");
   sub->add_option("--pass", a->pass, "prune (default) or lowrank");
   sub->add_option("--granularity", a->granularity, "unstructured (default) or channel (pass prune)");
   sub->add_option("--ratios", a->ratios,
