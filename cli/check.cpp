@@ -59,7 +59,7 @@ nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
   }
   if (with_steps) {
     j["steps"] = nlohmann::ordered_json::array();
-    for (const auto& s : r.steps) j["steps"].push_back({{"node", s.node_index}, {"op", s.op}, {"kernel", s.kernel}});
+    for (const auto& s : r.steps) j["steps"].push_back({{"node", s.node_index}, {"op", s.op}, {"kernel", s.kernel}, {"p50_us", s.p50_us}});
   }
   return j;
 }
@@ -99,7 +99,8 @@ void print_text(const check::CheckReport& r, bool verbose) {
   if (verbose) {
     std::cout << "  kernels per node:\n";
     for (const auto& s : r.steps)
-      std::cout << "    " << pad("#" + std::to_string(s.node_index), 5) << pad(s.op, 20) << s.kernel << "\n";
+      std::cout << "    " << pad("#" + std::to_string(s.node_index), 5) << pad(s.op, 20) << pad(fixed(s.p50_us, 1) + " us", 11)
+                << s.kernel << "\n";
   }
 }
 

@@ -215,9 +215,20 @@ CheckReport run_check(const CheckOptions& o) {
     r.input_shape = it.input(0).shape;
     r.output_name = it.output(0).name;
     r.output_shape = it.output(0).shape;
-    for (size_t i = 0; i < it.num_steps(); ++i) {
+    // Per-step times: a second series of runs through run_profiled (median per step).
+    const size_t ns = it.num_steps();
+    std::vector<uint64_t> per_run(ns);
+    std::vector<std::vector<double>> step_us(ns);
+    for (int k = 0; k < o.warmup + o.runs; ++k) {
+      const mcrt::Status s = it.run_profiled(per_run.data());
+      if (!s.ok()) throw Error(ErrorKind::Input, o.model + ": runtime run: " + s.to_string());
+      if (k >= o.warmup)
+        for (size_t i = 0; i < ns; ++i) step_us[i].push_back((double)per_run[i] / 1000.0);
+    }
+    for (size_t i = 0; i < ns; ++i) {
       const mcrt::StepInfo st = it.step(i);
-      r.steps.push_back({st.node_index, st.op, st.kernel});
+      std::sort(step_us[i].begin(), step_us[i].end());
+      r.steps.push_back({st.node_index, st.op, st.kernel, step_us[i].empty() ? 0.0 : percentile_sorted(step_us[i], 0.5)});
     }
   }
 

@@ -48,6 +48,7 @@ struct StepReport {
   int node_index = 0;
   std::string op;
   std::string kernel;
+  double p50_us = 0;  // median wall time of the step over the timed runs (Interpreter::run_profiled)
 };
 
 struct AccuracyReport {

@@ -244,7 +244,8 @@ void winograd_3x3_input_channel(const Winograd3x3Layout& l, const float* ph, flo
 // z[u][ty*TM*Wph + TM*tx + v] and then copied into y row by row.
 template <int TM>
 void winograd_3x3_output_channel(const ConvGeom& g, const Winograd3x3Layout& l, const float* ym, size_t point_stride,
-                                 float bias, float lo, float hi, float* z, float* y) {
+                                 float bias, float lo, float hi, const float* res, float res_lo, float res_hi,
+                                 float* z, float* y) {
   using W = WinogradCoeffs<TM>;
   constexpr int T = W::T;
   const size_t zimg = size_t(l.th) * TM * l.wph;
@@ -285,9 +286,20 @@ void winograd_3x3_output_channel(const ConvGeom& g, const Winograd3x3Layout& l, 
         z[size_t(u) * zimg + size_t(TM) * q + vv] = std::min(std::max(acc + bias, lo), hi);
       }
   }
-  for (int oy = 0; oy < g.OH; ++oy)
-    std::memcpy(y + size_t(oy) * g.OW, z + size_t(oy % TM) * zimg + size_t(oy / TM) * TM * l.wph,
-                sizeof(float) * g.OW);
+  if (res == nullptr) {
+    for (int oy = 0; oy < g.OH; ++oy)
+      std::memcpy(y + size_t(oy) * g.OW, z + size_t(oy % TM) * zimg + size_t(oy / TM) * TM * l.wph,
+                  sizeof(float) * g.OW);
+    return;
+  }
+  // Fused residual: z holds acc + bias unclamped (the caller passed lo/hi = -inf/inf); add the
+  // residual and clamp while copying the still-hot plane out.
+  for (int oy = 0; oy < g.OH; ++oy) {
+    const float* __restrict zr = z + size_t(oy % TM) * zimg + size_t(oy / TM) * TM * l.wph;
+    const float* __restrict rr = res + size_t(oy) * g.OW;
+    float* __restrict yr = y + size_t(oy) * g.OW;
+    for (int ox = 0; ox < g.OW; ++ox) yr[ox] = std::min(std::max(zr[ox] + rr[ox], res_lo), res_hi);
+  }
 }
 
 template <int TM>
@@ -307,6 +319,7 @@ void winograd_3x3_run_t(const ConvGeom& g, const void* packed, const Epilogue& e
   for (int n = 0; n < g.N; ++n) {
     const float* xn = x + size_t(n) * g.C * g.H * g.W;
     float* yn = y + size_t(n) * g.M * g.OH * g.OW;
+    const float* rn = ep.residual ? ep.residual + size_t(n) * g.M * g.OH * g.OW : nullptr;
     // All copies first, then all transforms: the transforms' vector loads must not meet the copies'
     // narrow stores still in the store buffer (store-forwarding stalls).
     parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
@@ -327,8 +340,10 @@ void winograd_3x3_run_t(const ConvGeom& g, const void* packed, const Epilogue& e
     }
     parallel_for(pf, g.M, [&](int64_t m0, int64_t m1) {
       for (int64_t m = m0; m < m1; ++m)
-        winograd_3x3_output_channel<TM>(g, l, Y + size_t(m) * l.ldv, y_point, ep.bias ? ep.bias[m] : 0.0f, ep.lo,
-                                        ep.hi, Z + size_t(m) * l.z_floats, yn + size_t(m) * g.OH * g.OW);
+        winograd_3x3_output_channel<TM>(g, l, Y + size_t(m) * l.ldv, y_point, ep.bias ? ep.bias[m] : 0.0f,
+                                        rn ? -INFINITY : ep.lo, rn ? INFINITY : ep.hi,
+                                        rn ? rn + size_t(m) * g.OH * g.OW : nullptr, ep.lo, ep.hi,
+                                        Z + size_t(m) * l.z_floats, yn + size_t(m) * g.OH * g.OW);
     });
   }
 }

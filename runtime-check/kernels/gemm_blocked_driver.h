@@ -47,6 +47,9 @@ struct TileOut {
   const float* bias = nullptr;  // at the tile's first row (per_row) or first column
   bool bias_per_row = false;
   float lo = -INFINITY, hi = INFINITY;
+  // gemm_packed only (the microkernels ignore it): a fused residual laid out like C (same ldc),
+  // at C's origin. The last K block then stores unclamped and residual_tile() adds and clamps.
+  const float* residual = nullptr;
 };
 
 constexpr int kKC = 256;  // K block: an NR micro-panel of B (kc x NR) stays in L1
@@ -70,6 +73,15 @@ inline void store_tile_scalar(const float* acc, float* c, int ldc, int m, int n,
       }
       dst = r;
     }
+  }
+}
+
+// Fused-residual post-pass over a just-written m x n tile (still in L1): c = clamp(c + r).
+inline void residual_tile(float* c, int ldc, const float* r, int ldr, int m, int n, float lo, float hi) {
+  for (int i = 0; i < m; ++i) {
+    float* __restrict ci = c + size_t(i) * ldc;
+    const float* __restrict ri = r + size_t(i) * ldr;
+    for (int j = 0; j < n; ++j) ci[j] = std::min(std::max(ci[j] + ri[j], lo), hi);
   }
 }
 
@@ -161,8 +173,13 @@ inline void gemm_packed(int M, int N, int K, const float* Ap, const BSource& B, 
           for (int i = i0; i < i1; i += Ukr::MR) {
             TileOut ot = o;
             if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
+            const bool post = o.last && base.residual != nullptr;
+            if (post) ot.lo = -INFINITY, ot.hi = INFINITY;
+            const int m = std::min(Ukr::MR, i1 - i), n = std::min(Ukr::NR, j1 - j);
             Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
-                     B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, j1 - j), ot);
+                     B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, m, n, ot);
+            if (post)
+              residual_tile(C + size_t(i) * ldc + j, ldc, base.residual + size_t(i) * ldc + j, ldc, m, n, base.lo, base.hi);
           }
         }
       }
@@ -216,10 +233,11 @@ inline void fc_pack_impl(int K, int N, const float* w, bool w_is_nk, void* packe
     pack_b_panel(w, w_is_nk ? 1 : size_t(N), w_is_nk ? size_t(K) : 1, q * Ukr::NR, N, K, p + size_t(q) * K * Ukr::NR);
 }
 
-inline void fc_output_stage(const float* acc, int n, const Epilogue& ep, const float* bias, float* y) {
+inline void fc_output_stage(const float* acc, int n, const Epilogue& ep, const float* bias, const float* res, float* y) {
   for (int j = 0; j < n; ++j) {
     float r = acc[j];
     if (bias) r += bias[j];
+    if (res) r += res[j];
     y[j] = std::min(std::max(r, ep.lo), ep.hi);
   }
 }
@@ -244,7 +262,7 @@ inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void
           default: Ukr::template gemv<1>(K, x, b, ps, acc); break;
         }
         const int j0 = q * Ukr::NR, n = std::min(nq * Ukr::NR, N - j0);
-        fc_output_stage(acc, n, ep, ep.bias ? ep.bias + j0 : nullptr, y + j0);
+        fc_output_stage(acc, n, ep, ep.bias ? ep.bias + j0 : nullptr, ep.residual ? ep.residual + j0 : nullptr, y + j0);
       }
     });
     return;
@@ -266,15 +284,20 @@ inline void fc_run_impl(int M, int N, int K, const float* x, int ldx, const void
         TileOut o;
         o.accumulate = pc > 0;
         o.last = pc + kc == K;
-        o.lo = ep.lo;
-        o.hi = ep.hi;
+        const bool post = o.last && ep.residual != nullptr;  // residual post-pass per tile
+        o.lo = post ? -INFINITY : ep.lo;
+        o.hi = post ? INFINITY : ep.hi;
         for (int q = q0; q < q1; ++q) {
           const int j = q * Ukr::NR;
           o.bias = ep.bias ? ep.bias + j : nullptr;
           const float* bp = W + size_t(q) * ps + size_t(pc) * Ukr::NR;
-          for (int i = i0; i < i1; i += Ukr::MR)
+          for (int i = i0; i < i1; i += Ukr::MR) {
+            const int m = std::min(Ukr::MR, i1 - i), n = std::min(Ukr::NR, N - j);
             Ukr::run(kc, ap + size_t((i - i0) / Ukr::MR) * Ukr::MR * kc, bp, Ukr::NR, nullptr, y + size_t(i) * ldy + j,
-                     ldy, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, N - j), o);
+                     ldy, m, n, o);
+            if (post)
+              residual_tile(y + size_t(i) * ldy + j, ldy, ep.residual + size_t(i) * ldy + j, ldy, m, n, ep.lo, ep.hi);
+          }
         }
       }
     }
@@ -523,10 +546,22 @@ using Depthwise3x3Fn = void (*)(const ConvGeom& g, const float* w, const Epilogu
 inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y,
                             void* scratch, const ParallelFor* pf, Depthwise3x3Fn dw3x3) {
   const ConvAlgo algo = conv_algo(g);
-  if (algo == ConvAlgo::Depthwise3x3) return dw3x3(g, static_cast<const float*>(packed), ep, x, y, pf);
+  const int cg = g.C / g.group, mg = g.M / g.group, K = conv_kc(g), P = g.OH * g.OW;
+  if (algo == ConvAlgo::Depthwise3x3) {
+    if (ep.residual == nullptr) return dw3x3(g, static_cast<const float*>(packed), ep, x, y, pf);
+    // The direct kernel clamps in registers: run it unclamped, then add the residual and clamp per
+    // plane (one task = one plane, so the order is fixed for any thread count).
+    Epilogue e = ep;
+    e.lo = -INFINITY, e.hi = INFINITY, e.residual = nullptr;
+    dw3x3(g, static_cast<const float*>(packed), e, x, y, pf);
+    parallel_for(pf, int64_t(g.N) * g.M, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        residual_tile(y + size_t(p) * P, P, ep.residual + size_t(p) * P, P, 1, P, ep.lo, ep.hi);
+    });
+    return;
+  }
   if (algo == ConvAlgo::Winograd3x3) return winograd_3x3_run(g, packed, ep, x, y, scratch, pf);
   if (algo == ConvAlgo::DepthwiseRef) return ref::conv2d_run(g, packed, ep, x, y, scratch, pf);
-  const int cg = g.C / g.group, mg = g.M / g.group, K = conv_kc(g), P = g.OH * g.OW;
   float* Bp = static_cast<float*>(scratch);
   TileOut base;
   base.bias_per_row = true;
@@ -538,6 +573,8 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
       float* yg = y + (size_t(n) * g.M + size_t(gi) * mg) * P;
       const float* Ap = static_cast<const float*>(packed) + size_t(gi) * conv_a_floats_per_group(g);
       base.bias = ep.bias ? ep.bias + gi * mg : nullptr;
+      const float* rg = ep.residual ? ep.residual + (size_t(n) * g.M + size_t(gi) * mg) * P : nullptr;
+      base.residual = rg;
       BSource bs;
       if (algo == ConvAlgo::ShiftedWindow) {
         const ShiftedLayout l = shifted_layout(g);
@@ -559,12 +596,23 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
         std::memset(xp + used, 0, sizeof(float) * (l.xp_floats - used));
         bs.direct = xp;
         bs.koff = koff;
-        gemm_packed(mg, l.np, K, Ap, bs, yt, l.np, base, pf);
+        // yt has its own layout: a residual is added (and the clamp applied) while copying out.
+        TileOut bt = base;
+        bt.residual = nullptr;
+        if (rg) bt.lo = -INFINITY, bt.hi = INFINITY;
+        gemm_packed(mg, l.np, K, Ap, bs, yt, l.np, bt, pf);
         parallel_for(pf, mg, [&](int64_t m0, int64_t m1) {
           for (int64_t m = m0; m < m1; ++m)
-            for (int oy = 0; oy < g.OH; ++oy)
-              std::memcpy(yg + (size_t(m) * g.OH + oy) * g.OW, yt + size_t(m) * l.np + size_t(oy) * l.wph,
-                          sizeof(float) * g.OW);
+            for (int oy = 0; oy < g.OH; ++oy) {
+              float* yr = yg + (size_t(m) * g.OH + oy) * g.OW;
+              const float* tr = yt + size_t(m) * l.np + size_t(oy) * l.wph;
+              if (rg) {
+                const float* __restrict rr = rg + (size_t(m) * g.OH + oy) * g.OW;
+                for (int ox = 0; ox < g.OW; ++ox) yr[ox] = std::min(std::max(tr[ox] + rr[ox], ep.lo), ep.hi);
+              } else {
+                std::memcpy(yr, tr, sizeof(float) * g.OW);
+              }
+            }
         });
         continue;
       }

@@ -37,13 +37,21 @@ struct ParallelFor {
   void* pool;
 };
 
-// Fused output stage: y = min(max(acc + bias, lo), hi).
+// Fused output stage: y = min(max(acc + bias + residual, lo), hi).
 //   Relu: lo = 0.  Relu6: lo = 0, hi = 6.  Clip(min,max): lo = min, hi = max.  None: defaults.
 // bias: one value per output channel (conv: per M; fc: per N); nullptr = no bias.
+// residual: a tensor added element-wise before the clamp (a fused residual Add), laid out exactly
+//   like the output: conv [N, M, OH, OW] dense NCHW; fc [M, N] rows ldy floats apart. nullptr = none.
+//   It must not overlap y. Order of the sum: (acc + bias) + residual, so with a residual the result
+//   may differ from an unfused Conv then Add only by that one rounding (the unfused path computes the
+//   same two additions in the same order, so in practice it is bit-identical).
+//   Paths that cannot add it in registers add it in a post-pass over the just-written output tile
+//   (GEMM tiles, Winograd output planes, depthwise planes) before clamping.
 struct Epilogue {
   const float* bias = nullptr;
   float lo = -INFINITY;
   float hi = INFINITY;
+  const float* residual = nullptr;
 };
 
 // 2-D convolution, ONNX Conv semantics, NCHW fp32.

@@ -7,6 +7,7 @@
 #include "runtime/interpreter.h"
 
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -408,7 +409,9 @@ int Interpreter::find_input(const std::string& name) const {
   return -1;
 }
 
-Status Interpreter::run() {
+Status Interpreter::run() { return run_profiled(nullptr); }
+
+Status Interpreter::run_profiled(uint64_t* ns_per_step) {
   ExecContext ctx;
   ctx.arena = impl_->arena;
   ctx.tensors = &impl_->tensors;
@@ -416,7 +419,17 @@ Status Interpreter::run() {
   ctx.pf = impl_->pool.hook();
   int bad_node = -1;
   ctx.data_error_node = &bad_node;
-  for (const NodePlan& n : impl_->steps) n.run(n, ctx);
+  if (ns_per_step == nullptr) {
+    for (const NodePlan& n : impl_->steps) n.run(n, ctx);
+  } else {
+    using Clock = std::chrono::steady_clock;
+    for (size_t s = 0; s < impl_->steps.size(); ++s) {
+      const NodePlan& n = impl_->steps[s];
+      const Clock::time_point t0 = Clock::now();
+      n.run(n, ctx);
+      ns_per_step[s] = (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+    }
+  }
   if (bad_node >= 0)
     return Status(StatusCode::kInvalidArgument,
                   "node " + std::to_string(bad_node) + ": input data out of range (e.g. a Gather index)");

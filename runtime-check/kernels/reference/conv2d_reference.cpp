@@ -44,6 +44,7 @@ void conv2d_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const
             }
           }
           if (ep.bias) acc += ep.bias[m];
+          if (ep.residual) acc += ep.residual[(size_t(n) * g.M + m) * g.OH * g.OW + size_t(oy) * g.OW + ox];
           ym[oy * g.OW + ox] = std::min(std::max(acc, ep.lo), ep.hi);
         }
       }

@@ -24,6 +24,7 @@ void fc_run(int M, int N, int K, const float* x, int ldx, const void* packed, co
       float acc = 0.0f;
       for (int k = 0; k < K; ++k) acc += x[size_t(m) * ldx + k] * w[size_t(k) * N + n];
       if (ep.bias) acc += ep.bias[n];
+      if (ep.residual) acc += ep.residual[size_t(m) * ldy + n];
       y[size_t(m) * ldy + n] = std::min(std::max(acc, ep.lo), ep.hi);
     }
   }
