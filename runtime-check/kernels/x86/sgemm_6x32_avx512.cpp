@@ -27,7 +27,8 @@ struct Ukr {
   template <int R, int NV>
   static void run_rows(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int n,
                        const TileOut& o);
-  static void store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o);
+  __attribute__((always_inline)) static inline void store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n,
+                                                          const TileOut& o);
 
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
@@ -129,7 +130,7 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
   }
 }
 
-void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
+inline void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
   // Columns j < n only (masks); C and a per-column bias have only n valid entries.
   if (o.alpha == 1.0f && !o.accumulate && o.beta == 0.0f && !(o.last && (o.bias != nullptr || o.lo != -INFINITY ||
                                                                         o.hi != INFINITY))) {
