@@ -4,8 +4,8 @@
 // when d < the threshold, and records "density d < t" or "density d: dense is faster" in the step's
 // kernel name (shown by `mcrun --kernels` and `mcompress check -v`).
 //
-// Shape classes: fc with fewer than 8 batch rows (batch 1: the 16-output sliced-ELL path on AVX-512,
-// gathers elsewhere), fc with >= 8 rows (8-row blocks), pointwise 1x1 Conv with P = H*W < 64 or >= 64.
+// Shape classes: fc with fewer than 8 batch rows (batch 1: the sliced-ELL path on AVX2 and AVX-512,
+// lane fills on NEON), fc with >= 8 rows (8-row blocks), pointwise 1x1 Conv with P = H*W < 64 or >= 64.
 // Each threshold is the measured break-even density (dense / sparse = 1) of its class lowered to the
 // next 0.05 or so, so that a wrong guess costs little. The table lives in sparse_cost_model.cpp.
 #pragma once

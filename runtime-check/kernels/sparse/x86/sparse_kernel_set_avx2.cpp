@@ -8,7 +8,7 @@ const SparseKernelSet* sparse_kernels_avx2() {
   static const SparseKernelSet set = {"avx2",
                                       sparse_avx2::fc_extra_size,
                                       sparse_avx2::fc_extra_pack,
-                                      0,
+                                      8,
                                       sparse_avx2::fc_scratch_size,
                                       sparse_avx2::fc_run,
                                       sparse_avx2::pointwise_run};

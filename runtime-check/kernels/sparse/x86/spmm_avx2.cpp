@@ -1,7 +1,8 @@
 // AVX2+FMA twins of the sparse kernels (compiled with -mavx2 -mfma; handed out only after cpuid).
 //   fc, rows of x taken 8 at a time: fc_blocks_avx2.h.
-//   fc, the remaining M % 8 rows (batch 1 included): per output, 8-lane gathers of x at col_idx
-//     (2 accumulators over 16 terms, then a fixed horizontal sum; scalar tail).
+//   fc, the remaining M % 8 rows (batch 1 included): 8 outputs per ymm over a sliced-ELL copy of W
+//     (sell_pack.h; segments of 16 columns read with vpermps, not gathers, which measured slower than
+//     the dense GEMV here).
 //   pointwise: per output channel, 32-wide tiles of P, one broadcast FMA per stored weight;
 //     tiles of P outside, channels inside, so an x tile stays in cache.
 // Orders depend on the row lengths only, never on the thread split.
@@ -11,55 +12,86 @@
 
 #include "fc_blocks_avx2.h"
 #include "parallel_for.h"
+#include "sell_pack.h"
 
 namespace mcrt {
 namespace sparse_avx2 {
 namespace {
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using Sell8 = Sell<8, 16>;
 
-inline float dot_gather(const float* xr, const int32_t* ci, const float* v, int32_t b, int32_t e) {
+// Outputs 8g..8g+7 of one batch row from the sliced-ELL form (sell_pack.h, groups of 8 outputs,
+// segments of 16 columns): a step is two vpermps of the segment's 16 x values (2 ymm), a blend on
+// bit 3 of the column, and an FMA kept only in the lanes that hold a weight.
+void sell_row(int64_t g, const CsrMatrix& w, const uint8_t* base, const Sell8::Layout& l, const float* xr,
+              const Epilogue& ep, float* yr) {
+  const uint32_t* entry_start = reinterpret_cast<const uint32_t*>(base + l.entry_start);
+  const uint32_t* entries = reinterpret_cast<const uint32_t*>(base + l.entries);
+  const uint16_t* masks = reinterpret_cast<const uint16_t*>(base + l.masks);
+  const uint8_t* cols = base + l.cols;
+  const float* vals = reinterpret_cast<const float*>(base + l.values);
+  int64_t t = reinterpret_cast<const uint32_t*>(base + l.step_start)[g];
+  const int K = w.cols;
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  int32_t j = b;
-  for (; j + 16 <= e; j += 16) {
-    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ci + j));
-    const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ci + j + 8));
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + j), _mm256_i32gather_ps(xr, i0, 4), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v + j + 8), _mm256_i32gather_ps(xr, i1, 4), a1);
+  auto step = [&](__m256 acc, int64_t ts, __m256 xlo, __m256 xhi) {
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(cols + ts * 8)));
+    const __m256 lo = _mm256_permutevar8x32_ps(xlo, idx), hi = _mm256_permutevar8x32_ps(xhi, idx);
+    const __m256 xg = _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    const __m256 on =
+        _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(masks[ts]), lane_bit), lane_bit));
+    return _mm256_blendv_ps(acc, _mm256_fmadd_ps(_mm256_load_ps(vals + ts * 8), xg, acc), on);
+  };
+  for (uint32_t en = entry_start[g]; en < entry_start[g + 1]; ++en) {
+    const int64_t c0 = (int64_t)entries[2 * en] * 16;
+    const uint32_t count = entries[2 * en + 1];
+    const int64_t rem = K - c0;
+    __m256 xlo, xhi;
+    if (rem >= 16) {
+      xlo = _mm256_loadu_ps(xr + c0);
+      xhi = _mm256_loadu_ps(xr + c0 + 8);
+    } else {
+      const __m256i r = _mm256_set1_epi32((int)rem);
+      xlo = _mm256_maskload_ps(xr + c0, _mm256_cmpgt_epi32(r, iota));
+      xhi = _mm256_maskload_ps(xr + c0 + 8, _mm256_cmpgt_epi32(_mm256_sub_epi32(r, _mm256_set1_epi32(8)), iota));
+    }
+    uint32_t s = 0;
+    for (; s + 2 <= count; s += 2, t += 2) {
+      a0 = step(a0, t, xlo, xhi);
+      a1 = step(a1, t + 1, xlo, xhi);
+    }
+    if (s < count) a0 = step(a0, t++, xlo, xhi);
   }
-  if (j + 8 <= e) {
-    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ci + j));
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v + j), _mm256_i32gather_ps(xr, i0, 4), a0);
-    j += 8;
-  }
-  float acc = hsum(_mm256_add_ps(a0, a1));
-  for (; j < e; ++j) acc = std::fma(v[j], xr[ci[j]], acc);
-  return acc;
+  const int64_t n0 = g * 8;
+  const __m256i mo = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(w.rows - n0 < 8 ? w.rows - n0 : 8)), iota);
+  __m256 acc = _mm256_add_ps(a0, a1);
+  if (ep.bias) acc = _mm256_add_ps(acc, _mm256_maskload_ps(ep.bias + n0, mo));
+  acc = _mm256_min_ps(_mm256_max_ps(acc, _mm256_set1_ps(ep.lo)), _mm256_set1_ps(ep.hi));
+  _mm256_maskstore_ps(yr + n0, mo, acc);
 }
 
 }  // namespace
 
-size_t fc_extra_size(const CsrMatrix&) { return 0; }
-void fc_extra_pack(const CsrMatrix&, void*) {}
+size_t fc_extra_size(const CsrMatrix& w) { return Sell8::layout(w).bytes; }
+void fc_extra_pack(const CsrMatrix& w, void* extra) { Sell8::pack(w, extra); }
 size_t fc_scratch_size(int M, int K) { return (size_t)(M / kBlockRows) * kBlockRows * (size_t)K * 4; }
 
-void fc_run(int M, const CsrMatrix& w, const void*, const float* x, int ldx, const Epilogue& ep, float* y, int ldy,
-            void* scratch, const ParallelFor* pf) {
+void fc_run(int M, const CsrMatrix& w, const void* extra, const float* x, int ldx, const Epilogue& ep, float* y,
+            int ldy, void* scratch, const ParallelFor* pf) {
   fc_transpose_blocks8(M, w.cols, x, ldx, static_cast<float*>(scratch));
   const float* xt = static_cast<const float*>(scratch);
-  parallel_for(pf, w.rows, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      fc_row_blocks8(n, M, w, xt, ep, y, ldy);
-      const int32_t b = w.row_ptr[n], e = w.row_ptr[n + 1];
-      for (int m = M / kBlockRows * kBlockRows; m < M; ++m)
-        y[(int64_t)m * ldy + n] =
-            sparse_epilogue(dot_gather(x + (int64_t)m * ldx, w.col_idx, w.values, b, e), ep, (int)n);
-    }
+  const int full = M / kBlockRows * kBlockRows;
+  if (full > 0)
+    parallel_for(pf, w.rows, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) fc_row_blocks8(n, M, w, xt, ep, y, ldy);
+    });
+  if (full == M) return;
+  const Sell8::Layout l = Sell8::layout_header(extra);
+  parallel_for(pf, l.groups, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g)
+      for (int m = full; m < M; ++m)
+        sell_row(g, w, static_cast<const uint8_t*>(extra), l, x + (int64_t)m * ldx, ep, y + (int64_t)m * ldy);
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "fc_blocks_avx2.h"
 #include "parallel_for.h"
+#include "sell_pack.h"
 
 namespace mcrt {
 namespace sparse_avx512 {
@@ -24,83 +25,14 @@ inline __m512 epilogue16(__m512 acc, const Epilogue& ep, int channel) {
 }  // namespace
 
 // ---- fc for the rows outside 8-row blocks (batch 1): 16 outputs per zmm, x read by permutes ----
-// The extra packed form ("sliced ELL over 32-column segments"): outputs are taken in groups of 16
-// (lane i = output 16g + i) and inputs in segments of 32 columns. For each group, every segment in
-// which some row of the group has a stored weight is one entry {seg, count}, count = the largest
-// number of stored weights of one row in it. Each of the count steps holds, per lane, that row's
-// next stored weight in the segment (value, column within the segment) or nothing (mask bit 0).
-// A step is one vpermt2ps of the 32 x values of the segment (2 zmm) and one masked FMA, so every lane
-// sums its row in increasing column order. Layout (64-aligned parts): entry_start u32[G + 1],
-// step_start u32[G], entries {u32 seg, u32 count}[E], masks u16[T], cols u8[16 T], values f32[16 T].
+// sell_pack.h with groups of 16 outputs and segments of 32 columns: a step is one vpermt2ps of the
+// segment's 32 x values (2 zmm) and one masked FMA.
 namespace {
 
+using Sell16 = Sell<16, 32>;
 constexpr int kGroup = 16, kSeg = 32;
 
-struct SellLayout {
-  int64_t G = 0, E = 0, T = 0;
-  size_t entry_start = 0, step_start = 0, entries = 0, masks = 0, cols = 0, values = 0, bytes = 0;
-};
-
-size_t r64(size_t b) { return (b + 63) / 64 * 64; }
-
-// Walks group g segment by segment: f(seg, count, p, q) with lane i's entries in [p[i], q[i]).
-template <class F>
-void walk_group(const CsrMatrix& w, int64_t g, F&& f) {
-  int32_t p[kGroup], e[kGroup], q[kGroup];
-  for (int i = 0; i < kGroup; ++i) {
-    const int64_t r = g * kGroup + i;
-    p[i] = r < w.rows ? w.row_ptr[r] : 0;
-    e[i] = r < w.rows ? w.row_ptr[r + 1] : 0;
-  }
-  for (;;) {
-    int32_t seg = INT32_MAX;
-    for (int i = 0; i < kGroup; ++i)
-      if (p[i] < e[i] && w.col_idx[p[i]] / kSeg < seg) seg = w.col_idx[p[i]] / kSeg;
-    if (seg == INT32_MAX) return;
-    int32_t count = 0;
-    for (int i = 0; i < kGroup; ++i) {
-      q[i] = p[i];
-      while (q[i] < e[i] && w.col_idx[q[i]] / kSeg == seg) ++q[i];
-      if (q[i] - p[i] > count) count = q[i] - p[i];
-    }
-    f(seg, count, p, q);
-    for (int i = 0; i < kGroup; ++i) p[i] = q[i];
-  }
-}
-
-// Offsets of the parts from the counts; the block starts with a 64-byte header {G, E, T} (int64).
-SellLayout sell_layout_from(int64_t G, int64_t E, int64_t T) {
-  SellLayout l;
-  l.G = G;
-  l.E = E;
-  l.T = T;
-  l.entry_start = 64;
-  l.step_start = l.entry_start + r64((size_t)(l.G + 1) * 4);
-  l.entries = l.step_start + r64((size_t)l.G * 4);
-  l.masks = l.entries + r64((size_t)l.E * 8);
-  l.cols = l.masks + r64((size_t)l.T * 2);
-  l.values = l.cols + r64((size_t)l.T * kGroup);
-  l.bytes = l.values + r64((size_t)l.T * kGroup * 4);
-  return l;
-}
-
-SellLayout sell_layout(const CsrMatrix& w) {
-  const int64_t G = ((int64_t)w.rows + kGroup - 1) / kGroup;
-  int64_t E = 0, T = 0;
-  for (int64_t g = 0; g < G; ++g)
-    walk_group(w, g, [&](int32_t, int32_t count, const int32_t*, const int32_t*) {
-      ++E;
-      T += count;
-    });
-  return sell_layout_from(G, E, T);
-}
-
-SellLayout sell_layout_header(const void* extra) {
-  const int64_t* h = static_cast<const int64_t*>(extra);
-  return sell_layout_from(h[0], h[1], h[2]);
-}
-
-void sell_row(int64_t g, const CsrMatrix& w, const uint8_t* base, const SellLayout& l, const float* xr,
+void sell_row(int64_t g, const CsrMatrix& w, const uint8_t* base, const Sell16::Layout& l, const float* xr,
               const Epilogue& ep, float* yr) {
   const uint32_t* entry_start = reinterpret_cast<const uint32_t*>(base + l.entry_start);
   const uint32_t* entries = reinterpret_cast<const uint32_t*>(base + l.entries);
@@ -142,43 +74,9 @@ void sell_row(int64_t g, const CsrMatrix& w, const uint8_t* base, const SellLayo
 
 }  // namespace
 
-size_t fc_extra_size(const CsrMatrix& w) { return sell_layout(w).bytes; }
+size_t fc_extra_size(const CsrMatrix& w) { return Sell16::layout(w).bytes; }
 
-void fc_extra_pack(const CsrMatrix& w, void* extra) {
-  const SellLayout l = sell_layout(w);
-  uint8_t* base = static_cast<uint8_t*>(extra);
-  int64_t* header = reinterpret_cast<int64_t*>(base);
-  header[0] = l.G;
-  header[1] = l.E;
-  header[2] = l.T;
-  uint32_t* entry_start = reinterpret_cast<uint32_t*>(base + l.entry_start);
-  uint32_t* step_start = reinterpret_cast<uint32_t*>(base + l.step_start);
-  uint32_t* entries = reinterpret_cast<uint32_t*>(base + l.entries);
-  uint16_t* masks = reinterpret_cast<uint16_t*>(base + l.masks);
-  uint8_t* cols = base + l.cols;
-  float* vals = reinterpret_cast<float*>(base + l.values);
-  uint32_t en = 0, t = 0;
-  for (int64_t g = 0; g < l.G; ++g) {
-    entry_start[g] = en;
-    step_start[g] = t;
-    walk_group(w, g, [&](int32_t seg, int32_t count, const int32_t* p, const int32_t* q) {
-      entries[2 * en] = (uint32_t)seg;
-      entries[2 * en + 1] = (uint32_t)count;
-      ++en;
-      for (int32_t s = 0; s < count; ++s, ++t) {
-        uint16_t m = 0;
-        for (int i = 0; i < kGroup; ++i) {
-          const bool on = p[i] + s < q[i];
-          m = (uint16_t)(m | (on ? 1u << i : 0u));
-          cols[(size_t)t * kGroup + i] = on ? (uint8_t)(w.col_idx[p[i] + s] - seg * kSeg) : 0;
-          vals[(size_t)t * kGroup + i] = on ? w.values[p[i] + s] : 0.f;
-        }
-        masks[t] = m;
-      }
-    });
-  }
-  entry_start[l.G] = en;
-}
+void fc_extra_pack(const CsrMatrix& w, void* extra) { Sell16::pack(w, extra); }
 
 size_t fc_scratch_size(int M, int K) { return (size_t)(M / kBlockRows) * kBlockRows * (size_t)K * 4; }
 
@@ -192,8 +90,8 @@ void fc_run(int M, const CsrMatrix& w, const void* extra, const float* x, int ld
       for (int64_t n = n0; n < n1; ++n) fc_row_blocks8(n, M, w, xt, ep, y, ldy);
     });
   if (full == M) return;
-  const SellLayout l = sell_layout_header(extra);
-  parallel_for(pf, l.G, [&](int64_t g0, int64_t g1) {
+  const Sell16::Layout l = Sell16::layout_header(extra);
+  parallel_for(pf, l.groups, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g)
       for (int m = full; m < M; ++m)
         sell_row(g, w, static_cast<const uint8_t*>(extra), l, x + (int64_t)m * ldx, ep, y + (int64_t)m * ldy);

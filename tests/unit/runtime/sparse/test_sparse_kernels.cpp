@@ -276,3 +276,28 @@ TEST_CASE("sparse kernels are bit-identical for any thread count", "[unit][runti
     REQUIRE(std::memcmp(y1.data(), y3.data(), y1.size() * 4) == 0);
   }
 }
+
+TEST_CASE("sparse fc: an inf in x reaches only the outputs that store its column", "[unit][runtime][sparse]") {
+  // Padding lanes of the packed forms must not turn 0 * inf into NaN.
+  const int N = 37, K = 70;
+  std::vector<float> w((size_t)N * K, 0.f);
+  for (int n = 0; n < N; ++n) w[(size_t)n * K + (n * 7) % K] = 1.f + n;  // one weight per row
+  w[(size_t)3 * K + 5] = 2.f;                                            // row 3 also reads column 5
+  std::vector<float> x = random_vec((size_t)K, 5u);
+  x[5] = INFINITY;
+  for (const SparseKernelSet* ks : all_sets()) {
+    PackedCsr p = pack(w, N, K, false, *ks);
+    Aligned scratch(ks->fc_scratch_size(1, K));
+    std::vector<float> y((size_t)N);
+    ks->fc_run(1, p.m, p.extra ? p.extra->p : nullptr, x.data(), K, Epilogue{}, y.data(), N, scratch.p, nullptr);
+    INFO("set " << ks->name);
+    for (int n = 0; n < N; ++n) {
+      const bool reads5 = n == 3 || (n * 7) % K == 5;
+      INFO("output " << n << " = " << y[(size_t)n]);
+      if (reads5)
+        REQUIRE(std::isinf(y[(size_t)n]));
+      else
+        REQUIRE(std::isfinite(y[(size_t)n]));
+    }
+  }
+}
