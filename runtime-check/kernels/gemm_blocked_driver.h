@@ -170,16 +170,24 @@ inline void gemm_packed(int M, int N, int K, const float* Ap, const BSource& B, 
         for (int j = j0; j < j1; j += Ukr::NR) {
           int ldb;
           const float* bp = b_panel(B, j / Ukr::NR, K, pc, &ldb);
+          if (!(o.last && base.residual != nullptr)) {
+            for (int i = i0; i < i1; i += Ukr::MR) {
+              TileOut ot = o;
+              if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
+              Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
+                       B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, std::min(Ukr::MR, i1 - i), std::min(Ukr::NR, j1 - j), ot);
+            }
+            continue;
+          }
+          // Last K block with a fused residual: store unclamped, then add it and clamp per tile.
           for (int i = i0; i < i1; i += Ukr::MR) {
             TileOut ot = o;
             if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
-            const bool post = o.last && base.residual != nullptr;
-            if (post) ot.lo = -INFINITY, ot.hi = INFINITY;
+            ot.lo = -INFINITY, ot.hi = INFINITY;
             const int m = std::min(Ukr::MR, i1 - i), n = std::min(Ukr::NR, j1 - j);
             Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
                      B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, m, n, ot);
-            if (post)
-              residual_tile(C + size_t(i) * ldc + j, ldc, base.residual + size_t(i) * ldc + j, ldc, m, n, base.lo, base.hi);
+            residual_tile(C + size_t(i) * ldc + j, ldc, base.residual + size_t(i) * ldc + j, ldc, m, n, base.lo, base.hi);
           }
         }
       }
