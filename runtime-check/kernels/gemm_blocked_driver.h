@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.h"
 #include "parallel_for.h"
@@ -47,10 +48,20 @@ struct TileOut {
   const float* bias = nullptr;  // at the tile's first row (per_row) or first column
   bool bias_per_row = false;
   float lo = -INFINITY, hi = INFINITY;
-  // gemm_packed only (the microkernels ignore it): a fused residual laid out like C (same ldc),
-  // at C's origin. The last K block then stores unclamped and residual_tile() adds and clamps.
+  // gemm_packed's input: a fused residual laid out like C (same ldc), at C's origin. With a
+  // microkernel that declares kStoreResidual, gemm_packed passes the tile's part in tile_residual
+  // (rows ldr apart) and the store adds it after the bias, before the clamp; otherwise the last K
+  // block stores unclamped and residual_tile() adds and clamps.
   const float* residual = nullptr;
+  const float* tile_residual = nullptr;
+  int ldr = 0;
 };
+
+// Whether Ukr's output stage adds TileOut::tile_residual itself (Ukr::kStoreResidual).
+template <class U, class = void>
+struct StoreResidual : std::false_type {};
+template <class U>
+struct StoreResidual<U, std::void_t<decltype(U::kStoreResidual)>> : std::integral_constant<bool, U::kStoreResidual> {};
 
 constexpr int kKC = 256;  // K block: an NR micro-panel of B (kc x NR) stays in L1
 constexpr int kMC = Ukr::MR * 16;  // M block: MC x KC of packed A stays in L2
@@ -183,11 +194,18 @@ inline void gemm_packed(int M, int N, int K, const float* Ap, const BSource& B, 
           for (int i = i0; i < i1; i += Ukr::MR) {
             TileOut ot = o;
             if (base.bias) ot.bias = base.bias + (base.bias_per_row ? i : j);
-            ot.lo = -INFINITY, ot.hi = INFINITY;
             const int m = std::min(Ukr::MR, i1 - i), n = std::min(Ukr::NR, j1 - j);
-            Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
-                     B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, m, n, ot);
-            residual_tile(C + size_t(i) * ldc + j, ldc, base.residual + size_t(i) * ldc + j, ldc, m, n, base.lo, base.hi);
+            if constexpr (StoreResidual<Ukr>::value) {
+              ot.tile_residual = base.residual + size_t(i) * ldc + j;
+              ot.ldr = ldc;
+              Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
+                       B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, m, n, ot);
+            } else {
+              ot.lo = -INFINITY, ot.hi = INFINITY;
+              Ukr::run(kc, Ap + size_t(i / Ukr::MR) * K * Ukr::MR + size_t(pc) * Ukr::MR, bp, ldb,
+                       B.koff ? B.koff + pc : nullptr, C + size_t(i) * ldc + j, ldc, m, n, ot);
+              residual_tile(C + size_t(i) * ldc + j, ldc, base.residual + size_t(i) * ldc + j, ldc, m, n, base.lo, base.hi);
+            }
           }
         }
       }

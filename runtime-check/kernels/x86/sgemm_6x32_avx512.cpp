@@ -21,6 +21,7 @@ struct TileOut;  // defined in gemm_blocked_driver.h
 
 struct Ukr {
   static constexpr int MR = 6, NR = 32;
+  static constexpr bool kStoreResidual = true;  // store() adds TileOut::tile_residual
 
   static void run(int kc, const float* a, const float* b, int ldb, const int32_t* koff, float* c, int ldc, int m,
                   int n, const TileOut& o);
@@ -132,8 +133,8 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
 
 inline void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n, const TileOut& o) {
   // Columns j < n only (masks); C and a per-column bias have only n valid entries.
-  if (o.alpha == 1.0f && !o.accumulate && o.beta == 0.0f && !(o.last && (o.bias != nullptr || o.lo != -INFINITY ||
-                                                                        o.hi != INFINITY))) {
+  if (o.alpha == 1.0f && !o.accumulate && o.beta == 0.0f &&
+      !(o.last && (o.bias != nullptr || o.tile_residual != nullptr || o.lo != -INFINITY || o.hi != INFINITY))) {
     // Plain C = A*B (e.g. the Winograd GEMMs): no output stage.
     if (n == 32) {
       for (int i = 0; i < m; ++i) {
@@ -164,7 +165,12 @@ inline void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int
       if (scale) r[v] = _mm512_mul_ps(r[v], alpha);
       if (o.accumulate) r[v] = _mm512_add_ps(r[v], _mm512_maskz_loadu_ps(km[v], ci + 16 * v));
       else if (use_beta) r[v] = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(km[v], ci + 16 * v), r[v]);
-      if (o.last) r[v] = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r[v], v == 0 ? bias0 : bias1), lo), hi);
+      if (o.last) {
+        r[v] = _mm512_add_ps(r[v], v == 0 ? bias0 : bias1);
+        if (o.tile_residual != nullptr)  // (acc + bias) + residual, as in the reference
+          r[v] = _mm512_add_ps(r[v], _mm512_maskz_loadu_ps(km[v], o.tile_residual + size_t(i) * o.ldr + 16 * v));
+        r[v] = _mm512_min_ps(_mm512_max_ps(r[v], lo), hi);
+      }
       _mm512_mask_storeu_ps(ci + 16 * v, km[v], r[v]);
     }
   }
