@@ -96,10 +96,18 @@ void run_global_avg(const NodePlan& n, const ExecContext& ctx) {
   const GapState& st = static_cast<const GapState&>(*n.state);
   const float* x = ctx.inf(n.inputs[0]);
   float* y = ctx.outf(n.outputs[0]);
+  // Eight independent double accumulators (i mod 8), summed in a fixed order: the dependent add
+  // chain of one accumulator made this 1.2 us of resnet's 113; the result does not depend on threads.
+  const int64_t size = st.size;
   for (int64_t p = 0; p < st.planes; ++p) {
-    double acc = 0.0;
-    for (int64_t i = 0; i < st.size; ++i) acc += x[p * st.size + i];
-    y[p] = (float)(acc / (double)st.size);
+    const float* xp = x + p * size;
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= size; i += 8)
+      for (int k = 0; k < 8; ++k) a[k] += xp[i + k];
+    for (int k = 0; i < size; ++i, ++k) a[k] += xp[i];
+    const double acc = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    y[p] = (float)(acc / (double)size);
   }
 }
 

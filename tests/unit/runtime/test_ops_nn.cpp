@@ -230,6 +230,13 @@ TEST_CASE("MaxPool and AveragePool: pads, count_include_pad, ceil_mode, dilation
   CHECK(dil.as<float>() == std::vector<float>{10, 11, 14, 15});
   auto gap = run_ok_op(fb::OpType_GlobalAveragePool, {act<float>({1, 2, 2, 2}, iota_f(8))}, {}, DType::kF32, {1, 2, 1, 1});
   CHECK(gap.as<float>() == std::vector<float>{1.5f, 5.5f});
+  // Planes of 7x7 = 49 (six 8-wide steps and a tail of 1) and 3x3 (tail only): exact means of
+  // integers. Plane p holds p*49 + 0..48 (mean p*49 + 24); the 3x3 plane 0..8 (mean 4).
+  auto gap49 = run_ok_op(fb::OpType_GlobalAveragePool, {act<float>({1, 3, 7, 7}, iota_f(147))}, {}, DType::kF32,
+                         {1, 3, 1, 1});
+  CHECK(gap49.as<float>() == std::vector<float>{24.f, 73.f, 122.f});
+  auto gap9 = run_ok_op(fb::OpType_GlobalAveragePool, {act<float>({1, 1, 3, 3}, iota_f(9))}, {}, DType::kF32, {1, 1, 1, 1});
+  CHECK(gap9.as<float>() == std::vector<float>{4.f});
   auto idx = run_op(fb::OpType_MaxPool, {act<float>({1, 1, 2, 2}, iota_f(4))},
                     {A::Ints(fb::AttrKey_kernel_shape, {2, 2}), A::Int(fb::AttrKey_storage_order, 1)}, DType::kF32,
                     {1, 1, 1, 1});
