@@ -176,6 +176,138 @@ inline void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int
   }
 }
 
+
+// Stride-2 shifted-window convolution, transposed (AVX-512 only): output pixels on the broadcast
+// side (6 per tile), output channels on the vector side (32 per tile, the packed weights). In the
+// phase images of shifted_copy_channel, tap k of the 6 consecutive phase columns q..q+5 is
+// xp[koff[k] + q + r], so the broadcasts read xp in place (no A packing), the weight loads are
+// aligned, M = 32 / 64 fill whole NR tiles and koff is made once in pack. The tile C[q][m] goes to
+// T (ldc = M), then to y (drop the phase columns past OW, add the residual, clamp).
+// (Tried for the 1x1 stride-2 shortcuts with a subsampled copy: slower, 2.8 -> 4.0 us and
+// 2.35 -> 2.6 us, the transposing copy-out of T costs more than the K = 16 / 32 GEMM saves.)
+inline bool s2t_fits(const ConvGeom& g) {
+  return g.group == 1 && g.M >= 16 && conv_kc(g) <= 1024 && g.sh == 2 && g.sw == 2 &&
+         conv_algo(g) == ConvAlgo::ShiftedWindow;
+}
+struct S2tLayout {
+  int wq, Q;  // phase-image row width, pixel columns computed (OH * wq)
+  size_t xp_off, xp_floats, t_off;
+};
+inline S2tLayout s2t_layout(const ConvGeom& g) {
+  S2tLayout t;
+  const ShiftedLayout l = shifted_layout(g);
+  t.wq = l.wph;
+  t.xp_off = l.xp_off;
+  t.xp_floats = l.xp_floats;
+  t.Q = g.OH * t.wq;
+  t.t_off = t.xp_off + align64(sizeof(float) * t.xp_floats);
+  return t;
+}
+inline size_t s2t_packed_floats(const ConvGeom& g) { return size_t(ceil_div(g.M, Ukr::NR)) * Ukr::NR * conv_kc(g); }
+inline size_t s2t_scratch(const ConvGeom& g) {
+  const S2tLayout t = s2t_layout(g);
+  return t.t_off + sizeof(float) * size_t(ceil_div(t.Q, Ukr::MR)) * Ukr::MR * g.M;
+}
+// Packed: the weights in NR-column panels over the whole K, then koff[K] (int32, depends only on g).
+inline void s2t_pack(const ConvGeom& g, const float* w, float* p) {
+  const int K = conv_kc(g);
+  int32_t* koff = reinterpret_cast<int32_t*>(p + s2t_packed_floats(g));
+  const ShiftedLayout l = shifted_layout(g);
+  for (int k = 0; k < K; ++k) {
+    const int kx = k % g.kw, ky = (k / g.kw) % g.kh, c = k / (g.kw * g.kh);
+    const int dy = ky * g.dh, dx = kx * g.dw;
+    koff[k] = int32_t((size_t(c * l.s + dy % l.s) * l.s + dx % l.s) * l.hph * l.wph + size_t(dy / l.s) * l.wph + dx / l.s);
+  }
+  for (int j = 0; j < g.M; j += Ukr::NR) pack_b_panel(w, 1, size_t(K), j, g.M, K, p + size_t(j / Ukr::NR) * K * Ukr::NR);
+}
+
+template <int R, int NV>
+void s2t_tile(int K, const float* xa, const int32_t* koff, const float* b, float* c, int ldc, int n, const TileOut& o) {
+  __m512 acc[Ukr::MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < Ukr::MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int k = 0; k < K; ++k, b += Ukr::NR) {
+    const float* ak = xa + koff[k];
+    const __m512 b0 = _mm512_load_ps(b), b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(ak[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  Ukr::store(acc, c, ldc, R, n, o);
+}
+
+template <int NV>
+inline void s2t_tile_rows(int R, int K, const float* xa, const int32_t* koff, const float* b, float* c, int ldc, int n,
+                          const TileOut& o) {
+  switch (R) {
+    case 1: return s2t_tile<1, NV>(K, xa, koff, b, c, ldc, n, o);
+    case 2: return s2t_tile<2, NV>(K, xa, koff, b, c, ldc, n, o);
+    case 3: return s2t_tile<3, NV>(K, xa, koff, b, c, ldc, n, o);
+    case 4: return s2t_tile<4, NV>(K, xa, koff, b, c, ldc, n, o);
+    case 5: return s2t_tile<5, NV>(K, xa, koff, b, c, ldc, n, o);
+    default: return s2t_tile<6, NV>(K, xa, koff, b, c, ldc, n, o);
+  }
+}
+
+inline void s2t_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y, void* scratch,
+                    const ParallelFor* pf) {
+  const S2tLayout t = s2t_layout(g);
+  const int K = conv_kc(g), P = g.OH * g.OW, Q = t.Q, M = g.M;
+  const int nqp = ceil_div(Q, Ukr::MR), njp = ceil_div(M, Ukr::NR);
+  char* base_ptr = static_cast<char*>(scratch);
+  float* xp = reinterpret_cast<float*>(base_ptr + t.xp_off);
+  float* T = reinterpret_cast<float*>(base_ptr + t.t_off);
+  const float* Wp = static_cast<const float*>(packed);
+  const int32_t* koff = reinterpret_cast<const int32_t*>(Wp + s2t_packed_floats(g));  // made in pack
+  TileOut base;
+  base.bias_per_row = false;
+  base.lo = ep.residual ? -INFINITY : ep.lo;
+  base.hi = ep.residual ? INFINITY : ep.hi;
+  for (int n = 0; n < g.N; ++n) {
+    const float* xn = x + size_t(n) * g.C * g.H * g.W;
+    float* yn = y + size_t(n) * M * P;
+    const float* rn = ep.residual ? ep.residual + size_t(n) * M * P : nullptr;
+    const ShiftedLayout l = shifted_layout(g);
+    const size_t chan = size_t(l.s) * l.s * l.hph * l.wph;  // floats per channel in xp
+    parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) shifted_copy_channel(g, l, xn + size_t(c) * g.H * g.W, xp + size_t(c) * chan);
+    });
+    const size_t used = size_t(g.C) * chan;
+    std::memset(xp + used, 0, sizeof(float) * (t.xp_floats - used));
+    parallel_for(pf, nqp, [&](int64_t q0, int64_t q1) {
+      for (int jp = 0; jp < njp; ++jp) {
+        const int j = jp * Ukr::NR, nn = std::min(Ukr::NR, M - j);
+        TileOut o = base;
+        o.bias = ep.bias ? ep.bias + j : nullptr;
+        const float* b = Wp + size_t(jp) * K * Ukr::NR;
+        for (int64_t qp = q0; qp < q1; ++qp) {
+          const int q = int(qp) * Ukr::MR, R = std::min(Ukr::MR, Q - q);
+          float* c = T + size_t(q) * M + j;
+          if (nn > 16) s2t_tile_rows<2>(R, K, xp + q, koff, b, c, M, nn, o);
+          else s2t_tile_rows<1>(R, K, xp + q, koff, b, c, M, nn, o);
+        }
+      }
+    });
+    parallel_for(pf, M, [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m)
+        for (int oy = 0; oy < g.OH; ++oy) {
+          float* __restrict yr = yn + (size_t(m) * g.OH + oy) * g.OW;
+          const float* __restrict tr = T + size_t(oy) * t.wq * M + m;
+          if (rn) {
+            const float* __restrict rr = rn + (size_t(m) * g.OH + oy) * g.OW;
+            for (int ox = 0; ox < g.OW; ++ox) yr[ox] = std::min(std::max(tr[size_t(ox) * M] + rr[ox], ep.lo), ep.hi);
+          } else {
+            for (int ox = 0; ox < g.OW; ++ox) yr[ox] = tr[size_t(ox) * M];
+          }
+        }
+    });
+  }
+}
+
 }  // namespace
 
 namespace avx512 {
@@ -191,11 +323,18 @@ void fc_run(int M, int N, int K, const float* x, int ldx, const void* packed, co
             const ParallelFor* pf) {
   fc_run_impl(M, N, K, x, ldx, packed, ep, y, ldy, pf);
 }
-size_t conv2d_packed_size(const ConvGeom& g) { return conv2d_packed_size_impl(g); }
-void conv2d_pack(const ConvGeom& g, const float* w, void* packed) { conv2d_pack_impl(g, w, packed); }
-size_t conv2d_scratch_size(const ConvGeom& g) { return conv2d_scratch_size_impl(g); }
+size_t conv2d_packed_size(const ConvGeom& g) {
+  return s2t_fits(g) ? sizeof(float) * s2t_packed_floats(g) + sizeof(int32_t) * size_t(conv_kc(g))
+                     : conv2d_packed_size_impl(g);
+}
+void conv2d_pack(const ConvGeom& g, const float* w, void* packed) {
+  if (s2t_fits(g)) return s2t_pack(g, w, static_cast<float*>(packed));
+  conv2d_pack_impl(g, w, packed);
+}
+size_t conv2d_scratch_size(const ConvGeom& g) { return s2t_fits(g) ? s2t_scratch(g) : conv2d_scratch_size_impl(g); }
 void conv2d_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y, void* scratch,
                 const ParallelFor* pf) {
+  if (s2t_fits(g)) return s2t_run(g, packed, ep, x, y, scratch, pf);
   conv2d_run_impl(g, packed, ep, x, y, scratch, pf, avx2::conv2d_depthwise_3x3);
 }
 

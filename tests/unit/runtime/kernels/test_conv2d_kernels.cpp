@@ -86,6 +86,17 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       conv_geom(1, 3, 31, 31, 5, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1),
       conv_geom(1, 4, 33, 34, 6, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),     // dilation 3: phases 0, 1, 0
       conv_geom(1, 40, 15, 15, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // K = 360 > KC
+      // Stride 2 with M >= 16 (AVX-512: transposed shifted window, pixels x 32 channels per tile):
+      // M tails (17, 33, 47), odd and prime planes, asymmetric pads, batch 2, K > KC, dilation 3,
+      // pixel panels ending in 1..5 rows.
+      conv_geom(1, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 7, 13, 11, 17, 3, 3, 2, 2, 1, 1, 1, 0, 0, 1, 1),
+      conv_geom(2, 5, 29, 31, 33, 3, 3, 2, 2, 1, 1, 0, 1, 2, 0, 1),
+      conv_geom(1, 40, 15, 15, 47, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),   // K = 360 > KC
+      conv_geom(1, 3, 7, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),      // 4x4 output, one pixel panel
+      conv_geom(1, 4, 33, 34, 20, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),    // dilation 3
+      conv_geom(2, 6, 29, 30, 48, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 1),
+      conv_geom(1, 11, 5, 3, 96, 2, 2, 2, 2, 1, 1, 0, 1, 1, 0, 1),     // 2x2 kernel, 3 NR panels
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
