@@ -221,6 +221,44 @@ inline void s2t_pack(const ConvGeom& g, const float* w, float* p) {
   for (int j = 0; j < g.M; j += Ukr::NR) pack_b_panel(w, 1, size_t(K), j, g.M, K, p + size_t(j / Ukr::NR) * K * Ukr::NR);
 }
 
+// shifted_copy_channel for stride 2 with phase rows <= 16 and input rows <= 32 floats (resnet's
+// 28x28 and 14x14 planes): each input row is split into its two column phases by one masked
+// vpermt2ps each, straight from x (no row buffer, no memset); rows outside the input store zeros.
+inline bool s2t_copy16_fits(const ConvGeom& g, const ShiftedLayout& l) { return l.s == 2 && l.wph <= 16 && g.W <= 32; }
+inline void s2t_copy16(const ConvGeom& g, const ShiftedLayout& l, const float* xc, float* d) {
+  const size_t phase = size_t(l.hph) * l.wph;
+  const __mmask16 kw = __mmask16((1u << l.wph) - 1);
+  const __mmask16 klo = g.W >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << g.W) - 1);
+  const __mmask16 khi = g.W <= 16 ? __mmask16(0) : g.W >= 32 ? __mmask16(0xFFFF) : __mmask16((1u << (g.W - 16)) - 1);
+  __m512i idx[2];
+  __mmask16 kv[2];
+  for (int px = 0; px < 2; ++px) {
+    alignas(64) int32_t iv[16];
+    unsigned m = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q = 2 * j + px - g.pad_l;  // input column of phase column j
+      iv[j] = q >= 0 && q < g.W ? q : 0;
+      if (q >= 0 && q < g.W && j < l.wph) m |= 1u << j;
+    }
+    idx[px] = _mm512_load_si512(iv);
+    kv[px] = __mmask16(m);
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int R = 0; R < 2 * l.hph; ++R) {
+    const int r = R - g.pad_t;
+    float* dst = d + size_t((R % 2) * 2) * phase + size_t(R / 2) * l.wph;  // phase (py, px = 0), row R / 2
+    if (r < 0 || r >= g.H) {
+      _mm512_mask_storeu_ps(dst, kw, zero);
+      _mm512_mask_storeu_ps(dst + phase, kw, zero);
+      continue;
+    }
+    const float* xr = xc + size_t(r) * g.W;
+    const __m512 lo = _mm512_maskz_loadu_ps(klo, xr), hi = _mm512_maskz_loadu_ps(khi, xr + 16);
+    _mm512_mask_storeu_ps(dst, kw, _mm512_maskz_permutex2var_ps(kv[0], lo, idx[0], hi));
+    _mm512_mask_storeu_ps(dst + phase, kw, _mm512_maskz_permutex2var_ps(kv[1], lo, idx[1], hi));
+  }
+}
+
 template <int R, int NV>
 void s2t_tile(int K, const float* xa, const int32_t* koff, const float* b, float* c, int ldc, int n, const TileOut& o) {
   __m512 acc[Ukr::MR][2];
@@ -274,7 +312,11 @@ inline void s2t_run(const ConvGeom& g, const void* packed, const Epilogue& ep, c
     const ShiftedLayout l = shifted_layout(g);
     const size_t chan = size_t(l.s) * l.s * l.hph * l.wph;  // floats per channel in xp
     parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) shifted_copy_channel(g, l, xn + size_t(c) * g.H * g.W, xp + size_t(c) * chan);
+      if (s2t_copy16_fits(g, l)) {
+        for (int64_t c = c0; c < c1; ++c) s2t_copy16(g, l, xn + size_t(c) * g.H * g.W, xp + size_t(c) * chan);
+      } else {
+        for (int64_t c = c0; c < c1; ++c) shifted_copy_channel(g, l, xn + size_t(c) * g.H * g.W, xp + size_t(c) * chan);
+      }
     });
     const size_t used = size_t(g.C) * chan;
     std::memset(xp + used, 0, sizeof(float) * (t.xp_floats - used));

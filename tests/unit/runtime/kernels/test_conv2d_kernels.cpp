@@ -97,6 +97,7 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       conv_geom(1, 4, 33, 34, 20, 3, 3, 2, 2, 3, 3, 3, 2, 3, 2, 1),    // dilation 3
       conv_geom(2, 6, 29, 30, 48, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 1),
       conv_geom(1, 11, 5, 3, 96, 2, 2, 2, 2, 1, 1, 0, 1, 1, 0, 1),     // 2x2 kernel, 3 NR panels
+      conv_geom(1, 3, 9, 20, 24, 5, 5, 2, 2, 1, 1, 2, 2, 2, 1, 1),     // pads 2 (register phase split)
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
