@@ -14,7 +14,6 @@
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
-#include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 
 namespace mc::cli {
@@ -43,9 +42,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   std::vector<PassReport> reports;
   if (!o.no_optimize) {
     PassContext ctx;
-    reports = run_passes(m, ctx, default_optimize_pipeline());
-    const std::string shape_error = refresh_shapes(m);
-    if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
+    reports = optimize_for_runtime(m, ctx);
   }
 
   RuntimeExportReport rep;

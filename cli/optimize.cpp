@@ -13,6 +13,7 @@
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "compress/passes/check_new_tensors_finite.h"
 #include "compress/passes/graph_rewrite.h"
 #include "compress/passes/pass.h"
 #include "compress/passes/refresh_shapes.h"
@@ -38,21 +39,6 @@ std::vector<std::string> split_passes(const std::string& s) {
   return out;
 }
 
-// Folded tensors must be finite: a NaN/Inf created at optimize time is a silent
-// corruption (security.md, "Accuracy is a safety property too").
-void check_folded_tensors_finite(const Model& m, const std::vector<PassReport>& reports) {
-  for (const auto& r : reports)
-    for (const auto& name : r.new_tensors) {
-      const Tensor* t = m.graph.initializer(name);
-      if (!t || !dtype_info(t->dtype).is_float) continue;
-      const uint64_t n = t->numel();
-      for (uint64_t i = 0; i < n; ++i)
-        if (!std::isfinite(t->get_f64(i)))
-          throw Error(ErrorKind::Gate, r.pass + " produced a non-finite value in tensor '" + name + "' (element " +
-                                           std::to_string(i) + "); nothing was written");
-    }
-}
-
 int run_optimize(const OptimizeOptions& o, const Globals& g) {
   const bool json = o.json || g.json;
   if (o.model == o.output || same_file(o.model, o.output)) {
@@ -76,7 +62,7 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
   const std::vector<PassReport> reports = run_passes(m, ctx, names);
   const std::string shape_error = refresh_shapes(m);
   if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
-  check_folded_tensors_finite(m, reports);
+  check_new_tensors_finite(m, reports);
 
   ExportOptions eo;
   eo.external_data_file = o.external_data;

@@ -16,7 +16,6 @@
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
-#include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 #include "prune/prune_options.h"
 #include "prune/sensitivity.h"
@@ -100,9 +99,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   } else {
     // As `export` does: the runtime needs BatchNorm folded and constants resolved.
     PassContext ctx;
-    run_passes(m, ctx, default_optimize_pipeline());
-    const std::string shape_error = refresh_shapes(m);
-    if (!shape_error.empty()) spdlog::warn("shape inference after optimize failed, shapes kept: {}", shape_error);
+    optimize_for_runtime(m, ctx);
     RuntimeExportReport rr;
     export_runtime_file(m, o.output, {}, m.source_files, &rr);
     after = measure_model(m, {o.output});

@@ -20,7 +20,6 @@
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
-#include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 #include "prune/sensitivity.h"
 #include "runtime-check/check/runtime_session.h"
@@ -73,8 +72,7 @@ class RuntimeTop1 {
     Model c = m;
     PassContext ctx;
     ctx.log = log_;
-    run_passes(c, ctx, default_optimize_pipeline());
-    refresh_shapes(c);
+    optimize_for_runtime(c, ctx);
     RuntimeExportOptions eo;
     eo.verify = false;  // the session loads and prepares it anyway
     return export_runtime_bytes(c, eo);

@@ -12,6 +12,8 @@
 // file is one that runs.
 #include "export/runtime_export.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,6 +25,8 @@
 
 #include "compress/error.h"
 #include "compress/io/file_io.h"
+#include "compress/passes/check_new_tensors_finite.h"
+#include "compress/passes/refresh_shapes.h"
 #include "format/writer.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
@@ -787,6 +791,17 @@ std::vector<std::string> runtime_constant_inputs(const Model& m) {
     }
   }
   return out;
+}
+
+std::vector<PassReport> optimize_for_runtime(Model& m, PassContext& ctx) {
+  std::vector<PassReport> reports = run_passes(m, ctx, default_optimize_pipeline());
+  check_new_tensors_finite(m, reports);
+  const std::string shape_error = refresh_shapes(m);
+  if (!shape_error.empty()) {
+    const auto log = ctx.log ? ctx.log : spdlog::default_logger();
+    log->warn("shape inference after optimize failed, shapes kept: {}", shape_error);
+  }
+  return reports;
 }
 
 std::vector<uint8_t> export_runtime_bytes(const Model& m, const RuntimeExportOptions& opts,

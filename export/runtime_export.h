@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compress/ir/graph.h"
+#include "compress/passes/pass.h"
 
 namespace mc {
 
@@ -23,6 +24,13 @@ struct RuntimeExportReport {
   uint64_t weight_bytes = 0;  // bytes of weights in the file
   std::vector<std::string> notes;  // e.g. "Softmax 'sm': opset-11 semantics (coerced to 2-D)"
 };
+
+// The clean-up every runtime export needs first, in one place: the default optimize
+// pipeline (Constant → initializer, Identity/Dropout removal, constant folding, BatchNorm
+// folding, dead nodes), a check that folding created no NaN/Inf (Error Gate), and fresh
+// shapes from ONNX shape inference (on failure the imported shapes stay, with a warning).
+// `ctx` carries the logger; the pass reports are returned.
+std::vector<PassReport> optimize_for_runtime(Model& m, PassContext& ctx);
 
 // Requires static shapes except a leading batch dimension on graph inputs/outputs.
 std::vector<uint8_t> export_runtime_bytes(const Model& m, const RuntimeExportOptions& opts = {},

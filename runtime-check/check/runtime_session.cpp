@@ -12,7 +12,6 @@
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
-#include "compress/passes/refresh_shapes.h"
 #include "export/runtime_export.h"
 
 namespace mc::check {
@@ -57,16 +56,11 @@ RuntimeArtifact open_runtime_artifact(const std::string& path) {
   PassContext ctx;
   ctx.log = spdlog::default_logger()->clone("check-optimize");
   if (ctx.log->level() > spdlog::level::trace) ctx.log->set_level(spdlog::level::warn);
-  run_passes(m, ctx, default_optimize_pipeline());
-  refresh_shapes(m);  // on failure the shapes from import stay: export checks what it needs
-#ifdef MC_CHECK_HAVE_EXPORT
+  optimize_for_runtime(m, ctx);  // on a shape-inference failure the imported shapes stay
   RuntimeExportReport rep;
   a.mcrt = export_runtime_bytes(m, {}, &rep);
   a.export_notes = rep.notes;
   return a;
-#else
-  throw_input_error(path, "this build has no runtime exporter (export/, library mc_export): give a .mcrt file");
-#endif
 }
 
 RuntimeSession::RuntimeSession(const std::vector<uint8_t>& mcrt_bytes, const std::string& name, int threads)
