@@ -14,6 +14,7 @@
 #include "compress/analysis/model_stats.h"
 #include "compress/analysis/stats_json.h"
 #include "compress/error.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 
 namespace mc::cli {
@@ -138,7 +139,7 @@ int run_inspect(const InspectOptions& o, const Globals& g) {
     io.input_shapes[name] = dims;
   }
   spdlog::debug("reading {}", o.model);
-  const Model m = import_onnx_file(o.model, io);
+  const Model m = load_model_file(o.model, io);
   const ModelStats st = compute_stats(m);
   for (const auto& op : st.unknown_ops) spdlog::warn("unknown op {}: listed, counted as unknown MACs", op);
   const FileSizes files = measure_files(m.source_files);

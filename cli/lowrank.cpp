@@ -16,6 +16,7 @@
 #include "compress/io/file_io.h"
 #include "compress/lowrank/lowrank.h"
 #include "compress/onnx/onnx_export.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "prune/sensitivity.h"
 #include "runtime-check/check/check_harness.h"
@@ -61,7 +62,7 @@ int run_lowrank(const LowRankCliOptions& c, const Globals& g) {
   if (c.model == c.output || same_file(c.model, c.output))
     throw Error(ErrorKind::Input, "lowrank: the output '" + c.output + "' is the input model; write to another file (-o)");
 
-  Model m = import_onnx_file(c.model);
+  Model m = load_model_file(c.model);
   const ModelFigures before = measure_model(m, m.source_files);
   LowRankResult res;
   if (config) {

@@ -12,6 +12,7 @@
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/check_new_tensors_finite.h"
 #include "compress/passes/graph_rewrite.h"
@@ -54,7 +55,7 @@ int run_optimize(const OptimizeOptions& o, const Globals& g) {
       throw Error(ErrorKind::Input, "--passes: unknown pass '" + n + "' (known: " + known + ")");
     }
 
-  Model m = import_onnx_file(o.model);
+  Model m = load_model_file(o.model);
   require_known_default_domain_ops(m, o.model);
   const ModelFigures before = measure_model(m, m.source_files);
 

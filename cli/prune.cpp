@@ -14,6 +14,7 @@
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
@@ -79,7 +80,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   if (o.model == o.output || same_file(o.model, o.output))
     throw Error(ErrorKind::Input, "prune: the output '" + o.output + "' is the input model; write to another file (-o)");
 
-  Model m = import_onnx_file(o.model);
+  Model m = load_model_file(o.model);
   const ModelFigures before = measure_model(m, m.source_files);
   prune::PruneResult res;
   if (config) {

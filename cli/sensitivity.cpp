@@ -18,6 +18,7 @@
 #include "compress/data/dataset.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
@@ -129,7 +130,7 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
   if (a.dataset.labels.empty()) throw Error(ErrorKind::Input, "sensitivity needs --labels for --data");
   const data::DatasetOptions d = to_dataset_options(a.dataset, "sensitivity").value();  // --data is required
 
-  const Model model = import_onnx_file(a.model);
+  const Model model = load_model_file(a.model);
   if (!a.output.empty() && (a.output == a.model || same_file(a.output, a.model)))
     throw Error(ErrorKind::Input, "sensitivity: the output '" + a.output + "' is the input model");
   RuntimeTop1 top1(d, model);

@@ -10,6 +10,7 @@
 #include "compress/analysis/file_size.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
+#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
@@ -49,7 +50,7 @@ RuntimeArtifact open_runtime_artifact(const std::string& path) {
     return a;
   }
   a.from_onnx = true;
-  Model m = import_onnx_file(path);
+  Model m = load_model_file(path);
   a.file_bytes = measure_files(m.source_files).bytes;
   // The clean-up passes are not what check reports on: their per-change debug lines
   // and summaries are kept for -vv (trace) only; warnings always show.
