@@ -93,10 +93,6 @@ struct KMeansResult {
 KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init, uint64_t seed,
                        int max_iterations);
 
-// Symmetric quantization of one group of values to [-qmax, qmax]: scale = max|w| / qmax
-// (1 for an all-zero group), q = round_half_even(w / scale) clamped.
-float symmetric_scale(const float* w, uint64_t n, uint64_t stride, int qmax);
-
 // Packs int4 values (each in [-8, 7]) two per byte, element 2i in the low nibble.
 std::vector<uint8_t> pack_int4(const std::vector<int8_t>& v);
 // Inverse of pack_int4 for `count` elements (sign-extends each nibble).

@@ -1,0 +1,377 @@
+// Weight storage passes: k-means weight sharing, weight-only int8/int4, fp16 (weight_storage.h).
+//
+// k-means in one dimension: the values are sorted once; with sorted centroids every cluster
+// is a contiguous run of sorted values between two midpoints, so one Lloyd step is a binary
+// search per boundary plus a mean from prefix sums (O(k log n)), and the result does not depend
+// on the order of the weights in memory. Sums are in double, in sorted order: deterministic.
+// k-means++ draws from std::mt19937_64 (whose output sequence the standard fixes) and maps a
+// draw to [0, 1) as (x >> 11) * 2^-53, so the seeding is the same with every standard library.
+#include "quantize/weight_storage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+
+#include "compress/error.h"
+
+namespace mc {
+namespace quant {
+
+namespace {
+
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+// Lloyd iterations on sorted values with sorted centroids; returns iterations run.
+int lloyd_sorted(const std::vector<float>& sorted, const std::vector<double>& prefix, std::vector<double>& c,
+                 int max_iterations) {
+  const size_t n = sorted.size();
+  int it = 0;
+  std::vector<size_t> bound(c.size() + 1);
+  for (; it < max_iterations; ++it) {
+    // bound[j]..bound[j+1]: values assigned to centroid j (ties at a midpoint go to the lower one).
+    bound[0] = 0;
+    bound[c.size()] = n;
+    for (size_t j = 1; j < c.size(); ++j) {
+      const double mid = 0.5 * (c[j - 1] + c[j]);
+      bound[j] = static_cast<size_t>(
+          std::upper_bound(sorted.begin(), sorted.end(), mid, [](double m, float v) { return m < (double)v; }) -
+          sorted.begin());
+      bound[j] = std::max(bound[j], bound[j - 1]);
+    }
+    bool changed = false;
+    for (size_t j = 0; j < c.size(); ++j) {
+      const size_t a = bound[j], b = bound[j + 1];
+      if (a == b) continue;  // empty cluster: keeps its centroid (dropped at the end if still empty)
+      const double mean = (prefix[b] - prefix[a]) / static_cast<double>(b - a);
+      if (mean != c[j]) changed = true;
+      c[j] = mean;
+    }
+    if (!changed) break;
+    std::sort(c.begin(), c.end());
+  }
+  return it + (it < max_iterations ? 1 : 0);
+}
+
+}  // namespace
+
+KMeansResult kmeans_1d(const std::vector<float>& values, int k, KMeansInit init, uint64_t seed, int max_iterations) {
+  KMeansResult r;
+  if (values.empty() || k < 1) return r;
+  std::vector<float> sorted(values);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<float> distinct;
+  for (float v : sorted)
+    if (distinct.empty() || v != distinct.back()) distinct.push_back(v);
+  std::vector<double> c;
+  if (distinct.size() <= static_cast<size_t>(k)) {
+    c.assign(distinct.begin(), distinct.end());  // lossless: every distinct value is a centroid
+  } else {
+    std::vector<double> prefix(sorted.size() + 1, 0.0);
+    for (size_t i = 0; i < sorted.size(); ++i) prefix[i + 1] = prefix[i] + (double)sorted[i];
+    if (init == KMeansInit::Linear) {
+      const double lo = sorted.front(), hi = sorted.back();
+      for (int j = 0; j < k; ++j) c.push_back(lo + (hi - lo) * j / (k - 1));
+    } else {
+      std::mt19937_64 rng(seed);
+      const size_t n = sorted.size();
+      c.push_back(sorted[std::min(n - 1, static_cast<size_t>(uniform01(rng) * (double)n))]);
+      std::vector<double> d2(n);
+      for (size_t i = 0; i < n; ++i) d2[i] = ((double)sorted[i] - c[0]) * ((double)sorted[i] - c[0]);
+      while (c.size() < static_cast<size_t>(k)) {
+        double total = 0;
+        for (double d : d2) total += d;
+        if (!(total > 0)) break;
+        const double target = uniform01(rng) * total;
+        double acc = 0;
+        size_t pick = n - 1;
+        for (size_t i = 0; i < n; ++i) {
+          acc += d2[i];
+          if (acc > target && d2[i] > 0) {
+            pick = i;
+            break;
+          }
+        }
+        const double nc = sorted[pick];
+        c.push_back(nc);
+        for (size_t i = 0; i < n; ++i) d2[i] = std::min(d2[i], ((double)sorted[i] - nc) * ((double)sorted[i] - nc));
+      }
+    }
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    r.iterations = lloyd_sorted(sorted, prefix, c, max_iterations);
+  }
+  // Final float centroids: unique, sorted, only those that attract at least one value.
+  std::vector<float> cf;
+  for (double v : c) cf.push_back(static_cast<float>(v));
+  std::sort(cf.begin(), cf.end());
+  cf.erase(std::unique(cf.begin(), cf.end()), cf.end());
+  auto nearest = [&](float v) {
+    size_t j = static_cast<size_t>(std::lower_bound(cf.begin(), cf.end(), v) - cf.begin());
+    if (j == cf.size()) return j - 1;
+    if (j == 0) return j;
+    // Tie goes to the lower centroid, as in the Lloyd steps.
+    return ((double)v - cf[j - 1] <= (double)cf[j] - v) ? j - 1 : j;
+  };
+  std::vector<char> used(cf.size(), 0);
+  for (float v : distinct) used[nearest(v)] = 1;
+  std::vector<float> kept;
+  for (size_t j = 0; j < cf.size(); ++j)
+    if (used[j]) kept.push_back(cf[j]);
+  cf.swap(kept);
+  r.centroids = cf;
+  r.assignment.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) r.assignment[i] = static_cast<uint32_t>(nearest(values[i]));
+  return r;
+}
+
+std::vector<uint8_t> pack_int4(const std::vector<int8_t>& v) {
+  std::vector<uint8_t> out((v.size() + 1) / 2, 0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint8_t nib = static_cast<uint8_t>(v[i]) & 0x0F;
+    out[i / 2] = static_cast<uint8_t>(out[i / 2] | (i % 2 ? nib << 4 : nib));
+  }
+  return out;
+}
+
+std::vector<int8_t> unpack_int4(const std::vector<uint8_t>& packed, uint64_t count) {
+  std::vector<int8_t> out(count);
+  for (uint64_t i = 0; i < count && i / 2 < packed.size(); ++i) {
+    const int nib = (packed[i / 2] >> (i % 2 ? 4 : 0)) & 0x0F;
+    out[i] = static_cast<int8_t>(nib >= 8 ? nib - 16 : nib);
+  }
+  return out;
+}
+
+void weight_error(const float* ref, const float* approx, uint64_t n, double* sqnr_db, double* cosine) {
+  double sig = 0, err = 0, dot = 0, aa = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const double r = ref[i], a = approx[i];
+    sig += r * r;
+    err += (r - a) * (r - a);
+    dot += r * a;
+    aa += a * a;
+  }
+  *sqnr_db = err > 0 ? 10.0 * std::log10(sig / err) : std::numeric_limits<double>::infinity();
+  *cosine = (sig > 0 && aa > 0) ? dot / std::sqrt(sig * aa) : (sig == aa ? 1.0 : 0.0);
+}
+
+void validate_weight_storage_options(const WeightStorageOptions& o) {
+  switch (o.mode) {
+    case WeightStorageMode::KMeans:
+      if (o.bits < 2 || o.bits > 8)
+        throw Error(ErrorKind::Input, "--bits " + std::to_string(o.bits) + ": kmeans needs 2 to 8 bits");
+      break;
+    case WeightStorageMode::WeightOnly:
+      if (o.bits != 8 && o.bits != 4)
+        throw Error(ErrorKind::Input, "--bits " + std::to_string(o.bits) + ": weight-only needs 8 or 4 bits");
+      break;
+    case WeightStorageMode::Fp16:
+      break;
+  }
+  if (o.block_size != 0 && o.block_size != 32 && o.block_size != 64 && o.block_size != 128)
+    throw Error(ErrorKind::Input, "--block-size " + std::to_string(o.block_size) + ": must be 0, 32, 64 or 128");
+  if (o.block_size != 0 && o.mode != WeightStorageMode::WeightOnly)
+    throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only only");
+  if (o.block_size != 0)
+    throw Error(ErrorKind::Input, "--block-size " + std::to_string(o.block_size) +
+                                      ": block-wise scales are not implemented yet (use 0: per output channel)");
+  if (o.max_iterations < 1) throw Error(ErrorKind::Input, "kmeans iterations must be >= 1");
+}
+
+namespace {
+
+std::string unique_value_name(const Graph& g, const std::string& base) {
+  std::set<std::string> used;
+  for (const auto& n : g.nodes) {
+    used.insert(n.name);
+    for (const auto& o : n.outputs) used.insert(o);
+  }
+  std::string s = base;
+  for (int k = 1; used.count(s) || g.value(s) || g.initializer(s); ++k) s = base + "_" + std::to_string(k);
+  return s;
+}
+
+// Output-channel axis of the weight of node n (rank-2 Gemm/MatMul B, Conv W), or -1.
+int output_axis(const Node& n, const Tensor& w) {
+  if (n.op_type == "Conv") return w.dims.size() >= 3 ? 0 : -1;
+  if (w.dims.size() != 2) return -1;
+  if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 0 : 1;
+  return 1;  // MatMul B[K, N]
+}
+
+std::string fmt_bits(const char* what, int bits) { return std::string(what) + std::to_string(bits); }
+
+}  // namespace
+
+WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOptions& opts) {
+  validate_weight_storage_options(opts);
+  WeightStorageReport rep;
+  Graph& g = model.graph;
+  std::map<std::string, int> uses;
+  for (const auto& n : g.nodes)
+    for (const auto& in : n.inputs)
+      if (!in.empty()) ++uses[in];
+  for (const auto& o : g.outputs) ++uses[o.name];
+  const std::set<std::string> exclude(opts.exclude.begin(), opts.exclude.end());
+  uint64_t applied_weights = 0;
+
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node node = g.nodes[ni];  // copy: the vector may grow below
+    if (!node.is_default_domain() || (node.op_type != "Conv" && node.op_type != "Gemm" && node.op_type != "MatMul"))
+      continue;
+    LayerStorageReport lr;
+    lr.name = node.name;
+    lr.op = node.op_type;
+    lr.storage = "fp32";
+    lr.weight = node.inputs.size() > 1 ? node.inputs[1] : "";
+    Tensor* w = lr.weight.empty() ? nullptr : g.initializer(lr.weight);
+    auto skip = [&](const std::string& why) {
+      lr.reason = why;
+      rep.layers.push_back(lr);
+    };
+    if (w) lr.elements = w->numel();
+    if (exclude.count(node.name) || exclude.count(node.op_type) || exclude.count(lr.weight)) {
+      skip("excluded");
+      continue;
+    }
+    if (!w) {
+      skip("weight is not an initializer");
+      continue;
+    }
+    if (w->dtype != DType::F32) {
+      skip(std::string("weight is ") + dtype_name(w->dtype) + ", not float32");
+      continue;
+    }
+    if (g.is_graph_input(lr.weight) || uses[lr.weight] != 1) {
+      skip("weight is shared with other nodes or is a graph input/output");
+      continue;
+    }
+    const uint64_t n = w->numel();
+    if (n == 0) {
+      skip("weight is empty");
+      continue;
+    }
+    std::vector<float> ref(n);
+    std::memcpy(ref.data(), w->data.data(), n * 4);
+    bool finite = true;
+    for (float v : ref) finite = finite && std::isfinite(v);
+    if (!finite) {
+      skip("weight holds NaN or Inf");
+      continue;
+    }
+    std::vector<float> stored(n);
+
+    if (opts.mode == WeightStorageMode::KMeans) {
+      const int k = 1 << opts.bits;
+      // Pruned layers (>= 1% exact zeros) keep 0 as an exact codebook entry and cluster the rest.
+      uint64_t zeros = 0;
+      for (float v : ref) zeros += (v == 0.f) ? 1 : 0;
+      const bool keep_zero = zeros * 100 >= n && zeros < n;
+      std::vector<float> vals;
+      if (keep_zero) {
+        for (float v : ref)
+          if (v != 0.f) vals.push_back(v);
+      } else {
+        vals = ref;
+      }
+      const KMeansResult km = kmeans_1d(vals, keep_zero ? k - 1 : k, opts.init, opts.seed, opts.max_iterations);
+      for (uint64_t i = 0, j = 0; i < n; ++i) {
+        if (keep_zero && ref[i] == 0.f) { stored[i] = 0.f; continue; }
+        stored[i] = km.centroids[km.assignment[j++]];
+      }
+      std::memcpy(w->data.data(), stored.data(), n * 4);
+      lr.storage = fmt_bits("kmeans", opts.bits) + " (" + std::to_string(km.centroids.size() + (keep_zero ? 1 : 0)) +
+                   " clusters" + (keep_zero ? ", zero kept" : "") + ", " + std::to_string(km.iterations) +
+                   " iterations)";
+    } else if (opts.mode == WeightStorageMode::Fp16) {
+      bool fits = true;
+      for (uint64_t i = 0; i < n; ++i) {
+        stored[i] = half_to_float(float_to_half(ref[i]));
+        fits = fits && std::isfinite(stored[i]);
+      }
+      if (!fits) {
+        skip("values exceed the fp16 range");
+        continue;
+      }
+      std::memcpy(w->data.data(), stored.data(), n * 4);
+      lr.storage = "fp16";
+    } else {  // WeightOnly, per output channel
+      const int axis = output_axis(node, *w);
+      if (axis < 0) {
+        skip("weight rank not supported (Gemm/MatMul B must be 2-D, Conv W >= 3-D)");
+        continue;
+      }
+      if (model.opset("") < 13) {
+        skip("per-channel DequantizeLinear needs opset >= 13 (model has " + std::to_string(model.opset("")) + ")");
+        continue;
+      }
+      const int qmax = opts.bits == 8 ? 127 : 7;
+      const uint64_t ch = static_cast<uint64_t>(w->dims[static_cast<size_t>(axis)]);
+      uint64_t inner = 1;
+      for (size_t d = static_cast<size_t>(axis) + 1; d < w->dims.size(); ++d) inner *= static_cast<uint64_t>(w->dims[d]);
+      const uint64_t outer = n / (ch * inner);
+      std::vector<float> scale(ch);
+      for (uint64_t c = 0; c < ch; ++c) {
+        // Elements of channel c: outer blocks of `inner` contiguous values.
+        float m = 0.f;
+        for (uint64_t o = 0; o < outer; ++o)
+          for (uint64_t i = 0; i < inner; ++i) m = std::max(m, std::fabs(ref[(o * ch + c) * inner + i]));
+        scale[c] = (m > 0.f) ? m / static_cast<float>(qmax) : 1.f;
+        if (!(scale[c] > 0.f)) scale[c] = 1.f;
+      }
+      Tensor q = Tensor::zeros(unique_value_name(g, lr.weight + "_quantized"), DType::I8, w->dims);
+      int8_t* qd = q.as_mut<int8_t>();
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t c = (i / inner) % ch;
+        const float v = std::nearbyint(ref[i] / scale[c]);
+        const int qi = static_cast<int>(std::min(std::max(v, -static_cast<float>(qmax)), static_cast<float>(qmax)));
+        qd[i] = static_cast<int8_t>(qi);
+        stored[i] = static_cast<float>(qi) * scale[c];
+      }
+      const std::string scale_name = unique_value_name(g, lr.weight + "_scale");
+      Tensor s = Tensor::make_f32(scale_name, {static_cast<int64_t>(ch)}, scale);
+      const std::string dq_out = unique_value_name(g, lr.weight + "_dequantized");
+      Node dq;
+      dq.name = unique_value_name(g, lr.weight + "_DequantizeLinear");
+      dq.op_type = "DequantizeLinear";
+      dq.inputs = {q.name, scale_name};
+      dq.outputs = {dq_out};
+      dq.set_attr_int("axis", axis);
+      ValueInfo vi;
+      vi.name = dq_out;
+      vi.dtype = DType::F32;
+      vi.has_shape = true;
+      for (int64_t d : w->dims) vi.shape.push_back(Dim::known(d));
+      const std::vector<int64_t> dims = w->dims;
+      g.remove_initializer(lr.weight);  // w dangles from here on
+      w = nullptr;
+      g.initializers.push_back(std::move(q));
+      g.initializers.push_back(std::move(s));
+      g.set_value_info(vi);
+      g.nodes[ni].inputs[1] = dq_out;
+      g.nodes.insert(g.nodes.begin() + static_cast<long>(ni), dq);
+      ++ni;  // the consumer moved one position on
+      lr.storage = fmt_bits("int", opts.bits) + " per-channel (axis " + std::to_string(axis) + ")";
+    }
+    weight_error(ref.data(), stored.data(), n, &lr.sqnr_db, &lr.cosine);
+    lr.applied = true;
+    ++rep.layers_applied;
+    applied_weights += n;
+    rep.layers.push_back(lr);
+  }
+  const char* mode = opts.mode == WeightStorageMode::KMeans ? "kmeans"
+                     : opts.mode == WeightStorageMode::Fp16 ? "fp16"
+                                                            : "weight-only";
+  rep.summary = std::string(mode) +
+                (opts.mode == WeightStorageMode::Fp16 ? std::string() : " " + std::to_string(opts.bits) + " bits") +
+                ": " + std::to_string(rep.layers_applied) + " of " + std::to_string(rep.layers.size()) + " layers, " +
+                std::to_string(applied_weights) + " weights";
+  return rep;
+}
+
+}  // namespace quant
+}  // namespace mc
