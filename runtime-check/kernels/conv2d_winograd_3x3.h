@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 namespace mcrt {
 namespace {
@@ -60,10 +61,34 @@ struct WinogradCoeffs<4> {  // F(4x4, 3x3), interpolation points 0, 1, -1, 2, -2
   static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 };
 
+// The GEMMs' A panel height: Ukr::kWinogradMR when the ISA has a dedicated Winograd microkernel
+// (Ukr::winograd_gemm: whole K in registers, plain store), else the SGEMM's MR and gemm_packed.
+template <class U, class = void>
+struct WinogradUkr : std::false_type {
+  static constexpr int MR = U::MR;
+};
+template <class U>
+struct WinogradUkr<U, std::void_t<decltype(U::kWinogradMR)>> : std::true_type {
+  static constexpr int MR = U::kWinogradMR;
+};
+constexpr int kWgMR = WinogradUkr<Ukr>::MR;
+template <class U>  // dependent, so that ISAs without it still compile the discarded branch
+inline void winograd_gemm(int M, int lanes, int K, const float* a, const float* v, int ld, float* y) {
+  U::winograd_gemm(M, lanes, K, a, v, ld, y);
+}
+
+// SIMD columns the GEMMs fill per transform point and output channel: full NR panels, and a last
+// panel that costs half a panel when it fits in one (the microkernels' narrow path).
+inline int winograd_3x3_lanes(int tp) {
+  const int full = tp / Ukr::NR * Ukr::NR, rem = tp - full;
+  return full + (rem == 0 ? 0 : rem <= Ukr::NR / 2 ? Ukr::NR / 2 : Ukr::NR);
+}
+
 struct Winograd3x3Layout {
   int m, t, th, tw, wph;
   int tp;   // tiles including junk ones: the GEMM's N
-  int ldv;  // row stride of V and Y: tp rounded up to whole NR panels
+  int ldv;  // row stride of V and Y: the lanes the GEMMs read (winograd_gemm: winograd_3x3_lanes;
+            // gemm_packed: tp rounded up to whole NR panels)
   int hn;   // pass-1 values per (row phase, j): ldv + Wph, since pass 2 reads q + Wph for q < ldv
   size_t img;                   // floats per row-phase image: (TH + 1) rows of m*Wph
   size_t ph_floats, hr_floats;  // per input channel: the m images (+ over-read), the pass-1 results
@@ -84,7 +109,7 @@ inline Winograd3x3Layout winograd_3x3_layout(const ConvGeom& g, int m) {
   const bool exact = g.OW + 1 - m * l.tw < g.pad_l && g.pad_l + g.W <= m * l.tw;
   l.wph = exact ? l.tw : l.tw + 1;
   l.tp = l.th * l.wph;
-  l.ldv = ceil_div(l.tp, Ukr::NR) * Ukr::NR;
+  l.ldv = WinogradUkr<Ukr>::value ? winograd_3x3_lanes(l.tp) : ceil_div(l.tp, Ukr::NR) * Ukr::NR;
   l.hn = l.ldv + l.wph;
   l.img = size_t(l.th + 1) * m * l.wph;
   // Pass 1 of the last image reads up to m*hn + t floats past its start.
@@ -98,13 +123,6 @@ inline Winograd3x3Layout winograd_3x3_layout(const ConvGeom& g, int m) {
   l.z_off = l.h_off + align64(sizeof(float) * g.C * l.hr_floats);
   l.total = l.z_off + sizeof(float) * g.M * l.z_floats;
   return l;
-}
-
-// SIMD columns the GEMMs fill per transform point and output channel: full NR panels, and a last
-// panel that costs half a panel when it fits in one (the microkernels' narrow path).
-inline int winograd_3x3_lanes(int tp) {
-  const int full = tp / Ukr::NR * Ukr::NR, rem = tp - full;
-  return full + (rem == 0 ? 0 : rem <= Ukr::NR / 2 ? Ukr::NR / 2 : Ukr::NR);
 }
 
 // Tile size m (2 or 4). F(4x4) needs fewer GEMM lanes on large planes, but its transforms cost more
@@ -132,7 +150,7 @@ inline bool winograd_3x3_fits(const ConvGeom& g) {
 }
 
 inline size_t winograd_3x3_a_floats(const ConvGeom& g) {  // one transform point's packed U
-  return size_t(ceil_div(g.M, Ukr::MR)) * Ukr::MR * g.C;
+  return size_t(ceil_div(g.M, kWgMR)) * kWgMR * g.C;
 }
 
 inline size_t winograd_3x3_packed_size(const ConvGeom& g) {
@@ -161,7 +179,7 @@ void winograd_3x3_pack_t(const ConvGeom& g, const float* w, float* p) {
       for (int i = 0; i < T; ++i)
         for (int j = 0; j < T; ++j) {
           const double u = gk[i][0] * W::G[j][0] + gk[i][1] * W::G[j][1] + gk[i][2] * W::G[j][2];
-          p[size_t(i * T + j) * per_point + size_t(m / Ukr::MR) * g.C * Ukr::MR + size_t(c) * Ukr::MR + m % Ukr::MR] =
+          p[size_t(i * T + j) * per_point + size_t(m / kWgMR) * g.C * kWgMR + size_t(c) * kWgMR + m % kWgMR] =
               float(u);
         }
     }
@@ -330,13 +348,21 @@ void winograd_3x3_run_t(const ConvGeom& g, const void* packed, const Epilogue& e
         winograd_3x3_input_channel<TM>(l, P + size_t(c) * l.ph_floats, H + size_t(c) * l.hr_floats,
                                        V + size_t(c) * l.ldv, v_point);
     });
-    TileOut base;  // plain product: bias and clamp come after the output transform
-    for (int xi = 0; xi < T * T; ++xi) {
-      BSource bs;
-      bs.direct = V + size_t(xi) * v_point;
-      bs.ld = l.ldv;
-      bs.direct_panels = l.ldv / Ukr::NR;
-      gemm_packed(g.M, l.tp, g.C, U + size_t(xi) * u_point, bs, Y + size_t(xi) * y_point, l.ldv, base, pf);
+    if constexpr (WinogradUkr<Ukr>::value) {
+      parallel_for(pf, T * T, [&](int64_t x0, int64_t x1) {
+        for (int64_t xi = x0; xi < x1; ++xi)
+          winograd_gemm<Ukr>(g.M, l.ldv, g.C, U + size_t(xi) * u_point, V + size_t(xi) * v_point, l.ldv,
+                             Y + size_t(xi) * y_point);
+      });
+    } else {
+      TileOut base;  // plain product: bias and clamp come after the output transform
+      for (int xi = 0; xi < T * T; ++xi) {
+        BSource bs;
+        bs.direct = V + size_t(xi) * v_point;
+        bs.ld = l.ldv;
+        bs.direct_panels = l.ldv / Ukr::NR;
+        gemm_packed(g.M, l.tp, g.C, U + size_t(xi) * u_point, bs, Y + size_t(xi) * y_point, l.ldv, base, pf);
+      }
     }
     parallel_for(pf, g.M, [&](int64_t m0, int64_t m1) {
       for (int64_t m = m0; m < m1; ++m)

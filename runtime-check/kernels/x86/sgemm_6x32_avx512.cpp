@@ -31,6 +31,12 @@ struct Ukr {
   __attribute__((always_inline)) static inline void store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int n,
                                                           const TileOut& o);
 
+  // Winograd GEMMs (conv2d_winograd_3x3.h): Y[M][lanes] = U[M][K] * V[K][lanes] (rows ld apart),
+  // U packed in kWinogradMR-row panels over the whole K; 8 x 32 tiles (16 accumulators) with the
+  // whole K in registers and a plain store; lanes is a multiple of 16.
+  static constexpr int kWinogradMR = 8;
+  static void winograd_gemm(int M, int lanes, int K, const float* U, const float* V, int ld, float* Y);
+
   template <int NP>
   static void gemv(int K, const float* x, const float* b, size_t ps, float* out) {
     __m512 acc[NP][2];
@@ -128,6 +134,79 @@ void Ukr::run(int kc, const float* a, const float* b, int ldb, const int32_t* ko
     case 4: return run_rows<4, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
     case 5: return run_rows<5, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
     default: return run_rows<6, 2>(kc, a, b, ldb, koff, c, ldc, n, o);
+  }
+}
+
+template <int R, int NV>
+__attribute__((always_inline)) inline void wg_tile(int K, const float* a, const float* b, int ld, float* c) {
+  __m512 acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  if (NV == 2) {
+#pragma GCC unroll 2
+    for (int k = 0; k < K; ++k, b += ld, a += Ukr::kWinogradMR) {
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r]);
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      _mm512_storeu_ps(c + size_t(r) * ld, acc[r][0]);
+      _mm512_storeu_ps(c + size_t(r) * ld + 16, acc[r][1]);
+    }
+    return;
+  }
+  // One column vector: even and odd k in two banks (enough independent FMA chains), added at the end.
+  int k = 0;
+  for (; k + 2 <= K; k += 2, b += 2 * ld, a += 2 * Ukr::kWinogradMR) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + ld);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(_mm512_set1_ps(a[Ukr::kWinogradMR + r]), b1, acc[r][1]);
+    }
+  }
+  if (k < K) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b0, acc[r][0]);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(c + size_t(r) * ld, _mm512_add_ps(acc[r][0], acc[r][1]));
+}
+
+template <int NV>
+void wg_tile_rows(int R, int K, const float* a, const float* b, int ld, float* c) {
+  switch (R) {
+    case 1: return wg_tile<1, NV>(K, a, b, ld, c);
+    case 2: return wg_tile<2, NV>(K, a, b, ld, c);
+    case 3: return wg_tile<3, NV>(K, a, b, ld, c);
+    case 4: return wg_tile<4, NV>(K, a, b, ld, c);
+    case 5: return wg_tile<5, NV>(K, a, b, ld, c);
+    case 6: return wg_tile<6, NV>(K, a, b, ld, c);
+    case 7: return wg_tile<7, NV>(K, a, b, ld, c);
+    default: return wg_tile<8, NV>(K, a, b, ld, c);
+  }
+}
+
+void Ukr::winograd_gemm(int M, int lanes, int K, const float* U, const float* V, int ld, float* Y) {
+  for (int j = 0; j < lanes; j += NR) {
+    const int nv = lanes - j >= NR ? 2 : 1;
+    for (int i = 0; i < M; i += kWinogradMR) {
+      const int R = std::min(kWinogradMR, M - i);
+      const float* a = U + size_t(i) * K;
+      if (nv == 2) {
+        if (R == kWinogradMR) wg_tile<kWinogradMR, 2>(K, a, V + j, ld, Y + size_t(i) * ld + j);
+        else wg_tile_rows<2>(R, K, a, V + j, ld, Y + size_t(i) * ld + j);
+      } else {
+        if (R == kWinogradMR) wg_tile<kWinogradMR, 1>(K, a, V + j, ld, Y + size_t(i) * ld + j);
+        else wg_tile_rows<1>(R, K, a, V + j, ld, Y + size_t(i) * ld + j);
+      }
+    }
   }
 }
 

@@ -84,6 +84,11 @@ TEST_CASE("conv2d winograd 3x3: optimised sets match the reference on awkward sh
       {wino(1, 12, 5, 40, 10, 1, 2, 1, 0), 2},    // wide, pad_l 2 without pad_r
       {wino(1, 300, 6, 5, 9, 1, 1, 1, 1), 2},     // K = 300 > one K block
       {wino(1, 23, 11, 11, 101, 1, 1, 1, 1), 2},  // M = 101 > one M block
+      // AVX-512 winograd_gemm: 8-row panels (row tails 4, 6, 7), 32 lanes and the 16-lane narrow tile.
+      {wino(1, 16, 28, 28, 12, 1, 1, 1, 1), 2},   // M = 12: row tail 4, 224 lanes
+      {wino(1, 40, 7, 7, 14, 1, 1, 1, 1), 2},     // M = 14: row tail 6, 16 lanes (4x4 tiles)
+      {wino(2, 24, 5, 6, 15, 1, 1, 1, 1), 2},     // M = 15: row tail 7, batch 2, 16 lanes
+      {wino(1, 9, 14, 16, 8, 1, 1, 1, 1), 2},     // 7x9 tiles: 63 -> 64 lanes, one full 8-row panel
       // F(4x4): C + M >= 128 on planes where it fills fewer GEMM lanes.
       {wino(1, 67, 29, 31, 71, 1, 1, 1, 1), 4},   // no junk column
       {wino(1, 64, 28, 28, 64, 1, 1, 1, 1), 4},   // junk tile column
