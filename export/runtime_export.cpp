@@ -27,6 +27,7 @@
 #include "compress/io/file_io.h"
 #include "compress/passes/check_new_tensors_finite.h"
 #include "compress/passes/refresh_shapes.h"
+#include "export/weight_encoding.h"
 #include "format/writer.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
@@ -580,20 +581,22 @@ int Exporter::add_initializer(const Node* n, const std::string& name, const Tens
 // then BITMASK.
 int Exporter::add_weight_smallest(const std::string& name, mcrt::DType rt, const std::vector<int64_t>& dims,
                                   const uint8_t* data, size_t esz, uint64_t count) {
-  auto r64 = [](uint64_t b) { return (b + 63) / 64 * 64; };
   auto is_stored = [&](uint64_t i) {
     for (size_t b = 0; b < esz; ++b)
       if (data[i * esz + b] != 0) return true;
     return false;
   };
-  uint64_t nnz = 0;
-  for (uint64_t i = 0; i < count; ++i) nnz += is_stored(i) ? 1 : 0;
   const uint64_t rows = dims.empty() ? 0 : static_cast<uint64_t>(dims[0]);
   const uint64_t cols = rows ? count / rows : 0;
-  const uint64_t dense = r64(count * esz);
-  const uint64_t bitmask = r64((count + 7) / 8) + r64(nnz * esz);
-  const bool csr_ok = rows > 0 && nnz <= 0x7fffffffu && cols <= 0x7fffffffu;
-  const uint64_t csr = csr_ok ? r64((rows + 1) * 4) + r64(nnz * 4) + r64(nnz * esz) : UINT64_MAX;
+  const PlainSizes ps = plain_sizes(data, esz, count, rows);
+  const uint64_t nnz = ps.nnz, dense = ps.dense, bitmask = ps.bitmask, csr = ps.csr;
+  // §4.5: an fp32 weight with <= 256 distinct values is a palette when that is smaller still.
+  PaletteEncoding pal;
+  if (rt == mcrt::DType::kF32 && palette_encoding(reinterpret_cast<const float*>(data), count, &pal) &&
+      pal.disk_bytes < std::min({dense, bitmask, csr})) {
+    weight_bytes_ += pal.codebook.size() * 4 + pal.packed.size();
+    return w_.add_palettized_weight(name, dims, pal.bits, pal.codebook, pal.packed);
+  }
   if (dense <= bitmask && dense <= csr) {
     weight_bytes_ += count * esz;
     return w_.add_weight(name, rt, dims, data, count * esz);
@@ -751,6 +754,13 @@ std::vector<uint8_t> Exporter::run() {
   }
   w_.set_inputs(inputs);
   w_.set_outputs(outputs);
+  if (opts_.entropy_coding) {
+    uint64_t coded = 0;
+    const uint64_t saved = entropy_code_buffers(w_, &coded);
+    weight_bytes_ -= std::min(weight_bytes_, saved);
+    note("entropy coding: " + std::to_string(coded) + " weight buffers Huffman-coded, " + std::to_string(saved) +
+         " bytes saved");
+  }
   w_.set_producer("mcompress export (" + (m_.producer_name.empty() ? std::string("unknown producer") : m_.producer_name) + ")");
   std::vector<uint8_t> bytes;
   const mcrt::Status st = w_.finish(&bytes);

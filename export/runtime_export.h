@@ -15,6 +15,8 @@ namespace mc {
 struct RuntimeExportOptions {
   bool fp16_weights = false;  // store fp32 weights as fp16 (converted back at prepare); scales,
                               // clip bounds, pad values and resize scales stay fp32
+  bool entropy_coding = false;  // Huffman-code each weight buffer where that is smaller on disk
+                                // (docs/runtime-format.md §3.1); decoded once at load
   bool verify = true;         // load + prepare the result on the runtime (batch 1); kUnsupported
                               // from prepare becomes Error(Input), any other failure Error(Internal)
 };

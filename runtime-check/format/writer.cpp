@@ -134,6 +134,11 @@ std::vector<uint8_t> ModelWriter::pack_indices(const std::vector<uint32_t>& indi
   return out;
 }
 
+void ModelWriter::set_buffer_coding(uint32_t buffer, std::vector<uint8_t> coded, uint64_t raw_size) {
+  buffers_[buffer] = std::move(coded);
+  codings_.push_back({buffer, (uint8_t)fb::Codec_HUFFMAN, raw_size});
+}
+
 int ModelWriter::add_node(fb::OpType op, std::vector<int> inputs, std::vector<int> outputs,
                           std::vector<Attribute> attrs, const std::string& name) {
   nodes_.push_back(NodeSpec{op, std::move(inputs), std::move(outputs), std::move(attrs), name});
@@ -181,8 +186,15 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
     nodes.push_back(fb::CreateNode(b, n.op, b.CreateVector(n.inputs), b.CreateVector(n.outputs),
                                    b.CreateVector(attrs), n.name.empty() ? 0 : b.CreateString(n.name)));
   }
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::BufferCoding>>> codings = 0;
+  if (!codings_.empty()) {
+    std::vector<flatbuffers::Offset<fb::BufferCoding>> cs;
+    for (const CodingSpec& c : codings_) cs.push_back(fb::CreateBufferCoding(b, c.buffer, (fb::Codec)c.codec, c.raw_size));
+    codings = b.CreateVector(cs);
+  }
   auto model = fb::CreateModel(b, b.CreateVector(tensors), b.CreateVector(nodes), b.CreateVector(inputs_),
-                               b.CreateVector(outputs_), b.CreateVectorOfStructs(refs), b.CreateString(producer_));
+                               b.CreateVector(outputs_), b.CreateVectorOfStructs(refs), b.CreateString(producer_),
+                               codings);
   b.Finish(model, fb::ModelIdentifier());
 
   FileHeader h;

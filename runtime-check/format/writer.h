@@ -69,6 +69,12 @@ class ModelWriter {
   // Packs indices LSB-first with `bits` bits each (helper for the call above).
   static std::vector<uint8_t> pack_indices(const std::vector<uint32_t>& indices, int bits);
 
+  // Entropy coding (§3.1): stores buffer `buffer` as `coded` (HUFFMAN), recorded in
+  // Model.codings with the raw size; the loader decodes it once at load.
+  void set_buffer_coding(uint32_t buffer, std::vector<uint8_t> coded, uint64_t raw_size);
+  size_t num_buffers() const { return buffers_.size(); }
+  const std::vector<uint8_t>& buffer_bytes(uint32_t buffer) const { return buffers_[buffer]; }
+
   // Appends a node; inputs may contain -1 for an absent optional input. Returns its index.
   int add_node(fb::OpType op, std::vector<int> inputs, std::vector<int> outputs,
                std::vector<Attribute> attrs = {}, const std::string& name = "");
@@ -85,6 +91,8 @@ class ModelWriter {
   int add_raw_buffer(const void* data, size_t bytes);
   void set_tensor_buffer(int tensor, uint32_t buffer) { tensors_[tensor].buffer = buffer; }
   void set_version(uint16_t major, uint16_t minor) { major_ = major; minor_ = minor; }
+  // A Model.codings entry as given (no check, buffer bytes untouched).
+  void add_raw_coding(uint32_t buffer, uint8_t codec, uint64_t raw_size) { codings_.push_back({buffer, codec, raw_size}); }
   int num_tensors() const { return (int)tensors_.size(); }
 
  private:
@@ -114,12 +122,18 @@ class ModelWriter {
     std::vector<Attribute> attrs;
     std::string name;
   };
+  struct CodingSpec {
+    uint32_t buffer;
+    uint8_t codec;
+    uint64_t raw_size;
+  };
   uint32_t add_buffer(const void* data, size_t bytes);
 
   std::vector<TensorSpec> tensors_;
   std::vector<NodeSpec> nodes_;
   std::vector<std::vector<uint8_t>> buffers_ = {{}};  // buffers_[0] = empty buffer
   std::vector<int> inputs_, outputs_;
+  std::vector<CodingSpec> codings_;
   std::string producer_ = "mcrt-writer";
   uint16_t major_ = 0, minor_ = 0;  // 0 = current version
 };

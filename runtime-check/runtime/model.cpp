@@ -19,6 +19,7 @@
 
 #include "format/file_header.h"
 #include "runtime/dtype.h"
+#include "runtime/huffman.h"
 #include "runtime/op_registry.h"
 
 namespace mcrt {
@@ -435,6 +436,7 @@ void* aligned_alloc64(size_t n) {
 }  // namespace
 
 Model::~Model() {
+  for (const Decoded& d : decoded_) std::free(d.data);
   if (mapped_) munmap(mapped_, mapped_size_);
   std::free(owned_);
 }
@@ -442,12 +444,14 @@ Model::~Model() {
 const uint8_t* Model::buffer_data(uint32_t index) const {
   const auto* refs = graph_->buffers();
   if (!refs || index >= refs->size() || index == 0) return nullptr;
+  if (index < decoded_.size() && decoded_[index].data) return static_cast<const uint8_t*>(decoded_[index].data);
   return weights_ + refs->Get(index)->offset();
 }
 
 uint64_t Model::buffer_size(uint32_t index) const {
   const auto* refs = graph_->buffers();
   if (!refs || index >= refs->size()) return 0;
+  if (index < decoded_.size() && decoded_[index].data) return decoded_[index].size;
   return refs->Get(index)->size();
 }
 
@@ -548,6 +552,7 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
                               (unsigned long long)r->offset(), (unsigned long long)r->size(),
                               (unsigned long long)h.weights_size));
   }
+  MCRT_RETURN_IF_ERROR(m->decode_codings(limits));
   Verifier sem(*m, *m->graph_, limits, refs->size());
   try {  // the checker's bookkeeping vectors throw only std::bad_alloc
     MCRT_RETURN_IF_ERROR(sem.run());
@@ -555,6 +560,42 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
     return OutOfMemory("allocation failed while verifying the model");
   }
   *out = std::move(m);
+  return Status::Ok();
+}
+
+// §3.1 entropy-coded buffers: each coding names an existing non-empty buffer index once, a
+// known codec, and a raw_size the coded bytes can hold (>= 1 bit per byte) within the limit on
+// decoded bytes. The buffer is decoded into owned aligned memory, which buffer_data/buffer_size
+// then return, so every later check (§4) sees the decoded bytes.
+Status Model::decode_codings(const LoadLimits& limits) {
+  const auto* cs = graph_->codings();
+  if (!cs || cs->size() == 0) return Status::Ok();
+  const auto* refs = graph_->buffers();
+  const uint32_t nbuf = refs->size();
+  decoded_.assign(nbuf, Decoded{});
+  for (uint32_t i = 0; i < cs->size(); ++i) {
+    const fb::BufferCoding* c = cs->Get(i);
+    const uint32_t b = c->buffer();
+    if (b == 0 || b >= nbuf) return InvalidModel(str("§3.1: coding %u: buffer index %u out of range [1, %u)", i, b, nbuf));
+    if (decoded_[b].data) return InvalidModel(str("§3.1: coding %u: buffer %u is coded twice", i, b));
+    if (c->codec() != fb::Codec_HUFFMAN)
+      return InvalidModel(str("§3.1: coding %u: unknown codec %d", i, (int)c->codec()));
+    const uint64_t coded = refs->Get(b)->size();
+    const uint64_t raw = c->raw_size();
+    if (raw == 0 || raw > huffman_max_raw_size(coded))
+      return InvalidModel(str("§3.1: coding %u: raw_size %llu outside [1, %llu] for the %llu coded bytes of buffer %u", i,
+                              (unsigned long long)raw, (unsigned long long)huffman_max_raw_size(coded),
+                              (unsigned long long)coded, b));
+    if (raw > limits.max_file_bytes - decoded_bytes_)
+      return Status(StatusCode::kLimitExceeded, str("§7: decoded buffers exceed the limit of %llu bytes",
+                                                    (unsigned long long)limits.max_file_bytes));
+    void* p = aligned_alloc64(raw);
+    if (!p) return OutOfMemory(str("cannot allocate %llu bytes for decoded buffer %u", (unsigned long long)raw, b));
+    decoded_[b] = Decoded{p, raw};  // owned from here on (freed by the destructor)
+    decoded_bytes_ += raw;
+    if (const char* err = huffman_decode(weights_ + refs->Get(b)->offset(), coded, static_cast<uint8_t*>(p), raw))
+      return InvalidModel(str("§3.1: coding %u (buffer %u): %s", i, b, err));
+  }
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mcrt_generated.h"
 #include "runtime/status.h"
@@ -46,10 +47,13 @@ class Model {
   const uint8_t* buffer_data(uint32_t index) const;
   uint64_t buffer_size(uint32_t index) const;
   size_t file_bytes() const { return size_; }
+  // Bytes decoded at load from entropy-coded buffers (§3.1), held in owned aligned memory.
+  uint64_t decoded_bytes() const { return decoded_bytes_; }
 
  private:
   Model() = default;
   static Status finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out, const LoadLimits& limits);
+  Status decode_codings(const LoadLimits& limits);  // §3.1
 
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
@@ -59,6 +63,12 @@ class Model {
   const fb::Model* graph_ = nullptr;
   const uint8_t* weights_ = nullptr;
   uint16_t major_ = 0, minor_ = 0;
+  struct Decoded {
+    void* data = nullptr;  // owned, 64-byte aligned
+    uint64_t size = 0;
+  };
+  std::vector<Decoded> decoded_;  // per buffer index; empty when the file has no codings
+  uint64_t decoded_bytes_ = 0;
 };
 
 // Largest dim, and largest product of the non-zero dims times the element size (§4.1).

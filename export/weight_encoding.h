@@ -1,0 +1,42 @@
+// How the runtime exporter encodes weight bytes (docs/runtime-format.md §3.1, §4.4, §4.5):
+// the sizes on disk of the dense and sparse forms, the palette form of a weight with few
+// distinct values, and entropy coding of whole buffers. export/runtime_export.cpp picks
+// the form; this file holds the encodings and their size rules, once.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "format/writer.h"
+
+namespace mc {
+
+// A buffer of b bytes occupies r64(b) bytes of the 64-byte aligned weights blob.
+inline uint64_t r64(uint64_t b) { return (b + 63) / 64 * 64; }
+
+// Bytes on disk of the three §4.4 forms of `count` elements of `esz` bytes, rows = dims[0]
+// (0 = no CSR). An element is stored when any of its bytes is non-zero.
+struct PlainSizes {
+  uint64_t nnz = 0;
+  uint64_t dense = 0;
+  uint64_t bitmask = 0;
+  uint64_t csr = UINT64_MAX;  // UINT64_MAX when CSR cannot hold it
+};
+PlainSizes plain_sizes(const uint8_t* data, size_t esz, uint64_t count, uint64_t rows);
+
+// §4.5 palette of an fp32 weight: the distinct bit patterns (at most 256) sorted ascending
+// by bit pattern as codebook, indices packed with the smallest of 1, 2, 4, 8 bits that fits.
+// Lossless (bit patterns, so -0.0 and NaN are kept). False when > 256 distinct values.
+struct PaletteEncoding {
+  int bits = 0;
+  std::vector<float> codebook;
+  std::vector<uint8_t> packed;
+  uint64_t disk_bytes = 0;  // r64(codebook) + r64(packed)
+};
+bool palette_encoding(const float* w, uint64_t count, PaletteEncoding* out);
+
+// §3.1: replaces every buffer of `w` whose canonical Huffman coding occupies fewer bytes on
+// disk (r64) than the raw bytes by its coding. Returns raw minus coded bytes summed over them;
+// *coded (optional) receives the number of buffers coded.
+uint64_t entropy_code_buffers(mcrt::ModelWriter& w, uint64_t* coded = nullptr);
+
+}  // namespace mc
