@@ -26,10 +26,22 @@ Status prepare_resize(PrepareContext& ctx, NodePlan& n);
 Status prepare_cast(PrepareContext& ctx, NodePlan& n);
 Status prepare_quantize_linear(PrepareContext& ctx, NodePlan& n);
 Status prepare_dequantize_linear(PrepareContext& ctx, NodePlan& n);
+// int8 ops (ops/qlinear_*.cpp, docs/quantization.md §4).
+Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n);
+Status prepare_qlinear_matmul(PrepareContext& ctx, NodePlan& n);
+Status prepare_dynamic_quantize_matmul(PrepareContext& ctx, NodePlan& n);
+Status prepare_qlinear_add(PrepareContext& ctx, NodePlan& n);
+Status prepare_qlinear_pool(PrepareContext& ctx, NodePlan& n);  // QLinearAveragePool QLinearGlobalAveragePool
+Status prepare_qlinear_concat(PrepareContext& ctx, NodePlan& n);
 
 // Shared helpers for ops.
 // Normalises an axis in [-rank, rank) to [0, rank); false when out of range.
 bool normalize_axis(int64_t axis, int64_t rank, int64_t* out);
 Status fail(const NodePlan& n, StatusCode code, const std::string& msg);
+// int8 layout ops (MaxPool, Reshape, Flatten, Squeeze, Unsqueeze, Transpose): the output keeps the
+// input's quant. An output declared with other parameters is kInvalidModel (ops/qlinear_common.cpp).
+Status carry_quant(PrepareContext& ctx, const NodePlan& n);
+// MaxPool on int8 (ops/qlinear_pool.cpp), called by prepare_pool.
+Status prepare_maxpool_s8(PrepareContext& ctx, NodePlan& n);
 
 }  // namespace mcrt

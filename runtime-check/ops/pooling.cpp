@@ -115,7 +115,8 @@ void run_global_avg(const NodePlan& n, const ExecContext& ctx) {
 
 Status prepare_pool(PrepareContext& ctx, NodePlan& n) {
   const TensorPlan& x = ctx.t(n.inputs[0]);
-  if (x.dtype != DType::kF32) return fail(n, StatusCode::kUnsupported, "only float32 pooling");
+  if (x.dtype == DType::kI8 && n.op == fb::OpType_MaxPool) return prepare_maxpool_s8(ctx, n);  // int8: qlinear_pool.cpp
+  if (x.dtype != DType::kF32) return fail(n, StatusCode::kUnsupported, "only float32 pooling (and int8 MaxPool)");
   if (x.shape.size() < 3 || x.shape.size() > 5) return fail(n, StatusCode::kUnsupported, "pooling needs rank 3..5");
   if (n.op == fb::OpType_GlobalAveragePool) {
     auto st = std::make_unique<GapState>();

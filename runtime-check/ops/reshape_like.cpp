@@ -117,6 +117,7 @@ Status prepare_reshape_like(PrepareContext& ctx, NodePlan& n) {
       return fail(n, StatusCode::kUnsupported, "not a reshape op");
   }
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, x.dtype, out));
+  MCRT_RETURN_IF_ERROR(carry_quant(ctx, n));  // int8: the output keeps the input's quant
   auto st = std::make_unique<CopyState>();
   st->bytes = x.bytes;
   n.state = std::move(st);

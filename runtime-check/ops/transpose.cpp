@@ -77,6 +77,7 @@ Status prepare_transpose(PrepareContext& ctx, NodePlan& n) {
     st->istride[d] = in_stride[perm[(size_t)d]];
   }
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, x.dtype, out));
+  MCRT_RETURN_IF_ERROR(carry_quant(ctx, n));  // int8: the output keeps the input's quant
   n.state = std::move(st);
   n.run = run_transpose;
   n.kernel_name = "transpose_reference";

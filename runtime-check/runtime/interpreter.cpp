@@ -149,9 +149,34 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
     for (int32_t t : *g.nodes()->Get(ni)->inputs())
       if (t >= 0) needed[t] = 1;
   for (int32_t t : *g.outputs()) needed[t] = 1;
+  // int8 weights of the int8 ops (input 1 of QLinearConv, QLinearMatMul, DynamicQuantizeMatMul) stay
+  // int8: their quant is the op's weight scale, not a weight-only dequantization (§4.3, §5).
+  std::vector<char> int8_weight(nt, 0);
+  for (uint32_t ni = 0; ni < nn; ++ni) {
+    const fb::Node* n = g.nodes()->Get(ni);
+    const bool q = n->op() == fb::OpType_QLinearConv || n->op() == fb::OpType_QLinearMatMul ||
+                   n->op() == fb::OpType_DynamicQuantizeMatMul;
+    if (q && n->inputs()->size() > 1 && n->inputs()->Get(1) >= 0) int8_weight[n->inputs()->Get(1)] = 1;
+  }
   for (uint32_t i = 0; i < nt; ++i) {
     const fb::Tensor* t = g.tensors()->Get(i);
+    if (t->quant()) {
+      QuantPlan& qp = im.tensors[i].quant;
+      qp.scale.assign(t->quant()->scale()->begin(), t->quant()->scale()->end());
+      if (t->quant()->zero_point())
+        for (int64_t z : *t->quant()->zero_point()) qp.zero_point.push_back((int32_t)z);  // range checked at load
+      qp.axis = t->quant()->axis();
+    }
     if (!needed[i] || !(t->buffer() || t->sparsity() || t->palette())) continue;
+    if (int8_weight[i] && t->dtype() == fb::DType_INT8 && t->buffer() && !t->sparsity() && !t->palette()) {
+      TensorPlan& tp = im.tensors[i];
+      tp.shape.assign(t->shape()->begin(), t->shape()->end());
+      tp.is_const = true;
+      tp.dtype = DType::kI8;
+      tp.const_data = model.buffer_data(t->buffer());
+      tp.bytes = (size_t)shape_numel(tp.shape);
+      continue;
+    }
     MCRT_RETURN_IF_ERROR(materialize_constant(model, *t, &im.weights, &im.tensors[i]));
   }
   // 2. graph inputs.
@@ -162,6 +187,9 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
   ctx.sparse_kernels =
       std::strcmp(im.kernels->name, "reference") == 0 ? &sparse_kernels_reference() : &sparse_kernels_best();
   ctx.sparse_policy = opts.sparse;
+  ctx.int8_kernels = opts.int8_kernels ? opts.int8_kernels
+                     : std::strcmp(im.kernels->name, "reference") == 0 ? &int8_kernels_reference()
+                                                                        : &int8_kernels_best();
   ctx.weights = &im.weights;
   ctx.memory_limit = opts.memory_limit;
   ctx.work_limit = (double)opts.work_limit;

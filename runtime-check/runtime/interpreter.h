@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/int8/int8_kernels.h"
 #include "kernels/kernels.h"
 #include "kernels/sparse/sparse_cost_model.h"
 #include "runtime/arena_planner.h"
@@ -37,6 +38,8 @@ struct PrepareOptions {
   uint64_t memory_limit = 2ull << 30;   // budget for arena + materialized weights (§7)
   uint64_t work_limit = 1ull << 42;     // budget of multiply-adds / window steps per run (§7)
   const KernelSet* kernels = nullptr;   // nullptr = kernels_best()
+  // int8 ops' kernels; nullptr = int8_kernels_best() (int8_kernels_reference() when `kernels` is the reference set)
+  const Int8KernelSet* int8_kernels = nullptr;
   bool fuse_activations = true;         // Conv/Gemm + Relu/Clip -> fused epilogue
   // Sparse kernels for Gemm/MatMul with a constant B and for 1x1 Conv: chosen by the cost model
   // (default), never (kDense) or always where one exists (kSparse: tests and benchmarks).

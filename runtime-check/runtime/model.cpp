@@ -320,9 +320,33 @@ class Verifier {
       }
       for (int k = 0; k < nout; ++k) available[n->outputs()->Get(k)] = 1;
       MCRT_RETURN_IF_ERROR(check_attrs(ni, n, def));
+      MCRT_RETURN_IF_ERROR(check_int8_weight(ni, n, def));
     }
     for (int32_t o : *g_.outputs())
       if (!available[o]) return InvalidModel(str("§6.5: graph output %d is never produced", o));
+    return Status::Ok();
+  }
+
+  // §5.1 int8 ops: an int8 weight whose quantization is per tensor or per output channel
+  // (QLinearConv: axis 0 of W; QLinearMatMul, DynamicQuantizeMatMul: axis 1 of B [K, N]).
+  Status check_int8_weight(uint32_t ni, const fb::Node* n, const OpDef* def) {
+    if (n->op() != fb::OpType_QLinearConv && n->op() != fb::OpType_QLinearMatMul &&
+        n->op() != fb::OpType_DynamicQuantizeMatMul)
+      return Status::Ok();
+    {
+      const fb::Tensor* w = g_.tensors()->Get(n->inputs()->Get(1));
+      const int axis = n->op() == fb::OpType_QLinearConv ? 0 : 1;
+      const size_t rank = w->shape() ? w->shape()->size() : 0;
+      if (w->dtype() != fb::DType_INT8 || !w->quant() || rank <= (size_t)axis)
+        return InvalidModel(str("§5.1: node %u (%s): weight must be int8 with quantization parameters", ni, def->name));
+      const size_t ns = w->quant()->scale()->size();
+      int64_t qa = w->quant()->axis();
+      if (qa < 0) qa += (int64_t)rank;
+      if (ns != 1 && qa != axis)
+        return InvalidModel(str("§5.1: node %u (%s): %zu weight scales on axis %d, expected 1 or one per output channel "
+                                "on axis %d",
+                                ni, def->name, ns, w->quant()->axis(), axis));
+    }
     return Status::Ok();
   }
 
@@ -372,7 +396,7 @@ class Verifier {
       }
     }
     // §5.3: group divides the channel counts when they are known here.
-    if (n->op() == fb::OpType_Conv || n->op() == fb::OpType_ConvTranspose) {
+    if (n->op() == fb::OpType_Conv || n->op() == fb::OpType_ConvTranspose || n->op() == fb::OpType_QLinearConv) {
       int64_t group = 1;
       for (const fb::Attr* a : *n->attrs())
         if (a->key() == fb::AttrKey_group) group = a->i();
@@ -383,7 +407,7 @@ class Verifier {
       const int64_t w0 = w->shape()->Get(0), w1 = w->shape()->Get(1);
       if (x->shape() && x->shape()->size() >= 2 && x->shape()->Get(1) >= 0) {
         const int64_t c = x->shape()->Get(1);
-        const bool ok = n->op() == fb::OpType_Conv ? (c % group == 0 && w0 % group == 0 && c / group == w1)
+        const bool ok = n->op() != fb::OpType_ConvTranspose ? (c % group == 0 && w0 % group == 0 && c / group == w1)
                                                   : (c % group == 0 && w0 == c);
         if (!ok)
           return InvalidModel(str("§5.3: node %u (%s): group %lld does not divide the channels consistently (C=%lld, "

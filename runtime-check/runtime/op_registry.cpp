@@ -14,6 +14,7 @@ constexpr uint64_t kConvAttrs = A(K::AttrKey_auto_pad) | A(K::AttrKey_dilations)
                                 A(K::AttrKey_kernel_shape) | A(K::AttrKey_pads) | A(K::AttrKey_strides);
 constexpr uint64_t kPoolAttrs = A(K::AttrKey_auto_pad) | A(K::AttrKey_ceil_mode) | A(K::AttrKey_dilations) |
                                 A(K::AttrKey_kernel_shape) | A(K::AttrKey_pads) | A(K::AttrKey_strides);
+constexpr uint64_t kActAttrs = A(K::AttrKey_act_min) | A(K::AttrKey_act_max);
 constexpr uint64_t kReduceAttrs = A(K::AttrKey_axes) | A(K::AttrKey_keepdims) | A(K::AttrKey_noop_with_empty_axes);
 
 const OpDef kOps[] = {
@@ -71,6 +72,17 @@ const OpDef kOps[] = {
      A(K::AttrKey_axis) | A(K::AttrKey_saturate), prepare_quantize_linear},
     {fb::OpType_DequantizeLinear, "DequantizeLinear", 2, 3, In(2), In(1) | In(2), 1, 1, A(K::AttrKey_axis),
      prepare_dequantize_linear},
+    // int8 ops (docs/quantization.md §4): quantization parameters come from the tensors' quant.
+    {fb::OpType_QLinearConv, "QLinearConv", 2, 3, In(2), In(1) | In(2), 1, 1, kConvAttrs | kActAttrs,
+     prepare_qlinear_conv},
+    {fb::OpType_QLinearMatMul, "QLinearMatMul", 2, 3, In(2), In(1) | In(2), 1, 1, kActAttrs, prepare_qlinear_matmul},
+    {fb::OpType_QLinearAdd, "QLinearAdd", 2, 2, 0, 0, 1, 1, kActAttrs, prepare_qlinear_add},
+    {fb::OpType_QLinearAveragePool, "QLinearAveragePool", 1, 1, 0, 0, 1, 1, kPoolAttrs | A(K::AttrKey_count_include_pad),
+     prepare_qlinear_pool},
+    {fb::OpType_QLinearGlobalAveragePool, "QLinearGlobalAveragePool", 1, 1, 0, 0, 1, 1, 0, prepare_qlinear_pool},
+    {fb::OpType_QLinearConcat, "QLinearConcat", 1, 4096, 0, 0, 1, 1, A(K::AttrKey_axis), prepare_qlinear_concat},
+    {fb::OpType_DynamicQuantizeMatMul, "DynamicQuantizeMatMul", 2, 3, In(2), In(1) | In(2), 1, 1, 0,
+     prepare_dynamic_quantize_matmul},
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/int8/int8_kernels.h"
 #include "kernels/kernels.h"
 #include "kernels/sparse/sparse_cost_model.h"
 #include "kernels/sparse/sparse_kernels.h"
@@ -24,6 +25,22 @@ inline int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+// Quantization parameters of a tensor (§4.3), as declared in the file; empty scale = none. int8
+// activations carry them to the int8 ops (docs/quantization.md §4).
+struct QuantPlan {
+  std::vector<float> scale;
+  std::vector<int32_t> zero_point;  // empty = all 0
+  int axis = 0;
+  bool present() const { return !scale.empty(); }
+  int32_t zp(size_t i) const { return zero_point.empty() ? 0 : zero_point[i]; }
+  bool same(const QuantPlan& o) const {
+    if (scale != o.scale || (scale.size() > 1 && axis != o.axis)) return false;
+    for (size_t i = 0; i < scale.size(); ++i)
+      if (zp(i) != o.zp(i)) return false;
+    return true;
+  }
+};
+
 struct TensorPlan {
   std::string name;
   DType dtype = DType::kF32;
@@ -33,6 +50,7 @@ struct TensorPlan {
   const uint8_t* const_data = nullptr;  // constants: file bytes or materialized copy
   int64_t arena_offset = -1;            // activations: offset into the arena
   int first_use = -1, last_use = -1;    // lifetime in plan steps (arena planner)
+  QuantPlan quant;                      // the file's Tensor.quant; layout ops carry it to an undeclared output
 };
 
 // Attributes of one node, parsed from the file (kinds checked at load).
@@ -114,6 +132,7 @@ struct PrepareContext {
   // Sparse-weight kernels (Gemm/MatMul with constant B, 1x1 Conv) and when to use them.
   const SparseKernelSet* sparse_kernels = nullptr;
   SparsePolicy sparse_policy = SparsePolicy::kCostModel;
+  const Int8KernelSet* int8_kernels = nullptr;  // int8 ops (kernels/int8/)
   WeightStore* weights = nullptr;
   uint64_t memory_limit = 0;
   double work_limit = 0;  // multiply-adds (or window steps) per run, summed over nodes (§7)

@@ -1,0 +1,80 @@
+// NEON dotprod int8 kernels (compiled with -march=armv8.2-a+dotprod; handed out only when
+// getauxval(AT_HWCAP) has HWCAP_ASIMDDP, see int8_kernel_set_arm.cpp).
+//
+// GEMM: 4 output channels x 16 columns per tile, 16 int32x4 accumulators. One 16-byte load holds the
+// 4 channels' weights of a K-quad; sdot by lane r adds, per column, the 4 products of channel r
+// (signed x signed, exact in int32). The zero point enters as - zx * Σw. Depthwise: the baseline's.
+#include <arm_neon.h>
+
+#include "../int8_sets.h"
+#include "int8_neon_common.h"
+
+namespace mcrt {
+namespace int8_neon_dotprod {
+namespace {
+
+constexpr int MR = 4;
+
+void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
+               const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+  const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
+  const int32_t* bias = wsum + l.Mp;
+  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
+  int32x4_t acc[MR][4];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = vdupq_n_s32(0);
+  const int8_t* xq = xp + (int64_t)n0 * 4;
+  for (int q = 0; q < l.Kq; ++q, xq += Np * 4, wp += MR * 4) {
+    const int8x16_t w = vld1q_s8(wp);
+    for (int v = 0; v < 4; ++v) {
+      const int8x16_t x = vld1q_s8(xq + 16 * v);
+      acc[0][v] = vdotq_laneq_s32(acc[0][v], x, w, 0);
+      acc[1][v] = vdotq_laneq_s32(acc[1][v], x, w, 1);
+      acc[2][v] = vdotq_laneq_s32(acc[2][v], x, w, 2);
+      acc[3][v] = vdotq_laneq_s32(acc[3][v], x, w, 3);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    const int m = tile * MR + r;
+    if (m >= M) break;
+    const int32x4_t comp = vdupq_n_s32((int32_t)((uint32_t)bias[m] - (uint32_t)zx * (uint32_t)wsum[m]));
+    for (int h = 0; h < 2; ++h) {
+      const int c = n0 + 8 * h;
+      if (c >= N) break;
+      int8_neon_common::store8(vaddq_s32(acc[r][2 * h], comp), vaddq_s32(acc[r][2 * h + 1], comp), m, out, y,
+                               (int64_t)m * ldy + c, N - c < 8 ? N - c : 8);
+    }
+  }
+}
+
+}  // namespace
+
+size_t gemm_packed_size(int M, int K) { return int8_pack::gemm_layout<int8_t>(M, K, MR).bytes; }
+void gemm_pack(int M, int K, const int8_t* w, const int32_t* bias, void* packed) {
+  int8_pack::gemm_pack<int8_t>(M, K, MR, w, bias, packed);
+}
+
+void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t zx, const Int8Out& out, void* y,
+              int64_t ldy, const ParallelFor* pf) {
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int8_t>(M, K, MR);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int64_t Np = int8_gemm_cols(N);
+  const int mt = l.Mp / MR, nt = (N + 15) / 16;
+  parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      gemm_tile(l, base, (int)(t / nt), M, N, (int)(t % nt) * 16, xp, Np, zx, out, y, ldy);
+  });
+}
+
+size_t dw_packed_size(int C, int taps) { return int8_pack::dw_packed_size(C, taps); }
+void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) {
+  int8_pack::dw_pack(C, taps, w, bias, packed);
+}
+size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
+void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+            void* scratch, const ParallelFor* pf) {
+  int8_neon_common::dw_run(g, packed, x, zx, out, y, scratch, pf);
+}
+
+}  // namespace int8_neon_dotprod
+}  // namespace mcrt

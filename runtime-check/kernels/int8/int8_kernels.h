@@ -1,0 +1,91 @@
+// runtime-check/kernels/int8/int8_kernels.h -- int8 kernels of the runtime (library mcrt_int8_kernels).
+//
+// Two computations, each with a scalar reference (the specification) and SIMD twins that must
+// produce exactly the reference's bytes (docs/quantization.md §2):
+//   * GEMM  Y[m, n] = out(acc[m, n]),  acc = Σ_k (X[k, n] - zx) · W[m, k] + bias[m]      (int32, exact)
+//     QLinearConv (im2col or 1x1: X = the image's columns), QLinearMatMul and DynamicQuantizeMatMul
+//     (X = x transposed). W is a constant packed once at prepare; X comes packed (int8_pack_*).
+//   * depthwise conv (group == C == M), NCHW, one image at a time, any kernel/stride/pad/dilation.
+// Output stage, int8 (the one requantization rule, float32, no FMA):
+//     y = clamp(round_half_even((float)acc * mult[m]) + zero_point, act_min, act_max)
+//   Twins compute rhe(min(max((float)acc*mult, act_min - zp), act_max - zp)) + zp: the same integer,
+//   since clamping to integer bounds commutes with rounding. fp32 (DynamicQuantizeMatMul):
+//     y = (float)acc * mult[m] + fbias[m]     (a float32 product, then a float32 add).
+//
+// Contract (as kernels.h): no allocation, no validation, no exceptions; packed and scratch buffers are
+// 64-byte aligned and owned by the caller; a packed buffer is private to the set that filled it.
+// The caller guarantees (checked at prepare): K · 255 · 127 < 2^31 (no int32 overflow of the sum),
+// weights in [-127, 127] (the NEON smull/smlal pairing adds two products in int16), mult finite.
+// Threads: work is split over output tiles / channels only; every output's sum has a fixed order
+// (and is an exact integer anyway), so results are bit-identical for any thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace mcrt {
+
+// X for the GEMM: [ceil(K/4)][Np][4] int8, Np = int8_gemm_cols(N); element (k, n) at
+// ((k / 4) * Np + n) * 4 + k % 4. Bytes of padding rows (k >= K) and columns (n >= N) may hold
+// anything: their weights are 0 and their outputs are not stored.
+constexpr int kInt8ColAlign = 16;
+inline int64_t int8_gemm_cols(int64_t N) { return (N + kInt8ColAlign - 1) / kInt8ColAlign * kInt8ColAlign; }
+inline size_t int8_gemm_x_size(int64_t K, int64_t N) { return (size_t)((K + 3) / 4) * (size_t)int8_gemm_cols(N) * 4; }
+
+// Packs rows x[r, 0..K) (rows ldx bytes apart) as columns n = r of X (MatMul: X = x^T).
+void int8_pack_rows(int rows, int K, const int8_t* x, int64_t ldx, int8_t* xp);
+// Same for uint8 input: stores x - 128 (so X - (zx - 128) == x - zx).
+void int8_pack_rows_u8(int rows, int K, const uint8_t* x, int64_t ldx, int8_t* xp);
+
+// im2col of one group of one image for QLinearConv: K = cg * kh * kw (c-major, then ky, kx), N = OH * OW.
+// x points at the group's first channel plane [cg][H][W]; taps outside the input read zx.
+void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* xp);
+
+struct Int8Out {
+  const float* mult = nullptr;  // [M] per output channel
+  int32_t zero_point = 0, act_min = -128, act_max = 127;
+  bool f32 = false;             // fp32 output: y = (float)acc * mult[m] + fbias[m]
+  const float* fbias = nullptr; // [M] or nullptr (fp32 output only)
+};
+
+// Depthwise geometry: one image [C][H][W] -> [C][OH][OW], weight [C][kh][kw]. Uses ConvGeom's
+// C, H, W, kh, kw, sh, sw, dh, dw, pad_t, pad_l, OH, OW (pad_b/pad_r only through OH/OW).
+
+struct Int8KernelSet {
+  const char* name;  // "reference", "avx2", "avx512vnni", "neon", "neon_dotprod"
+
+  // --- GEMM with constant W [M][K] ---
+  size_t (*gemm_packed_size)(int M, int K);
+  void (*gemm_pack)(int M, int K, const int8_t* w, const int32_t* bias, void* packed);  // bias may be null
+  // y: int8 (or float when out.f32) [M] rows ldy elements apart, N valid columns.
+  void (*gemm_run)(int M, int N, int K, const void* packed, const int8_t* xp, int32_t zx, const Int8Out& out,
+                   void* y, int64_t ldy, const ParallelFor* pf);
+
+  // --- depthwise conv ---
+  size_t (*dw_packed_size)(int C, int taps);
+  void (*dw_pack)(int C, int taps, const int8_t* w, const int32_t* bias, void* packed);
+  size_t (*dw_scratch_size)(const ConvGeom& g);
+  void (*dw_run)(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+                 void* scratch, const ParallelFor* pf);
+};
+
+// The specification: scalar, readable, always available.
+const Int8KernelSet& int8_kernels_reference();
+// x86-64: AVX2 (vpmovsxbw + vpmaddwd) and AVX-512 VNNI (vpdpbusd with the u8 offset trick);
+// nullptr when not compiled in or when the CPU lacks the features (cpuid at run time).
+const Int8KernelSet* int8_kernels_avx2();
+const Int8KernelSet* int8_kernels_avx512vnni();
+// AArch64: NEON baseline (smull/smlal + sadalp) and dotprod (sdot), the latter only when
+// getauxval(AT_HWCAP) has HWCAP_ASIMDDP; nullptr otherwise.
+const Int8KernelSet* int8_kernels_neon();
+const Int8KernelSet* int8_kernels_neon_dotprod();
+// The fastest available set, chosen once. MCRT_KERNELS=reference|avx2|neon caps the choice
+// (neon: the baseline even when dotprod exists).
+const Int8KernelSet& int8_kernels_best();
+
+// Scalar requantization of one accumulator (the rule, written literally).
+int8_t int8_requantize_ref(int32_t acc, float mult, int32_t zero_point, int32_t act_min, int32_t act_max);
+
+}  // namespace mcrt

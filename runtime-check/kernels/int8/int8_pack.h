@@ -1,0 +1,107 @@
+// Internal to mcrt_int8_kernels: the packed-weight layouts shared by the SIMD sets.
+//
+// GEMM weights: [wsum int32 Mp][bias int32 Mp][pad to 64][tiles], tiles = Mp/MR blocks of
+// [Kq][MR][4] elements of type T (int8, or int16 for AVX2's vpmaddwd), Kq = ceil(K/4); rows m >= M
+// and k >= K are 0. wsum[m] = Σ_k W[m, k]: run subtracts (zx + offset) · wsum[m] (compensation of
+// the zero point, and of the +128 that turns int8 into uint8 for vpdpbusd).
+// Depthwise: [bias int32 C][pad to 64][w int16 C][taps] (each channel's taps padded to a multiple of 4).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "int8_kernels.h"
+
+namespace mcrt {
+namespace int8_pack {
+
+inline int64_t round_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+
+struct GemmLayout {
+  int Mp, Kq;
+  size_t w_off, bytes;
+};
+
+template <class T>
+inline GemmLayout gemm_layout(int M, int K, int MR) {
+  GemmLayout l;
+  l.Mp = (int)round_up(M, MR);
+  l.Kq = (K + 3) / 4;
+  l.w_off = (size_t)round_up((int64_t)l.Mp * 8, 64);
+  l.bytes = l.w_off + (size_t)l.Mp * (size_t)l.Kq * 4 * sizeof(T);
+  return l;
+}
+
+template <class T>
+inline void gemm_pack(int M, int K, int MR, const int8_t* w, const int32_t* bias, void* packed) {
+  const GemmLayout l = gemm_layout<T>(M, K, MR);
+  uint8_t* base = static_cast<uint8_t*>(packed);
+  int32_t* wsum = reinterpret_cast<int32_t*>(base);
+  int32_t* b = wsum + l.Mp;
+  T* wp = reinterpret_cast<T*>(base + l.w_off);
+  std::memset(base, 0, l.bytes);
+  for (int m = 0; m < M; ++m) {
+    int32_t s = 0;
+    for (int k = 0; k < K; ++k) s += w[(int64_t)m * K + k];
+    wsum[m] = s;
+    b[m] = bias ? bias[m] : 0;
+  }
+  for (int m = 0; m < M; ++m)
+    for (int k = 0; k < K; ++k) {
+      const int64_t tile = m / MR, r = m % MR;
+      wp[((tile * l.Kq + k / 4) * MR + r) * 4 + k % 4] = (T)w[(int64_t)m * K + k];
+    }
+}
+
+// Depthwise.
+inline int dw_taps_padded(int taps) { return (taps + 3) / 4 * 4; }
+inline size_t dw_w_off(int C) { return (size_t)round_up((int64_t)C * 4, 64); }
+inline size_t dw_packed_size(int C, int taps) { return dw_w_off(C) + (size_t)C * dw_taps_padded(taps) * 2; }
+inline void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) {
+  uint8_t* base = static_cast<uint8_t*>(packed);
+  std::memset(base, 0, dw_packed_size(C, taps));
+  int32_t* b = reinterpret_cast<int32_t*>(base);
+  int16_t* wp = reinterpret_cast<int16_t*>(base + dw_w_off(C));
+  const int tp = dw_taps_padded(taps);
+  for (int c = 0; c < C; ++c) {
+    b[c] = bias ? bias[c] : 0;
+    for (int t = 0; t < taps; ++t) wp[(int64_t)c * tp + t] = w[(int64_t)c * taps + t];
+  }
+}
+
+// The depthwise planes: for each channel, rows r in [0, Hn) of the padded input (row r is input row
+// r - pad_t), each split into sw phases of L int16 values x - zx (0 outside the input): phase p,
+// index i holds padded column i * sw + p. Output column ow at tap kx reads phase (kx*dw) % sw,
+// index ow + (kx*dw) / sw, so taps are contiguous in ow. L leaves room for 16-wide loads past OW.
+struct DwPlanes {
+  int Hn, L;
+  size_t channel_elems;
+};
+inline DwPlanes dw_planes(const ConvGeom& g) {
+  DwPlanes p;
+  p.Hn = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  p.L = (int)round_up(g.OW, 16) + ((g.kw - 1) * g.dw) / g.sw + 1;
+  p.channel_elems = (size_t)round_up((int64_t)p.Hn * g.sw * p.L, 32);  // 64-byte aligned per channel
+  return p;
+}
+inline size_t dw_scratch_size(const ConvGeom& g) { return dw_planes(g).channel_elems * 2 * (size_t)g.C; }
+inline void dw_fill_plane(const ConvGeom& g, const DwPlanes& p, const int8_t* x, int32_t zx, int16_t* plane) {
+  for (int r = 0; r < p.Hn; ++r) {
+    const int ih = r - g.pad_t;
+    for (int ph = 0; ph < g.sw; ++ph) {
+      int16_t* row = plane + ((int64_t)r * g.sw + ph) * p.L;
+      if (ih < 0 || ih >= g.H) {
+        std::memset(row, 0, (size_t)p.L * 2);
+        continue;
+      }
+      const int8_t* xr = x + (int64_t)ih * g.W;
+      for (int i = 0; i < p.L; ++i) {
+        const int iw = i * g.sw + ph - g.pad_l;
+        row[i] = (iw >= 0 && iw < g.W) ? (int16_t)(xr[iw] - zx) : (int16_t)0;
+      }
+    }
+  }
+}
+
+}  // namespace int8_pack
+}  // namespace mcrt

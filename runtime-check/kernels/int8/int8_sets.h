@@ -1,0 +1,28 @@
+// Internal: the functions of each SIMD int8 set (x86/int8_avx2.cpp, x86/int8_avx512vnni.cpp,
+// arm/int8_neon.cpp, arm/int8_neon_dotprod.cpp); tables in *_kernel_set_*.cpp, compiled without ISA flags.
+#pragma once
+#include "int8_kernels.h"
+
+namespace mcrt {
+#define MCRT_INT8_DECLARE_SET(ns)                                                                                 \
+  namespace ns {                                                                                                  \
+  size_t gemm_packed_size(int M, int K);                                                                          \
+  void gemm_pack(int M, int K, const int8_t* w, const int32_t* bias, void* packed);                               \
+  void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t zx, const Int8Out& out,        \
+                void* y, int64_t ldy, const ParallelFor* pf);                                                     \
+  size_t dw_packed_size(int C, int taps);                                                                         \
+  void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed);                              \
+  size_t dw_scratch_size(const ConvGeom& g);                                                                      \
+  void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y, \
+              void* scratch, const ParallelFor* pf);                                                              \
+  }
+MCRT_INT8_DECLARE_SET(int8_avx2)
+MCRT_INT8_DECLARE_SET(int8_avx512vnni)
+MCRT_INT8_DECLARE_SET(int8_neon)
+MCRT_INT8_DECLARE_SET(int8_neon_dotprod)
+#define MCRT_INT8_TABLE(ns, name)                                                                              \
+  Int8KernelSet {                                                                                              \
+    name, ns::gemm_packed_size, ns::gemm_pack, ns::gemm_run, ns::dw_packed_size, ns::dw_pack, ns::dw_scratch_size, \
+        ns::dw_run                                                                                             \
+  }
+}  // namespace mcrt

@@ -1,0 +1,153 @@
+// QLinearConv (runtime int8 op, docs/quantization.md §4): Conv attributes, 1-D and 2-D, any group.
+//   acc[m, p] = Σ (x - z_x) · W[m, ...] + bias[m]  (int32, exact; K bounded at prepare)
+//   y = clamp(rhe((float)acc * M[m]) + z_y, act_min, act_max),  M[m] = (s_x * s_w[m]) / s_y
+// Depthwise (group == C == M) runs the Int8KernelSet's depthwise kernel; everything else an int8
+// GEMM per image and group on im2col columns (the 1x1 case is the same packing without taps).
+// Weights are packed once at prepare; the im2col block lives in the node's scratch.
+#include <climits>
+#include <cstring>
+
+#include "ops/qlinear_common.h"
+#include "ops/spatial_geometry.h"
+
+namespace mcrt {
+namespace {
+
+struct QConvState : OpState {
+  ConvGeom g{};
+  bool depthwise = false;
+  int cg = 0, mg = 0, K = 0;  // channels per group (in, out), reduction length
+  std::vector<void*> packed;  // per group (depthwise: one)
+  std::vector<float> mult;    // [M]
+  int32_t zx = 0;
+  Int8Out out;
+  const Int8KernelSet* ks = nullptr;
+};
+
+void run_qconv(const NodePlan& n, const ExecContext& ctx) {
+  const QConvState& st = static_cast<const QConvState&>(*n.state);
+  const ConvGeom& g = st.g;
+  const int8_t* x = static_cast<const int8_t*>(ctx.in(n.inputs[0]));
+  int8_t* y = static_cast<int8_t*>(ctx.out(n.outputs[0]));
+  const int64_t in_img = (int64_t)g.C * g.H * g.W, P = (int64_t)g.OH * g.OW, out_img = (int64_t)g.M * P;
+  void* scratch = ctx.scratch(n);
+  for (int b = 0; b < g.N; ++b) {
+    if (st.depthwise) {
+      st.ks->dw_run(g, st.packed[0], x + b * in_img, st.zx, st.out, y + b * out_img, scratch, ctx.pf);
+      continue;
+    }
+    for (int gi = 0; gi < g.group; ++gi) {
+      int8_t* xp = static_cast<int8_t*>(scratch);
+      int8_im2col(g, st.cg, x + b * in_img + (int64_t)gi * st.cg * g.H * g.W, (int8_t)st.zx, xp);
+      Int8Out o = st.out;
+      o.mult = st.mult.data() + (int64_t)gi * st.mg;
+      st.ks->gemm_run(st.mg, (int)P, st.K, st.packed[(size_t)gi], xp, st.zx, o, y + b * out_img + gi * st.mg * P, P,
+                      ctx.pf);
+    }
+  }
+}
+
+bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+}  // namespace
+
+Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
+  const TensorPlan& x = ctx.t(n.inputs[0]);
+  const TensorPlan& w = ctx.t(n.inputs[1]);
+  ActQuant qx, qy;
+  MCRT_RETURN_IF_ERROR(int8_act_quant(n, x, "input", &qx));
+  if (x.shape.size() != 3 && x.shape.size() != 4)
+    return fail(n, StatusCode::kUnsupported, "only 1-D and 2-D QLinearConv (rank 3 or 4 input) is supported");
+  if (w.shape.size() != x.shape.size()) return fail(n, StatusCode::kInvalidModel, "weight rank != input rank");
+  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
+  const std::vector<int64_t> ksa = n.attrs.ints(fb::AttrKey_kernel_shape);
+  if (!ksa.empty() && ksa != kernel) return fail(n, StatusCode::kInvalidModel, "kernel_shape disagrees with the weight");
+  SpatialGeom sg;
+  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x.shape, kernel, false, &sg));
+  const int64_t group = n.attrs.i(fb::AttrKey_group, 1);
+  const int64_t C = x.shape[1], M = w.shape[0];
+  if (group < 1 || C % group != 0 || M % group != 0 || w.shape[1] != C / group)
+    return fail(n, StatusCode::kInvalidModel, "group does not divide the channels consistently (§5.3)");
+  std::vector<float> sw;
+  MCRT_RETURN_IF_ERROR(int8_weight_scales(n, w, 0, M, &sw));
+  ConvGeom g{};
+  const bool one_d = sg.rank == 1;
+  const int64_t vals[] = {x.shape[0], C, one_d ? 1 : sg.in[0], one_d ? sg.in[0] : sg.in[1], M, group};
+  for (int64_t v : vals)
+    if (!fits_int(v)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");
+  g.N = (int)x.shape[0];
+  g.C = (int)C;
+  g.M = (int)M;
+  g.group = (int)group;
+  const int h = one_d ? -1 : 0, wd = one_d ? 0 : 1;
+  g.H = h < 0 ? 1 : (int)sg.in[h];
+  g.W = (int)sg.in[wd];
+  g.kh = h < 0 ? 1 : (int)sg.k[h];
+  g.kw = (int)sg.k[wd];
+  g.sh = h < 0 ? 1 : (int)sg.s[h];
+  g.sw = (int)sg.s[wd];
+  g.dh = h < 0 ? 1 : (int)sg.d[h];
+  g.dw = (int)sg.d[wd];
+  g.pad_t = h < 0 ? 0 : (int)sg.pb[h];
+  g.pad_b = h < 0 ? 0 : (int)sg.pe[h];
+  g.pad_l = (int)sg.pb[wd];
+  g.pad_r = (int)sg.pe[wd];
+  conv2d_geom_finish(g);
+  if (!conv2d_geom_valid(g)) return fail(n, StatusCode::kInvalidModel, "invalid convolution geometry");
+  const int64_t K = (C / group) * (int64_t)g.kh * g.kw, P = (int64_t)g.OH * g.OW;
+  MCRT_RETURN_IF_ERROR(int8_check_k(n, K));
+  if (!fits_int(P) || !fits_int(K) || !fits_int(P * 4 + 64)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");
+  Shape oshape = {x.shape[0], M};
+  for (int i = 0; i < sg.rank; ++i) oshape.push_back(sg.out[i]);
+  MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kI8, oshape));
+  MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.outputs[0]), "output", &qy));
+  MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(oshape) * (double)K));
+
+  auto st = std::make_unique<QConvState>();
+  st->g = g;
+  st->zx = qx.zp;
+  st->ks = ctx.int8_kernels;
+  MCRT_RETURN_IF_ERROR(int8_multipliers(n, qx.scale, sw, qy.scale, &st->mult));
+  st->out.mult = st->mult.data();
+  st->out.zero_point = qy.zp;
+  MCRT_RETURN_IF_ERROR(int8_act_range(n, &st->out.act_min, &st->out.act_max));
+  std::vector<int32_t> bias;
+  n.prepare_only_inputs |= 1u << 1;
+  if (ctx.present(n, 2)) {
+    const TensorPlan& b = ctx.t(n.inputs[2]);
+    if (b.dtype != DType::kI32 || shape_numel(b.shape) != M)
+      return fail(n, StatusCode::kInvalidModel, "bias must be int32 with M elements");
+    bias.resize((size_t)M);
+    std::memcpy(bias.data(), b.const_data, (size_t)M * 4);
+    n.prepare_only_inputs |= 1u << 2;
+  }
+  const int8_t* wd8 = reinterpret_cast<const int8_t*>(w.const_data);
+  const Int8KernelSet& ks = *ctx.int8_kernels;
+  st->depthwise = g.group == g.C && g.group == g.M;
+  st->cg = (int)(C / group);
+  st->mg = (int)(M / group);
+  st->K = (int)K;
+  if (st->depthwise) {
+    void* p = nullptr;
+    MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.dw_packed_size(g.C, g.kh * g.kw), &p));
+    ks.dw_pack(g.C, g.kh * g.kw, wd8, bias.empty() ? nullptr : bias.data(), p);
+    st->packed.push_back(p);
+    n.scratch_bytes = ks.dw_scratch_size(g);
+    n.kernel_name = std::string("qconv2d_depthwise_") + ks.name;
+  } else {
+    for (int gi = 0; gi < g.group; ++gi) {
+      void* p = nullptr;
+      MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.gemm_packed_size(st->mg, (int)K), &p));
+      ks.gemm_pack(st->mg, (int)K, wd8 + (int64_t)gi * st->mg * K, bias.empty() ? nullptr : bias.data() + gi * st->mg, p);
+      st->packed.push_back(p);
+    }
+    n.scratch_bytes = int8_gemm_x_size(K, P);
+    n.kernel_name = std::string(g.kh == 1 && g.kw == 1 ? "qconv2d_1x1_gemm_" : "qconv2d_im2col_gemm_") + ks.name;
+  }
+  n.kernel_name += int8_clamp_suffix(st->out.act_min, st->out.act_max);
+  n.state = std::move(st);
+  n.run = run_qconv;
+  return Status::Ok();
+}
+
+}  // namespace mcrt

@@ -1,0 +1,191 @@
+// int8 pooling: QLinearAveragePool, QLinearGlobalAveragePool (runtime int8 ops) and MaxPool on int8
+// (its output keeps the input's quant), 1-D to 3-D windows as the fp32 pooling ops.
+//   average: y = clamp(rhe((float)Σ(x - z_x) * (s_x / (s_y * count))) + z_y, -128, 127), float32 in
+//            that order; count = taps inside the input (count_include_pad = 0) or inside the padded
+//            input (= 1), as ONNX AveragePool. The sum is an exact int32.
+//   max:     the largest int8 of the window (monotonic, so no requantization).
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/parallel_for.h"
+#include "ops/qlinear_common.h"
+#include "ops/spatial_geometry.h"
+
+namespace mcrt {
+namespace {
+
+struct QPoolState : OpState {
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
+  int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
+  int64_t planes = 0;
+  bool is_max = false, include_pad = false;
+  float sx = 1.f, sy = 1.f;
+  int32_t zx = 0, zy = 0;
+};
+
+// Per dim: the taps [lo, hi) inside the input, and the taps inside the declared padding.
+inline void taps(int64_t start, int64_t k, int64_t d, int64_t len, int64_t pad_end, int64_t* lo, int64_t* hi,
+                 int64_t* padded) {
+  *lo = start >= 0 ? 0 : (-start + d - 1) / d;
+  const int64_t last = len - 1 - start;
+  *hi = last < 0 ? 0 : std::min(k, last / d + 1);
+  if (*hi < *lo) *hi = *lo;
+  const int64_t lim = len + pad_end - start;
+  *padded = lim <= 0 ? 0 : std::min(k, (lim + d - 1) / d);
+}
+
+inline int8_t requant_avg(int32_t sum, int64_t count, const QPoolState& st) {
+  const float m = st.sx / (st.sy * (float)count);
+  float f = (float)sum * m;
+  const float lo = (float)(-128 - st.zy), hi = (float)(127 - st.zy);
+  f = f < lo ? lo : (f > hi ? hi : f);
+  return (int8_t)((int32_t)std::nearbyint(f) + st.zy);
+}
+
+void run_qpool(const NodePlan& n, const ExecContext& ctx) {
+  const QPoolState& st = static_cast<const QPoolState&>(*n.state);
+  const int8_t* x = static_cast<const int8_t*>(ctx.in(n.inputs[0]));
+  int8_t* y = static_cast<int8_t*>(ctx.out(n.outputs[0]));
+  const int64_t in_plane = st.in[0] * st.in[1] * st.in[2], out_plane = st.out[0] * st.out[1] * st.out[2];
+  parallel_for(ctx.pf, st.planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int8_t* xp = x + p * in_plane;
+      int8_t* yp = y + p * out_plane;
+      for (int64_t o0 = 0; o0 < st.out[0]; ++o0) {
+        int64_t a0, b0, c0;
+        const int64_t s0 = o0 * st.s[0] - st.pb[0];
+        taps(s0, st.k[0], st.d[0], st.in[0], st.pe[0], &a0, &b0, &c0);
+        for (int64_t o1 = 0; o1 < st.out[1]; ++o1) {
+          int64_t a1, b1, c1;
+          const int64_t s1 = o1 * st.s[1] - st.pb[1];
+          taps(s1, st.k[1], st.d[1], st.in[1], st.pe[1], &a1, &b1, &c1);
+          for (int64_t o2 = 0; o2 < st.out[2]; ++o2) {
+            int64_t a2, b2, c2;
+            const int64_t s2 = o2 * st.s[2] - st.pb[2];
+            taps(s2, st.k[2], st.d[2], st.in[2], st.pe[2], &a2, &b2, &c2);
+            int32_t acc = st.is_max ? -128 : 0;
+            for (int64_t k0 = a0; k0 < b0; ++k0)
+              for (int64_t k1 = a1; k1 < b1; ++k1)
+                for (int64_t k2 = a2; k2 < b2; ++k2) {
+                  const int32_t v =
+                      xp[((s0 + k0 * st.d[0]) * st.in[1] + s1 + k1 * st.d[1]) * st.in[2] + s2 + k2 * st.d[2]];
+                  if (st.is_max) acc = v > acc ? v : acc;
+                  else acc += v - st.zx;
+                }
+            const int64_t count = st.include_pad ? c0 * c1 * c2 : (b0 - a0) * (b1 - a1) * (b2 - a2);
+            int8_t r;
+            if (st.is_max) r = (int8_t)acc;
+            else r = count ? requant_avg(acc, count, st) : (int8_t)std::min(127, std::max(-128, st.zy));
+            yp[(o0 * st.out[1] + o1) * st.out[2] + o2] = r;
+          }
+        }
+      }
+    }
+  });
+}
+
+struct QGapState : OpState {
+  int64_t planes = 0, size = 0;
+  QPoolState q;
+};
+
+void run_qgap(const NodePlan& n, const ExecContext& ctx) {
+  const QGapState& st = static_cast<const QGapState&>(*n.state);
+  const int8_t* x = static_cast<const int8_t*>(ctx.in(n.inputs[0]));
+  int8_t* y = static_cast<int8_t*>(ctx.out(n.outputs[0]));
+  for (int64_t p = 0; p < st.planes; ++p) {
+    const int8_t* xp = x + p * st.size;
+    int32_t acc = 0;
+    for (int64_t i = 0; i < st.size; ++i) acc += xp[i];
+    acc -= (int32_t)(st.q.zx * st.size);
+    y[p] = requant_avg(acc, st.size, st.q);
+  }
+}
+
+Status prepare_window(PrepareContext& ctx, NodePlan& n, QPoolState* st) {
+  const TensorPlan& x = ctx.t(n.inputs[0]);
+  const std::vector<int64_t> kernel = n.attrs.ints(fb::AttrKey_kernel_shape);
+  if (kernel.empty()) return fail(n, StatusCode::kInvalidModel, "kernel_shape is required");
+  SpatialGeom g;
+  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x.shape, kernel, n.attrs.i(fb::AttrKey_ceil_mode, 0) != 0, &g));
+  const int off = 3 - g.rank;
+  for (int i = 0; i < g.rank; ++i) {
+    st->in[off + i] = g.in[i];
+    st->out[off + i] = g.out[i];
+    st->k[off + i] = g.k[i];
+    st->s[off + i] = g.s[i];
+    st->d[off + i] = g.d[i];
+    st->pb[off + i] = g.pb[i];
+    st->pe[off + i] = g.pe[i];
+  }
+  st->planes = x.shape[0] * x.shape[1];
+  Shape out = {x.shape[0], x.shape[1]};
+  for (int i = 0; i < g.rank; ++i) out.push_back(g.out[i]);
+  MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kI8, out));
+  double window = 1;
+  for (int i = 0; i < g.rank; ++i) window *= (double)std::min(g.k[i], g.in[i]);
+  return ctx.add_work(n, (double)shape_numel(out) * window);
+}
+
+}  // namespace
+
+Status prepare_qlinear_pool(PrepareContext& ctx, NodePlan& n) {
+  const TensorPlan& x = ctx.t(n.inputs[0]);
+  ActQuant qx, qy;
+  MCRT_RETURN_IF_ERROR(int8_act_quant(n, x, "input", &qx));
+  if (x.shape.size() < 3 || x.shape.size() > 5) return fail(n, StatusCode::kUnsupported, "pooling needs rank 3..5");
+  if (n.op == fb::OpType_QLinearGlobalAveragePool) {
+    auto st = std::make_unique<QGapState>();
+    st->planes = x.shape[0] * x.shape[1];
+    st->size = shape_numel(x.shape) / (st->planes ? st->planes : 1);
+    if (st->size == 0) return fail(n, StatusCode::kInvalidModel, "empty spatial dims");
+    if (st->size > (1 << 23)) return fail(n, StatusCode::kUnsupported, "window of more than 2^23 elements (int32 sum)");
+    Shape out(x.shape.size(), 1);
+    out[0] = x.shape[0];
+    out[1] = x.shape[1];
+    MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kI8, out));
+    MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.outputs[0]), "output", &qy));
+    st->q.sx = qx.scale;
+    st->q.zx = qx.zp;
+    st->q.sy = qy.scale;
+    st->q.zy = qy.zp;
+    n.state = std::move(st);
+    n.run = run_qgap;
+    n.kernel_name = "qglobal_avgpool_reference";
+    return Status::Ok();
+  }
+  if (n.attrs.has(fb::AttrKey_dilations))
+    for (int64_t v : n.attrs.ints(fb::AttrKey_dilations))
+      if (v != 1) return fail(n, StatusCode::kUnsupported, "AveragePool with dilations != 1");
+  auto st = std::make_unique<QPoolState>();
+  MCRT_RETURN_IF_ERROR(prepare_window(ctx, n, st.get()));
+  if (st->k[0] * st->k[1] * st->k[2] > (1 << 23))
+    return fail(n, StatusCode::kUnsupported, "window of more than 2^23 elements (int32 sum)");
+  MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.outputs[0]), "output", &qy));
+  st->include_pad = n.attrs.i(fb::AttrKey_count_include_pad, 0) != 0;
+  st->sx = qx.scale;
+  st->zx = qx.zp;
+  st->sy = qy.scale;
+  st->zy = qy.zp;
+  n.state = std::move(st);
+  n.run = run_qpool;
+  n.kernel_name = "qavgpool_reference";
+  return Status::Ok();
+}
+
+Status prepare_maxpool_s8(PrepareContext& ctx, NodePlan& n) {
+  const TensorPlan& x = ctx.t(n.inputs[0]);
+  if (x.shape.size() < 3 || x.shape.size() > 5) return fail(n, StatusCode::kUnsupported, "pooling needs rank 3..5");
+  if (n.outputs.size() > 1) return fail(n, StatusCode::kUnsupported, "MaxPool Indices output is not supported");
+  if (n.attrs.i(fb::AttrKey_storage_order, 0) != 0) return fail(n, StatusCode::kUnsupported, "storage_order = 1");
+  auto st = std::make_unique<QPoolState>();
+  MCRT_RETURN_IF_ERROR(prepare_window(ctx, n, st.get()));
+  MCRT_RETURN_IF_ERROR(carry_quant(ctx, n));
+  st->is_max = true;
+  n.state = std::move(st);
+  n.run = run_qpool;
+  n.kernel_name = "maxpool_s8_reference";
+  return Status::Ok();
+}
+
+}  // namespace mcrt

@@ -1,0 +1,279 @@
+// Every int8 kernel set against the reference, bit for bit: GEMM on prime / tail shapes (M, N, K
+// around the SIMD widths), zero points at the extremes, narrowed output ranges, the fp32 output stage;
+// depthwise with odd sizes, strides, pads and dilations; 1 vs 2 threads. Plus hand-computed goldens of
+// the rounding rule (ties to even) that every set must reproduce.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/int8/int8_kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace {
+
+using mcrt::ConvGeom;
+using mcrt::Int8KernelSet;
+using mcrt::Int8Out;
+
+// Deterministic generator (same sequence on every platform).
+struct Lcg {
+  uint64_t s;
+  explicit Lcg(uint64_t seed) : s(seed * 6364136223846793005ull + 1442695040888963407ull) {}
+  uint32_t next() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(s >> 33);
+  }
+  int range(int lo, int hi) { return lo + (int)(next() % (uint32_t)(hi - lo + 1)); }
+  float unit() { return (float)(next() & 0xFFFFFF) / 16777216.f; }
+};
+
+std::vector<const Int8KernelSet*> optimized_sets() {
+  std::vector<const Int8KernelSet*> v;
+  for (const Int8KernelSet* s : {mcrt::int8_kernels_avx2(), mcrt::int8_kernels_avx512vnni(), mcrt::int8_kernels_neon(),
+                                 mcrt::int8_kernels_neon_dotprod()})
+    if (s) v.push_back(s);
+  return v;
+}
+
+struct Aligned {
+  void* p = nullptr;
+  explicit Aligned(size_t n) {
+    if (posix_memalign(&p, 64, n ? n : 64) != 0) p = nullptr;
+    std::memset(p, 0x5A, n ? n : 64);  // garbage: kernels must not read what they do not own
+  }
+  ~Aligned() { std::free(p); }
+};
+
+struct GemmCase {
+  int M, N, K;
+  int32_t zx, zy, lo, hi;
+  bool f32;
+};
+
+// Runs the GEMM of `ks` on X [K][N] (row-major int8), returns the output bytes.
+std::vector<uint8_t> run_gemm(const Int8KernelSet& ks, const GemmCase& c, const std::vector<int8_t>& w,
+                              const std::vector<int32_t>& bias, const std::vector<int8_t>& x,
+                              const std::vector<float>& mult, const std::vector<float>& fbias,
+                              const mcrt::ParallelFor* pf) {
+  Aligned packed(ks.gemm_packed_size(c.M, c.K));
+  ks.gemm_pack(c.M, c.K, w.data(), bias.empty() ? nullptr : bias.data(), packed.p);
+  Aligned xp(mcrt::int8_gemm_x_size(c.K, c.N));
+  // X^T rows = columns n; pack as rows (the MatMul path) from a transposed copy.
+  std::vector<int8_t> xt((size_t)c.N * c.K);
+  for (int k = 0; k < c.K; ++k)
+    for (int n = 0; n < c.N; ++n) xt[(size_t)n * c.K + k] = x[(size_t)k * c.N + n];
+  mcrt::int8_pack_rows(c.N, c.K, xt.data(), c.K, static_cast<int8_t*>(xp.p));
+  Int8Out o;
+  o.mult = mult.data();
+  o.zero_point = c.zy;
+  o.act_min = c.lo;
+  o.act_max = c.hi;
+  o.f32 = c.f32;
+  o.fbias = fbias.empty() ? nullptr : fbias.data();
+  const size_t esz = c.f32 ? 4 : 1;
+  const int64_t ldy = c.N + 3;  // a row stride wider than N: nothing may be written past N
+  std::vector<uint8_t> y((size_t)(c.M * ldy) * esz, 0xEE);
+  ks.gemm_run(c.M, c.N, c.K, packed.p, static_cast<int8_t*>(xp.p), c.zx, o, y.data(), ldy, pf);
+  return y;
+}
+
+void check_gemm(const GemmCase& c, uint64_t seed, bool with_bias, const mcrt::ParallelFor* pf = nullptr) {
+  Lcg r(seed);
+  std::vector<int8_t> w((size_t)c.M * c.K), x((size_t)c.K * c.N);
+  for (int8_t& v : w) v = (int8_t)r.range(-127, 127);
+  for (int8_t& v : x) v = (int8_t)r.range(-128, 127);
+  std::vector<int32_t> bias;
+  if (with_bias) {
+    bias.resize((size_t)c.M);
+    for (int32_t& b : bias) b = r.range(-20000, 20000);
+  }
+  // Multipliers that spread the accumulators over the int8 range (and past it, to hit the clamp).
+  std::vector<float> mult((size_t)c.M), fbias;
+  const float typical = 1.f / (float)(60 * c.K + 1);
+  for (float& m : mult) m = typical * (0.25f + 8.f * r.unit());
+  if (c.f32) {
+    fbias.resize((size_t)c.M);
+    for (float& b : fbias) b = r.unit() * 10.f - 5.f;
+  }
+  const std::vector<uint8_t> ref =
+      run_gemm(mcrt::int8_kernels_reference(), c, w, bias, x, mult, fbias, nullptr);
+  for (const Int8KernelSet* ks : optimized_sets()) {
+    INFO("set " << ks->name << " M=" << c.M << " N=" << c.N << " K=" << c.K << " zx=" << c.zx << " zy=" << c.zy
+                << " range [" << c.lo << "," << c.hi << "] f32=" << c.f32 << " bias=" << with_bias);
+    const std::vector<uint8_t> got = run_gemm(*ks, c, w, bias, x, mult, fbias, pf);
+    REQUIRE(got == ref);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("int8 GEMM: every set equals the reference on awkward shapes", "[int8][kernels]") {
+  INFO("sets compiled in and supported here: " << optimized_sets().size());
+  const int Ms[] = {1, 3, 4, 5, 8, 9, 17};
+  const int Ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 47, 64};
+  const int Ks[] = {1, 3, 4, 5, 8, 13, 31, 64, 97};
+  uint64_t seed = 1;
+  for (int M : Ms)
+    for (int N : Ns)
+      for (int K : Ks) {
+        const GemmCase c{M, N, K, (int32_t)((seed * 37) % 256) - 128, (int32_t)((seed * 11) % 256) - 128, -128, 127,
+                         false};
+        check_gemm(c, seed, (seed & 1) != 0);
+        ++seed;
+      }
+}
+
+TEST_CASE("int8 GEMM: zero points at the extremes, fused ranges, fp32 output, long K", "[int8][kernels]") {
+  check_gemm({6, 23, 29, -128, 127, -128, 127, false}, 101, true);
+  check_gemm({6, 23, 29, 127, -128, -128, 127, false}, 102, true);
+  check_gemm({13, 40, 57, 3, -5, -5, 127, false}, 103, true);   // Relu: act_min = z_y
+  check_gemm({13, 40, 57, 3, 10, -20, 60, false}, 104, false);  // Clip
+  check_gemm({11, 19, 37, -7, 0, -128, 127, true}, 105, true);  // DynamicQuantizeMatMul's fp32 stage
+  check_gemm({11, 1, 37, -7, 0, -128, 127, true}, 106, false);
+  check_gemm({9, 35, 4099, 0, 0, -128, 127, false}, 107, true);  // K not a multiple of 4, long sums
+}
+
+TEST_CASE("int8 GEMM: results do not depend on the thread count", "[int8][kernels][threads]") {
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  REQUIRE(pool.hook() != nullptr);
+  check_gemm({37, 97, 75, 5, -3, -128, 127, false}, 201, true, pool.hook());
+  check_gemm({8, 250, 9, -100, 20, -128, 127, false}, 202, true, pool.hook());
+}
+
+TEST_CASE("int8 requantization: ties round to even, in every set", "[int8][kernels][golden]") {
+  // Hand-computed: acc * 0.5 for acc = -5..5 is -2.5, -2, -1.5, ..., 2.5 -> rhe gives
+  // -2, -2, -2, -1, 0, 0, 0, 1, 2, 2, 2 (ties to even), then + zp 10.
+  REQUIRE(mcrt::int8_requantize_ref(5, 0.5f, 10, -128, 127) == 12);
+  REQUIRE(mcrt::int8_requantize_ref(7, 0.5f, 10, -128, 127) == 14);
+  REQUIRE(mcrt::int8_requantize_ref(-5, 0.5f, 10, -128, 127) == 8);
+  REQUIRE(mcrt::int8_requantize_ref(1000, 0.5f, 10, -128, 127) == 127);
+  REQUIRE(mcrt::int8_requantize_ref(-1000, 0.5f, 10, -128, 127) == -128);
+  REQUIRE(mcrt::int8_requantize_ref(3, 0.5f, 10, 12, 127) == 12);  // fused Relu-like floor
+  // GEMM with K = 1, W = 1, bias 0, zx = 0: acc = x. Columns x = -5..5 (N = 11).
+  const std::vector<int8_t> want = {8, 8, 8, 9, 10, 10, 10, 11, 12, 12, 12};
+  for (const Int8KernelSet* ks : [] {
+         std::vector<const Int8KernelSet*> v = optimized_sets();
+         v.push_back(&mcrt::int8_kernels_reference());
+         return v;
+       }()) {
+    INFO("set " << ks->name);
+    Aligned packed(ks->gemm_packed_size(1, 1));
+    const int8_t w = 1;
+    ks->gemm_pack(1, 1, &w, nullptr, packed.p);
+    std::vector<int8_t> x(11);
+    for (int i = 0; i < 11; ++i) x[(size_t)i] = (int8_t)(i - 5);
+    Aligned xp(mcrt::int8_gemm_x_size(1, 11));
+    mcrt::int8_pack_rows(11, 1, x.data(), 1, static_cast<int8_t*>(xp.p));
+    const float mult = 0.5f;
+    Int8Out o;
+    o.mult = &mult;
+    o.zero_point = 10;
+    std::vector<int8_t> y(11);
+    ks->gemm_run(1, 11, 1, packed.p, static_cast<int8_t*>(xp.p), 0, o, y.data(), 11, nullptr);
+    REQUIRE(y == want);
+  }
+}
+
+namespace {
+
+std::vector<int8_t> run_dw(const Int8KernelSet& ks, const ConvGeom& g, const std::vector<int8_t>& w,
+                           const std::vector<int32_t>& bias, const std::vector<int8_t>& x, int32_t zx,
+                           const Int8Out& o, const mcrt::ParallelFor* pf) {
+  const int taps = g.kh * g.kw;
+  Aligned packed(ks.dw_packed_size(g.C, taps));
+  ks.dw_pack(g.C, taps, w.data(), bias.data(), packed.p);
+  Aligned scratch(ks.dw_scratch_size(g));
+  std::vector<int8_t> y((size_t)g.C * g.OH * g.OW, (int8_t)0x11);
+  ks.dw_run(g, packed.p, x.data(), zx, o, y.data(), scratch.p, pf);
+  return y;
+}
+
+void check_dw(int C, int H, int W, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
+              const mcrt::ParallelFor* pf = nullptr) {
+  ConvGeom g{};
+  g.N = 1;
+  g.C = g.M = g.group = C;
+  g.H = H;
+  g.W = W;
+  g.kh = kh;
+  g.kw = kw;
+  g.sh = g.sw = s;
+  g.dh = g.dw = d;
+  g.pad_t = pt;
+  g.pad_l = pl;
+  g.pad_b = pb;
+  g.pad_r = pr;
+  mcrt::conv2d_geom_finish(g);
+  REQUIRE(mcrt::conv2d_geom_valid(g));
+  Lcg r(seed);
+  std::vector<int8_t> w((size_t)C * kh * kw), x((size_t)C * H * W);
+  for (int8_t& v : w) v = (int8_t)r.range(-127, 127);
+  for (int8_t& v : x) v = (int8_t)r.range(-128, 127);
+  std::vector<int32_t> bias((size_t)C);
+  for (int32_t& b : bias) b = r.range(-3000, 3000);
+  std::vector<float> mult((size_t)C);
+  for (float& m : mult) m = (0.3f + 4.f * r.unit()) / (float)(60 * kh * kw + 1);
+  const int32_t zx = r.range(-128, 127);
+  Int8Out o;
+  o.mult = mult.data();
+  o.zero_point = r.range(-20, 20);
+  const std::vector<int8_t> ref = run_dw(mcrt::int8_kernels_reference(), g, w, bias, x, zx, o, nullptr);
+  for (const Int8KernelSet* ks : optimized_sets()) {
+    INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " k " << kh << "x" << kw << " s" << s << " d"
+                << d << " pads " << pt << "," << pl << "," << pb << "," << pr);
+    REQUIRE(run_dw(*ks, g, w, bias, x, zx, o, pf) == ref);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("int8 depthwise: every set equals the reference (odd sizes, strides, pads, dilations)",
+          "[int8][kernels]") {
+  uint64_t seed = 300;
+  for (int C : {1, 3, 17})
+    for (int HW : {1, 5, 7, 13, 28})
+      for (int k : {1, 3, 5})
+        for (int s : {1, 2, 3}) {
+          if (k > HW + 2) continue;
+          const int p = k / 2;
+          check_dw(C, HW, HW + 2, k, k, s, 1, p, p, p, p, seed++);
+        }
+  check_dw(5, 9, 11, 3, 3, 1, 2, 2, 2, 2, 2, seed++);   // dilation 2
+  check_dw(5, 9, 11, 3, 1, 2, 1, 1, 0, 0, 0, seed++);   // 3x1, asymmetric pads
+  check_dw(4, 6, 35, 1, 7, 1, 1, 0, 3, 0, 1, seed++);   // wide 1x7
+  check_dw(3, 4, 4, 3, 3, 2, 1, 0, 0, 1, 1, seed++);    // SAME_UPPER-like
+}
+
+TEST_CASE("int8 depthwise: results do not depend on the thread count", "[int8][kernels][threads]") {
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  check_dw(32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 401, pool.hook());
+  check_dw(32, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1, 402, pool.hook());
+}
+
+TEST_CASE("int8 im2col: taps outside the input read the zero point", "[int8][kernels]") {
+  // 1 channel 2x2 input, 2x2 kernel, pads 1: 3x3 outputs; K = 4 rows, N = 9 columns.
+  ConvGeom g{};
+  g.N = g.C = g.M = g.group = 1;
+  g.H = g.W = 2;
+  g.kh = g.kw = 2;
+  g.sh = g.sw = g.dh = g.dw = 1;
+  g.pad_t = g.pad_l = g.pad_b = g.pad_r = 1;
+  mcrt::conv2d_geom_finish(g);
+  const std::vector<int8_t> x = {1, 2, 3, 4};
+  std::vector<int8_t> xp(mcrt::int8_gemm_x_size(4, 9));
+  mcrt::int8_im2col(g, 1, x.data(), -7, xp.data());
+  const int64_t Np = mcrt::int8_gemm_cols(9);
+  auto at = [&](int k, int n) { return xp[(size_t)(((k / 4) * Np + n) * 4 + k % 4)]; };
+  // tap (0,0) at output (0,0) reads input (-1,-1): the zero point; at output (1,1) reads (0,0) = 1.
+  REQUIRE(at(0, 0) == -7);
+  REQUIRE(at(0, 4) == 1);
+  REQUIRE(at(3, 4) == 4);   // tap (1,1) at output (1,1) reads (1,1)
+  REQUIRE(at(3, 8) == -7);  // ... at output (2,2) reads (2,2): outside
+  REQUIRE(at(1, 1) == -7);  // tap (0,1) at output (0,1) reads (-1, 1): row outside
+  REQUIRE(at(1, 4) == 2);   // ... at output (1,1) reads (0, 1)
+}

@@ -1,0 +1,401 @@
+// The int8 ops through the whole runtime (writer -> load -> prepare -> run): goldens computed by hand
+// from the one requantization rule (docs/quantization.md §2), the quant carried by layout ops, the
+// reference and the best int8 set giving the same bytes, 1 vs 2 threads, and every rejection.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/writer.h"
+#include "runtime/interpreter.h"
+#include "runtime/model.h"
+
+namespace {
+
+using mcrt::Attribute;
+using mcrt::DType;
+using mcrt::ModelWriter;
+using mcrt::QuantParams;
+namespace fb = mcrt::fb;
+
+QuantParams pt(float s, int64_t z) { return QuantParams{{s}, {z}, 0}; }
+
+int act_i8(ModelWriter& w, const std::string& name, std::vector<int64_t> shape, float s, int64_t z) {
+  const int t = w.add_tensor(name, DType::kI8, std::move(shape));
+  w.set_quantization(t, pt(s, z));
+  return t;
+}
+
+int weight_i8(ModelWriter& w, const std::string& name, std::vector<int64_t> shape, const std::vector<int8_t>& v,
+              std::vector<float> scales, int axis) {
+  const int t = w.add_weight(name, DType::kI8, std::move(shape), v.data(), v.size());
+  w.set_quantization(t, QuantParams{std::move(scales), {}, axis});
+  return t;
+}
+
+int bias_i32(ModelWriter& w, const std::string& name, const std::vector<int32_t>& v) {
+  return w.add_weight(name, DType::kI32, {(int64_t)v.size()}, v.data(), v.size() * 4);
+}
+
+struct Run {
+  mcrt::Status status;
+  std::vector<uint8_t> out;
+  std::string kernel;
+};
+
+// Loads, prepares (options), feeds the inputs' bytes in order, runs; out = output 0's bytes.
+Run run(const ModelWriter& w, const std::vector<std::vector<uint8_t>>& inputs, mcrt::PrepareOptions opt = {}) {
+  Run r;
+  std::vector<uint8_t> bytes;
+  r.status = w.finish(&bytes);
+  std::unique_ptr<mcrt::Model> m;
+  if (r.status.ok()) r.status = mcrt::Model::load_buffer(bytes.data(), bytes.size(), &m);
+  std::unique_ptr<mcrt::Interpreter> it;
+  if (r.status.ok()) r.status = mcrt::Interpreter::prepare(*m, opt, &it);
+  if (!r.status.ok()) return r;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    mcrt::TensorInfo t = it->input(i);
+    REQUIRE(t.bytes == inputs[i].size());
+    std::memcpy(t.data, inputs[i].data(), t.bytes);
+  }
+  r.status = it->run();
+  mcrt::TensorInfo o = it->output(0);
+  r.out.assign(static_cast<uint8_t*>(o.data), static_cast<uint8_t*>(o.data) + o.bytes);
+  r.kernel = it->step(0).kernel;
+  return r;
+}
+
+template <class T>
+std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(T));
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+std::vector<int8_t> as_i8(const std::vector<uint8_t>& b) { return std::vector<int8_t>(b.begin(), b.end()); }
+
+}  // namespace
+
+TEST_CASE("QLinearConv: hand-computed golden with per-channel scales, ties to even, fused Relu", "[int8][ops]") {
+  // x [1,1,2,2] = {1, 2, 3, 4}, s_x = 0.5, z_x = 1 -> x - z_x = {0, 1, 2, 3}.
+  // W [2,1,2,2]: channel 0 all 1 (s_w 0.25), channel 1 = {1,-1,1,-1} (s_w 1.0). bias {1, -4}.
+  // acc0 = 0+1+2+3 + 1 = 7; acc1 = 0-1+2-3 - 4 = -6. s_y = 1, z_y = -3.
+  // M0 = 0.5*0.25/1 = 0.125 -> 7*0.125 = 0.875 -> 1 -> y0 = -2.
+  // M1 = 0.5*1/1 = 0.5 -> -6*0.5 = -3 -> y1 = -6; with act_min = z_y (Relu) -> -3.
+  for (bool relu : {false, true}) {
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 1, 2, 2}, 0.5f, 1);
+    const int W = weight_i8(w, "w", {2, 1, 2, 2}, {1, 1, 1, 1, 1, -1, 1, -1}, {0.25f, 1.f}, 0);
+    const int b = bias_i32(w, "b", {1, -4});
+    const int y = act_i8(w, "y", {1, 2, 1, 1}, 1.f, -3);
+    std::vector<Attribute> attrs;
+    if (relu) attrs.push_back(Attribute::Int(fb::AttrKey_act_min, -3));
+    w.add_node(fb::OpType_QLinearConv, {x, W, b}, {y}, attrs, "qconv");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    const Run r = run(w, {bytes_of(std::vector<int8_t>{1, 2, 3, 4})});
+    INFO(r.status.to_string());
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == std::vector<int8_t>{-2, (int8_t)(relu ? -3 : -6)});
+    REQUIRE(r.kernel.find("qconv2d_") == 0);
+  }
+  // Tie: acc = 5 with M = 0.5 -> 2.5 -> 2 (even), y = 2 + 0.
+  ModelWriter w;
+  const int x = act_i8(w, "x", {1, 1, 1, 1}, 1.f, 0);
+  const int W = weight_i8(w, "w", {1, 1, 1, 1}, {1}, {0.5f}, 0);
+  const int y = act_i8(w, "y", {1, 1, 1, 1}, 1.f, 0);
+  w.add_node(fb::OpType_QLinearConv, {x, W}, {y}, {}, "qconv");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  REQUIRE(as_i8(run(w, {bytes_of(std::vector<int8_t>{5})}).out) == std::vector<int8_t>{2});
+  REQUIRE(as_i8(run(w, {bytes_of(std::vector<int8_t>{7})}).out) == std::vector<int8_t>{4});   // 3.5 -> 4
+  REQUIRE(as_i8(run(w, {bytes_of(std::vector<int8_t>{-3})}).out) == std::vector<int8_t>{-2}); // -1.5 -> -2
+}
+
+namespace {
+
+// A conv model with random data; returns the output bytes under the given options.
+ModelWriter conv_model(int N, int C, int H, int Wd, int M, int k, int stride, int pad, int group, uint32_t seed,
+                       std::vector<uint8_t>* input) {
+  uint32_t s = seed;
+  auto rnd = [&](int lo, int hi) {
+    s = s * 1664525u + 1013904223u;
+    return lo + (int)((s >> 8) % (uint32_t)(hi - lo + 1));
+  };
+  ModelWriter w;
+  const int x = act_i8(w, "x", {N, C, H, Wd}, 0.02f, 3);
+  std::vector<int8_t> wv((size_t)M * (C / group) * k * k);
+  for (int8_t& v : wv) v = (int8_t)rnd(-127, 127);
+  std::vector<float> sc((size_t)M);
+  for (float& v : sc) v = 0.001f * (float)rnd(1, 9);
+  const int W = weight_i8(w, "w", {M, C / group, k, k}, wv, sc, 0);
+  std::vector<int32_t> bv((size_t)M);
+  for (int32_t& v : bv) v = rnd(-500, 500);
+  const int b = bias_i32(w, "b", bv);
+  const int OH = (H + 2 * pad - k) / stride + 1, OW = (Wd + 2 * pad - k) / stride + 1;
+  const int y = act_i8(w, "y", {N, M, OH, OW}, 0.05f, -7);
+  w.add_node(fb::OpType_QLinearConv, {x, W, b}, {y},
+             {Attribute::Ints(fb::AttrKey_strides, {stride, stride}),
+              Attribute::Ints(fb::AttrKey_pads, {pad, pad, pad, pad}), Attribute::Int(fb::AttrKey_group, group)},
+             "conv");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  input->resize((size_t)N * C * H * Wd);
+  for (uint8_t& v : *input) v = (uint8_t)rnd(0, 255);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("QLinearConv: best set == reference set, 1 == 2 threads (GEMM, grouped, depthwise)", "[int8][ops][threads]") {
+  struct C {
+    int N, C, H, W, M, k, s, p, g;
+  };
+  for (const C& c : {C{1, 3, 11, 13, 17, 3, 1, 1, 1}, C{2, 8, 9, 9, 12, 3, 2, 1, 2}, C{1, 16, 15, 15, 16, 3, 1, 1, 16},
+                     C{1, 5, 7, 7, 5, 5, 2, 2, 5}, C{1, 24, 6, 6, 40, 1, 1, 0, 1}}) {
+    std::vector<uint8_t> in;
+    const ModelWriter w = conv_model(c.N, c.C, c.H, c.W, c.M, c.k, c.s, c.p, c.g, 7u + (uint32_t)c.M, &in);
+    mcrt::PrepareOptions ref;
+    ref.int8_kernels = &mcrt::int8_kernels_reference();
+    const Run a = run(w, {in}, ref);
+    mcrt::PrepareOptions two;
+    two.threads = 2;
+    const Run b = run(w, {in}), t = run(w, {in}, two);
+    INFO(b.kernel << " vs " << a.kernel);
+    REQUIRE(a.status.ok());
+    REQUIRE(b.status.ok());
+    REQUIRE(t.status.ok());
+    REQUIRE(a.out == b.out);
+    REQUIRE(b.out == t.out);
+    if (c.g == c.C && c.g == c.M) REQUIRE(b.kernel.find("qconv2d_depthwise_") == 0);
+  }
+}
+
+TEST_CASE("QLinearMatMul: golden with batch rows and bias; best == reference", "[int8][ops]") {
+  // x [2,3] (s 1, z 0) = {{1,2,3},{-1,0,4}}, B [3,2] = {{1,0},{0,1},{1,1}} s_w {1, 0.5}, bias {0, 1}.
+  // row0: acc = {1+3, 2+3+1} = {4, 6}; row1: {-1+4, 0+4+1} = {3, 5}. s_y = 2, z_y = 1:
+  // M = {0.5, 0.25}: {2, 1.5->2} -> {3, 3}; {1.5->2, 1.25->1} -> {3, 2}.
+  ModelWriter w;
+  const int x = act_i8(w, "x", {2, 3}, 1.f, 0);
+  const int B = weight_i8(w, "B", {3, 2}, {1, 0, 0, 1, 1, 1}, {1.f, 0.5f}, 1);
+  const int b = bias_i32(w, "b", {0, 1});
+  const int y = act_i8(w, "y", {2, 2}, 2.f, 1);
+  w.add_node(fb::OpType_QLinearMatMul, {x, B, b}, {y}, {}, "mm");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  const Run r = run(w, {bytes_of(std::vector<int8_t>{1, 2, 3, -1, 0, 4})});
+  INFO(r.status.to_string());
+  REQUIRE(r.status.ok());
+  REQUIRE(as_i8(r.out) == std::vector<int8_t>{3, 3, 3, 2});
+  // A bigger batched case: the best set equals the reference, 1 == 2 threads.
+  ModelWriter w2;
+  const int K = 37, N = 29, R = 6;
+  std::vector<int8_t> bv((size_t)K * N), xv((size_t)R * K);
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = (int8_t)((int)(i * 37 % 255) - 127);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = (int8_t)((int)(i * 91 % 256) - 128);
+  const int x2 = act_i8(w2, "x", {2, 3, K}, 0.1f, -4);
+  const int B2 = weight_i8(w2, "B", {K, N}, bv, std::vector<float>((size_t)N, 0.003f), 1);
+  const int y2 = act_i8(w2, "y", {2, 3, N}, 0.7f, 2);
+  w2.add_node(fb::OpType_QLinearMatMul, {x2, B2}, {y2}, {}, "mm");
+  w2.set_inputs({x2});
+  w2.set_outputs({y2});
+  mcrt::PrepareOptions ref, two;
+  ref.int8_kernels = &mcrt::int8_kernels_reference();
+  two.threads = 2;
+  const Run a = run(w2, {bytes_of(xv)}, ref), b2 = run(w2, {bytes_of(xv)}), t = run(w2, {bytes_of(xv)}, two);
+  REQUIRE(a.status.ok());
+  REQUIRE(a.out == b2.out);
+  REQUIRE(a.out == t.out);
+}
+
+TEST_CASE("DynamicQuantizeMatMul: x quantized per run as DynamicQuantizeLinear, fp32 output", "[int8][ops]") {
+  // x = {-1, 0, 1, 2.5}: range [-1, 2.5], scale = 3.5/255, zp = rhe(1/scale) = rhe(72.857) = 73.
+  // q = rhe(x/scale) + zp = {-73+73 = 0, 73, 72.857->73 +73 = 146, 182.14->182 +73 = 255}.
+  // B [4,1] = {1,1,1,1} s_w 0.5: acc = Σ(q - 73) = -73 + 0 + 73 + 182 = 182 -> y = 182 * (scale*0.5) + 0.25.
+  ModelWriter w;
+  const int x = w.add_tensor("x", DType::kF32, {1, 4});
+  const int B = weight_i8(w, "B", {4, 1}, {1, 1, 1, 1}, {0.5f}, 1);
+  const int b = w.add_weight_f32("b", {1}, {0.25f});
+  const int y = w.add_tensor("y", DType::kF32, {1, 1});
+  w.add_node(fb::OpType_DynamicQuantizeMatMul, {x, B, b}, {y}, {}, "dqmm");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  const Run r = run(w, {bytes_of(std::vector<float>{-1.f, 0.f, 1.f, 2.5f})});
+  INFO(r.status.to_string());
+  REQUIRE(r.status.ok());
+  float got;
+  std::memcpy(&got, r.out.data(), 4);
+  const float scale = 3.5f / 255.f;
+  const float want = (float)182 * (scale * 0.5f) + 0.25f;
+  REQUIRE(got == want);
+  REQUIRE(std::fabs(got - 1.5f) < 0.01f);  // ≈ the fp32 result (-1 + 0 + 1 + 2.5)*0.5 + 0.25
+}
+
+TEST_CASE("QLinearAdd: golden with broadcasting and a fused Relu", "[int8][ops]") {
+  // a [2,2] (s 0.5, z 0) = {2, 4, -6, 8}; b [2] (s 0.25, z 2) = {6, -2}; y s 1, z -1.
+  // a' = {1, 2, -3, 4}; b' = {1, -1} -> sums {2, 1, -2, 3} -> y = {1, 0, -3, 2}; Relu (act_min -1): {1, 0, -1, 2}.
+  for (bool relu : {false, true}) {
+    ModelWriter w;
+    const int a = act_i8(w, "a", {2, 2}, 0.5f, 0);
+    const int b = act_i8(w, "b", {2}, 0.25f, 2);
+    const int y = act_i8(w, "y", {2, 2}, 1.f, -1);
+    std::vector<Attribute> attrs;
+    if (relu) attrs.push_back(Attribute::Int(fb::AttrKey_act_min, -1));
+    w.add_node(fb::OpType_QLinearAdd, {a, b}, {y}, attrs, "add");
+    w.set_inputs({a, b});
+    w.set_outputs({y});
+    const Run r = run(w, {bytes_of(std::vector<int8_t>{2, 4, -6, 8}), bytes_of(std::vector<int8_t>{6, -2})});
+    INFO(r.status.to_string());
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == (relu ? std::vector<int8_t>{1, 0, -1, 2} : std::vector<int8_t>{1, 0, -3, 2}));
+  }
+}
+
+TEST_CASE("QLinearAveragePool, QLinearGlobalAveragePool, int8 MaxPool: goldens", "[int8][ops]") {
+  // x [1,1,2,3] (s 1, z 1) = {1, 2, 3, 4, 5, 6} -> x - z = {0, 1, 2, 3, 4, 5}.
+  const std::vector<int8_t> xv = {1, 2, 3, 4, 5, 6};
+  {  // GAP: Σ = 15, count 6, s_y 2 z_y 0: 15 * (1/(2*6)) = 1.25 -> 1.
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 1, 2, 3}, 1.f, 1);
+    const int y = act_i8(w, "y", {1, 1, 1, 1}, 2.f, 0);
+    w.add_node(fb::OpType_QLinearGlobalAveragePool, {x}, {y}, {}, "gap");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    const Run r = run(w, {bytes_of(xv)});
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == std::vector<int8_t>{1});
+  }
+  {  // AveragePool 2x2 stride 1: windows {0,1,3,4} = 8 -> 8/4 = 2 ; {1,2,4,5} = 12 -> 3. s_y 0.8, z_y 5:
+     // 8 * (1/(0.8*4)) = 2.5 -> 2 -> 7; 12 * 0.3125 = 3.75 -> 4 -> 9.
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 1, 2, 3}, 1.f, 1);
+    const int y = act_i8(w, "y", {1, 1, 1, 2}, 0.8f, 5);
+    w.add_node(fb::OpType_QLinearAveragePool, {x}, {y}, {Attribute::Ints(fb::AttrKey_kernel_shape, {2, 2})}, "ap");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    const Run r = run(w, {bytes_of(xv)});
+    INFO(r.status.to_string());
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == std::vector<int8_t>{7, 9});
+  }
+  {  // MaxPool 2x2 then Flatten: {5, 6}; both outputs keep the input's quant.
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 1, 2, 3}, 1.f, 1);
+    const int m = w.add_tensor("m", DType::kI8, {1, 1, 1, 2});
+    const int f = w.add_tensor("f", DType::kI8, {1, 2});
+    const int y = act_i8(w, "y", {1, 2}, 1.f, 0);
+    const int B = weight_i8(w, "B", {2, 2}, {1, 0, 0, 1}, {1.f}, 1);
+    w.add_node(fb::OpType_MaxPool, {x}, {m}, {Attribute::Ints(fb::AttrKey_kernel_shape, {2, 2})}, "mp");
+    w.add_node(fb::OpType_Flatten, {m}, {f}, {}, "flat");
+    // QLinearMatMul with the identity reads f's carried quant (s 1, z 1): y = f - 1 = {4, 5}.
+    w.add_node(fb::OpType_QLinearMatMul, {f, B}, {y}, {}, "mm");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    const Run r = run(w, {bytes_of(xv)});
+    INFO(r.status.to_string());
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == std::vector<int8_t>{4, 5});
+  }
+}
+
+TEST_CASE("QLinearConcat: copy when parameters match, requantize otherwise", "[int8][ops]") {
+  // a [1,2] (s 1, z 0) = {3, -4} copied (y s 1, z 0); b [1,1] (s 0.5, z 2) = {7}: 0.5*(7-2) = 2.5 -> 2.
+  ModelWriter w;
+  const int a = act_i8(w, "a", {1, 2}, 1.f, 0);
+  const int b = act_i8(w, "b", {1, 1}, 0.5f, 2);
+  const int y = act_i8(w, "y", {1, 3}, 1.f, 0);
+  w.add_node(fb::OpType_QLinearConcat, {a, b}, {y}, {Attribute::Int(fb::AttrKey_axis, 1)}, "cat");
+  w.set_inputs({a, b});
+  w.set_outputs({y});
+  const Run r = run(w, {bytes_of(std::vector<int8_t>{3, -4}), bytes_of(std::vector<int8_t>{7})});
+  INFO(r.status.to_string());
+  REQUIRE(r.status.ok());
+  REQUIRE(as_i8(r.out) == std::vector<int8_t>{3, -4, 2});
+}
+
+namespace {
+
+mcrt::Status conv_status(std::vector<int64_t> wshape, std::vector<int8_t> wv, std::vector<float> ws, int axis,
+                         bool out_quant = true, std::vector<Attribute> attrs = {}, int64_t C = 1) {
+  ModelWriter w;
+  const int x = act_i8(w, "x", {1, C, 4, 4}, 1.f, 0);
+  const int W = weight_i8(w, "w", std::move(wshape), wv, std::move(ws), axis);
+  const int y = out_quant ? act_i8(w, "y", {}, 1.f, 0) : w.add_tensor("y", DType::kI8, {});
+  w.add_node(fb::OpType_QLinearConv, {x, W}, {y}, std::move(attrs), "qconv");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  std::vector<uint8_t> bytes;
+  mcrt::Status s = w.finish(&bytes);
+  std::unique_ptr<mcrt::Model> m;
+  if (s.ok()) s = mcrt::Model::load_buffer(bytes.data(), bytes.size(), &m);
+  std::unique_ptr<mcrt::Interpreter> it;
+  if (s.ok()) s = mcrt::Interpreter::prepare(*m, {}, &it);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("int8 ops: rejections at load and prepare", "[int8][ops][errors]") {
+  using mcrt::StatusCode;
+  SECTION("weight scales on the wrong axis (§5.1, load)") {
+    const mcrt::Status s = conv_status({2, 1, 1, 1}, {1, 1}, {1.f, 1.f}, 1 /*axis 1 has 1 channel*/);
+    REQUIRE(s.code() == StatusCode::kInvalidModel);
+  }
+  SECTION("per-channel scale count differs from the channels (§4.3, load)") {
+    const mcrt::Status s = conv_status({2, 1, 1, 1}, {1, 1}, {1.f, 1.f, 1.f}, 0);
+    REQUIRE(s.code() == StatusCode::kInvalidModel);
+    REQUIRE(s.to_string().find("§4.3") != std::string::npos);
+  }
+  SECTION("weight -128 outside [-127, 127]") {
+    const mcrt::Status s = conv_status({1, 1, 1, 1}, {-128}, {1.f}, 0);
+    REQUIRE(s.code() == StatusCode::kUnsupported);
+    REQUIRE(s.to_string().find("-127") != std::string::npos);
+  }
+  SECTION("output without quantization parameters") {
+    const mcrt::Status s = conv_status({1, 1, 1, 1}, {1}, {1.f}, 0, false);
+    REQUIRE(s.code() == StatusCode::kInvalidModel);
+  }
+  SECTION("act_min > act_max") {
+    const mcrt::Status s = conv_status({1, 1, 1, 1}, {1}, {1.f}, 0, true,
+                                       {Attribute::Int(fb::AttrKey_act_min, 5), Attribute::Int(fb::AttrKey_act_max, 4)});
+    REQUIRE(s.code() == StatusCode::kInvalidModel);
+  }
+  SECTION("K that could overflow int32 (K*255*127 >= 2^31)") {
+    const int64_t C = 66400;  // K = C = 66400 > 66311
+    const mcrt::Status s = conv_status({1, C, 1, 1}, std::vector<int8_t>((size_t)C, 1), {1.f}, 0, true, {}, C);
+    REQUIRE(s.code() == StatusCode::kUnsupported);
+    REQUIRE(s.to_string().find("overflow") != std::string::npos);
+  }
+  SECTION("multiplier not finite") {
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 1}, 3e38f, 0);
+    const int B = weight_i8(w, "B", {1, 1}, {1}, {3e38f}, 1);
+    const int y = act_i8(w, "y", {1, 1}, 1e-30f, 0);
+    w.add_node(fb::OpType_QLinearMatMul, {x, B}, {y}, {}, "mm");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    REQUIRE(run(w, {{0}}).status.code() == StatusCode::kUnsupported);
+  }
+  SECTION("int8 layout op whose output declares other parameters") {
+    ModelWriter w;
+    const int x = act_i8(w, "x", {1, 4}, 1.f, 0);
+    const int y = act_i8(w, "y", {4}, 2.f, 0);
+    const int shape = w.add_weight_i64("s", {1}, {4});
+    w.add_node(fb::OpType_Reshape, {x, shape}, {y}, {}, "r");
+    w.set_inputs({x});
+    w.set_outputs({y});
+    REQUIRE(run(w, {{0, 0, 0, 0}}).status.code() == StatusCode::kInvalidModel);
+  }
+  SECTION("QLinearAdd input that is not int8") {
+    ModelWriter w;
+    const int a = w.add_tensor("a", DType::kF32, {2});
+    const int b = act_i8(w, "b", {2}, 1.f, 0);
+    const int y = act_i8(w, "y", {2}, 1.f, 0);
+    w.add_node(fb::OpType_QLinearAdd, {a, b}, {y}, {}, "add");
+    w.set_inputs({a, b});
+    w.set_outputs({y});
+    REQUIRE(run(w, {std::vector<uint8_t>(8), {0, 0}}).status.code() == StatusCode::kUnsupported);
+  }
+}
