@@ -11,6 +11,7 @@
 
 #include "cli/before_after.h"
 #include "cli/command.h"
+#include "cli/runtime_activations.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
@@ -19,6 +20,7 @@
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
 #include "prune/prune_options.h"
+#include "prune/reconstruct.h"
 #include "prune/sensitivity.h"
 
 namespace mc::cli {
@@ -31,6 +33,12 @@ struct PruneCliOptions {
   std::string granularity = "unstructured", criterion = "magnitude", scope = "layer", format = "onnx";
   std::vector<std::string> exclude;
   bool json = false;
+  // Post-training reconstruction (prune/reconstruct.h) from calibration samples.
+  std::string calib_data, layout = "nchw";
+  uint64_t calib_size = 2000;
+  float mean = 0, std_dev = 0;
+  bool has_mean = false, has_std = false;
+  double ridge = 1e-2;
 };
 
 double parse_ratio(const std::string& s) {
@@ -45,6 +53,10 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   const bool json = o.json || g.json;
   prune::PruneOptions po;
   po.granularity = prune::parse_granularity(o.granularity, &po.n, &po.m);
+  if (po.granularity == prune::Granularity::Block) {  // parse_granularity hands B and K back in n, m
+    po.block_rows = po.n;
+    po.block_cols = po.m;
+  }
   po.criterion = prune::parse_criterion(o.criterion);
   po.scope = prune::parse_scope(o.scope);
   for (const auto& e : o.exclude) {
@@ -79,8 +91,24 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   }
   if (o.model == o.output || same_file(o.model, o.output))
     throw Error(ErrorKind::Input, "prune: the output '" + o.output + "' is the input model; write to another file (-o)");
+  if (o.calib_data.empty() && (o.has_mean || o.has_std))
+    throw Error(ErrorKind::Input, "prune: --mean and --std need --calib-data");
+  if (o.calib_size == 0) throw Error(ErrorKind::Input, "--calib-size must be at least 1");
+  if (!std::isfinite(o.ridge) || o.ridge <= 0) throw Error(ErrorKind::Input, "--calib-ridge must be > 0");
 
   Model m = load_model_file(o.model);
+  std::optional<Model> dense;
+  std::unique_ptr<RuntimeActivations> calib;
+  if (!o.calib_data.empty()) {
+    data::DatasetOptions d;
+    d.data_path = o.calib_data;
+    if (o.has_mean) d.mean = o.mean;
+    if (o.has_std) d.std = o.std_dev;
+    d.layout = data::parse_layout(o.layout);
+    d.max_samples = o.calib_size;
+    calib = std::make_unique<RuntimeActivations>(d, m);
+    dense = m;
+  }
   const ModelFigures before = measure_model(m, m.source_files);
   prune::PruneResult res;
   if (config) {
@@ -90,6 +118,13 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     res.report.summary = "per-layer ratios from " + o.config + ": " + std::to_string(ar.pruned.size()) + " layers";
   } else {
     res = prune::prune_model(m, po);
+  }
+  prune::ReconstructResult rec;
+  if (calib) {
+    prune::ReconstructOptions ro;
+    ro.samples = calib->samples();
+    ro.ridge = o.ridge;
+    rec = prune::reconstruct_pruned_layers(m, *dense, res.kept_outputs, calib->fn(), ro);
   }
 
   ModelFigures after;
@@ -126,12 +161,33 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
       j["layers"].push_back({{"layer", l.layer}, {"op_type", l.op_type}, {"total", l.total},
                              {"zeros_before", l.zeros_before}, {"pruned", l.pruned}, {"achieved", l.achieved}});
     j["skipped"] = res.skipped;
+    if (calib) {
+      nlohmann::ordered_json jr{{"calib_data", o.calib_data}, {"samples", calib->samples()}, {"ridge", o.ridge}};
+      jr["layers"] = nlohmann::ordered_json::array();
+      for (const auto& l : rec.layers)
+        jr["layers"].push_back({{"layer", l.layer}, {"rows", l.rows}, {"rows_failed", l.rows_failed},
+                                {"error_before", l.error_before}, {"error_after", l.error_after}});
+      jr["skipped"] = rec.skipped;
+      j["reconstruction"] = jr;
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::cout << "prune: " << res.report.summary << "\n";
   for (const auto& c : res.report.changes) std::cout << "  " << c << "\n";
   for (const auto& s : res.skipped) std::cout << "  skipped " << s << "\n";
+  if (calib) {
+    std::cout << "reconstruction (least squares on " << calib->samples() << " samples of " << o.calib_data
+              << "): relative output error of each layer, pruned -> re-fitted\n";
+    for (const auto& l : rec.layers) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "  %s: %.4f -> %.4f (%llu rows re-fitted%s)", l.layer.c_str(), l.error_before,
+                    l.error_after, static_cast<unsigned long long>(l.rows),
+                    l.rows_failed ? (", " + std::to_string(l.rows_failed) + " kept as pruned").c_str() : "");
+      std::cout << buf << "\n";
+    }
+    for (const auto& s : rec.skipped) std::cout << "  not re-fitted " << s << "\n";
+  }
   std::cout << before_after_line("prune", {{"bytes", before.bytes, after.bytes, true},
                                            {"gzip", before.gzip_bytes, after.gzip_bytes, true},
                                            {"params", before.params, after.params},
@@ -152,17 +208,29 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   sub->add_option("--ratio", opts->ratio, "Fraction of weights (channels) to remove, in [0, 1); implied by n:m");
   sub->add_option("--config", opts->config,
                   "Per-layer ratios (JSON from `sensitivity --auto -o`) instead of --ratio");
-  sub->add_option("--granularity", opts->granularity, "unstructured (default), channel, or n:m such as 2:4");
-  sub->add_option("--criterion", opts->criterion, "l1, l2 or magnitude (default); for weights all mean |w|");
+  sub->add_option("--granularity", opts->granularity, "unstructured (default), channel, n:m such as 2:4, or block:BxK such as block:4x4");
+  sub->add_option("--criterion", opts->criterion, "l1, l2, magnitude (default), or bn (channels: |gamma| of the BatchNormalization after the filter); for weights l1/l2/magnitude all mean |w|");
   sub->add_option("--scope", opts->scope, "layer (default: each layer loses --ratio) or global (unstructured)");
   sub->add_option("--exclude", opts->exclude, "Node names or op types to leave alone (comma-separated, repeatable)");
   sub->add_option("--format", opts->format, "onnx (default) or runtime (.mcrt; the optimize pipeline runs first)");
+  sub->add_option("--calib-data", opts->calib_data,
+                  "Calibration samples (IDX/NPY/NPZ; use training data): after pruning, re-fit each pruned layer's "
+                  "remaining weights by least squares to reproduce the dense layer's outputs");
+  sub->add_option("--calib-size", opts->calib_size, "Calibration samples to use (first N, default 2000)");
+  sub->add_option("--mean", opts->mean, "Normalisation of the calibration samples: (x - mean) / std")
+      ->each([opts](const std::string&) { opts->has_mean = true; });
+  sub->add_option("--std", opts->std_dev, "See --mean")->each([opts](const std::string&) { opts->has_std = true; });
+  sub->add_option("--layout", opts->layout, "Layout of the calibration samples: nchw (default) or nhwc");
+  sub->add_option("--calib-ridge", opts->ridge, "Ridge term of the re-fit, relative to the mean input energy (default 0.01)");
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(
       "Examples:\n"
       "  mcompress prune model.onnx --ratio 0.7 --scope global -o model.pruned.onnx\n"
       "  mcompress prune model.onnx --granularity 2:4 -o model.24.onnx\n"
       "  mcompress prune model.onnx --granularity channel --ratio 0.5 -o model.slim.onnx\n"
+      "  mcompress prune model.onnx --granularity block:4x4 --ratio 0.5 -o model.b44.onnx\n"
+      "  mcompress prune mlp.onnx --config mlp.ratios.json --calib-data train-images-idx3-ubyte.gz \\\n"
+      "      --mean 0.2860 --std 0.3530 -o mlp.pruned.onnx\n"
       "Unstructured and n:m keep dense tensors with zeros (gzip shows the gain); channel makes them smaller.");
   sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_prune(*opts, g); }; });
   return sub;

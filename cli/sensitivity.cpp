@@ -14,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/data_options.h"
+#include "cli/runtime_activations.h"
 #include "cli/text_format.h"
 #include "compress/data/dataset.h"
 #include "compress/error.h"
@@ -22,6 +23,7 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
+#include "prune/reconstruct.h"
 #include "prune/sensitivity.h"
 #include "runtime-check/check/runtime_session.h"
 
@@ -33,6 +35,8 @@ struct SensArgs {
   DataArgs dataset;
   std::string pass = "prune", granularity = "unstructured", ratios, target;
   bool auto_mode = false, json = false;
+  bool reconstruct = false;  // re-fit every trial on the first calib_size samples of --data
+  uint64_t calib_size = 2000;
 };
 
 // Top-1 of a model on the runtime: the model is cleaned up with the default optimize
@@ -111,7 +115,7 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
   if (so.pass == prune::SensitivityPass::Prune) {
     int64_t n = 0, m = 0;
     so.granularity = prune::parse_granularity(a.granularity, &n, &m);
-    if (so.granularity == prune::Granularity::NM)
+    if (so.granularity == prune::Granularity::NM || so.granularity == prune::Granularity::Block)
       throw Error(ErrorKind::Input, "--granularity " + a.granularity + ": sensitivity sweeps unstructured or channel");
   }
   // The table's default is coarse; --auto needs a finer grid to land near the target.
@@ -134,6 +138,21 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
   if (!a.output.empty() && (a.output == a.model || same_file(a.output, a.model)))
     throw Error(ErrorKind::Input, "sensitivity: the output '" + a.output + "' is the input model");
   RuntimeTop1 top1(d, model);
+  if (a.reconstruct && so.pass != prune::SensitivityPass::Prune)
+    throw Error(ErrorKind::Input, "--reconstruct applies to --pass prune");
+  if (a.calib_size == 0) throw Error(ErrorKind::Input, "--calib-size must be at least 1");
+  std::unique_ptr<RuntimeActivations> calib;
+  if (a.reconstruct) {
+    data::DatasetOptions cd = d;
+    cd.labels_path.clear();
+    cd.max_samples = d.max_samples ? std::min<uint64_t>(d.max_samples, a.calib_size) : a.calib_size;
+    calib = std::make_unique<RuntimeActivations>(cd, model);
+    so.refit = [&calib](Model& pruned, const Model& dense, const std::map<std::string, std::vector<int64_t>>& kept) {
+      prune::ReconstructOptions ro;
+      ro.samples = calib->samples();
+      prune::reconstruct_pruned_layers(pruned, dense, kept, calib->fn(), ro);
+    };
+  }
   const prune::AccuracyFn acc = [&top1](const Model& m) { return top1(m); };
   const prune::SensitivityResult res = prune::measure_sensitivity(model, so, acc, make_progress(g.verbosity));
   std::optional<prune::AutoResult> au;
@@ -239,6 +258,10 @@ CLI::App* add_sensitivity(CLI::App& root, Action* action) {
   sub->add_option("--target", a->target,
                   "params=X, macs=X or size=X: X < 1 a fraction of the original, X >= 1 an absolute count");
   sub->add_option("-o,--output", a->output, "Write the --auto config (JSON) here, for prune/lowrank --config");
+  sub->add_flag("--reconstruct", a->reconstruct,
+                "Re-fit each pruned trial by least squares on the first --calib-size samples of --data (as prune "
+                "--calib-data does), so the curves and --auto account for it");
+  sub->add_option("--calib-size", a->calib_size, "Samples of --data used by --reconstruct (default 2000)");
   sub->add_flag("--json", a->json, "Print the result as JSON on stdout");
   sub->footer(
       "Examples:\n"

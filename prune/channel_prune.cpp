@@ -324,6 +324,25 @@ std::vector<int64_t> kept_positions(const Layout& l, const std::vector<std::vect
   return out;
 }
 
+// The scale (gamma) of the BatchNormalization that is the only reader of p's output, when
+// it is a float constant of C elements; nullptr otherwise.
+const Tensor* bn_scale_after(const Graph& g, const Node& p, int64_t C) {
+  if (p.outputs.empty() || g.is_graph_output(p.outputs[0])) return nullptr;
+  const Node* bn = nullptr;
+  for (const auto& n : g.nodes)
+    for (const auto& in : n.inputs)
+      if (in == p.outputs[0]) {
+        if (bn) return nullptr;
+        bn = &n;
+      }
+  if (!bn || bn->op_type != "BatchNormalization" || !bn->is_default_domain() || bn->inputs.size() < 2 ||
+      bn->inputs[0] != p.outputs[0])
+    return nullptr;
+  const Tensor* gamma = g.initializer(bn->inputs[1]);
+  if (!gamma || gamma->dtype != DType::F32 || gamma->numel() != static_cast<uint64_t>(C)) return nullptr;
+  return gamma;
+}
+
 // Slices input `input` of node `node_idx` (an initializer) along `axis`, keeping `keep`.
 // An initializer read elsewhere too is copied under a fresh name first.
 void slice_input(Graph& g, size_t node_idx, size_t input, size_t axis, const std::vector<int64_t>& keep) {
@@ -416,10 +435,15 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
     }
     const int64_t remove = std::min<int64_t>(C - 1, static_cast<int64_t>(std::floor(opts.ratio * static_cast<double>(C))));
     std::vector<double> score(static_cast<size_t>(C), 0.0);
+    std::string note;
     for (int s : members) {
       const Node& p = g.nodes[a.spaces[static_cast<size_t>(s)].producer];
       const Tensor& w = *g.initializer(p.inputs[1]);
-      for (int64_t c = 0; c < C; ++c) score[static_cast<size_t>(c)] += filter_norm(w, out_axis(p), c, opts.criterion);
+      const Tensor* gamma = opts.criterion == Criterion::BN ? bn_scale_after(g, p, C) : nullptr;
+      if (opts.criterion == Criterion::BN && !gamma) note = " (bn: no BatchNormalization scale after " + layer_name(p, a.spaces[static_cast<size_t>(s)].producer) + ", l1 used for it)";
+      for (int64_t c = 0; c < C; ++c)
+        score[static_cast<size_t>(c)] += gamma ? std::fabs(static_cast<double>(gamma->as<float>()[c]))
+                                               : filter_norm(w, out_axis(p), c, opts.criterion);
     }
     std::vector<int64_t> order(static_cast<size_t>(C));
     std::iota(order.begin(), order.end(), int64_t{0});
@@ -431,7 +455,7 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
     LayerPruneResult lr{names, "channels", static_cast<uint64_t>(C), 0, static_cast<uint64_t>(remove),
                         static_cast<double>(remove) / static_cast<double>(C)};
     r.layers.push_back(lr);
-    r.report.changes.push_back("group {" + names + "}: removed " + std::to_string(remove) + " of " + std::to_string(C) + " channels");
+    r.report.changes.push_back("group {" + names + "}: removed " + std::to_string(remove) + " of " + std::to_string(C) + " channels" + note);
     removed_total += static_cast<uint64_t>(remove);
     channels_total += static_cast<uint64_t>(C);
     ++groups_pruned;
@@ -454,6 +478,7 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
     const size_t pi = a.spaces[s].producer;
     slice_input(g, pi, 1, out_axis(g.nodes[pi]), keep[s]);
     const Node& p = g.nodes[pi];
+    if (!p.outputs.empty()) r.kept_outputs[p.outputs[0]] = keep[s];
     if (p.inputs.size() > 2 && !p.inputs[2].empty()) {
       const Tensor* b = g.initializer(p.inputs[2]);
       if (b->numel() > 1) slice_input(g, pi, 2, b->dims.size() - 1, keep[s]);

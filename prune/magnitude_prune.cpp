@@ -159,4 +159,103 @@ PruneResult prune_n_m(Model& m, const PruneOptions& opts) {
   return r;
 }
 
+PruneResult prune_blocks(Model& m, const PruneOptions& opts) {
+  validate_ratio(opts.ratio);
+  const int64_t B = opts.block_rows, K = opts.block_cols;
+  if (B < 1 || K < 1) throw Error(ErrorKind::Input, "--granularity block:BxK needs B, K >= 1");
+  check_exclude_matches(m.graph, opts.exclude);
+  PruneResult r;
+  r.report.pass = "prune_blocks";
+  const auto layers = find_prunable_weights(m, opts.exclude, &r.skipped);
+  // The (output x input) view of each weight: element (o, k) at o * cols + k, or at
+  // k * rows + o when the weight is stored input-major (Gemm transB 0, MatMul).
+  struct View {
+    int64_t rows, cols;
+    bool input_major;
+  };
+  std::vector<View> views;
+  for (const auto& l : layers) {
+    const Tensor* t = m.graph.initializer(l.weight);
+    View v{};
+    if (l.op_type == "Conv") {
+      v.rows = t->dims[0];
+      v.cols = static_cast<int64_t>(t->numel()) / std::max<int64_t>(1, v.rows);
+      v.input_major = false;
+    } else if (l.op_type == "Gemm" && l.reduction_axis == 1) {
+      v.rows = t->dims[0];
+      v.cols = t->dims[1];
+      v.input_major = false;
+    } else if (t->dims.size() == 2) {  // Gemm transB 0, MatMul [K, N]
+      v.rows = t->dims[1];
+      v.cols = t->dims[0];
+      v.input_major = true;
+    } else {
+      throw Error(ErrorKind::Input, "layer '" + l.layer + "' (" + l.op_type +
+                                        "): block pruning needs a 2-D weight (leave it out with --exclude)");
+    }
+    if (v.rows % B != 0 || v.cols % K != 0)
+      throw Error(ErrorKind::Input, "layer '" + l.layer + "' (" + l.op_type + "): its " + std::to_string(v.rows) + " x " +
+                                        std::to_string(v.cols) + " weight matrix is not divisible into " +
+                                        std::to_string(B) + "x" + std::to_string(K) +
+                                        " blocks (leave it out with --exclude)");
+    views.push_back(v);
+  }
+  std::vector<Tensor*> tensors;
+  std::vector<uint64_t> zeros_before;
+  for (const auto& l : layers) {
+    tensors.push_back(m.graph.initializer(l.weight));
+    zeros_before.push_back(count_zeros(*tensors.back()));
+  }
+  const bool l2 = opts.criterion == Criterion::L2;
+  auto at = [&](size_t li, int64_t o, int64_t k) -> float& {
+    const View& v = views[li];
+    float* w = tensors[li]->as_mut<float>();
+    return v.input_major ? w[k * v.rows + o] : w[o * v.cols + k];
+  };
+  // Entries: one per block; index = block number in row-major block order.
+  auto entries_of = [&](size_t li, std::vector<Entry>* out) {
+    const View& v = views[li];
+    const int64_t bc = v.cols / K;
+    for (int64_t bi = 0; bi < v.rows / B; ++bi)
+      for (int64_t bj = 0; bj < bc; ++bj) {
+        double s = 0;
+        bool nan = false;
+        for (int64_t o = bi * B; o < (bi + 1) * B; ++o)
+          for (int64_t k = bj * K; k < (bj + 1) * K; ++k) {
+            const double a = std::fabs(static_cast<double>(at(li, o, k)));
+            nan = nan || std::isnan(a);
+            s += l2 ? a * a : a;
+          }
+        const float score = nan ? INFINITY : static_cast<float>(l2 ? std::sqrt(s) : s);
+        out->push_back({score, static_cast<uint32_t>(li), static_cast<uint64_t>(bi * bc + bj)});
+      }
+  };
+  auto zero_blocks = [&](std::vector<Entry>& e, uint64_t k) {
+    if (k == 0) return;
+    if (k < e.size()) std::nth_element(e.begin(), e.begin() + static_cast<ptrdiff_t>(k), e.end(), smaller);
+    for (uint64_t i = 0; i < k && i < e.size(); ++i) {
+      const size_t li = e[i].layer;
+      const int64_t bc = views[li].cols / K;
+      const int64_t bi = static_cast<int64_t>(e[i].index) / bc, bj = static_cast<int64_t>(e[i].index) % bc;
+      for (int64_t o = bi * B; o < (bi + 1) * B; ++o)
+        for (int64_t c = bj * K; c < (bj + 1) * K; ++c) at(li, o, c) = 0.f;
+    }
+  };
+  if (opts.scope == Scope::Global) {
+    std::vector<Entry> all;
+    for (size_t li = 0; li < layers.size(); ++li) entries_of(li, &all);
+    zero_blocks(all, round_count(opts.ratio, all.size()));
+  } else {
+    for (size_t li = 0; li < layers.size(); ++li) {
+      std::vector<Entry> e;
+      entries_of(li, &e);
+      zero_blocks(e, round_count(opts.ratio, e.size()));
+    }
+  }
+  finish(r, layers, tensors, zeros_before,
+         "block " + std::to_string(B) + "x" + std::to_string(K) + (opts.scope == Scope::Global ? " global" : " per-layer") +
+             " ratio " + std::to_string(opts.ratio).substr(0, 5));
+  return r;
+}
+
 }  // namespace mc::prune

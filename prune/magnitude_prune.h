@@ -17,5 +17,10 @@ namespace mc::prune {
 
 PruneResult prune_unstructured(Model& m, const PruneOptions& opts);
 PruneResult prune_n_m(Model& m, const PruneOptions& opts);
+// Block: tiles of block_rows x block_cols of the (output x input) matrix; a layer whose
+// output count is not a multiple of block_rows or whose input size (Conv: I*kh*kw) is not
+// a multiple of block_cols is an Error(Input) naming it, checked before anything changes.
+// k = round(ratio * tiles) tiles of smallest norm become 0 (ties by position, as above).
+PruneResult prune_blocks(Model& m, const PruneOptions& opts);
 
 }  // namespace mc::prune

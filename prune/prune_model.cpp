@@ -20,6 +20,16 @@ bool parse_positive(const std::string& s, int64_t* v) {
 Granularity parse_granularity(const std::string& s, int64_t* n, int64_t* m) {
   if (s == "unstructured") return Granularity::Unstructured;
   if (s == "channel") return Granularity::Channel;
+  if (s.rfind("block:", 0) == 0) {
+    const std::string spec = s.substr(6);
+    const auto x = spec.find('x');
+    int64_t b = 0, k = 0;
+    if (x == std::string::npos || !parse_positive(spec.substr(0, x), &b) || !parse_positive(spec.substr(x + 1), &k))
+      throw Error(ErrorKind::Input, "--granularity '" + s + "': expected block:BxK with positive B and K (e.g. block:4x4)");
+    *n = b;
+    *m = k;
+    return Granularity::Block;
+  }
   const auto colon = s.find(':');
   int64_t a = 0, b = 0;
   if (colon != std::string::npos && parse_positive(s.substr(0, colon), &a) && parse_positive(s.substr(colon + 1), &b)) {
@@ -28,14 +38,15 @@ Granularity parse_granularity(const std::string& s, int64_t* n, int64_t* m) {
     *m = b;
     return Granularity::NM;
   }
-  throw Error(ErrorKind::Input, "--granularity '" + s + "': expected unstructured, channel or n:m (e.g. 2:4)");
+  throw Error(ErrorKind::Input, "--granularity '" + s + "': expected unstructured, channel, n:m (e.g. 2:4) or block:BxK (e.g. block:4x4)");
 }
 
 Criterion parse_criterion(const std::string& s) {
   if (s == "l1") return Criterion::L1;
   if (s == "l2") return Criterion::L2;
   if (s == "magnitude") return Criterion::Magnitude;
-  throw Error(ErrorKind::Input, "--criterion '" + s + "': expected l1, l2 or magnitude");
+  if (s == "bn") return Criterion::BN;
+  throw Error(ErrorKind::Input, "--criterion '" + s + "': expected l1, l2, magnitude or bn");
 }
 
 Scope parse_scope(const std::string& s) {
@@ -50,10 +61,13 @@ void validate_ratio(double ratio) {
 }
 
 PruneResult prune_model(Model& m, const PruneOptions& opts) {
+  if (opts.criterion == Criterion::BN && opts.granularity != Granularity::Channel)
+    throw Error(ErrorKind::Input, "--criterion bn ranks channels by their BatchNormalization scale; it needs --granularity channel");
   switch (opts.granularity) {
     case Granularity::Unstructured: return prune_unstructured(m, opts);
     case Granularity::NM: return prune_n_m(m, opts);
     case Granularity::Channel: return prune_channels(m, opts);
+    case Granularity::Block: return prune_blocks(m, opts);
   }
   throw Error(ErrorKind::Internal, "unknown granularity");
 }

@@ -11,6 +11,7 @@
 // is stored next to the weights (ONNX and the runtime file both keep the zeros).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,17 +19,22 @@
 
 namespace mc::prune {
 
-enum class Granularity { Unstructured, NM, Channel };
+//  - Block (block:BxK): the weight seen as an (output x input) matrix (Conv [O, I*kh*kw],
+//    Gemm/MatMul [N, K]) is cut into B x K tiles; the fraction `ratio` of the tiles with
+//    the smallest norm (l2, or l1 for l1/magnitude) become 0, per layer or globally.
+enum class Granularity { Unstructured, NM, Channel, Block };
 // How a weight or a filter is ranked. For unstructured and n:m pruning all three
 // reduce to |w| (the norm of one element); for channels, L1 = sum |w| of the filter,
-// L2 = sqrt(sum w^2), Magnitude = L1.
-enum class Criterion { L1, L2, Magnitude };
+// L2 = sqrt(sum w^2), Magnitude = L1, BN = |gamma| of the BatchNormalization that reads
+// the filter's output (network slimming; channels only).
+enum class Criterion { L1, L2, Magnitude, BN };
 enum class Scope { Layer, Global };
 
 struct PruneOptions {
   double ratio = 0.0;  // fraction of weights (or channels) to remove, in [0, 1)
   Granularity granularity = Granularity::Unstructured;
   int64_t n = 2, m = 4;  // for NM
+  int64_t block_rows = 1, block_cols = 1;  // for Block
   Criterion criterion = Criterion::Magnitude;
   Scope scope = Scope::Layer;
   // Node names or op types to leave alone; each must match at least one node.
@@ -49,11 +55,15 @@ struct PruneResult {
   PassReport report;                    // summary, changes, left_alone (with reasons)
   std::vector<LayerPruneResult> layers; // what was pruned
   std::vector<std::string> skipped;     // "name (Op): why", one per layer left alone
+  // Channel pruning: for each Conv/Gemm that lost output channels, keyed by its first
+  // output name, the original indices of the channels it kept (reconstruct.h needs them).
+  std::map<std::string, std::vector<int64_t>> kept_outputs;
 };
 
 // Parsers for the CLI spellings; Error(Input) naming the flag on anything else.
-Granularity parse_granularity(const std::string& s, int64_t* n, int64_t* m);  // "unstructured", "channel", "2:4"
-Criterion parse_criterion(const std::string& s);                            // "l1", "l2", "magnitude"
+// "unstructured", "channel", "2:4", "block:4x4" (n, m receive B and K for blocks)
+Granularity parse_granularity(const std::string& s, int64_t* n, int64_t* m);
+Criterion parse_criterion(const std::string& s);                            // "l1", "l2", "magnitude", "bn"
 Scope parse_scope(const std::string& s);                                    // "global", "layer"
 // Error(Input) unless 0 <= ratio < 1 (and finite).
 void validate_ratio(double ratio);

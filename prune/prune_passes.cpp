@@ -46,7 +46,7 @@ PassReport run_channels(Model& m, PassContext& ctx) {
 
 const std::vector<PassOption> kCommon = {
     {"ratio", "0.5", "fraction of weights (channels) to remove, in [0, 1)"},
-    {"criterion", "magnitude", "l1, l2 or magnitude"},
+    {"criterion", "magnitude", "l1, l2, magnitude or bn (channel)"},
     {"scope", "layer", "layer or global (unstructured only)"},
     {"exclude", "", "comma-separated node names or op types to leave alone"},
 };

@@ -63,6 +63,8 @@ void apply_one(Model& m, SensitivityPass pass, Granularity gran, const std::stri
     po.ratio = ratio;
     po.exclude = exclude_all_but(m.graph, weight);
     PruneResult r = prune_model(m, po);
+    if (out)
+      for (auto& [k, v] : r.kept_outputs) out->kept_outputs[k] = v;
     for (auto& l : r.layers) {
       if (out) {
         out->lines.push_back(l.layer + " (" + l.op_type + "): ratio " + fmt(ratio) + ", " + std::to_string(l.pruned) +
@@ -102,7 +104,10 @@ SensitivityPass parse_sensitivity_pass(const std::string& s) {
 const char* pass_name(SensitivityPass p) { return p == SensitivityPass::Prune ? "prune" : "lowrank"; }
 
 const char* granularity_name(Granularity g) {
-  return g == Granularity::Unstructured ? "unstructured" : g == Granularity::Channel ? "channel" : "n:m";
+  return g == Granularity::Unstructured ? "unstructured"
+         : g == Granularity::Channel    ? "channel"
+         : g == Granularity::Block      ? "block"
+                                        : "n:m";
 }
 
 std::vector<SensitivityLayer> sensitivity_layers(const Model& m) {
@@ -299,6 +304,7 @@ SensitivityResult measure_sensitivity(const Model& m, const SensitivityOptions& 
       if (o.pass == SensitivityPass::Lowrank)
         for (const auto& f : ar.factorized)
           if (!f.factorized) t.note = "not factorized: " + f.reason;
+      if (o.refit && o.pass == SensitivityPass::Prune) o.refit(copy, m, ar.kept_outputs);
       t.removed = measure_removed(m, copy, layers, o.pass, o.granularity);
       t.accuracy = t.note.empty() ? accuracy(copy) : r.baseline;  // unchanged model: no need to run it
       ls.trials.push_back(t);
@@ -342,7 +348,8 @@ AutoResult choose_ratios(const Model& m, const SensitivityResult& s, const Sensi
     if (a.allocation.step[l] >= 0)
       a.config.layers.emplace_back(curves[l].name, curves[l].points[static_cast<size_t>(a.allocation.step[l])].ratio);
   Model combo = m;
-  apply_layer_ratios(combo, a.config);
+  const ApplyResult applied = apply_layer_ratios(combo, a.config);
+  if (o.refit && o.pass == SensitivityPass::Prune) o.refit(combo, m, applied.kept_outputs);
   std::vector<SensitivityLayer> layers;
   for (const auto& ls : s.layers) layers.push_back(ls.layer);
   a.verified_removed = measure_removed(m, combo, layers, o.pass, o.granularity);

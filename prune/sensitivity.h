@@ -31,6 +31,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,7 @@ struct ApplyResult {
   std::vector<std::string> lines;           // one per layer: what was done
   std::vector<LayerPruneResult> pruned;     // prune
   std::vector<LowRankLayer> factorized;     // lowrank (every layer the config names)
+  std::map<std::string, std::vector<int64_t>> kept_outputs;  // channel: as PruneResult::kept_outputs
 };
 // Applies each entry of the config to its layer alone (the others are excluded),
 // in the config's order. Error(Input) for a key that names no layer of the model
@@ -130,10 +132,15 @@ Allocation allocate_greedy(const std::vector<LayerCurve>& curves, double baselin
 // The sweep.
 using AccuracyFn = std::function<double(const Model&)>;                                    // top-1, percent
 using ProgressFn = std::function<void(uint64_t done, uint64_t total, const std::string&)>;  // may be empty
+// Optional step after pruning and before measuring (pass prune): e.g. the least-squares
+// re-fit of reconstruct.h, so that the curves and the chosen ratios account for it.
+using RefitFn = std::function<void(Model& pruned, const Model& dense,
+                                   const std::map<std::string, std::vector<int64_t>>& kept_outputs)>;
 struct SensitivityOptions {
   SensitivityPass pass = SensitivityPass::Prune;
   Granularity granularity = Granularity::Unstructured;  // unstructured or channel
   std::vector<double> ratios;                           // prune ratios or rank ratios
+  RefitFn refit;                                        // may be empty; every trial and the --auto check use it
 };
 struct Trial {
   double ratio = 0;

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "compress/analysis/model_stats.h"
@@ -126,4 +128,88 @@ TEST_CASE("prune: missing --ratio, output == input, bad granularity are exit 2",
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("is the input model") != std::string::npos);
   CHECK(fs::file_size(copy) == size);
+}
+
+namespace {
+std::string file_bytes(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+const std::string kFashion = "/usr/share/datasets/fashion-mnist/";
+const std::vector<std::string> kNorm = {"--mean", "0.2860", "--std", "0.3530"};
+
+// Top-1 of `model` on the first `n` test images, through `mcompress check --json`.
+double test_top1(const std::string& model, int n) {
+  const auto r = mc::test::run_process({MC_BIN, "--json", "check", model, "--data", kFashion + "t10k-images-idx3-ubyte.gz",
+                                        "--labels", kFashion + "t10k-labels-idx1-ubyte.gz", "--mean", "0.2860", "--std",
+                                        "0.3530", "--limit", std::to_string(n), "--runs", "1", "--warmup", "0"},
+                                       300);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out)["accuracy"]["top1"].get<double>();
+}
+}  // namespace
+
+TEST_CASE("prune --calib-data: the least-squares re-fit lowers every layer's error and recovers accuracy; same bytes twice",
+          "[e2e][prune][reconstruct]") {
+  TempDir d;
+  const fs::path plain = d.path / "plain.onnx", a = d.path / "a.onnx", b = d.path / "b.onnx";
+  REQUIRE(prune({kExamples + "mlp.onnx", "--ratio", "0.8", "-o", plain.string()}).exit_code == 0);
+  std::vector<std::string> args = {kExamples + "mlp.onnx", "--ratio", "0.8", "--calib-data",
+                                   kFashion + "train-images-idx3-ubyte.gz", "--calib-size", "500", "--json"};
+  args.insert(args.end(), kNorm.begin(), kNorm.end());
+  auto with_out = [&](const fs::path& o) {
+    auto v = args;
+    v.push_back("-o");
+    v.push_back(o.string());
+    return v;
+  };
+  const auto r = prune(with_out(a));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  REQUIRE(j["reconstruction"]["layers"].size() == 3);
+  CHECK(j["reconstruction"]["samples"] == 500);
+  for (const auto& l : j["reconstruction"]["layers"]) {
+    CHECK(l["rows_failed"] == 0);
+    CHECK(l["error_after"].get<double>() < l["error_before"].get<double>());
+  }
+  // The sparsity pattern is the magnitude one: as many zeros as without the re-fit.
+  CHECK(j["after"]["nonzero_params"] == json::parse(prune({kExamples + "mlp.onnx", "--ratio", "0.8", "--json", "-o",
+                                                           (d.path / "p2.onnx").string()}).out)["after"]["nonzero_params"]);
+  REQUIRE(prune(with_out(b)).exit_code == 0);
+  CHECK(file_bytes(a) == file_bytes(b));
+  // 80% per layer costs the MLP points on the test set; the re-fit (on training images) wins most back.
+  const double t_plain = test_top1(plain.string(), 2000), t_refit = test_top1(a.string(), 2000);
+  CHECK(t_refit > t_plain + 1.0);
+}
+
+TEST_CASE("prune --calib-data: data whose samples do not fit the model is exit 2 naming the file", "[e2e][prune][reconstruct]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--calib-data", kFashion + "t10k-labels-idx1-ubyte.gz", "-o",
+                    out.string()},
+                   "t10k-labels-idx1-ubyte.gz: expected samples of shape [1,28,28]", out);
+}
+
+TEST_CASE("prune: --mean without --calib-data, --calib-size 0 and a bad --criterion bn use are exit 2", "[e2e][prune][reconstruct]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--mean", "0.3", "-o", out.string()},
+                   "--mean and --std need --calib-data", out);
+  expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--calib-data", "x.idx", "--calib-size", "0", "-o", out.string()},
+                   "--calib-size must be at least 1", out);
+  expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--criterion", "bn", "-o", out.string()},
+                   "--criterion bn", out);
+}
+
+TEST_CASE("prune: block:4x4 on a layer that is not divisible is exit 2 naming it; block:2x4 works", "[e2e][prune][block]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  expect_bad_input({kExamples + "mlp.onnx", "--granularity", "block:4x4", "--ratio", "0.5", "-o", out.string()},
+                   "layer '/fc3/Gemm' (Gemm): its 10 x 100 weight matrix is not divisible into 4x4 blocks", out);
+  const auto r = prune({kExamples + "mlp.onnx", "--granularity", "block:2x4", "--ratio", "0.5", "--json", "-o", out.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& l : json::parse(r.out)["layers"]) CHECK(std::fabs(l["achieved"].get<double>() - 0.5) < 0.01);
 }

@@ -210,3 +210,40 @@ TEST_CASE("sensitivity: progress lines on stderr only with -v when stderr is not
   CHECK(v.err.find("sensitivity: 4/4 fc3.weight @ 0.5") != std::string::npos);
   CHECK(v.out.find("fc1.weight") != std::string::npos);
 }
+
+TEST_CASE("sensitivity --reconstruct: each trial is re-fitted; fc1 at 0.9 loses far less; the re-fitted config matches prune --calib-data",
+          "[e2e][sensitivity][reconstruct]") {
+  REQUIRE(have_data());
+  TempDir d;
+  auto fc1_at_09 = [&](bool refit) {
+    std::vector<std::string> more = {"--ratios", "0.9", "--json"};
+    if (refit) more.push_back("--reconstruct");
+    const auto r = mcompress(sens(kExamples + "mlp.onnx", more));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    REQUIRE(j["layers"][0]["weight"] == "fc1.weight");
+    return j["layers"][0]["points"][0]["top1"].get<double>();
+  };
+  const double plain = fc1_at_09(false), refit = fc1_at_09(true);
+  CHECK(refit > plain + 5.0);
+  // --auto with --reconstruct measures the chosen combination re-fitted; prune --config with the
+  // same calibration samples (the first 300 of --data) gives that model, so check agrees.
+  const fs::path cfg = d.path / "r.json", out = d.path / "p.onnx";
+  const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--auto", "--target", "params=0.3", "--ratios", "0.5,0.7,0.9",
+                                                         "--reconstruct", "--json", "-o", cfg.string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const double measured = json::parse(r.out)["auto"]["measured_top1"].get<double>();
+  const auto p = mcompress({"prune", kExamples + "mlp.onnx", "--config", cfg.string(), "--calib-data", kData, "--calib-size",
+                            "300", "--mean", "0.2860", "--std", "0.3530", "-o", out.string()});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  CHECK(check_top1(out.string()) == Approx(measured).margin(1e-9));
+}
+
+TEST_CASE("sensitivity: --reconstruct with --pass lowrank, --calib-size 0 are exit 2", "[e2e][sensitivity][reconstruct]") {
+  REQUIRE(have_data());
+  expect_bad_input(sens(kExamples + "mlp.onnx", {"--pass", "lowrank", "--reconstruct"}), "--reconstruct applies to --pass prune");
+  expect_bad_input(sens(kExamples + "mlp.onnx", {"--reconstruct", "--calib-size", "0"}), "--calib-size must be at least 1");
+}

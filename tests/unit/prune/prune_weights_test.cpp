@@ -200,3 +200,74 @@ TEST_CASE("ratios outside [0, 1) and malformed option spellings are input errors
   CHECK_THROWS_AS(prune::parse_criterion("l3"), Error);
   CHECK_THROWS_AS(prune::parse_scope("model"), Error);
 }
+
+TEST_CASE("block:2x4: the tiles of smallest norm go, whole; hand-checked on a 4x8 Gemm", "[prune][block]") {
+  // W[4,8] (transB): tiles (rows 0-1 | 2-3) x (cols 0-3 | 4-7); tile sums of |w|: 8, 80, 16, 0.8.
+  Model m = empty_model("x", {1, 8}, "y");
+  std::vector<float> w(32);
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 8; ++k) w[static_cast<size_t>(o * 8 + k)] = o < 2 ? (k < 4 ? 1.f : 10.f) : (k < 4 ? -2.f : 0.1f);
+  m.graph.initializers.push_back(Tensor::make_f32("W", {4, 8}, w));
+  m.graph.nodes.push_back(make_node("Gemm", {"x", "W"}, {"y"}, "fc"));
+  m.graph.nodes.back().set_attr_int("transB", 1);
+  m = reimport(m);
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Block;
+  o.block_rows = 2;
+  o.block_cols = 4;
+  o.ratio = 0.5;
+  o.criterion = prune::Criterion::L1;
+  prune::prune_model(m, o);
+  const auto got = floats_of(*m.graph.initializer("W"));
+  for (int r = 0; r < 4; ++r)
+    for (int k = 0; k < 8; ++k) {
+      const bool removed = (r < 2 && k < 4) || (r >= 2 && k >= 4);
+      CHECK(got[static_cast<size_t>(r * 8 + k)] == (removed ? 0.f : w[static_cast<size_t>(r * 8 + k)]));
+    }
+}
+
+TEST_CASE("block:4x4 on Conv, Gemm and an input-major MatMul: whole tiles, the ratio per layer", "[prune][block]") {
+  Model m = weights_model();
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Block;
+  o.block_rows = 4;
+  o.block_cols = 4;
+  o.ratio = 0.5;
+  const auto res = prune::prune_model(m, o);
+  REQUIRE(res.layers.size() == 3);
+  struct V { const char* name; int64_t rows, cols; bool input_major; };
+  for (const V& v : {V{"w", 12, 72, false}, V{"B", 8, 108, false}, V{"M", 8, 8, true}}) {
+    const auto t = floats_of(*m.graph.initializer(v.name));
+    auto at = [&](int64_t r, int64_t c) { return v.input_major ? t[static_cast<size_t>(c * v.rows + r)] : t[static_cast<size_t>(r * v.cols + c)]; };
+    int64_t zero_tiles = 0, tiles = 0;
+    for (int64_t bi = 0; bi < v.rows / 4; ++bi)
+      for (int64_t bj = 0; bj < v.cols / 4; ++bj) {
+        int zeros = 0;
+        for (int64_t r = bi * 4; r < bi * 4 + 4; ++r)
+          for (int64_t c = bj * 4; c < bj * 4 + 4; ++c) zeros += at(r, c) == 0.f;
+        CHECK((zeros == 0 || zeros == 16));
+        zero_tiles += zeros == 16;
+        ++tiles;
+      }
+    INFO(v.name);
+    CHECK(zero_tiles == std::llround(0.5 * static_cast<double>(tiles)));
+  }
+}
+
+TEST_CASE("block: a layer not divisible into BxK tiles names it; nothing changes; bad spellings are input errors", "[prune][block]") {
+  Model m = weights_model();
+  const Model before = m;
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Block;
+  o.block_rows = 5;
+  o.block_cols = 4;
+  o.ratio = 0.5;
+  CHECK_THROWS_WITH(prune::prune_model(m, o), Catch::Contains("layer 'conv' (Conv): its 12 x 72 weight matrix is not divisible into 5x4 blocks"));
+  CHECK(floats_of(*m.graph.initializer("w")) == floats_of(*before.graph.initializer("w")));
+  int64_t n = 0, k = 0;
+  CHECK(prune::parse_granularity("block:4x2", &n, &k) == prune::Granularity::Block);
+  CHECK(n == 4);
+  CHECK(k == 2);
+  for (const char* bad : {"block:", "block:4", "block:0x4", "block:4x", "block:axb", "block:4x4x4"})
+    CHECK_THROWS_AS(prune::parse_granularity(bad, &n, &k), Error);
+}
