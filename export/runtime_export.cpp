@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -140,6 +141,10 @@ class Exporter {
   std::unordered_set<std::string> exact_weights_;  // never stored as fp16 (scales, bounds, pad values)
   std::unordered_set<std::string> matrix_weights_;  // Gemm/MatMul B, Conv W: stored sparse when smaller
   std::unordered_map<std::string, const Tensor*> constants_;  // initializers and Constant node values
+  // §4.3 weight-only storage: DequantizeLinear chains written as one quantized constant.
+  std::unordered_map<std::string, QuantizedWeight> quantized_;  // by the chain's output value
+  std::unordered_set<size_t> folded_nodes_;                       // the chains' nodes (not exported)
+  std::deque<Tensor> folded_;                                     // constants_ entries of the outputs
   uint64_t weight_bytes_ = 0;
 };
 
@@ -548,6 +553,7 @@ int Exporter::add_initializer(const Node* n, const std::string& name, const Tens
     throw Error(ErrorKind::Input, msg);
   }
   names_.insert(name);
+  if (auto q = quantized_.find(name); q != quantized_.end()) return add_quantized_weight(w_, name, q->second, &weight_bytes_);
   if (opts_.fp16_weights && t.dtype == DType::F32 && !exact_weights_.count(name)) {
     const uint64_t count = t.numel();
     std::vector<uint16_t> h(count);
@@ -715,6 +721,18 @@ std::vector<uint8_t> Exporter::run() {
         // The Constant's value is registered under the output name.
       }
     }
+  for (QuantizedWeight& q : find_quantized_weights(g_)) {
+    folded_nodes_.insert(q.nodes.begin(), q.nodes.end());
+    Tensor placeholder;  // the chain's output is a constant from here on; its bytes come from quantized_
+    placeholder.name = q.output;
+    placeholder.dtype = DType::F32;
+    placeholder.dims = q.dims;
+    folded_.push_back(std::move(placeholder));
+    constants_[q.output] = &folded_.back();
+    note("weight-only: '" + q.output + "' stored as a quantized constant (" + std::to_string(q.nodes.size()) +
+         " nodes folded" + (q.block_size ? ", blocks of " + std::to_string(q.block_size) : std::string()) + ")");
+    quantized_.emplace(q.output, std::move(q));
+  }
   for (const auto& n : g_.nodes)
     for (size_t k = 0; k < n.inputs.size(); ++k)
       if (!n.inputs[k].empty() && exact_position(n.op_type, k)) exact_weights_.insert(n.inputs[k]);
@@ -737,6 +755,7 @@ std::vector<uint8_t> Exporter::run() {
   }
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     const Node& n = g_.nodes[i];
+    if (folded_nodes_.count(i)) continue;
     if (!n.name.empty()) {
       map_node(n);
       continue;

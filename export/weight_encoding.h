@@ -4,8 +4,10 @@
 // the form; this file holds the encodings and their size rules, once.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "compress/ir/graph.h"
 #include "format/writer.h"
 
 namespace mc {
@@ -38,5 +40,34 @@ bool palette_encoding(const float* w, uint64_t count, PaletteEncoding* out);
 // disk (r64) than the raw bytes by its coding. Returns raw minus coded bytes summed over them;
 // *coded (optional) receives the number of buffers coded.
 uint64_t entropy_code_buffers(mcrt::ModelWriter& w, uint64_t* coded = nullptr);
+
+// §4.3 weight-only storage: a constant int8/uint8 initializer behind DequantizeLinear, written
+// as one quantized constant (dequantized to fp32 by the runtime at prepare) in place of the
+// nodes that compute it. Two forms are recognised (quantize/weight_storage writes both):
+//  * per tensor / per axis: DequantizeLinear(x const, scale const[, zero_point const]);
+//  * blocks (ONNX <= 17 has no block_size): DequantizeLinear(xb const int8, 1.0) with xb =
+//    x padded to a multiple of B along `axis` and split there into [nb, B]; Mul(·, S const)
+//    with S of xb's shape but 1 at the B dim; Reshape back (const shape); Slice(0, dim) along
+//    `axis` when padded. The scales are S (times the DQ scale), one per block.
+// A chain is taken only when its output is not a graph output, each intermediate has one
+// reader, and no reader of the output also reads a DequantizeLinear of a computed value (that
+// is static QDQ, left to the int8 lowering).
+struct QuantizedWeight {
+  std::string output;          // the value the chain produces
+  std::vector<size_t> nodes;   // indices into Graph::nodes of the chain (not exported)
+  std::vector<int64_t> dims;   // shape of `output`
+  bool is_signed = true;       // int8 (else uint8)
+  std::vector<uint8_t> values; // numel element bytes, row-major
+  std::vector<float> scale;
+  std::vector<int64_t> zero_point;  // empty = all 0
+  int axis = 0;
+  int block_size = 0;
+};
+std::vector<QuantizedWeight> find_quantized_weights(const Graph& g);
+
+// Writes `q` as a constant: INT4 when it is signed, every value and zero point is in [-8, 7]
+// (lossless), else INT8/UINT8; with its Quantization. Returns the tensor index; adds the bytes
+// written to *bytes.
+int add_quantized_weight(mcrt::ModelWriter& w, const std::string& name, const QuantizedWeight& q, uint64_t* bytes);
 
 }  // namespace mc

@@ -176,9 +176,6 @@ void validate_weight_storage_options(const WeightStorageOptions& o) {
     throw Error(ErrorKind::Input, "--block-size " + std::to_string(o.block_size) + ": must be 0, 32, 64 or 128");
   if (o.block_size != 0 && o.mode != WeightStorageMode::WeightOnly)
     throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only only");
-  if (o.block_size != 0)
-    throw Error(ErrorKind::Input, "--block-size " + std::to_string(o.block_size) +
-                                      ": block-wise scales are not implemented yet (use 0: per output channel)");
   if (o.max_iterations < 1) throw Error(ErrorKind::Input, "kmeans iterations must be >= 1");
 }
 
@@ -201,6 +198,27 @@ int output_axis(const Node& n, const Tensor& w) {
   if (w.dims.size() != 2) return -1;
   if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 0 : 1;
   return 1;  // MatMul B[K, N]
+}
+
+// Input (reduction) axis of the weight of node n, along which blocks run, or -1.
+int input_axis(const Node& n, const Tensor& w) {
+  if (n.op_type == "Conv") return w.dims.size() >= 3 ? 1 : -1;
+  if (w.dims.size() != 2) return -1;
+  if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 1 : 0;
+  return 0;  // MatMul B[K, N]
+}
+
+Tensor i64_tensor(const std::string& name, const std::vector<int64_t>& v) {
+  return Tensor::make_i64(name, {static_cast<int64_t>(v.size())}, v);
+}
+
+ValueInfo f32_value(const std::string& name, const std::vector<int64_t>& dims) {
+  ValueInfo vi;
+  vi.name = name;
+  vi.dtype = DType::F32;
+  vi.has_shape = true;
+  for (int64_t d : dims) vi.shape.push_back(Dim::known(d));
+  return vi;
 }
 
 std::string fmt_bits(const char* what, int bits) { return std::string(what) + std::to_string(bits); }
@@ -299,8 +317,8 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
       }
       std::memcpy(w->data.data(), stored.data(), n * 4);
       lr.storage = "fp16";
-    } else {  // WeightOnly, per output channel
-      const int axis = output_axis(node, *w);
+    } else {  // WeightOnly: per output channel, or per block along the input dimension
+      const int axis = opts.block_size ? input_axis(node, *w) : output_axis(node, *w);
       if (axis < 0) {
         skip("weight rank not supported (Gemm/MatMul B must be 2-D, Conv W >= 3-D)");
         continue;
@@ -310,52 +328,102 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
         continue;
       }
       const int qmax = opts.bits == 8 ? 127 : 7;
-      const uint64_t ch = static_cast<uint64_t>(w->dims[static_cast<size_t>(axis)]);
-      uint64_t inner = 1;
-      for (size_t d = static_cast<size_t>(axis) + 1; d < w->dims.size(); ++d) inner *= static_cast<uint64_t>(w->dims[d]);
-      const uint64_t outer = n / (ch * inner);
-      std::vector<float> scale(ch);
-      for (uint64_t c = 0; c < ch; ++c) {
-        // Elements of channel c: outer blocks of `inner` contiguous values.
-        float m = 0.f;
-        for (uint64_t o = 0; o < outer; ++o)
-          for (uint64_t i = 0; i < inner; ++i) m = std::max(m, std::fabs(ref[(o * ch + c) * inner + i]));
-        scale[c] = (m > 0.f) ? m / static_cast<float>(qmax) : 1.f;
-        if (!(scale[c] > 0.f)) scale[c] = 1.f;
-      }
-      Tensor q = Tensor::zeros(unique_value_name(g, lr.weight + "_quantized"), DType::I8, w->dims);
-      int8_t* qd = q.as_mut<int8_t>();
-      for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t c = (i / inner) % ch;
-        const float v = std::nearbyint(ref[i] / scale[c]);
-        const int qi = static_cast<int>(std::min(std::max(v, -static_cast<float>(qmax)), static_cast<float>(qmax)));
-        qd[i] = static_cast<int8_t>(qi);
-        stored[i] = static_cast<float>(qi) * scale[c];
-      }
-      const std::string scale_name = unique_value_name(g, lr.weight + "_scale");
-      Tensor s = Tensor::make_f32(scale_name, {static_cast<int64_t>(ch)}, scale);
-      const std::string dq_out = unique_value_name(g, lr.weight + "_dequantized");
-      Node dq;
-      dq.name = unique_value_name(g, lr.weight + "_DequantizeLinear");
-      dq.op_type = "DequantizeLinear";
-      dq.inputs = {q.name, scale_name};
-      dq.outputs = {dq_out};
-      dq.set_attr_int("axis", axis);
-      ValueInfo vi;
-      vi.name = dq_out;
-      vi.dtype = DType::F32;
-      vi.has_shape = true;
-      for (int64_t d : w->dims) vi.shape.push_back(Dim::known(d));
       const std::vector<int64_t> dims = w->dims;
+      const uint64_t ch = static_cast<uint64_t>(dims[static_cast<size_t>(axis)]);
+      uint64_t inner = 1;
+      for (size_t d = static_cast<size_t>(axis) + 1; d < dims.size(); ++d) inner *= static_cast<uint64_t>(dims[d]);
+      const uint64_t outer = n / (ch * inner);
+      // Groups sharing one scale: per channel c (all outer, inner), or per (outer, block, inner).
+      const uint64_t bs = opts.block_size ? static_cast<uint64_t>(opts.block_size) : 0;
+      const uint64_t nb = bs ? (ch + bs - 1) / bs : 0;
+      auto group_of = [&](uint64_t i) {
+        const uint64_t a = (i / inner) % ch;
+        if (!bs) return a;
+        return ((i / (inner * ch)) * nb + a / bs) * inner + i % inner;
+      };
+      const uint64_t ngroups = bs ? outer * nb * inner : ch;
+      std::vector<float> amax(ngroups, 0.f), scale(ngroups);
+      for (uint64_t i = 0; i < n; ++i) amax[group_of(i)] = std::max(amax[group_of(i)], std::fabs(ref[i]));
+      for (uint64_t gi = 0; gi < ngroups; ++gi) {
+        scale[gi] = amax[gi] > 0.f ? amax[gi] / static_cast<float>(qmax) : 1.f;
+        if (!(scale[gi] > 0.f)) scale[gi] = 1.f;  // denormal max
+      }
+      std::vector<int8_t> qv(n);
+      for (uint64_t i = 0; i < n; ++i) {
+        const float s = scale[group_of(i)];
+        const float v = std::nearbyint(ref[i] / s);
+        qv[i] = static_cast<int8_t>(std::min(std::max(v, -static_cast<float>(qmax)), static_cast<float>(qmax)));
+        stored[i] = static_cast<float>(qv[i]) * s;
+      }
+      std::vector<Node> chain;
+      std::vector<Tensor> inits;
+      std::vector<ValueInfo> values;
+      auto add_node = [&](const std::string& op, std::vector<std::string> in, const std::vector<int64_t>& out_dims) {
+        Node nd;
+        nd.op_type = op;
+        nd.name = unique_value_name(g, lr.weight + "_" + op);
+        nd.inputs = std::move(in);
+        nd.outputs = {unique_value_name(g, nd.name + "_out")};
+        values.push_back(f32_value(nd.outputs[0], out_dims));
+        chain.push_back(nd);
+        return nd.outputs[0];
+      };
+      std::string out;
+      if (!bs) {
+        Tensor q = Tensor::zeros(unique_value_name(g, lr.weight + "_quantized"), DType::I8, dims);
+        std::memcpy(q.data.data(), qv.data(), n);
+        const std::string scale_name = unique_value_name(g, lr.weight + "_scale");
+        inits.push_back(Tensor::make_f32(scale_name, {static_cast<int64_t>(ch)}, scale));
+        out = add_node("DequantizeLinear", {q.name, scale_name}, dims);
+        chain.back().set_attr_int("axis", axis);
+        inits.push_back(std::move(q));
+        lr.storage = fmt_bits("int", opts.bits) + " per-channel (axis " + std::to_string(axis) + ")";
+      } else {
+        // ONNX <= 17 has no block DequantizeLinear: x [.., nb, B, ..] int8 (zero padded along the
+        // axis) -> DequantizeLinear(1.0) -> Mul(S [.., nb, 1, ..]) -> Reshape -> [Slice] (weight_encoding.h).
+        std::vector<int64_t> xd(dims.begin(), dims.begin() + axis);
+        xd.push_back(static_cast<int64_t>(nb));
+        xd.push_back(static_cast<int64_t>(bs));
+        xd.insert(xd.end(), dims.begin() + axis + 1, dims.end());
+        std::vector<int64_t> sd = xd;
+        sd[static_cast<size_t>(axis) + 1] = 1;
+        Tensor q = Tensor::zeros(unique_value_name(g, lr.weight + "_quantized"), DType::I8, xd);
+        int8_t* qd = q.as_mut<int8_t>();
+        for (uint64_t i = 0; i < n; ++i) {
+          const uint64_t a = (i / inner) % ch, o = i / (inner * ch);
+          qd[(o * nb * bs + a) * inner + i % inner] = qv[i];
+        }
+        const std::string one = unique_value_name(g, lr.weight + "_unit_scale");
+        inits.push_back(Tensor::make_f32(one, {}, {1.f}));
+        const std::string s_name = unique_value_name(g, lr.weight + "_block_scale");
+        inits.push_back(Tensor::make_f32(s_name, sd, scale));
+        const std::string dq_out = add_node("DequantizeLinear", {q.name, one}, xd);
+        const std::string mul_out = add_node("Mul", {dq_out, s_name}, xd);
+        std::vector<int64_t> padded = dims;
+        padded[static_cast<size_t>(axis)] = static_cast<int64_t>(nb * bs);
+        const std::string shape_name = unique_value_name(g, lr.weight + "_block_shape");
+        inits.push_back(i64_tensor(shape_name, padded));
+        out = add_node("Reshape", {mul_out, shape_name}, padded);
+        if (nb * bs != ch) {
+          const std::string st = unique_value_name(g, lr.weight + "_slice_starts");
+          const std::string en = unique_value_name(g, lr.weight + "_slice_ends");
+          const std::string ax = unique_value_name(g, lr.weight + "_slice_axes");
+          inits.push_back(i64_tensor(st, {0}));
+          inits.push_back(i64_tensor(en, {static_cast<int64_t>(ch)}));
+          inits.push_back(i64_tensor(ax, {axis}));
+          out = add_node("Slice", {out, st, en, ax}, dims);
+        }
+        inits.push_back(std::move(q));
+        lr.storage = fmt_bits("int", opts.bits) + " blocks of " + std::to_string(bs) + " (axis " +
+                     std::to_string(axis) + ")";
+      }
       g.remove_initializer(lr.weight);  // w dangles from here on
       w = nullptr;
-      g.initializers.push_back(std::move(q));
-      g.initializers.push_back(std::move(s));
-      g.set_value_info(vi);
-      g.nodes[ni].inputs[1] = dq_out;
-      g.nodes.insert(g.nodes.begin() + static_cast<long>(ni), dq);
-      ++ni;  // the consumer moved one position on
-      lr.storage = fmt_bits("int", opts.bits) + " per-channel (axis " + std::to_string(axis) + ")";
+      for (auto& t : inits) g.initializers.push_back(std::move(t));
+      for (auto& v : values) g.set_value_info(v);
+      g.nodes[ni].inputs[1] = out;
+      g.nodes.insert(g.nodes.begin() + static_cast<long>(ni), chain.begin(), chain.end());
+      ni += chain.size();  // the consumer moved on
     }
     weight_error(ref.data(), stored.data(), n, &lr.sqnr_db, &lr.cosine);
     lr.applied = true;

@@ -164,7 +164,7 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
     flatbuffers::Offset<fb::Quantization> q = 0;
     if (t.has_quant)
       q = fb::CreateQuantization(b, b.CreateVector(t.quant.scale), b.CreateVector(t.quant.zero_point),
-                                 t.quant.axis);
+                                 t.quant.axis, t.quant.block_size);
     flatbuffers::Offset<fb::Sparsity> sp = 0;
     if (t.has_sparse)
       sp = fb::CreateSparsity(b, t.sparse.format, t.sparse.values, t.sparse.mask, t.sparse.row_ptr,

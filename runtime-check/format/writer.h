@@ -43,6 +43,7 @@ struct QuantParams {
   std::vector<float> scale;
   std::vector<int64_t> zero_point;  // empty = all zero
   int32_t axis = 0;
+  int32_t block_size = 0;  // > 0: one scale per block of block_size elements along axis (§4.3)
 };
 
 class ModelWriter {

@@ -6,8 +6,10 @@
 
 namespace mcrt {
 
-enum class DType : int8_t { kF32 = 0, kF16 = 1, kI8 = 2, kU8 = 3, kI32 = 4, kI64 = 5, kBool = 6 };
-constexpr int kNumDTypes = 7;
+// kI4: signed 4-bit, two per byte (element 2i in the low nibble), weight-only constants only:
+// its table size is 1 and the loader sizes its buffer as ceil(numel / 2) (§4.1).
+enum class DType : int8_t { kF32 = 0, kF16 = 1, kI8 = 2, kU8 = 3, kI32 = 4, kI64 = 5, kBool = 6, kI4 = 7 };
+constexpr int kNumDTypes = 8;
 
 struct DTypeTraits {
   const char* name;   // ONNX-like spelling: "float32", "int8", ...
@@ -18,7 +20,7 @@ struct DTypeTraits {
 inline const DTypeTraits& dtype_traits(DType t) {
   static const DTypeTraits kTable[kNumDTypes] = {
       {"float32", 4, "<f4"}, {"float16", 2, "<f2"}, {"int8", 1, "|i1"}, {"uint8", 1, "|u1"},
-      {"int32", 4, "<i4"},   {"int64", 8, "<i8"},   {"bool", 1, "|b1"},
+      {"int32", 4, "<i4"},   {"int64", 8, "<i8"},   {"bool", 1, "|b1"},   {"int4", 1, "|i1"},
   };
   return kTable[static_cast<int>(t)];
 }

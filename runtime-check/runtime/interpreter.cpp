@@ -335,13 +335,14 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
   }
   // Weight bytes: kernel-owned blocks plus constants read in place from the file at run time
   // (materialized constants are already counted in allocated_bytes()).
-  size_t wbytes = im.weights.allocated_bytes();
+  // Buffers decoded at load (§3.1) are held by the model whatever reads them: counted once, whole.
+  size_t wbytes = im.weights.allocated_bytes() + (size_t)model.decoded_bytes();
   for (uint32_t i = 0; i < nt; ++i) {
     const TensorPlan& tp = im.tensors[i];
     if (!tp.is_const || !read_at_run[i]) continue;
     const fb::Tensor* t = g.tensors()->Get(i);
     const bool in_file = !(t->sparsity() || t->palette()) && tp.dtype == (DType)t->dtype();
-    if (in_file) wbytes += tp.bytes;
+    if (in_file && !model.buffer_is_decoded(t->buffer())) wbytes += tp.bytes;
   }
   it->weights_bytes_ = wbytes;
 

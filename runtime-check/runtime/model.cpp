@@ -133,6 +133,12 @@ class Verifier {
         if (!checked_bytes(shape->data(), rank, esz, &bytes) || !checked_bytes(shape->data(), rank, 1, &numel))
           return InvalidModel(str("§4.1: tensor %u: dims exceed 2^31-1 or the element count overflows", ti));
       }
+      if (t->dtype() == fb::DType_INT4) {  // §4.1: weight-only storage, two per byte
+        if (!constant) return InvalidModel(str("§4.1: tensor %u: INT4 is a storage type of constants only", ti));
+        if (t->sparsity()) return InvalidModel(str("§4.4: tensor %u: sparse INT4 storage is not defined", ti));
+        if (!t->quant()) return InvalidModel(str("§4.3: tensor %u: INT4 constant without quantization parameters", ti));
+        bytes = (numel + 1) / 2;
+      }
       if (t->buffer() != 0 && m_.buffer_size(t->buffer()) != bytes)
         return InvalidModel(str("§4.2: tensor %u ('%s'): shape needs %llu bytes but buffer %u holds %llu", ti,
                                 t->name() ? t->name()->c_str() : "", (unsigned long long)bytes, t->buffer(),
@@ -152,7 +158,27 @@ class Verifier {
     const size_t nz = q->zero_point() ? q->zero_point()->size() : 0;
     if (nz != 0 && nz != ns)
       return InvalidModel(str("§4.3: tensor %u: %zu zero points for %zu scales", ti, nz, ns));
-    if (ns > 1) {
+    const int32_t bs = q->block_size();
+    if (bs < 0) return InvalidModel(str("§4.3: tensor %u: block_size %d is negative", ti, bs));
+    if (bs > 0) {
+      // Block-wise: weight-only constants; shape[axis] split into ceil(dim / bs) blocks, one scale
+      // per block and per position of the other dims (row-major, the block index at `axis`).
+      const fb::DType dt = t->dtype();
+      if (!is_constant(t) || (dt != fb::DType_INT8 && dt != fb::DType_UINT8 && dt != fb::DType_INT4))
+        return InvalidModel(str("§4.3: tensor %u: block-wise scales apply only to INT8/UINT8/INT4 constants", ti));
+      int64_t axis = q->axis();
+      if (axis < 0) axis += (int64_t)rank;
+      if (axis < 0 || axis >= (int64_t)rank)
+        return InvalidModel(str("§4.3: tensor %u: quantization axis %d out of range for rank %zu", ti, q->axis(), rank));
+      uint64_t numel = 0;
+      if (!checked_bytes(t->shape()->data(), rank, 1, &numel))
+        return InvalidModel(str("§4.1: tensor %u: dims exceed 2^31-1 or the element count overflows", ti));
+      const uint64_t dim = (uint64_t)t->shape()->Get((size_t)axis);
+      const uint64_t blocks = dim == 0 ? 0 : numel / dim * ((dim + (uint64_t)bs - 1) / (uint64_t)bs);
+      if (ns != blocks)
+        return InvalidModel(str("§4.3: tensor %u: %zu scales but %llu blocks of %d along axis %lld", ti, ns,
+                                (unsigned long long)blocks, bs, (long long)axis));
+    } else if (ns > 1) {
       int64_t axis = q->axis();
       if (axis < 0) axis += (int64_t)rank;
       if (axis < 0 || axis >= (int64_t)rank)
@@ -169,6 +195,7 @@ class Verifier {
     int64_t lo = INT64_MIN, hi = INT64_MAX;
     if (t->dtype() == fb::DType_INT8) lo = -128, hi = 127;
     if (t->dtype() == fb::DType_UINT8) lo = 0, hi = 255;
+    if (t->dtype() == fb::DType_INT4) lo = -8, hi = 7;
     for (size_t i = 0; i < nz; ++i) {
       const int64_t z = q->zero_point()->Get(i);
       if (z < lo || z > hi) return InvalidModel(str("§4.3: tensor %u: zero point %lld out of the dtype's range", ti, (long long)z));

@@ -49,6 +49,7 @@ class Model {
   size_t file_bytes() const { return size_; }
   // Bytes decoded at load from entropy-coded buffers (§3.1), held in owned aligned memory.
   uint64_t decoded_bytes() const { return decoded_bytes_; }
+  bool buffer_is_decoded(uint32_t index) const { return index < decoded_.size() && decoded_[index].data; }
 
  private:
   Model() = default;

@@ -116,24 +116,39 @@ Status materialize_constant(const Model& m, const fb::Tensor& t, WeightStore* st
     tp->bytes = numel * 4;
     return Status::Ok();
   }
-  if ((stored == DType::kI8 || stored == DType::kU8) && t.quant()) {
-    // Weight-only quantization (§4.3): w = (q - zero_point) * scale, per tensor or per axis.
+  if ((stored == DType::kI8 || stored == DType::kU8 || stored == DType::kI4) && t.quant()) {
+    // Weight-only quantization (§4.3): w = (q - zero_point) * scale, per tensor, per axis or per
+    // block along the axis. INT4 holds two values per byte, element 2i in the low nibble.
     const fb::Quantization* q = t.quant();
     const size_t ns = q->scale()->size();
+    const uint64_t bs = q->block_size() > 0 ? (uint64_t)q->block_size() : 0;
     int64_t axis = q->axis();
     if (axis < 0) axis += (int64_t)tp->shape.size();
     uint64_t inner = 1, ch = 1;
-    if (ns > 1) {
+    if (ns > 1 || bs > 0) {
       ch = (uint64_t)tp->shape[(size_t)axis];
       for (size_t d = (size_t)axis + 1; d < tp->shape.size(); ++d) inner *= (uint64_t)tp->shape[d];
     }
+    const uint64_t nb = bs > 0 ? (ch + bs - 1) / bs : 0;  // blocks along the axis
     void* out = nullptr;
     MCRT_RETURN_IF_ERROR(store->alloc(numel * 4, &out));
     float* o = static_cast<float*>(out);
     const bool has_zp = q->zero_point() && q->zero_point()->size() > 0;
     for (uint64_t i = 0; i < numel; ++i) {
-      const size_t c = ns > 1 ? (size_t)((i / inner) % ch) : 0;
-      const int32_t v = stored == DType::kI8 ? (int32_t)(int8_t)raw[i] : (int32_t)raw[i];
+      size_t c = 0;  // scale index, counts checked at load
+      if (bs > 0) {
+        const uint64_t a = (i / inner) % ch, outer = i / (inner * ch);
+        c = (size_t)((outer * nb + a / bs) * inner + i % inner);
+      } else if (ns > 1) {
+        c = (size_t)((i / inner) % ch);
+      }
+      int32_t v;
+      if (stored == DType::kI4) {
+        const int nib = (raw[i / 2] >> (i % 2 ? 4 : 0)) & 0x0F;
+        v = nib >= 8 ? nib - 16 : nib;
+      } else {
+        v = stored == DType::kI8 ? (int32_t)(int8_t)raw[i] : (int32_t)raw[i];
+      }
       const int32_t zp = has_zp ? (int32_t)q->zero_point()->Get(c) : 0;
       o[i] = (float)(v - zp) * q->scale()->Get(c);
     }

@@ -1,8 +1,13 @@
 // export/weight_encoding: the palette form and its bit widths, and the runtime export of
 // kmeans weights as palettes with Huffman-coded buffers: the file loads, the runtime's
 // output equals a reference computed from the IR weights, and the coded file is smaller.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
+
+#include "compress/onnx/onnx_export.h"
 
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
@@ -11,6 +16,9 @@
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
 #include "storage_test_models.h"
+#ifdef MC_HAVE_ORT_PEER
+#include "tests/support/ort_peer.h"
+#endif
 
 using namespace mc;
 
@@ -20,6 +28,10 @@ struct Ran {
   std::vector<float> y;
   uint64_t palettes = 0, codings = 0;
   uint64_t decoded = 0;
+  std::vector<int> dtypes;         // of the constant tensors with quantization
+  std::vector<int> block_sizes;    // of the same
+  std::vector<size_t> scales;      // of the same
+  size_t dq_nodes = 0;             // DequantizeLinear nodes left in the file
 };
 
 // Loads the runtime file, counts palettized tensors and codings, runs x through it.
@@ -31,6 +43,13 @@ Ran run_runtime(const std::vector<uint8_t>& bytes, const std::vector<float>& x) 
   REQUIRE(st.ok());
   for (const auto* t : *model->graph().tensors()) r.palettes += t->palette() ? 1 : 0;
   r.codings = model->graph().codings() ? model->graph().codings()->size() : 0;
+  for (const auto* t : *model->graph().tensors())
+    if (t->quant() && t->buffer()) {
+      r.dtypes.push_back(t->dtype());
+      r.block_sizes.push_back(t->quant()->block_size());
+      r.scales.push_back(t->quant()->scale()->size());
+    }
+  for (const auto* n : *model->graph().nodes()) r.dq_nodes += n->op() == mcrt::fb::OpType_DequantizeLinear ? 1 : 0;
   r.decoded = model->decoded_bytes();
   std::unique_ptr<mcrt::Interpreter> it;
   mcrt::PrepareOptions po;
@@ -121,15 +140,65 @@ TEST_CASE("kmeans weights export as palettes, entropy-coded when smaller, and co
   CHECK(export_runtime_bytes(md, coded) == b);
 }
 
-TEST_CASE("weight-only int8 model exports and runs on the runtime", "[unit][storage]") {
-  Model md = test::gemm_model(64, 8, test::test_values(64 * 8, 21), test::test_values(8, 22));
-  const std::vector<float> x = test::test_values(64, 23);
-  const std::vector<float> fp32 = reference(md, x);
-  quant::WeightStorageOptions o;
-  o.mode = quant::WeightStorageMode::WeightOnly;
-  o.bits = 8;
-  REQUIRE(quant::apply_weight_storage(md, o).layers_applied == 1);
-  const Ran r = run_runtime(export_runtime_bytes(md), x);
-  REQUIRE(r.y.size() == fp32.size());
-  for (size_t i = 0; i < fp32.size(); ++i) CHECK(r.y[i] == Approx(fp32[i]).margin(0.05));
+namespace {
+
+// Weight-only model of K = 40 inputs (not a multiple of any block size), 8 outputs.
+struct WeightOnlyCase {
+  int bits;
+  int block;
+  mcrt::fb::DType stored;
+  size_t scales;
+  size_t ir_nodes;  // DequantizeLinear chain + the Gemm
+};
+
+}  // namespace
+
+TEST_CASE("weight-only int8/int4, per channel and in blocks: runtime file, prepare-time dequantization, ORT", "[unit][storage]") {
+  const std::vector<float> w = test::bell_values(40 * 8, 21), b = test::test_values(8, 22);
+  const std::vector<float> x = test::test_values(40, 23);
+  for (const WeightOnlyCase& c : {WeightOnlyCase{8, 0, mcrt::fb::DType_INT8, 8, 2}, WeightOnlyCase{4, 0, mcrt::fb::DType_INT4, 8, 2},
+                                  WeightOnlyCase{8, 32, mcrt::fb::DType_INT8, 16, 5},
+                                  WeightOnlyCase{4, 32, mcrt::fb::DType_INT4, 16, 5}}) {
+    INFO("bits " << c.bits << " block " << c.block);
+    Model md = test::gemm_model(40, 8, w, b);
+    const std::vector<float> fp32 = reference(md, x);
+    quant::WeightStorageOptions o;
+    o.mode = quant::WeightStorageMode::WeightOnly;
+    o.bits = c.bits;
+    o.block_size = c.block;
+    const quant::WeightStorageReport rep = quant::apply_weight_storage(md, o);
+    REQUIRE(rep.layers_applied == 1);
+    CHECK(md.graph.nodes.size() == c.ir_nodes);
+    // The stored weights: what the IR computes, per element (SQNR check of the report).
+    CHECK(rep.layers[0].sqnr_db > (c.bits == 8 ? 35.0 : 12.0));
+    const Ran r = run_runtime(export_runtime_bytes(md), x);
+    CHECK(r.dq_nodes == 0);  // the chain is one quantized constant
+    REQUIRE(r.dtypes.size() == 1);
+    CHECK(r.dtypes[0] == c.stored);
+    CHECK(r.block_sizes[0] == c.block);
+    CHECK(r.scales[0] == c.scales);
+    REQUIRE(r.y.size() == fp32.size());
+    for (size_t i = 0; i < fp32.size(); ++i) CHECK(r.y[i] == Approx(fp32[i]).margin(c.bits == 8 ? 0.02 : 0.2));
+#ifdef MC_HAVE_ORT_PEER
+    if (!test::ort_available()) {
+      WARN("ONNX Runtime peer not available: the ONNX form of weight-only storage is not checked");
+      continue;
+    }
+    char tmpl[] = "/tmp/mc_storage_ort_XXXXXX";
+    REQUIRE(mkdtemp(tmpl));
+    const std::string path = std::string(tmpl) + "/wo.onnx";
+    export_onnx_file(md, path);
+    test::NpyArray in;
+    in.shape = {1, 40};
+    in.bytes.resize(40 * 4);
+    std::memcpy(in.bytes.data(), x.data(), 40 * 4);
+    const auto outs = test::run_in_ort(path, {{"x", in}});
+    std::filesystem::remove_all(tmpl);
+    const test::NpyArray& y = outs.at("y");
+    REQUIRE(y.bytes.size() == r.y.size() * 4);
+    std::vector<float> yo(r.y.size());
+    std::memcpy(yo.data(), y.bytes.data(), y.bytes.size());
+    for (size_t i = 0; i < yo.size(); ++i) CHECK(yo[i] == Approx(r.y[i]).margin(1e-4));
+#endif
+  }
 }
