@@ -27,6 +27,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -565,6 +566,89 @@ inline void im2col_row(const ConvGeom& g, const float* xg, int k, float* col) {
   for (int p = g.OH * g.OW; p < im2col_ld(g); ++p) col[p] = 0.0f;
 }
 
+// Stride-1 shifted windows with few taps (K = C/group * kh * kw <= kDirectMaxK, e.g. a 3x3 or 5x5 stem
+// on one input channel) skip the GEMM: with K that small, the microkernel's per-tile set-up and
+// store cost more than its FMAs. Per output channel m and chunk of kDirectChunk columns q,
+// ytmp[m][q] = clamp(sum_k w[m][k] * xp[koff[k] + q] + bias[m]) in registers, k in order (a fixed
+// sum order; tasks are output channels). Reads the same xp columns as the GEMM would (q < np).
+constexpr int kDirectMaxK = 27;
+
+inline bool shifted_direct_fits(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && conv_kc(g) <= kDirectMaxK; }
+
+// One native SIMD register of floats (zmm, ymm or q) in GCC's generic vector extension, accessed
+// unaligned through memcpy.
+#if defined(__AVX512F__)
+constexpr int kDirectLanes = 16;
+#elif defined(__AVX__)
+constexpr int kDirectLanes = 8;
+#else
+constexpr int kDirectLanes = 4;
+#endif
+typedef float DirectVec __attribute__((vector_size(sizeof(float) * kDirectLanes)));
+
+// NV vectors of columns q0.. of NM output channels (weights w[i*kDirectMaxK + k], bias b[i], rows
+// yr[i]): K taps in order, then bias and clamp. NM * NV accumulators hide the add latency.
+template <int NM, int NV>
+inline void shifted_direct_chunk(int K, const float* w, const int32_t* koff, const float* xp, int q0, const float* b,
+                                 float lo, float hi, float* const* yr) {
+  DirectVec acc[NM][NV];
+  for (int i = 0; i < NM; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = DirectVec{};
+  for (int k = 0; k < K; ++k) {
+    const float* src = xp + koff[k] + q0;
+    DirectVec s[NV];
+    for (int v = 0; v < NV; ++v) std::memcpy(&s[v], src + kDirectLanes * v, sizeof(DirectVec));
+    for (int i = 0; i < NM; ++i) {
+      const float wk = w[i * kDirectMaxK + k];
+      for (int v = 0; v < NV; ++v) acc[i][v] += wk * s[v];
+    }
+  }
+  for (int i = 0; i < NM; ++i)
+    for (int v = 0; v < NV; ++v) {
+      DirectVec r = acc[i][v] + b[i];
+      r = r < lo ? lo : r;  // std::max(r, lo), std::min(.., hi): NaN stays NaN as in the reference
+      r = hi < r ? hi : r;
+      std::memcpy(yr[i] + q0 + kDirectLanes * v, &r, sizeof(r));
+    }
+}
+
+template <int NM>
+inline void shifted_direct_channels(int m, int K, const float* Ap, const int32_t* koff, const float* xp, int np,
+                                    const float* bias, float lo, float hi, float* yt) {
+  float w[NM * kDirectMaxK], b[NM];
+  float* yr[NM];
+  for (int i = 0; i < NM; ++i) {
+    const int mi = m + i;
+    const float* am = Ap + size_t(mi / Ukr::MR) * K * Ukr::MR + mi % Ukr::MR;  // A(mi, k) at am[k * MR]
+    for (int k = 0; k < K; ++k) w[i * kDirectMaxK + k] = am[size_t(k) * Ukr::MR];
+    b[i] = bias ? bias[mi] : 0.0f;
+    yr[i] = yt + size_t(mi) * np;
+  }
+  int q = 0;
+  for (; q + 2 * kDirectLanes <= np; q += 2 * kDirectLanes) shifted_direct_chunk<NM, 2>(K, w, koff, xp, q, b, lo, hi, yr);
+  for (; q + kDirectLanes <= np; q += kDirectLanes) shifted_direct_chunk<NM, 1>(K, w, koff, xp, q, b, lo, hi, yr);
+  for (; q < np; ++q)  // np is a multiple of NR (12 on NEON), not of 16
+    for (int i = 0; i < NM; ++i) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc += w[i * kDirectMaxK + k] * xp[koff[k] + q];
+      yr[i][q] = std::min(std::max(acc + b[i], lo), hi);
+    }
+}
+
+// Tasks are pairs of output channels (the last one may be single).
+inline void shifted_direct_rows(int mg, int K, const float* Ap, const int32_t* koff, const float* xp, int np,
+                                const float* bias, float lo, float hi, float* yt, const ParallelFor* pf) {
+  parallel_for(pf, (mg + 3) / 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int m = int(p) * 4;
+      if (m + 4 <= mg) shifted_direct_channels<4>(m, K, Ap, koff, xp, np, bias, lo, hi, yt);
+      else if (m + 3 == mg) shifted_direct_channels<3>(m, K, Ap, koff, xp, np, bias, lo, hi, yt);
+      else if (m + 2 == mg) shifted_direct_channels<2>(m, K, Ap, koff, xp, np, bias, lo, hi, yt);
+      else shifted_direct_channels<1>(m, K, Ap, koff, xp, np, bias, lo, hi, yt);
+    }
+  });
+}
+
 // The ISA's direct depthwise 3x3 kernel (stride 1 or 2), defined in its own TU.
 using Depthwise3x3Fn = void (*)(const ConvGeom& g, const float* w, const Epilogue& ep, const float* x, float* y,
                                 const ParallelFor* pf);
@@ -626,7 +710,8 @@ inline void conv2d_run_impl(const ConvGeom& g, const void* packed, const Epilogu
         TileOut bt = base;
         bt.residual = nullptr;
         if (rg) bt.lo = -INFINITY, bt.hi = INFINITY;
-        gemm_packed(mg, l.np, K, Ap, bs, yt, l.np, bt, pf);
+        if (shifted_direct_fits(g)) shifted_direct_rows(mg, K, Ap, koff, xp, l.np, base.bias, bt.lo, bt.hi, yt, pf);
+        else gemm_packed(mg, l.np, K, Ap, bs, yt, l.np, bt, pf);
         parallel_for(pf, mg, [&](int64_t m0, int64_t m1) {
           for (int64_t m = m0; m < m1; ++m)
             for (int oy = 0; oy < g.OH; ++oy) {

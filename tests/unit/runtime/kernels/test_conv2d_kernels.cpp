@@ -98,6 +98,12 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       conv_geom(2, 6, 29, 30, 48, 5, 5, 2, 2, 1, 1, 2, 2, 1, 2, 1),
       conv_geom(1, 11, 5, 3, 96, 2, 2, 2, 2, 1, 1, 0, 1, 1, 0, 1),     // 2x2 kernel, 3 NR panels
       conv_geom(1, 3, 9, 20, 24, 5, 5, 2, 2, 1, 1, 2, 2, 2, 1, 1),     // pads 2 (register phase split)
+      // Stride-1 shifted window with K <= 27 (direct loop, 4 channels per task, no GEMM).
+      conv_geom(1, 1, 9, 37, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),      // M = 7: a 3-channel task
+      conv_geom(2, 3, 11, 10, 5, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1),     // K = 27, M = 5: a 1-channel task, batch 2
+      conv_geom(1, 2, 6, 5, 2, 1, 7, 1, 1, 1, 2, 0, 6, 0, 6, 1),       // 1x7 dilated, M = 2
+      conv_geom(1, 4, 8, 8, 10, 2, 2, 1, 1, 2, 2, 1, 0, 0, 1, 2),      // groups 2, dilation 2, K = 8
+      conv_geom(1, 7, 9, 9, 6, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1),       // K = 28: just past it (GEMM)
   };
   uint32_t seed = 1;
   for (const ConvGeom& g : cases) check_conv(g, seed += 7);
