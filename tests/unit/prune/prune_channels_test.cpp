@@ -284,3 +284,44 @@ TEST_CASE("channel: bundled ResNet and depthwise CNN — ratio 0 identical, 0.5 
   }
 }
 #endif
+
+TEST_CASE("channel --criterion bn: the channels with the smallest |gamma| go, whatever their filter norms", "[prune][channel][bn]") {
+  // x[1,2,5,5] -> Conv(w[4,2,3,3]) -> BN(gamma) -> Relu -> Conv(v[3,4,1,1]) -> y
+  // Filter norms grow with the channel index; |gamma| = 0.9, 0.05, 1.5, 0.1:
+  // l1 removes channels 0 and 1, bn removes 1 and 3.
+  auto build = [] {
+    Model m = empty_model("x", {1, 2, 5, 5}, "y");
+    Graph& g = m.graph;
+    std::vector<float> w(4 * 18);
+    for (size_t c = 0; c < 4; ++c)
+      for (size_t i = 0; i < 18; ++i) w[c * 18 + i] = 0.1f * static_cast<float>(c + 1) * (i % 2 ? 1.f : -1.f);
+    g.initializers.push_back(Tensor::make_f32("w", {4, 2, 3, 3}, w));
+    g.initializers.push_back(Tensor::make_f32("gamma", {4}, {0.9f, 0.05f, -1.5f, 0.1f}));
+    g.initializers.push_back(Tensor::make_f32("beta", {4}, {0.f, 0.f, 0.f, 0.f}));
+    g.initializers.push_back(Tensor::make_f32("mean", {4}, {0.f, 0.f, 0.f, 0.f}));
+    g.initializers.push_back(Tensor::make_f32("var", {4}, {1.f, 1.f, 1.f, 1.f}));
+    g.initializers.push_back(f32("v", {3, 4, 1, 1}, 5));
+    g.nodes.push_back(make_node("Conv", {"x", "w"}, {"c"}, "conv"));
+    g.nodes.push_back(make_node("BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, {"b"}, "bn"));
+    g.nodes.push_back(make_node("Relu", {"b"}, {"r"}, "relu"));
+    g.nodes.push_back(make_node("Conv", {"r", "v"}, {"y"}, "head"));
+    return reimport(m);
+  };
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Channel;
+  o.ratio = 0.5;
+  o.criterion = prune::Criterion::BN;
+  Model m = build();
+  const auto r = prune::prune_model(m, o);
+  CHECK(r.kept_outputs.at("c") == std::vector<int64_t>{0, 2});
+  CHECK(floats_of(*m.graph.initializer("gamma")) == std::vector<float>{0.9f, -1.5f});
+  o.criterion = prune::Criterion::L1;
+  Model l1 = build();
+  CHECK(prune::prune_model(l1, o).kept_outputs.at("c") == std::vector<int64_t>{2, 3});
+  CHECK(prune::parse_criterion("bn") == prune::Criterion::BN);
+  // Unstructured with bn is an input error: there is no channel to rank.
+  o.granularity = prune::Granularity::Unstructured;
+  o.criterion = prune::Criterion::BN;
+  Model u = build();
+  CHECK_THROWS_WITH(prune::prune_model(u, o), Catch::Contains("--criterion bn"));
+}

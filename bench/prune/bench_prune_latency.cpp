@@ -1,0 +1,174 @@
+// bench_prune_latency: latency of channel-pruned models against their originals, on the
+// bundled runtime and in ONNX Runtime, in the same run. Not a test: it prints a table.
+//
+//   bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--node PATH]
+//                       [ORIGINAL.onnx PRUNED.onnx ...]
+//
+// Without model arguments, examples/fashion-mnist/mobile.onnx and resnet.onnx are pruned
+// in process (prune_model: --granularity channel --ratio R, default 0.5, criterion l1) and
+// written to a temporary folder. Each engine is timed as bench_runtime_vs_ort does: the
+// runtime in process through mc_check's run_check (Interpreter::run() wall time, one
+// thread), ORT through `node tests/peers/ort_run.js MODEL --bench` (one intra-op thread,
+// session.run() latency seen from Node, ~0.03 ms binding overhead per call: batch 32 is
+// reported too). Inputs are seeded uniform [-1, 1). ratio = pruned / original p50 on the
+// same engine; the target is <= 0.6 on both.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "compress/error.h"
+#include "compress/onnx/onnx_export.h"
+#include "compress/onnx/onnx_import.h"
+#include "prune/prune_options.h"
+#include "runtime-check/check/check_harness.h"
+#include "runtime-check/npy/npy.h"
+#include "tests/support/run_process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string find_node(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("MC_NODE")) return env;
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "");
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    const fs::path p = fs::path(dir) / "node";
+    if (fs::exists(p)) return p.string();
+  }
+  return "";
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--node PATH] "
+               "[ORIGINAL.onnx PRUNED.onnx ...]\n");
+  return 2;
+}
+
+struct Timing {
+  double rt_p50 = 0, ort_p50 = 0;
+};
+
+Timing time_model(const std::string& model, int64_t batch, int runs, int warmup, const std::string& node,
+                  const fs::path& tmp) {
+  mc::check::CheckOptions o;
+  o.model = model;
+  o.batch = batch;
+  o.runs = runs;
+  o.warmup = warmup;
+  o.threads = 1;
+  const mc::check::CheckReport r = mc::check::run_check(o);
+  mcrt::NpyArray x;
+  x.dtype = mcrt::NpyDtype::kF32;
+  x.shape = r.input_shape;
+  std::vector<float> v(x.numel());
+  std::mt19937_64 rng(0);
+  std::uniform_real_distribution<float> uf(-1.f, 1.f);
+  for (float& f : v) f = uf(rng);
+  x.bytes.assign(reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data() + v.size()));
+  const fs::path in = tmp / "input.npy";
+  if (!mcrt::npy_write_file(in.string(), x).ok()) throw std::runtime_error("cannot write " + in.string());
+  const auto p = mc::test::run_process({node, std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js", model, "--in",
+                                        r.input_name + "=" + in.string(), "--bench", "--runs", std::to_string(runs),
+                                        "--warmup", std::to_string(warmup)},
+                                       1800);
+  if (p.exit_code != 0) throw std::runtime_error("ort_run.js: " + p.err);
+  return {r.p50_ms, nlohmann::json::parse(p.out)["p50_ms"].get<double>()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 200, warmup = 20;
+  double ratio = 0.5;
+  std::vector<int64_t> batches = {1, 32};
+  std::string node_arg;
+  std::vector<std::string> models;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--runs") runs = std::atoi(value().c_str());
+    else if (a == "--warmup") warmup = std::atoi(value().c_str());
+    else if (a == "--node") node_arg = value();
+    else if (a == "--ratio") ratio = std::atof(value().c_str());
+    else if (a == "--batches") {
+      batches.clear();
+      std::stringstream ss(value());
+      std::string t;
+      while (std::getline(ss, t, ',')) batches.push_back(std::atoll(t.c_str()));
+    } else if (!a.empty() && a[0] == '-') return usage();
+    else models.push_back(a);
+  }
+  if (runs < 1 || warmup < 0 || batches.empty() || models.size() % 2 != 0 || !(ratio >= 0 && ratio < 1)) return usage();
+  for (int64_t b : batches)
+    if (b < 1) return usage();
+  const std::string node = find_node(node_arg);
+  if (node.empty()) {
+    std::fprintf(stderr, "bench_prune_latency: node not found (PATH or MC_NODE)\n");
+    return 2;
+  }
+  char tmpl[] = "/tmp/mc_bench_prune_XXXXXX";
+  if (!mkdtemp(tmpl)) return 3;
+  const fs::path tmp = tmpl;
+  int rc = 0;
+  try {
+    if (models.empty()) {
+      for (const char* name : {"mobile", "resnet"}) {
+        const std::string orig = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/" + name + ".onnx";
+        mc::Model m = mc::import_onnx_file(orig);
+        mc::prune::PruneOptions po;
+        po.granularity = mc::prune::Granularity::Channel;
+        po.criterion = mc::prune::Criterion::L1;
+        po.ratio = ratio;
+        mc::prune::prune_model(m, po);
+        const fs::path out = tmp / (std::string(name) + ".pruned.onnx");
+        mc::export_onnx_file(m, out.string(), {}, m.source_files);
+        models.push_back(orig);
+        models.push_back(out.string());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_prune_latency: pruning the examples: %s\n", e.what());
+    return 3;
+  }
+
+  struct Row {
+    std::string model;
+    int64_t batch;
+    Timing orig, pruned;
+  };
+  std::vector<Row> rows;
+  for (size_t i = 0; i < models.size(); i += 2)
+    for (int64_t b : batches) {
+      try {
+        Row r{fs::path(models[i]).stem().string(), b, {}, {}};
+        r.orig = time_model(models[i], b, runs, warmup, node, tmp);
+        r.pruned = time_model(models[i + 1], b, runs, warmup, node, tmp);
+        rows.push_back(r);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_prune_latency: %s batch %lld: %s\n", models[i].c_str(), (long long)b, e.what());
+        rc = 3;
+      }
+    }
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  std::printf("pruned vs original, 1 thread, %d runs after %d warm-up; p50 in ms", runs, warmup);
+  if (argc == 1 || models.size() == 4) std::printf(" (channel pruning, ratio %.2f unless pairs were given)", ratio);
+  std::printf("\n| model | batch | runtime original | runtime pruned | runtime ratio | ORT original | ORT pruned | ORT ratio |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : rows)
+    std::printf("| %s | %lld | %.4f | %.4f | %.2f | %.4f | %.4f | %.2f |\n", r.model.c_str(), (long long)r.batch,
+                r.orig.rt_p50, r.pruned.rt_p50, r.pruned.rt_p50 / r.orig.rt_p50, r.orig.ort_p50, r.pruned.ort_p50,
+                r.pruned.ort_p50 / r.orig.ort_p50);
+  std::printf("ratio = pruned / original on the same engine: <= 0.60 is the pruning issue's target.\n");
+  return rc;
+}

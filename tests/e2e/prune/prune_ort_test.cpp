@@ -1,0 +1,96 @@
+// Channel-pruned ONNX (mobile, resnet at 50%, with and without the least-squares re-fit)
+// gives the same outputs in ONNX Runtime as on the bundled runtime: `mcompress prune`,
+// then `mcompress export --format runtime` + `mcrun --out-dir`, against tests/support's
+// ORT peer, on 16 Fashion-MNIST test images.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "compress/data/idx.h"
+#include "tests/support/ort_peer.h"
+#include "tests/support/run_process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
+const std::string kFashion = "/usr/share/datasets/fashion-mnist/";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_prune_ort_XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+mc::test::NpyArray images(int64_t n) {
+  const auto idx = mc::data::read_idx_file(kFashion + "t10k-images-idx3-ubyte.gz");
+  REQUIRE(idx.dims.size() == 3);
+  mc::test::NpyArray a;
+  a.dtype = mcrt::NpyDtype::kF32;
+  a.shape = {n, 1, 28, 28};
+  a.bytes.resize(static_cast<size_t>(n) * 784 * 4);
+  float* out = reinterpret_cast<float*>(a.bytes.data());
+  for (size_t i = 0; i < static_cast<size_t>(n) * 784; ++i)
+    out[i] = (static_cast<float>(idx.bytes[i]) / 255.0f - 0.2860f) / 0.3530f;
+  return a;
+}
+
+std::vector<float> floats(const mc::test::NpyArray& a) {
+  REQUIRE(a.dtype == mcrt::NpyDtype::kF32);
+  std::vector<float> v(a.bytes.size() / 4);
+  std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
+  return v;
+}
+
+void run_ok(const std::vector<std::string>& argv) {
+  const auto r = mc::test::run_process(argv, 600);
+  INFO(argv[0] + " " + argv[1] + ": " + r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("channel-pruned mobile and resnet: ONNX Runtime and the runtime agree (with and without re-fit)",
+          "[e2e][prune][channel][ort]") {
+  REQUIRE(mc::test::ort_available());
+  TempDir d;
+  const auto x = images(16);
+  const fs::path xin = d.path / "x.npy";
+  REQUIRE(mcrt::npy_write_file(xin.string(), x).ok());
+  for (const char* name : {"mobile", "resnet"})
+    for (bool refit : {false, true}) {
+      INFO(name << (refit ? " re-fitted" : " plain"));
+      const std::string onnx = (d.path / (std::string(name) + (refit ? ".r.onnx" : ".onnx"))).string();
+      const std::string mcrt = onnx + ".mcrt";
+      std::vector<std::string> args = {MC_BIN, "prune", kExamples + name + ".onnx", "--granularity", "channel",
+                                       "--ratio", "0.5", "-o", onnx};
+      if (refit)
+        for (const char* a : {"--calib-data", "train-images-idx3-ubyte.gz", "--calib-size", "100", "--mean", "0.2860",
+                              "--std", "0.3530"})
+          args.push_back(std::string(a) == "train-images-idx3-ubyte.gz" ? kFashion + a : a);
+      run_ok(args);
+      run_ok({MC_BIN, "export", onnx, "--format", "runtime", "-o", mcrt});
+      const fs::path out = d.path / (std::string(name) + (refit ? "_r" : "_p"));
+      fs::create_directories(out);
+      run_ok({MCRUN_BIN, mcrt, "--input", "input=" + xin.string(), "--batch", "16", "--out-dir", out.string()});
+      mcrt::NpyArray rt;
+      REQUIRE(mcrt::npy_read_file((out / "logits.npy").string(), &rt).ok());
+      const auto ort = mc::test::run_in_ort(onnx, {{"input", x}});
+      REQUIRE(ort.count("logits"));
+      const auto a = floats(rt), b = floats(ort.at("logits"));
+      REQUIRE(a.size() == b.size());
+      REQUIRE(a.size() == 160);
+      for (size_t i = 0; i < a.size(); ++i) CHECK(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i]));
+    }
+}
