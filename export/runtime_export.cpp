@@ -28,6 +28,7 @@
 #include "compress/io/file_io.h"
 #include "compress/passes/check_new_tensors_finite.h"
 #include "compress/passes/refresh_shapes.h"
+#include "export/qdq_lowering.h"
 #include "export/weight_encoding.h"
 #include "format/writer.h"
 #include "runtime/interpreter.h"
@@ -129,6 +130,7 @@ class Exporter {
     return s;
   }
   void map_node(const Node& n);
+  void map_int8_node(const Node& n);  // an "mcompress.int8" node of export/qdq_lowering
 
   const Model& m_;
   const Graph& g_;
@@ -649,7 +651,27 @@ int Exporter::tensor_index(const Node* n, const std::string& name) {
   throw Error(ErrorKind::Input, msg);
 }
 
+// int8 ops made by lower_qdq: inputs as written, quant on the int8 tensors (§4.3, §5).
+void Exporter::map_int8_node(const Node& n) {
+  const Int8NodeSpec sp = describe_int8_node(n);
+  std::vector<int> ins;
+  for (const auto& v : sp.inputs) ins.push_back(v.empty() ? -1 : tensor_index(&n, v));
+  if (n.outputs.size() != 1 || index_.count(n.outputs[0]) || constants_.count(n.outputs[0]))
+    reject(n, "needs exactly one output, defined once");
+  const std::string& o = n.outputs[0];
+  const ValueInfo* v = g_.value(o);
+  mcrt::DType rt;
+  if (!v || !to_runtime_dtype(v->dtype, &rt)) reject(n, "output '" + o + "' has no data type the runtime supports");
+  const int k = w_.add_tensor(o, rt, declared_shape(&n, o, false));
+  names_.insert(o);
+  index_[o] = k;
+  for (const auto& q : sp.quant) w_.set_quantization(index_.at(q.first), q.second);
+  w_.add_node(sp.op, ins, {k}, sp.attrs, n.name);
+  if (report_) ++report_->nodes;
+}
+
 void Exporter::map_node(const Node& n) {
+  if (is_int8_node(n)) return map_int8_node(n);
   const OpRow* row = find_row(n);
   if (n.is_default_domain() && n.op_type == "Constant") {
     const mc::Attribute* a = n.attr("value");
@@ -838,7 +860,13 @@ std::vector<uint8_t> export_runtime_bytes(const Model& m, const RuntimeExportOpt
   RuntimeExportReport local;
   RuntimeExportReport* r = report ? report : &local;
   *r = RuntimeExportReport{};
-  Exporter ex(m, opts, r);
+  Model lowered;  // QDQ patterns -> runtime int8 ops (export/qdq_lowering.h); the rest as it is
+  const bool qdq = has_qdq(m.graph);
+  if (qdq) {
+    lowered = m;
+    for (const std::string& s : lower_qdq(lowered.graph, opts.lower_qdq).notes) r->notes.push_back("int8: " + s);
+  }
+  Exporter ex(qdq ? lowered : m, opts, r);
   std::vector<uint8_t> bytes = ex.run();
   if (opts.verify) verify_with_runtime(bytes);
   return bytes;

@@ -17,6 +17,8 @@ struct RuntimeExportOptions {
                               // clip bounds, pad values and resize scales stay fp32
   bool entropy_coding = false;  // Huffman-code each weight buffer where that is smaller on disk
                                 // (docs/runtime-format.md §3.1); decoded once at load
+  bool lower_qdq = true;      // QDQ patterns -> runtime int8 ops (export/qdq_lowering.h); false keeps
+                              // the QuantizeLinear/DequantizeLinear form (fp32 compute, for comparisons)
   bool verify = true;         // load + prepare the result on the runtime (batch 1); kUnsupported
                               // from prepare becomes Error(Input), any other failure Error(Internal)
 };
