@@ -470,6 +470,7 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
     const auto pos = kept_positions(layout, keep);
     if (static_cast<int64_t>(pos.size()) == layout_size(layout)) continue;
     slice_input(g, node, 1, 0, pos);
+    if (!g.nodes[node].outputs.empty()) r.kept_outputs[g.nodes[node].outputs[0]] = pos;
     if (g.nodes[node].inputs.size() > 2 && !g.nodes[node].inputs[2].empty()) slice_input(g, node, 2, 0, pos);
     g.nodes[node].set_attr_int("group", static_cast<int64_t>(pos.size()));
   }

@@ -55,7 +55,7 @@ struct PruneResult {
   PassReport report;                    // summary, changes, left_alone (with reasons)
   std::vector<LayerPruneResult> layers; // what was pruned
   std::vector<std::string> skipped;     // "name (Op): why", one per layer left alone
-  // Channel pruning: for each Conv/Gemm that lost output channels, keyed by its first
+  // Channel pruning: for each Conv/Gemm (and depthwise Conv) that lost output channels, keyed by its first
   // output name, the original indices of the channels it kept (reconstruct.h needs them).
   std::map<std::string, std::vector<int64_t>> kept_outputs;
 };

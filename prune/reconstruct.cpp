@@ -17,7 +17,9 @@ struct LayerGeometry {
   int64_t out = 0;  // O: output rows
   int64_t k = 0;    // inputs per row (without the bias column)
   bool trans_w = false;  // element (o, k) at w[k * O + o] (Gemm transB 0, MatMul) instead of w[o * K + k]
-  // Conv only
+  // Conv only: cin input channels per group; groups is 1 or, for a depthwise Conv, the
+  // channel count (one input channel per output)
+  int64_t groups = 1;
   int64_t cin = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
 };
 
@@ -45,7 +47,9 @@ std::string geometry(const Graph& g, const Node& n, LayerGeometry* geo) {
     geo->out = w->dims[1];
   } else if (n.op_type == "Conv") {
     if (w->dims.size() != 4) return "only 2-D convolutions are re-fitted";
-    if (n.attr_int("group", 1) != 1) return "grouped convolution";
+    const int64_t group = n.attr_int("group", 1);
+    if (group != 1 && !(w->dims[1] == 1 && w->dims[0] == group)) return "grouped convolution (not depthwise)";
+    geo->groups = group;
     const std::string ap = n.attr_string("auto_pad", "NOTSET");
     if (ap != "NOTSET" && !ap.empty()) return "auto_pad " + ap;
     const auto st = n.attr_ints("strides", {1, 1}), di = n.attr_ints("dilations", {1, 1}),
@@ -82,7 +86,7 @@ class PatchSource {
  public:
   PatchSource(const LayerGeometry& g, const Activation& a, const std::string& what) : g_(g), a_(a) {
     if (g.op == "Conv") {
-      if (a.shape.size() != 4 || a.shape[1] != g.cin)
+      if (a.shape.size() != 4 || a.shape[1] != g.cin * g.groups)
         throw Error(ErrorKind::Internal, what + ": activation shape does not match the convolution's weight");
       n_ = a.shape[0];
       h_ = a.shape[2];
@@ -98,8 +102,9 @@ class PatchSource {
     }
   }
   int64_t rows() const { return rows_; }
-  // Fills dst[k * len + (r - r0)] for rows r0 .. r0 + len - 1, k < g.k (the caller adds the ones column).
-  void fill(int64_t r0, int64_t len, double* dst) const {
+  // Fills dst[k * len + (r - r0)] for rows r0 .. r0 + len - 1, k < g.k (the caller adds the
+  // ones column); a Conv's patch reads input channels c0 .. c0 + cin - 1.
+  void fill(int64_t r0, int64_t len, double* dst, int64_t c0 = 0) const {
     const float* x = a_.data.data();
     if (g_.op != "Conv") {
       for (int64_t r = 0; r < len; ++r)
@@ -109,13 +114,14 @@ class PatchSource {
     for (int64_t r = 0; r < len; ++r) {
       const int64_t row = r0 + r;
       const int64_t s = row / (oh_ * ow_), oy = (row / ow_) % oh_, ox = row % ow_;
+      const int64_t ctot = g_.cin * g_.groups;
       for (int64_t c = 0; c < g_.cin; ++c)
         for (int64_t ky = 0; ky < g_.kh; ++ky) {
           const int64_t iy = oy * g_.sh - g_.pt + ky * g_.dh;
           for (int64_t kx = 0; kx < g_.kw; ++kx) {
             const int64_t ix = ox * g_.sw - g_.pl + kx * g_.dw;
             const int64_t k = (c * g_.kh + ky) * g_.kw + kx;
-            dst[k * len + r] = (iy < 0 || iy >= h_ || ix < 0 || ix >= w_) ? 0.0 : x[((s * g_.cin + c) * h_ + iy) * w_ + ix];
+            dst[k * len + r] = (iy < 0 || iy >= h_ || ix < 0 || ix >= w_) ? 0.0 : x[((s * ctot + c0 + c) * h_ + iy) * w_ + ix];
           }
         }
     }
@@ -192,6 +198,10 @@ ReconstructResult reconstruct_pruned_layers(Model& m, const Model& dense,
     const int64_t kp = gp.k + (has_bias ? 1 : 0);
     const int64_t kd = gd.k;
     const int64_t O = gp.out;
+    if (gp.groups != 1 && gd.groups != gd.out) {
+      res.skipped.push_back(label + ": depthwise here but not in the dense model");
+      continue;
+    }
     // Dense weights of the kept outputs, rows [O][kd], plus their bias.
     std::vector<double> wd(static_cast<size_t>(O * kd)), bdv(static_cast<size_t>(O), 0.0);
     {
@@ -202,12 +212,35 @@ ReconstructResult reconstruct_pruned_layers(Model& m, const Model& dense,
         if (bd) bdv[static_cast<size_t>(o)] = bd->as<float>()[od];
       }
     }
+    // One least-squares problem per job: a whole layer (group 1) or, for a depthwise Conv,
+    // one per channel (its own input channel in the pruned and in the dense model).
+    struct Job {
+      std::vector<int64_t> outs;
+      int64_t pc0 = 0, dc0 = 0;
+      std::vector<double> gram, rhs, yy;
+    };
+    std::vector<Job> jobs;
+    if (gp.groups == 1) {
+      Job j;
+      for (int64_t o = 0; o < O; ++o) j.outs.push_back(o);
+      jobs.push_back(std::move(j));
+    } else {
+      for (int64_t o = 0; o < O; ++o) {
+        Job j;
+        j.outs = {o};
+        j.pc0 = o;
+        j.dc0 = out_map[static_cast<size_t>(o)];
+        jobs.push_back(std::move(j));
+      }
+    }
+    for (auto& j : jobs) {
+      j.gram.assign(static_cast<size_t>(kp * kp), 0.0);
+      j.rhs.assign(static_cast<size_t>(kp) * j.outs.size(), 0.0);
+      j.yy.assign(j.outs.size(), 0.0);
+    }
 
-    const std::string in_name = n.inputs[0];
-    ActivationBatchFn run_p = activations(m, {in_name});
+    ActivationBatchFn run_p = activations(m, {n.inputs[0]});
     ActivationBatchFn run_d = activations(dense, {dn->inputs[0]});
-    std::vector<double> gram(static_cast<size_t>(kp * kp), 0.0), rhs(static_cast<size_t>(kp * O), 0.0),
-        yy(static_cast<size_t>(O), 0.0);
     std::vector<double> pt, dt, yt;
     for (size_t start = 0; start < opts.samples; start += batch) {
       const size_t cnt = std::min(batch, opts.samples - start);
@@ -215,101 +248,112 @@ ReconstructResult reconstruct_pruned_layers(Model& m, const Model& dense,
       if (ap.size() != 1 || ad.size() != 1) throw Error(ErrorKind::Internal, label + ": activation count");
       PatchSource sp(gp, ap[0], label + " (pruned)"), sd(gd, ad[0], label + " (dense)");
       if (sp.rows() != sd.rows()) throw Error(ErrorKind::Internal, label + ": pruned and dense row counts differ");
-      for (int64_t r0 = 0; r0 < sp.rows(); r0 += kChunk) {
-        const int64_t len = std::min<int64_t>(kChunk, sp.rows() - r0);
-        pt.assign(static_cast<size_t>(kp * len), 1.0);  // the ones column stays 1
-        dt.assign(static_cast<size_t>(kd * len), 0.0);
-        sp.fill(r0, len, pt.data());
-        sd.fill(r0, len, dt.data());
-        // Target rows yt[o][r] = dense output.
-        yt.assign(static_cast<size_t>(O * len), 0.0);
-        for (int64_t o = 0; o < O; ++o) {
-          double* y = yt.data() + o * len;
-          for (int64_t r = 0; r < len; ++r) y[r] = bdv[static_cast<size_t>(o)];
-          for (int64_t k = 0; k < kd; ++k) {
-            const double wv = wd[static_cast<size_t>(o * kd + k)];
-            if (wv == 0.0) continue;
-            const double* d = dt.data() + k * len;
-            for (int64_t r = 0; r < len; ++r) y[r] += wv * d[r];
+      for (auto& j : jobs) {
+        const int64_t J = static_cast<int64_t>(j.outs.size());
+        for (int64_t r0 = 0; r0 < sp.rows(); r0 += kChunk) {
+          const int64_t len = std::min<int64_t>(kChunk, sp.rows() - r0);
+          pt.assign(static_cast<size_t>(kp * len), 1.0);  // the ones column stays 1
+          dt.assign(static_cast<size_t>(kd * len), 0.0);
+          sp.fill(r0, len, pt.data(), j.pc0);
+          sd.fill(r0, len, dt.data(), j.dc0);
+          // Target rows yt[o][r] = dense output.
+          yt.assign(static_cast<size_t>(J * len), 0.0);
+          for (int64_t jo = 0; jo < J; ++jo) {
+            const int64_t o = j.outs[static_cast<size_t>(jo)];
+            double* y = yt.data() + jo * len;
+            for (int64_t r = 0; r < len; ++r) y[r] = bdv[static_cast<size_t>(o)];
+            for (int64_t k = 0; k < kd; ++k) {
+              const double wv = wd[static_cast<size_t>(o * kd + k)];
+              if (wv == 0.0) continue;
+              const double* d = dt.data() + k * len;
+              for (int64_t r = 0; r < len; ++r) y[r] += wv * d[r];
+            }
+            j.yy[static_cast<size_t>(jo)] += dot(y, y, len);
           }
-          yy[static_cast<size_t>(o)] += dot(y, y, len);
-        }
-        for (int64_t i = 0; i < kp; ++i) {
-          const double* pi = pt.data() + i * len;
-          for (int64_t j = i; j < kp; ++j) gram[static_cast<size_t>(i * kp + j)] += dot(pi, pt.data() + j * len, len);
-          for (int64_t o = 0; o < O; ++o) rhs[static_cast<size_t>(i * O + o)] += dot(pi, yt.data() + o * len, len);
+          for (int64_t i = 0; i < kp; ++i) {
+            const double* pi = pt.data() + i * len;
+            for (int64_t c = i; c < kp; ++c) j.gram[static_cast<size_t>(i * kp + c)] += dot(pi, pt.data() + c * len, len);
+            for (int64_t jo = 0; jo < J; ++jo) j.rhs[static_cast<size_t>(i * J + jo)] += dot(pi, yt.data() + jo * len, len);
+          }
         }
       }
     }
-    for (int64_t i = 0; i < kp; ++i)
-      for (int64_t j = 0; j < i; ++j) gram[static_cast<size_t>(i * kp + j)] = gram[static_cast<size_t>(j * kp + i)];
-    double mean_diag = 0;
-    for (int64_t i = 0; i < gp.k; ++i) mean_diag += gram[static_cast<size_t>(i * kp + i)];
-    mean_diag /= static_cast<double>(std::max<int64_t>(1, gp.k));
-    const double lambda = opts.ridge * (mean_diag > 0 ? mean_diag : 1.0);
-    std::vector<double> h = gram;
-    for (int64_t i = 0; i < gp.k; ++i) h[static_cast<size_t>(i * kp + i)] += lambda;
 
     Tensor* wt = g.initializer(n.inputs[1]);
     float* w = wt->as_mut<float>();
     float* bias = has_bias ? g.initializer(n.inputs[2])->as_mut<float>() : nullptr;
-    std::vector<std::vector<size_t>> kept(static_cast<size_t>(O));
-    bool want_inverse = false;
-    for (int64_t o = 0; o < O; ++o) {
-      auto& s = kept[static_cast<size_t>(o)];
-      for (int64_t k = 0; k < gp.k; ++k)
-        if (weight_at(w, gp, o, k) != 0.f) s.push_back(static_cast<size_t>(k));
-      if (has_bias) s.push_back(static_cast<size_t>(gp.k));
-      if (kp - static_cast<int64_t>(s.size()) < static_cast<int64_t>(s.size()) && kp > 64) want_inverse = true;
-    }
-    std::vector<double> h_inv;
-    if (want_inverse) h_inv = spd_inverse(h, static_cast<size_t>(kp));
     ReconstructLayer lr;
     lr.layer = layer_name(n, ni);
     double e_before = 0, e_after = 0, y_total = 0;
-    std::vector<double> b(static_cast<size_t>(kp)), cur(static_cast<size_t>(kp));
-    // Unridged objective ||X w - y||^2 = yy - 2 b.w + w^T G w.
-    auto objective = [&](const std::vector<double>& v, int64_t o) {
-      double q = 0;
-      for (int64_t i = 0; i < kp; ++i) {
-        if (v[static_cast<size_t>(i)] == 0.0) continue;
-        q += v[static_cast<size_t>(i)] * dot(gram.data() + i * kp, v.data(), kp);
+    for (auto& j : jobs) {
+      const int64_t J = static_cast<int64_t>(j.outs.size());
+      std::vector<double>& gram = j.gram;
+      for (int64_t i = 0; i < kp; ++i)
+        for (int64_t c = 0; c < i; ++c) gram[static_cast<size_t>(i * kp + c)] = gram[static_cast<size_t>(c * kp + i)];
+      double mean_diag = 0;
+      for (int64_t i = 0; i < gp.k; ++i) mean_diag += gram[static_cast<size_t>(i * kp + i)];
+      mean_diag /= static_cast<double>(std::max<int64_t>(1, gp.k));
+      const double lambda = opts.ridge * (mean_diag > 0 ? mean_diag : 1.0);
+      std::vector<double> h = gram;
+      for (int64_t i = 0; i < gp.k; ++i) h[static_cast<size_t>(i * kp + i)] += lambda;
+
+      std::vector<std::vector<size_t>> kept(static_cast<size_t>(J));
+      bool want_inverse = false;
+      for (int64_t jo = 0; jo < J; ++jo) {
+        const int64_t o = j.outs[static_cast<size_t>(jo)];
+        auto& ks = kept[static_cast<size_t>(jo)];
+        for (int64_t k = 0; k < gp.k; ++k)
+          if (weight_at(w, gp, o, k) != 0.f) ks.push_back(static_cast<size_t>(k));
+        if (has_bias) ks.push_back(static_cast<size_t>(gp.k));
+        if (kp - static_cast<int64_t>(ks.size()) < static_cast<int64_t>(ks.size()) && kp > 64) want_inverse = true;
       }
-      return yy[static_cast<size_t>(o)] - 2 * dot(b.data(), v.data(), kp) + q;
-    };
-    for (int64_t o = 0; o < O; ++o) {
-      for (int64_t i = 0; i < kp; ++i) b[static_cast<size_t>(i)] = rhs[static_cast<size_t>(i * O + o)];
-      for (int64_t k = 0; k < gp.k; ++k) cur[static_cast<size_t>(k)] = weight_at(w, gp, o, k);
-      if (has_bias) cur[static_cast<size_t>(gp.k)] = bias[o];
-      const double before = objective(cur, o);
-      std::vector<double> sol = solve_kept(h, h_inv.empty() ? nullptr : &h_inv, static_cast<size_t>(kp), b.data(),
-                                           kept[static_cast<size_t>(o)]);
-      bool solved = !sol.empty();
-      for (double v : sol) solved = solved && std::isfinite(v) && std::fabs(v) < 3.0e38;
-      double after = before;
-      bool better = false;
-      if (solved) {
-        std::vector<double> as_float(sol.size());
-        for (size_t i = 0; i < sol.size(); ++i) as_float[i] = static_cast<double>(static_cast<float>(sol[i]));
-        after = objective(as_float, o);
-        solved = std::isfinite(after);
-        // Keep the pruned row unless the re-fit fits the calibration data better (the
-        // ridge can make a barely pruned row slightly worse).
-        better = solved && after <= before;
-      }
-      if (!solved) ++lr.rows_failed;
-      if (!better) {
-        after = before;
-      } else {
-        for (size_t k : kept[static_cast<size_t>(o)]) {
-          if (static_cast<int64_t>(k) == gp.k) bias[o] = static_cast<float>(sol[k]);
-          else weight_at(w, gp, o, static_cast<int64_t>(k)) = static_cast<float>(sol[k]);
+      std::vector<double> h_inv;
+      if (want_inverse) h_inv = spd_inverse(h, static_cast<size_t>(kp));
+      std::vector<double> b(static_cast<size_t>(kp)), cur(static_cast<size_t>(kp));
+      // Unridged objective ||X w - y||^2 = yy - 2 b.w + w^T G w.
+      auto objective = [&](const std::vector<double>& v, int64_t jo) {
+        double q = 0;
+        for (int64_t i = 0; i < kp; ++i) {
+          if (v[static_cast<size_t>(i)] == 0.0) continue;
+          q += v[static_cast<size_t>(i)] * dot(gram.data() + i * kp, v.data(), kp);
         }
-        ++lr.rows;
+        return j.yy[static_cast<size_t>(jo)] - 2 * dot(b.data(), v.data(), kp) + q;
+      };
+      for (int64_t jo = 0; jo < J; ++jo) {
+        const int64_t o = j.outs[static_cast<size_t>(jo)];
+        for (int64_t i = 0; i < kp; ++i) b[static_cast<size_t>(i)] = j.rhs[static_cast<size_t>(i * J + jo)];
+        for (int64_t k = 0; k < gp.k; ++k) cur[static_cast<size_t>(k)] = weight_at(w, gp, o, k);
+        if (has_bias) cur[static_cast<size_t>(gp.k)] = bias[o];
+        const double before = objective(cur, jo);
+        std::vector<double> sol = solve_kept(h, h_inv.empty() ? nullptr : &h_inv, static_cast<size_t>(kp), b.data(),
+                                             kept[static_cast<size_t>(jo)]);
+        bool solved = !sol.empty();
+        for (double v : sol) solved = solved && std::isfinite(v) && std::fabs(v) < 3.0e38;
+        double after = before;
+        bool better = false;
+        if (solved) {
+          std::vector<double> as_float(sol.size());
+          for (size_t i = 0; i < sol.size(); ++i) as_float[i] = static_cast<double>(static_cast<float>(sol[i]));
+          after = objective(as_float, jo);
+          solved = std::isfinite(after);
+          // Keep the pruned row unless the re-fit fits the calibration data better (the
+          // ridge can make a barely pruned row slightly worse).
+          better = solved && after <= before;
+        }
+        if (!solved) ++lr.rows_failed;
+        if (!better) {
+          after = before;
+        } else {
+          for (size_t k : kept[static_cast<size_t>(jo)]) {
+            if (static_cast<int64_t>(k) == gp.k) bias[o] = static_cast<float>(sol[k]);
+            else weight_at(w, gp, o, static_cast<int64_t>(k)) = static_cast<float>(sol[k]);
+          }
+          ++lr.rows;
+        }
+        e_before += std::max(0.0, before);
+        e_after += std::max(0.0, after);
+        y_total += j.yy[static_cast<size_t>(jo)];
       }
-      e_before += std::max(0.0, before);
-      e_after += std::max(0.0, after);
-      y_total += yy[static_cast<size_t>(o)];
     }
     lr.error_before = y_total > 0 ? e_before / y_total : 0;
     lr.error_after = y_total > 0 ? e_after / y_total : 0;

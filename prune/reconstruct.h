@@ -19,7 +19,8 @@
 //     from the inverse Gram (least_squares.h). Gram matrices are accumulated in double
 //     in a fixed order on one thread, so the result is deterministic.
 // The data is the caller's: the CLI documents it as calibration images from the
-// training set. Where it stops working: layers with alpha/beta != 1, transA, grouped or
+// training set. A depthwise Conv (one input channel per output) is re-fitted channel by
+// channel. Where it stops working: layers with alpha/beta != 1, transA, other grouped or
 // non-2-D convolutions, auto_pad, MatMul with a batched weight, or weights shared by
 // several nodes are left as they are and named in `skipped`. A row whose solve fails
 // (not positive definite, non-finite result), or whose re-fit does not lower the

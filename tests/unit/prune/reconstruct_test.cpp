@@ -259,3 +259,60 @@ TEST_CASE("reconstruct: no samples or a bad ridge is an input error; unsupported
   CHECK(res.skipped[0].find("alpha") != std::string::npos);
   CHECK(floats_of(*p.graph.initializer("W")) == before);
 }
+
+TEST_CASE("reconstruct: a depthwise Conv is re-fitted channel by channel, following the kept-channel map", "[prune][reconstruct]") {
+  // Dense: 3 channels; pruned: channels {0, 2} kept, filters perturbed. Each channel reads only
+  // its own input channel, so the re-fit must land on the dense filters of channels 0 and 2.
+  const size_t n = 5;
+  const auto xd = random_floats(n * 3 * 6 * 6, 23);
+  std::vector<float> xp(n * 2 * 36);
+  for (size_t s = 0; s < n; ++s)
+    for (size_t i = 0; i < 36; ++i) {
+      xp[(s * 2 + 0) * 36 + i] = xd[(s * 3 + 0) * 36 + i];
+      xp[(s * 2 + 1) * 36 + i] = xd[(s * 3 + 2) * 36 + i];
+    }
+  const auto w = random_floats(3 * 9, 24);
+  const auto b = random_floats(3, 25);
+  auto dw_model = [](int64_t c, const std::vector<float>& wv, const std::vector<float>& bv) {
+    Model m = empty_model("x", {-1, c, 6, 6}, "y");
+    m.graph.inputs[0].shape[0] = Dim::symbol("N");
+    m.graph.initializers.push_back(Tensor::make_f32("w", {c, 1, 3, 3}, wv));
+    m.graph.initializers.push_back(Tensor::make_f32("b", {c}, bv));
+    m.graph.nodes.push_back(make_node("Conv", {"x", "w", "b"}, {"y"}, "dw"));
+    m.graph.nodes.back().set_attr_int("group", c);
+    m.graph.nodes.back().set_attr_ints("pads", {1, 1, 1, 1});
+    return reimport(m);
+  };
+  const Model dense = dw_model(3, w, b);
+  std::vector<float> wp(w.begin(), w.begin() + 9);
+  wp.insert(wp.end(), w.begin() + 18, w.end());
+  for (float& v : wp) v *= 1.3f;
+  Model p = dw_model(2, wp, {b[0] - 0.5f, b[2]});
+  // Dense and pruned models read different data: serve each its own input.
+  const prune::ActivationFn acts = [&](const Model& m, const std::vector<std::string>&) -> prune::ActivationBatchFn {
+    const bool is_dense = m.graph.initializer("w")->dims[0] == 3;
+    const std::vector<float>* x = is_dense ? &xd : &xp;
+    const int64_t c = is_dense ? 3 : 2;
+    return [x, c](size_t start, size_t cnt) {
+      const size_t per = static_cast<size_t>(c) * 36;
+      prune::Activation a;
+      a.shape = {static_cast<int64_t>(cnt), c, 6, 6};
+      a.data.assign(x->begin() + static_cast<ptrdiff_t>(start * per), x->begin() + static_cast<ptrdiff_t>((start + cnt) * per));
+      return std::vector<prune::Activation>{a};
+    };
+  };
+  prune::ReconstructOptions ro;
+  ro.samples = n;
+  ro.ridge = 1e-10;
+  const auto res = prune::reconstruct_pruned_layers(p, dense, {{"y", {0, 2}}}, acts, ro);
+  REQUIRE(res.layers.size() == 1);
+  CHECK(res.layers[0].rows == 2);
+  const auto got = floats_of(*p.graph.initializer("w"));
+  for (size_t k = 0; k < 9; ++k) {
+    CHECK(got[k] == Approx(w[k]).margin(1e-3));
+    CHECK(got[9 + k] == Approx(w[18 + k]).margin(1e-3));
+  }
+  const auto gb = floats_of(*p.graph.initializer("b"));
+  CHECK(gb[0] == Approx(b[0]).margin(1e-3));
+  CHECK(gb[1] == Approx(b[2]).margin(1e-3));
+}
