@@ -1,0 +1,112 @@
+// `mcompress finetune` / `distill` and TorchScript MODEL arguments, end to end on small
+// Fashion-MNIST subsets (--limit). Bad input: exit 2, one line on stderr, no output.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "compress/onnx/onnx_import.h"
+#include "tests/support/run_process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
+const std::string kFx = std::string(MC_DISTILL_FIXTURES) + "/";
+const std::string kData = "/usr/share/datasets/fashion-mnist/";
+const std::vector<std::string> kTrain = {"--data", kData + "train-images-idx3-ubyte.gz", "--labels",
+                                         kData + "train-labels-idx1-ubyte.gz", "--mean", "0.286", "--std", "0.353"};
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_distill_XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+mc::test::ProcessResult run(std::vector<std::string> args) {
+  args.insert(args.begin(), MC_BIN);
+  return mc::test::run_process(args, 300);
+}
+
+std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+void expect_bad_input(const std::vector<std::string>& args, const std::string& needle, const fs::path& out) {
+  const auto r = run(args);
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(needle) != std::string::npos);
+  CHECK(!fs::exists(out));
+}
+
+}  // namespace
+
+TEST_CASE("finetune: a pruned MLP trains on 512 samples, zeros stay, JSON reports the epochs", "[e2e][distill]") {
+  TempDir d;
+  const fs::path pruned = d.path / "mlp80.onnx", out = d.path / "mlp80ft.onnx";
+  REQUIRE(run({"prune", kExamples + "mlp.onnx", "--ratio", "0.8", "-o", pruned.string()}).exit_code == 0);
+  const auto r = run(cat({"finetune", pruned.string(), "--epochs", "2", "--limit", "512", "--json", "-o", out.string()},
+                         kTrain));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["epochs"].size() == 2);
+  CHECK(j["after"]["nonzero_params"] == j["before"]["nonzero_params"]);
+  CHECK(j["masked"].get<uint64_t>() > 200000);
+  CHECK(r.err.find("epoch 2/2: loss") != std::string::npos);
+  const mc::Model m = mc::import_onnx_file(out.string());
+  CHECK(m.graph.initializers.size() == 6);
+}
+
+TEST_CASE("finetune and distill take TorchScript models", "[e2e][distill]") {
+  TempDir d;
+  const fs::path out = d.path / "lenet_ft.onnx", kd = d.path / "student_kd.onnx";
+  auto r = run(cat({"finetune", kFx + "lenet5.pt", "--limit", "256", "-o", out.string()}, kTrain));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("epoch 1/1: loss") != std::string::npos);
+  CHECK(r.out.find("finetune: params 61,706") != std::string::npos);
+  r = run(cat({"distill", "--teacher", kFx + "resnet.pt", "--student", kFx + "student.onnx", "--limit", "256",
+               "--temperature", "4", "--alpha", "0.7", "-o", kd.string()},
+              kTrain));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(kd));
+}
+
+TEST_CASE("finetune/distill bad input: exit 2 and one line", "[e2e][distill]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  const std::string imgs = kData + "train-images-idx3-ubyte.gz";
+  expect_bad_input({"finetune", kFx + "student.onnx", "--data", imgs, "--limit", "64", "-o", out.string()}, "labels",
+                   out);
+  expect_bad_input({"distill", "--teacher", kExamples + "lenet5.onnx", "--student", kFx + "student.onnx", "--data", imgs,
+                    "--limit", "64", "-o", out.string()},
+                   "labels", out);
+  expect_bad_input(cat({"finetune", kFx + "student.onnx", "--optimizer", "lbfgs", "-o", out.string()}, kTrain),
+                   "--optimizer", out);
+  expect_bad_input(cat({"finetune", kFx + "student.onnx", "--resume", "-o", out.string()}, kTrain), "--checkpoint", out);
+  expect_bad_input(cat({"finetune", kFx + "unsupported.pt", "--limit", "64", "-o", out.string()}, kTrain), "aten::cumsum",
+                   out);
+  const fs::path corrupt = d.path / "corrupt.pt";
+  {
+    std::ofstream f(corrupt);
+    f << "PK not really a zip";
+  }
+  expect_bad_input({"inspect", corrupt.string()}, "not a readable TorchScript archive", out);
+  expect_bad_input(cat({"finetune", kFx + "student.onnx", "-o", kFx + "student.onnx"}, kTrain), "is the input model", out);
+}

@@ -1,0 +1,201 @@
+// Static QDQ insertion on a small hand-built model: what is quantized, the node
+// sequence of docs/quantization.md §3, the int8/int32 initializers and their scales,
+// the Relu folded into the output range (zp -128), Flatten moved onto int8, and what
+// stays fp32 with its reason.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "compress/error.h"
+#include "compress/passes/refresh_shapes.h"
+#include "quantize/quant_params.h"
+#include "quantize/static_quant.h"
+
+using namespace mc;
+using namespace mc::quant;
+
+namespace {
+
+ValueInfo vi(const std::string& name, std::vector<Dim> shape) {
+  ValueInfo v;
+  v.name = name;
+  v.dtype = DType::F32;
+  v.has_shape = true;
+  v.shape = std::move(shape);
+  return v;
+}
+
+Node node(const std::string& name, const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
+  Node n;
+  n.name = name;
+  n.op_type = op;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  return n;
+}
+
+// x[N,1,4,4] -> Conv(W[2,1,3,3], B[2]) -> Relu -> Flatten -> Gemm(Wg[3,8] transB, Bg[3]) -> y
+//                                                    \-> Exp (stays fp32, not a quantizable op)
+Model small_model(bool zero_channel) {
+  Model m;
+  m.opsets = {{"", 13}};
+  Graph& g = m.graph;
+  g.inputs = {vi("x", {Dim::symbol("N"), Dim::known(1), Dim::known(4), Dim::known(4)})};
+  g.outputs = {vi("y", {Dim::symbol("N"), Dim::known(3)}), vi("e", {Dim::symbol("N"), Dim::known(8)})};
+  std::vector<float> w(18);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = (i < 9 && zero_channel) ? 0.f : static_cast<float>(i) / 10.f - 0.9f;
+  g.initializers.push_back(Tensor::make_f32("W", {2, 1, 3, 3}, w));
+  g.initializers.push_back(Tensor::make_f32("B", {2}, {0.1f, -0.2f}));
+  std::vector<float> wg(24);
+  for (size_t i = 0; i < wg.size(); ++i) wg[i] = std::sin(static_cast<float>(i));
+  g.initializers.push_back(Tensor::make_f32("Wg", {3, 8}, wg));
+  g.initializers.push_back(Tensor::make_f32("Bg", {3}, {0.5f, 0.f, -0.5f}));
+  g.nodes.push_back(node("conv", "Conv", {"x", "W", "B"}, {"c"}));
+  g.nodes.push_back(node("relu", "Relu", {"c"}, {"r"}));
+  g.nodes.push_back(node("flat", "Flatten", {"r"}, {"f"}));
+  Node gemm = node("fc", "Gemm", {"f", "Wg", "Bg"}, {"y"});
+  gemm.set_attr_int("transB", 1);
+  g.nodes.push_back(gemm);
+  g.nodes.push_back(node("exp", "Exp", {"f"}, {"e"}));
+  refresh_shapes(m);
+  return m;
+}
+
+std::vector<std::string> ops(const Graph& g) {
+  std::vector<std::string> v;
+  for (const auto& n : g.nodes) v.push_back(n.op_type);
+  return v;
+}
+
+const Node* producer(const Graph& g, const std::string& v) {
+  for (const auto& n : g.nodes)
+    for (const auto& o : n.outputs)
+      if (o == v) return &n;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("plan: Conv+Relu and Gemm quantized, values to observe", "[quantize][static]") {
+  Model m = small_model(false);
+  StaticPlan p = plan_static(m, {});
+  REQUIRE(p.layers.size() == 2);
+  CHECK(p.layers[0].node == "conv");
+  CHECK(p.layers[0].quantized);
+  CHECK(p.layers[0].folded == "Relu");
+  CHECK(p.layers[0].output == "r");
+  CHECK(p.layers[1].node == "fc");
+  CHECK(p.layers[1].quantized);
+  // f (Flatten of r) takes r's parameters: not observed on its own
+  CHECK(p.observe == std::vector<std::string>{"x", "r", "y"});
+}
+
+TEST_CASE("plan: --exclude by name and by op type; unmatched names are reported", "[quantize][static]") {
+  Model m = small_model(false);
+  StaticQuantOptions o;
+  o.exclude = {"fc", "Conv", "nothing"};
+  StaticPlan p = plan_static(m, o);
+  CHECK_FALSE(p.layers[0].quantized);
+  CHECK(p.layers[0].reason == "excluded by --exclude");
+  CHECK_FALSE(p.layers[1].quantized);
+  CHECK(p.unmatched_exclude == std::vector<std::string>{"nothing"});
+  CHECK(p.observe.empty());
+}
+
+TEST_CASE("plan: Gemm with alpha != 1 stays fp32 with the reason", "[quantize][static]") {
+  Model m = small_model(false);
+  m.graph.nodes[3].set_attr_float("alpha", 2.f);
+  StaticPlan p = plan_static(m, {});
+  CHECK_FALSE(p.layers[1].quantized);
+  CHECK(p.layers[1].reason == "alpha or beta is not 1");
+}
+
+TEST_CASE("plan: opset below 13 is an input error", "[quantize][static]") {
+  Model m = small_model(false);
+  m.opsets = {{"", 11}};
+  CHECK_THROWS_AS(plan_static(m, {}), mc::Error);
+}
+
+TEST_CASE("apply: QDQ structure, int8 weights per channel, int32 bias, zp -128 after Relu", "[quantize][static]") {
+  Model m = small_model(true);  // conv channel 0 all zero
+  StaticQuantOptions o;
+  StaticPlan p = plan_static(m, o);
+  std::map<std::string, std::pair<float, float>> ranges = {{"x", {-1.f, 2.f}}, {"r", {0.f, 3.f}}, {"y", {-4.f, 4.f}}};
+  apply_static(m, p, ranges, o);
+  const Graph& g = m.graph;
+  CHECK(ops(g) == std::vector<std::string>{"QuantizeLinear", "DequantizeLinear",            // x
+                                           "DequantizeLinear", "DequantizeLinear", "Conv",  // W, B, conv
+                                           "Relu", "QuantizeLinear", "DequantizeLinear",    // r
+                                           "Flatten", "DequantizeLinear",                   // f on int8
+                                           "DequantizeLinear", "DequantizeLinear", "Gemm",  // Wg, Bg, fc
+                                           "QuantizeLinear", "DequantizeLinear", "Exp"});
+  // The graph output keeps its name: the last DequantizeLinear writes y.
+  CHECK(producer(g, "y")->op_type == "DequantizeLinear");
+  // Flatten reads the int8 value of r
+  const Node* flat = nullptr;
+  for (const auto& n : g.nodes) if (n.op_type == "Flatten") flat = &n;
+  REQUIRE(flat);
+  CHECK(producer(g, flat->inputs[0])->op_type == "QuantizeLinear");
+  CHECK(g.value(flat->outputs[0])->dtype == DType::I8);
+  // Relu output: scale 3/255, zp -128
+  const Node* qr = producer(g, flat->inputs[0]);
+  CHECK(qr->inputs[0] == "r");
+  CHECK(g.initializer(qr->inputs[1])->as<float>()[0] == 3.f / 255.f);
+  CHECK(g.initializer(qr->inputs[2])->dtype == DType::I8);
+  CHECK(g.initializer(qr->inputs[2])->as<int8_t>()[0] == -128);
+  CHECK(g.value("r_quantized")->dtype == DType::I8);
+  // Conv weight: int8 [2,1,3,3] per channel (axis 0), channel 0 all zero -> scale 1
+  const Node* conv = nullptr;
+  for (const auto& n : g.nodes) if (n.op_type == "Conv") conv = &n;
+  const Node* wdq = producer(g, conv->inputs[1]);
+  REQUIRE(wdq->op_type == "DequantizeLinear");
+  CHECK(wdq->attr_int("axis", -1) == 0);
+  CHECK(wdq->inputs.size() == 2);  // zero point 0 omitted
+  const Tensor* wq = g.initializer(wdq->inputs[0]);
+  CHECK(wq->dtype == DType::I8);
+  CHECK(wq->dims == std::vector<int64_t>{2, 1, 3, 3});
+  const Tensor* ws = g.initializer(wdq->inputs[1]);
+  CHECK(ws->as<float>()[0] == 1.f);
+  const float w17 = 17.f / 10.f - 0.9f;  // channel 1's largest |w| (the model's own float arithmetic)
+  CHECK(ws->as<float>()[1] == w17 / 127.f);
+  for (int i = 0; i < 9; ++i) CHECK(wq->as<int8_t>()[i] == 0);
+  CHECK(wq->as<int8_t>()[17] == 127);
+  // Conv bias: int32, scale s_x * s_w[c], DQ axis 0, no zero point
+  const Node* bdq = producer(g, conv->inputs[2]);
+  const Tensor* bq = g.initializer(bdq->inputs[0]);
+  CHECK(bq->dtype == DType::I32);
+  CHECK(bdq->inputs.size() == 2);
+  const float s_x = 3.f / 255.f;
+  CHECK(g.initializer(bdq->inputs[1])->as<float>()[1] == s_x * (w17 / 127.f));
+  CHECK(bq->as<int32_t>()[1] == static_cast<int32_t>(std::nearbyint(-0.2f / (s_x * (w17 / 127.f)))));
+  // Gemm with transB: weight per channel along axis 0 ([N, K])
+  const Node* gemm = nullptr;
+  for (const auto& n : g.nodes) if (n.op_type == "Gemm") gemm = &n;
+  CHECK(producer(g, gemm->inputs[1])->attr_int("axis", -1) == 0);
+  // Float weights are gone
+  CHECK(g.initializer("W") == nullptr);
+  CHECK(g.initializer("Wg") == nullptr);
+}
+
+TEST_CASE("apply: per-tensor weights and a constant (all-zero) activation", "[quantize][static]") {
+  Model m = small_model(false);
+  StaticQuantOptions o;
+  o.per_channel = false;
+  StaticPlan p = plan_static(m, o);
+  std::map<std::string, std::pair<float, float>> ranges = {{"x", {0.f, 0.f}}, {"r", {0.f, 0.f}}, {"y", {0.f, 0.f}}};
+  apply_static(m, p, ranges, o);
+  const Graph& g = m.graph;
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear") continue;
+    CHECK(n.attr(std::string("axis")) == nullptr);  // per tensor everywhere
+    const Tensor* s = g.initializer(n.inputs[1]);
+    CHECK(s->dims.empty());
+    CHECK(s->as<float>()[0] > 0.f);  // never 0 or NaN
+    CHECK(std::isfinite(s->as<float>()[0]));
+  }
+}
+
+TEST_CASE("apply: a range missing for an observed value is an internal error", "[quantize][static]") {
+  Model m = small_model(false);
+  StaticPlan p = plan_static(m, {});
+  CHECK_THROWS_AS(apply_static(m, p, {{"x", {0.f, 1.f}}}, {}), mc::Error);
+}
