@@ -42,10 +42,60 @@ inline int8_t requant_avg(int32_t sum, int64_t count, const QPoolState& st) {
   return (int8_t)((int32_t)std::nearbyint(f) + st.zy);
 }
 
+// MaxPool over 1-D/2-D windows: per output row the in-range rows of the window, per column the
+// in-range taps, precomputed once per run (max is exact, so this is the reference's result).
+void run_maxpool_2d(const QPoolState& st, const int8_t* x, int8_t* y, const ParallelFor* pf) {
+  const int64_t H = st.in[1], W = st.in[2], OH = st.out[1], OW = st.out[2];
+  const bool inside = st.pb[1] == 0 && st.pb[2] == 0 && st.d[1] == 1 && st.d[2] == 1 &&
+                      (OH - 1) * st.s[1] + st.k[1] <= H && (OW - 1) * st.s[2] + st.k[2] <= W && W <= 4096;
+  if (inside) {  // every window inside the input: row maxima, then column maxima
+    parallel_for(pf, st.planes, [&](int64_t p0, int64_t p1) {
+      int8_t t[4096];
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          const int8_t* r = x + p * H * W + oy * st.s[1] * W;
+          for (int64_t i = 0; i < W; ++i) t[i] = r[i];
+          for (int64_t ky = 1; ky < st.k[1]; ++ky)
+            for (int64_t i = 0; i < W; ++i) t[i] = r[ky * W + i] > t[i] ? r[ky * W + i] : t[i];
+          int8_t* yr = y + (p * OH + oy) * OW;
+          for (int64_t ox = 0; ox < OW; ++ox) {
+            int8_t m = t[ox * st.s[2]];
+            for (int64_t kx = 1; kx < st.k[2]; ++kx) m = t[ox * st.s[2] + kx] > m ? t[ox * st.s[2] + kx] : m;
+            yr[ox] = m;
+          }
+        }
+    });
+    return;
+  }
+  parallel_for(pf, st.planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int8_t* xp = x + p * H * W;
+      int8_t* yp = y + p * OH * OW;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        int64_t a0, b0, c0;
+        const int64_t s0 = oy * st.s[1] - st.pb[1];
+        taps(s0, st.k[1], st.d[1], H, st.pe[1], &a0, &b0, &c0);
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t a1, b1, c1;
+          const int64_t s1 = ox * st.s[2] - st.pb[2];
+          taps(s1, st.k[2], st.d[2], W, st.pe[2], &a1, &b1, &c1);
+          int32_t m = -128;
+          for (int64_t ky = a0; ky < b0; ++ky) {
+            const int8_t* r = xp + (s0 + ky * st.d[1]) * W + s1;
+            for (int64_t kx = a1; kx < b1; ++kx) m = r[kx * st.d[2]] > m ? r[kx * st.d[2]] : m;
+          }
+          yp[oy * OW + ox] = (int8_t)m;
+        }
+      }
+    }
+  });
+}
+
 void run_qpool(const NodePlan& n, const ExecContext& ctx) {
   const QPoolState& st = static_cast<const QPoolState&>(*n.state);
   const int8_t* x = static_cast<const int8_t*>(ctx.in(n.inputs[0]));
   int8_t* y = static_cast<int8_t*>(ctx.out(n.outputs[0]));
+  if (st.is_max && st.in[0] == 1 && st.out[0] == 1) return run_maxpool_2d(st, x, y, ctx.pf);
   const int64_t in_plane = st.in[0] * st.in[1] * st.in[2], out_plane = st.out[0] * st.out[1] * st.out[2];
   parallel_for(ctx.pf, st.planes, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {

@@ -37,41 +37,88 @@ void int8_pack_rows_u8(int rows, int K, const uint8_t* x, int64_t ldx, int8_t* x
   }
 }
 
+// Four taps (one K-quad) at a time: per output row, each tap is a source row (or the zero point when
+// the row is outside the input) read at ox * sw + offset; the four bytes of a column are written as
+// one 32-bit store. Columns whose source is inside the row for all four taps take the branch-free loop.
 void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* xp) {
   const int64_t N = (int64_t)g.OH * g.OW, Np = int8_gemm_cols(N);
-  const int K = cg * g.kh * g.kw;
-  if ((K & 3) != 0) std::memset(xp + (int64_t)(K / 4) * Np * 4, 0, (size_t)Np * 4);  // tail quad
-  int k = 0;
-  for (int c = 0; c < cg; ++c)
-    for (int ky = 0; ky < g.kh; ++ky)
-      for (int kx = 0; kx < g.kw; ++kx, ++k) {
-        int8_t* dst = xp + (int64_t)(k / 4) * Np * 4 + (k & 3);
-        const int8_t* xc = x + (int64_t)c * g.H * g.W;
-        for (int oy = 0; oy < g.OH; ++oy) {
-          const int iy = oy * g.sh - g.pad_t + ky * g.dh;
-          int8_t* d = dst + (int64_t)oy * g.OW * 4;
-          if (iy < 0 || iy >= g.H) {
-            for (int ox = 0; ox < g.OW; ++ox) d[ox * 4] = zx;
-            continue;
-          }
-          const int8_t* xr = xc + (int64_t)iy * g.W;
-          const int ix0 = -g.pad_l + kx * g.dw;
-          if (g.sw == 1 && ix0 >= 0 && ix0 + g.OW <= g.W) {
-            for (int ox = 0; ox < g.OW; ++ox) d[ox * 4] = xr[ix0 + ox];
-          } else {
-            for (int ox = 0; ox < g.OW; ++ox) {
-              const int ix = ox * g.sw + ix0;
-              d[ox * 4] = (ix >= 0 && ix < g.W) ? xr[ix] : zx;
-            }
-          }
+  const int K = cg * g.kh * g.kw, Kq = (K + 3) / 4;
+  const int8_t zrow_val = zx;
+  for (int q = 0; q < Kq; ++q) {
+    int c[4], ky[4], kx[4];
+    bool present[4];
+    for (int j = 0; j < 4; ++j) {
+      const int k = q * 4 + j;
+      present[j] = k < K;
+      const int kk = present[j] ? k : 0;
+      c[j] = kk / (g.kh * g.kw);
+      ky[j] = kk / g.kw % g.kh;
+      kx[j] = kk % g.kw;
+    }
+    uint8_t* dst = reinterpret_cast<uint8_t*>(xp) + (int64_t)q * Np * 4;
+    for (int oy = 0; oy < g.OH; ++oy) {
+      const int8_t* src[4];
+      int ix0[4];
+      int lo = 0, hi = g.OW;  // columns where every present tap is inside its row
+      for (int j = 0; j < 4; ++j) {
+        const int iy = oy * g.sh - g.pad_t + ky[j] * g.dh;
+        ix0[j] = -g.pad_l + kx[j] * g.dw;
+        if (!present[j] || iy < 0 || iy >= g.H) {
+          src[j] = nullptr;
+          continue;
+        }
+        src[j] = x + ((int64_t)c[j] * g.H + iy) * g.W;
+        // ox * sw + ix0 >= 0  and  ox * sw + ix0 < W
+        const int first = ix0[j] >= 0 ? 0 : (-ix0[j] + g.sw - 1) / g.sw;
+        const int last = g.W - 1 - ix0[j] < 0 ? -1 : (g.W - 1 - ix0[j]) / g.sw;  // inclusive
+        lo = first > lo ? first : lo;
+        hi = last + 1 < hi ? last + 1 : hi;
+      }
+      uint8_t* d = dst + (int64_t)oy * g.OW * 4;
+      auto one = [&](int ox) {
+        uint8_t b[4];
+        for (int j = 0; j < 4; ++j) {
+          const int ix = ox * g.sw + ix0[j];
+          b[j] = (uint8_t)((src[j] && ix >= 0 && ix < g.W) ? src[j][ix] : (present[j] ? zrow_val : 0));
+        }
+        std::memcpy(d + ox * 4, b, 4);
+      };
+      if (hi <= lo) {
+        for (int ox = 0; ox < g.OW; ++ox) one(ox);
+        continue;
+      }
+      for (int ox = 0; ox < lo; ++ox) one(ox);
+      // Inside: rows outside the input (src null) read the zero point; absent taps read 0.
+      const uint8_t fill[4] = {(uint8_t)(present[0] ? zrow_val : 0), (uint8_t)(present[1] ? zrow_val : 0),
+                               (uint8_t)(present[2] ? zrow_val : 0), (uint8_t)(present[3] ? zrow_val : 0)};
+      const uint8_t* s0 = src[0] ? reinterpret_cast<const uint8_t*>(src[0] + ix0[0]) : nullptr;
+      const uint8_t* s1 = src[1] ? reinterpret_cast<const uint8_t*>(src[1] + ix0[1]) : nullptr;
+      const uint8_t* s2 = src[2] ? reinterpret_cast<const uint8_t*>(src[2] + ix0[2]) : nullptr;
+      const uint8_t* s3 = src[3] ? reinterpret_cast<const uint8_t*>(src[3] + ix0[3]) : nullptr;
+      const int sw = g.sw;
+      if (s0 && s1 && s2 && s3) {
+        for (int ox = lo; ox < hi; ++ox) {
+          const int o = ox * sw;
+          const uint32_t v = (uint32_t)s0[o] | (uint32_t)s1[o] << 8 | (uint32_t)s2[o] << 16 | (uint32_t)s3[o] << 24;
+          std::memcpy(d + ox * 4, &v, 4);
+        }
+      } else {
+        for (int ox = lo; ox < hi; ++ox) {
+          const int o = ox * sw;
+          const uint32_t v = (uint32_t)(s0 ? s0[o] : fill[0]) | (uint32_t)(s1 ? s1[o] : fill[1]) << 8 |
+                             (uint32_t)(s2 ? s2[o] : fill[2]) << 16 | (uint32_t)(s3 ? s3[o] : fill[3]) << 24;
+          std::memcpy(d + ox * 4, &v, 4);
         }
       }
+      for (int ox = hi; ox < g.OW; ++ox) one(ox);
+    }
+  }
 }
 
 const Int8KernelSet& int8_kernels_reference() {
   static const Int8KernelSet set = {"reference",           int8_ref::gemm_packed_size, int8_ref::gemm_pack,
                                     int8_ref::gemm_run,    int8_ref::dw_packed_size,   int8_ref::dw_pack,
-                                    int8_ref::dw_scratch_size, int8_ref::dw_run};
+                                    int8_ref::dw_scratch_size, int8_ref::dw_run,    int8_ref::add_run};
   return set;
 }
 

@@ -50,6 +50,13 @@ struct Int8Out {
   const float* fbias = nullptr; // [M] or nullptr (fp32 output only)
 };
 
+// QLinearAdd on runs: y[i] = clamp(rhe(ma * (float)(a[i*as] - za) + mb * (float)(b[i*bs] - zb)) + zy, lo, hi),
+// each product rounded to float32, then the sum (no FMA); strides 0 (broadcast) or 1.
+struct Int8AddParams {
+  float ma = 1.f, mb = 1.f;
+  int32_t za = 0, zb = 0, zy = 0, lo = -128, hi = 127;
+};
+
 // Depthwise geometry: one image [C][H][W] -> [C][OH][OW], weight [C][kh][kw]. Uses ConvGeom's
 // C, H, W, kh, kw, sh, sw, dh, dw, pad_t, pad_l, OH, OW (pad_b/pad_r only through OH/OW).
 
@@ -69,6 +76,9 @@ struct Int8KernelSet {
   size_t (*dw_scratch_size)(const ConvGeom& g);
   void (*dw_run)(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
                  void* scratch, const ParallelFor* pf);
+
+  // --- QLinearAdd on a run of n elements ---
+  void (*add_run)(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y);
 };
 
 // The specification: scalar, readable, always available.

@@ -90,17 +90,29 @@ inline void dw_fill_plane(const ConvGeom& g, const DwPlanes& p, const int8_t* x,
     const int ih = r - g.pad_t;
     for (int ph = 0; ph < g.sw; ++ph) {
       int16_t* row = plane + ((int64_t)r * g.sw + ph) * p.L;
-      if (ih < 0 || ih >= g.H) {
-        std::memset(row, 0, (size_t)p.L * 2);
-        continue;
-      }
+      std::memset(row, 0, (size_t)p.L * 2);
+      if (ih < 0 || ih >= g.H) continue;
       const int8_t* xr = x + (int64_t)ih * g.W;
-      for (int i = 0; i < p.L; ++i) {
-        const int iw = i * g.sw + ph - g.pad_l;
-        row[i] = (iw >= 0 && iw < g.W) ? (int16_t)(xr[iw] - zx) : (int16_t)0;
+      // index i holds input column i * sw + ph - pad_l: inside for i in [i0, i1)
+      const int c0 = ph - g.pad_l;
+      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+      if (i1 > p.L) i1 = p.L;
+      if (g.sw == 1) {
+        const int8_t* src = xr + c0;
+        for (int i = i0; i < i1; ++i) row[i] = (int16_t)(src[i] - zx);
+      } else {
+        for (int i = i0; i < i1; ++i) row[i] = (int16_t)(xr[i * g.sw + c0] - zx);
       }
     }
   }
+}
+
+// Offset of tap t (ky, kx) from the first element of output row oy's window in the planes:
+// ((ky*dh) * sw + (kx*dw) % sw) * L + (kx*dw) / sw; the row base is oy * sh * sw * L.
+inline int64_t dw_tap_offset(const ConvGeom& g, const DwPlanes& p, int ky, int kx) {
+  const int off = kx * g.dw;
+  return ((int64_t)ky * g.dh * g.sw + off % g.sw) * p.L + off / g.sw;
 }
 
 }  // namespace int8_pack

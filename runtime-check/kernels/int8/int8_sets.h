@@ -15,6 +15,7 @@ namespace mcrt {
   size_t dw_scratch_size(const ConvGeom& g);                                                                      \
   void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y, \
               void* scratch, const ParallelFor* pf);                                                              \
+  void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y);   \
   }
 MCRT_INT8_DECLARE_SET(int8_avx2)
 MCRT_INT8_DECLARE_SET(int8_avx512vnni)
@@ -23,6 +24,6 @@ MCRT_INT8_DECLARE_SET(int8_neon_dotprod)
 #define MCRT_INT8_TABLE(ns, name)                                                                              \
   Int8KernelSet {                                                                                              \
     name, ns::gemm_packed_size, ns::gemm_pack, ns::gemm_run, ns::dw_packed_size, ns::dw_pack, ns::dw_scratch_size, \
-        ns::dw_run                                                                                             \
+        ns::dw_run, ns::add_run                                                                                \
   }
 }  // namespace mcrt

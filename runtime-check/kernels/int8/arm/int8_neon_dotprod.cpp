@@ -76,5 +76,9 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
   int8_neon_common::dw_run(g, packed, x, zx, out, y, scratch, pf);
 }
 
+void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y) {
+  int8_neon_common::add_run(n, a, as, b, bs, p, y);
+}
+
 }  // namespace int8_neon_dotprod
 }  // namespace mcrt

@@ -3,6 +3,7 @@
 // Sums wrap like the SIMD twins would (uint32 arithmetic); prepare's K bound keeps them exact.
 #include "int8_reference.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "../../parallel_for.h"
@@ -87,6 +88,17 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
         }
     }
   });
+}
+
+void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y) {
+  const float flo = (float)(p.lo - p.zy), fhi = (float)(p.hi - p.zy);
+  for (int64_t i = 0; i < n; ++i) {
+    const float fa = p.ma * (float)((int32_t)a[i * as] - p.za);
+    const float fb = p.mb * (float)((int32_t)b[i * bs] - p.zb);
+    float f = fa + fb;
+    f = f < flo ? flo : (f > fhi ? fhi : f);  // integer bounds: clamping commutes with rounding
+    y[i] = (int8_t)((int32_t)std::nearbyint(f) + p.zy);
+  }
 }
 
 }  // namespace int8_ref

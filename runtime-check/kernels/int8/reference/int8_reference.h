@@ -14,6 +14,7 @@ void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed
 size_t dw_scratch_size(const ConvGeom& g);
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf);
+void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y);
 
 }  // namespace int8_ref
 }  // namespace mcrt

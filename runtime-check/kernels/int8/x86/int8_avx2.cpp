@@ -121,30 +121,59 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
   const int16_t* wall = reinterpret_cast<const int16_t*>(base + int8_pack::dw_w_off(g.C));
   const int taps = g.kh * g.kw, tp = int8_pack::dw_taps_padded(taps);
   parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
+    int64_t toff[64];
+    const int nt = taps < 64 ? taps : 64;
+    for (int t = 0; t < nt; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
     for (int64_t c = c0; c < c1; ++c) {
       int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
       int8_pack::dw_fill_plane(g, p, x + c * g.H * g.W, zx, plane);
       const int16_t* w = wall + c * tp;
-      __m256i wv[64];
-      const int nw = taps < 64 ? taps : 64;
-      for (int t = 0; t < nw; ++t) wv[t] = _mm256_set1_epi32(w[t]);
-      for (int oy = 0; oy < g.OH; ++oy)
+      for (int oy = 0; oy < g.OH; ++oy) {
+        const int16_t* rowp = plane + (int64_t)oy * g.sh * g.sw * p.L;
         for (int ox = 0; ox < g.OW; ox += 8) {
           __m256i acc = _mm256_set1_epi32(bias[c]);
-          for (int ky = 0; ky < g.kh; ++ky) {
-            const int r = oy * g.sh + ky * g.dh;
-            for (int kx = 0; kx < g.kw; ++kx) {
-              const int t = ky * g.kw + kx, off = kx * g.dw;
-              const int16_t* src = plane + ((int64_t)r * g.sw + off % g.sw) * p.L + ox + off / g.sw;
-              const __m256i xv = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
-              const __m256i wt = t < 64 ? wv[t] : _mm256_set1_epi32(w[t]);
-              acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(xv, wt));
-            }
+          for (int t = 0; t < taps; ++t) {
+            const int64_t o = t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
+            // |x - zx| <= 255 and |w| <= 127: the int16 product is exact.
+            const __m128i xv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rowp + o + ox));
+            const __m128i pr = _mm_mullo_epi16(xv, _mm_set1_epi16(w[t]));
+            acc = _mm256_add_epi32(acc, _mm256_cvtepi16_epi32(pr));
           }
           store8(acc, (int)c, out, y, (c * g.OH + oy) * g.OW + ox, g.OW - ox < 8 ? g.OW - ox : 8);
         }
+      }
     }
   });
+}
+
+void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y) {
+  const __m256 ma = _mm256_set1_ps(p.ma), mb = _mm256_set1_ps(p.mb);
+  const __m256 flo = _mm256_set1_ps((float)(p.lo - p.zy)), fhi = _mm256_set1_ps((float)(p.hi - p.zy));
+  const __m256i za = _mm256_set1_epi32(p.za), zb = _mm256_set1_epi32(p.zb), zy = _mm256_set1_epi32(p.zy);
+  auto load8 = [](const int8_t* s, int st, int64_t i) {
+    if (st == 0) return _mm256_set1_epi32(s[0]);
+    long long v;
+    std::memcpy(&v, s + i, 8);
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 fa = _mm256_mul_ps(ma, _mm256_cvtepi32_ps(_mm256_sub_epi32(load8(a, as, i), za)));
+    const __m256 fb = _mm256_mul_ps(mb, _mm256_cvtepi32_ps(_mm256_sub_epi32(load8(b, bs, i), zb)));
+    const __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(fa, fb), flo), fhi);
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zy);
+    const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + i), _mm_packs_epi16(q16, q16));
+  }
+  if (i < n) {  // tail through the reference rule, element by element (same operations, scalar)
+    for (; i < n; ++i) {
+      const float fa = p.ma * (float)((int32_t)a[i * as] - p.za);
+      const float fb = p.mb * (float)((int32_t)b[i * bs] - p.zb);
+      const __m128 f = _mm_min_ss(_mm_max_ss(_mm_set_ss(fa + fb), _mm_set_ss((float)(p.lo - p.zy))),
+                                  _mm_set_ss((float)(p.hi - p.zy)));
+      y[i] = (int8_t)(_mm_cvtss_si32(f) + p.zy);
+    }
+  }
 }
 
 }  // namespace int8_avx2

@@ -1,7 +1,8 @@
 // AVX-512 VNNI int8 kernels (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni).
 //
 // GEMM: 8 output channels x 32 columns per tile (16 zmm accumulators; a 16-column variant for the
-// last block). vpdpbusd multiplies unsigned by signed bytes, so X is read as x + 128 (xor 0x80) and
+// last block); weights packed in tiles of 16 rows so that one column (batch-1 MatMul) runs as a GEMV
+// over 16 channels per vpdpbusd. vpdpbusd multiplies unsigned by signed bytes, so X is read as x + 128 (xor 0x80) and
 // the compensation bias - (zx + 128) * Σw, from the Σw precomputed in the pack, restores
 // Σ (x - zx) · w + bias exactly. Each vpdpbusd adds 4 products per lane into int32 without
 // saturation; with K · 255 · 127 < 2^31 nothing wraps.
@@ -19,7 +20,7 @@ namespace mcrt {
 namespace int8_avx512vnni {
 namespace {
 
-constexpr int MR = 8;
+constexpr int MR = 16;  // packed rows per tile; the GEMM tile takes 8 of them, the GEMV all 16
 
 inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {
   const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
@@ -35,29 +36,30 @@ inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + idx, k, q);
 }
 
+// 8 output channels (half h of a packed 16-row tile) x 16*NV columns.
 template <int NV>
-void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
+void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
                const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
-  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
-  __m512i acc[MR][NV];
-  for (int r = 0; r < MR; ++r)
+  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
+  __m512i acc[8][NV];
+  for (int r = 0; r < 8; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   const __m512i flip = _mm512_set1_epi8((char)0x80);
   const int8_t* xq = xp + (int64_t)n0 * 4;
   for (int q = 0; q < l.Kq; ++q, xq += Np * 4, wp += MR * 4) {
     __m512i xv[NV];
     for (int v = 0; v < NV; ++v) xv[v] = _mm512_xor_si512(_mm512_loadu_si512(xq + 64 * v), flip);
-    int32_t w4[MR];
+    int32_t w4[8];
     std::memcpy(w4, wp, sizeof w4);
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < 8; ++r) {
       const __m512i wb = _mm512_set1_epi32(w4[r]);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xv[v], wb);
     }
   }
-  for (int r = 0; r < MR; ++r) {
-    const int m = tile * MR + r;
+  for (int r = 0; r < 8; ++r) {
+    const int m = tile * MR + h * 8 + r;
     if (m >= M) break;
     const __m512i comp =
         _mm512_set1_epi32((int32_t)((uint32_t)bias[m] - ((uint32_t)zx + 128u) * (uint32_t)wsum[m]));
@@ -66,6 +68,58 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       if (c >= N) break;
       store16(_mm512_add_epi32(acc[r][v], comp), m, out, y, (int64_t)m * ldy + c, N - c);
     }
+  }
+}
+
+// One column (batch-1 MatMul): 16 output channels per vector; the column's 4 bytes of a K-quad are
+// broadcast and multiplied with the packed tile's 16 rows x 4 (one 64-byte load) by vpdpbusd.
+void gemv_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, const int8_t* xp, int64_t Np,
+               int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+  const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
+  const int32_t* bias = wsum + l.Mp;
+  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  int q = 0;
+  auto xb = [&](int qq) {
+    int32_t v;
+    std::memcpy(&v, xp + (int64_t)qq * Np * 4, 4);
+    return _mm512_set1_epi32(v ^ (int32_t)0x80808080);
+  };
+  for (; q + 4 <= l.Kq; q += 4) {
+    a0 = _mm512_dpbusd_epi32(a0, xb(q), _mm512_loadu_si512(wp + (int64_t)q * 64));
+    a1 = _mm512_dpbusd_epi32(a1, xb(q + 1), _mm512_loadu_si512(wp + (int64_t)(q + 1) * 64));
+    a2 = _mm512_dpbusd_epi32(a2, xb(q + 2), _mm512_loadu_si512(wp + (int64_t)(q + 2) * 64));
+    a3 = _mm512_dpbusd_epi32(a3, xb(q + 3), _mm512_loadu_si512(wp + (int64_t)(q + 3) * 64));
+  }
+  for (; q < l.Kq; ++q) a0 = _mm512_dpbusd_epi32(a0, xb(q), _mm512_loadu_si512(wp + (int64_t)q * 64));
+  __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+  const int m0 = tile * MR;
+  const __m512i comp = _mm512_sub_epi32(_mm512_loadu_si512(bias + m0),
+                                        _mm512_mullo_epi32(_mm512_set1_epi32(zx + 128), _mm512_loadu_si512(wsum + m0)));
+  acc = _mm512_add_epi32(acc, comp);
+  const int valid = M - m0 < 16 ? M - m0 : 16;
+  const __mmask16 k = valid == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(k, out.mult + m0));
+  if (out.f32) {
+    if (out.fbias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(k, out.fbias + m0));
+    if (ldy == 1) {
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + m0, k, f);
+    } else {
+      alignas(64) float t[16];
+      _mm512_store_ps(t, f);
+      for (int i = 0; i < valid; ++i) static_cast<float*>(y)[(int64_t)(m0 + i) * ldy] = t[i];
+    }
+    return;
+  }
+  f = _mm512_max_ps(f, _mm512_set1_ps((float)(out.act_min - out.zero_point)));
+  f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
+  const __m512i qv = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
+  if (ldy == 1) {
+    _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + m0, k, qv);
+  } else {
+    alignas(64) int32_t t[16];
+    _mm512_store_si512(t, qv);
+    for (int i = 0; i < valid; ++i) static_cast<int8_t*>(y)[(int64_t)(m0 + i) * ldy] = (int8_t)t[i];
   }
 }
 
@@ -81,14 +135,20 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   const int8_pack::GemmLayout l = int8_pack::gemm_layout<int8_t>(M, K, MR);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int64_t Np = int8_gemm_cols(N);
-  const int mt = l.Mp / MR, nt = (N + 31) / 32;
+  if (N == 1) {
+    parallel_for(pf, l.Mp / MR, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) gemv_tile(l, base, (int)t, M, xp, Np, zx, out, y, ldy);
+    });
+    return;
+  }
+  const int mt = (M + 7) / 8, nt = (N + 31) / 32;  // half tiles of 8 rows
   parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int tile = (int)(t / nt), n0 = (int)(t % nt) * 32;
+      const int half = (int)(t / nt), n0 = (int)(t % nt) * 32;
       if (N - n0 > 16)
-        gemm_tile<2>(l, base, tile, M, N, n0, xp, Np, zx, out, y, ldy);
+        gemm_tile<2>(l, base, half / 2, half % 2, M, N, n0, xp, Np, zx, out, y, ldy);
       else
-        gemm_tile<1>(l, base, tile, M, N, n0, xp, Np, zx, out, y, ldy);
+        gemm_tile<1>(l, base, half / 2, half % 2, M, N, n0, xp, Np, zx, out, y, ldy);
     }
   });
 }
@@ -107,26 +167,46 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
   const int16_t* wall = reinterpret_cast<const int16_t*>(base + int8_pack::dw_w_off(g.C));
   const int taps = g.kh * g.kw, tp = int8_pack::dw_taps_padded(taps);
   parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
+    int64_t toff[64];
+    const int nt = taps < 64 ? taps : 64;
+    for (int t = 0; t < nt; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
     for (int64_t c = c0; c < c1; ++c) {
       int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
       int8_pack::dw_fill_plane(g, p, x + c * g.H * g.W, zx, plane);
       const int16_t* w = wall + c * tp;
-      for (int oy = 0; oy < g.OH; ++oy)
+      const __m512i b0 = _mm512_set1_epi32(bias[c]);
+      for (int oy = 0; oy < g.OH; ++oy) {
+        const int16_t* rowp = plane + (int64_t)oy * g.sh * g.sw * p.L;
         for (int ox = 0; ox < g.OW; ox += 16) {
-          __m512i acc = _mm512_set1_epi32(bias[c]);
-          for (int ky = 0; ky < g.kh; ++ky) {
-            const int r = oy * g.sh + ky * g.dh;
-            for (int kx = 0; kx < g.kw; ++kx) {
-              const int off = kx * g.dw;
-              const int16_t* src = plane + ((int64_t)r * g.sw + off % g.sw) * p.L + ox + off / g.sw;
-              const __m512i xv = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)));
-              acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, _mm512_set1_epi32(w[ky * g.kw + kx])));
-            }
+          __m512i acc = b0;
+          for (int t = 0; t < taps; ++t) {
+            const int64_t o = t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
+            // |x - zx| <= 255 and |w| <= 127: the int16 product is exact.
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rowp + o + ox));
+            const __m256i pr = _mm256_mullo_epi16(xv, _mm256_set1_epi16(w[t]));
+            acc = _mm512_add_epi32(acc, _mm512_cvtepi16_epi32(pr));
           }
           store16(acc, (int)c, out, y, (c * g.OH + oy) * g.OW + ox, g.OW - ox);
         }
+      }
     }
   });
+}
+
+void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y) {
+  const __m512 ma = _mm512_set1_ps(p.ma), mb = _mm512_set1_ps(p.mb);
+  const __m512 flo = _mm512_set1_ps((float)(p.lo - p.zy)), fhi = _mm512_set1_ps((float)(p.hi - p.zy));
+  const __m512i za = _mm512_set1_epi32(p.za), zb = _mm512_set1_epi32(p.zb), zy = _mm512_set1_epi32(p.zy);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int valid = n - i < 16 ? (int)(n - i) : 16;
+    const __mmask16 k = valid == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    const __m512i av = as ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, a + i)) : _mm512_set1_epi32(a[0]);
+    const __m512i bv = bs ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, b + i)) : _mm512_set1_epi32(b[0]);
+    const __m512 fa = _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_sub_epi32(av, za)));
+    const __m512 fb = _mm512_mul_ps(mb, _mm512_cvtepi32_ps(_mm512_sub_epi32(bv, zb)));
+    const __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(fa, fb), flo), fhi);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, _mm512_add_epi32(_mm512_cvtps_epi32(f), zy));
+  }
 }
 
 }  // namespace int8_avx512vnni

@@ -74,7 +74,8 @@ std::vector<uint8_t> run_gemm(const Int8KernelSet& ks, const GemmCase& c, const 
   o.f32 = c.f32;
   o.fbias = fbias.empty() ? nullptr : fbias.data();
   const size_t esz = c.f32 ? 4 : 1;
-  const int64_t ldy = c.N + 3;  // a row stride wider than N: nothing may be written past N
+  // A row stride wider than N (nothing may be written past N); one column with even M: contiguous (ldy 1).
+  const int64_t ldy = (c.N == 1 && c.M % 2 == 0) ? 1 : c.N + 3;
   std::vector<uint8_t> y((size_t)(c.M * ldy) * esz, 0xEE);
   ks.gemm_run(c.M, c.N, c.K, packed.p, static_cast<int8_t*>(xp.p), c.zx, o, y.data(), ldy, pf);
   return y;
@@ -276,4 +277,42 @@ TEST_CASE("int8 im2col: taps outside the input read the zero point", "[int8][ker
   REQUIRE(at(3, 8) == -7);  // ... at output (2,2) reads (2,2): outside
   REQUIRE(at(1, 1) == -7);  // tap (0,1) at output (0,1) reads (-1, 1): row outside
   REQUIRE(at(1, 4) == 2);   // ... at output (1,1) reads (0, 1)
+}
+
+TEST_CASE("int8 add: every set equals the reference (runs, broadcast operands, tails)", "[int8][kernels]") {
+  Lcg r(500);
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 33, 100}) {
+    for (int as : {0, 1})
+      for (int bs : {0, 1}) {
+        std::vector<int8_t> a((size_t)n), b((size_t)n);
+        for (int8_t& v : a) v = (int8_t)r.range(-128, 127);
+        for (int8_t& v : b) v = (int8_t)r.range(-128, 127);
+        mcrt::Int8AddParams p;
+        p.ma = 0.05f + r.unit();
+        p.mb = 0.05f + r.unit() * 2.f;
+        p.za = r.range(-128, 127);
+        p.zb = r.range(-128, 127);
+        p.zy = r.range(-30, 30);
+        p.lo = (n % 2) ? p.zy : -128;  // fused Relu on odd sizes
+        std::vector<int8_t> want((size_t)n), got((size_t)n);
+        mcrt::int8_kernels_reference().add_run(n, a.data(), as, b.data(), bs, p, want.data());
+        for (const Int8KernelSet* ks : optimized_sets()) {
+          INFO("set " << ks->name << " n=" << n << " strides " << as << "," << bs);
+          std::fill(got.begin(), got.end(), (int8_t)0x33);
+          ks->add_run(n, a.data(), as, b.data(), bs, p, got.data());
+          REQUIRE(got == want);
+        }
+      }
+  }
+  // Hand-computed ties: ma = mb = 0.25, a - za = 1, b - zb = 1 -> 0.5 -> 0 (even); 3 and 3 -> 1.5 -> 2.
+  mcrt::Int8AddParams p;
+  p.ma = p.mb = 0.25f;
+  const std::vector<int8_t> a = {1, 3, -1, -3}, b = {1, 3, -1, -3};
+  std::vector<int8_t> y(4);
+  std::vector<const Int8KernelSet*> all = optimized_sets();
+  all.push_back(&mcrt::int8_kernels_reference());
+  for (const Int8KernelSet* ks : all) {
+    ks->add_run(4, a.data(), 1, b.data(), 1, p, y.data());
+    REQUIRE(y == std::vector<int8_t>{0, 2, 0, -2});
+  }
 }

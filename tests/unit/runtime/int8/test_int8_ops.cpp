@@ -3,6 +3,7 @@
 // reference and the best int8 set giving the same bytes, 1 vs 2 threads, and every rejection.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -397,5 +398,145 @@ TEST_CASE("int8 ops: rejections at load and prepare", "[int8][ops][errors]") {
     w.set_inputs({a, b});
     w.set_outputs({y});
     REQUIRE(run(w, {std::vector<uint8_t>(8), {0, 0}}).status.code() == StatusCode::kUnsupported);
+  }
+}
+
+namespace {
+
+// The QLinearConv rule written directly (no im2col, no packing): the specification the GEMM path
+// must reproduce for any geometry.
+std::vector<int8_t> direct_qconv(const std::vector<int8_t>& x, int N, int C, int H, int W, const std::vector<int8_t>& w,
+                                 int M, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, int group,
+                                 const std::vector<int32_t>& bias, float sx, int zx, const std::vector<float>& sw,
+                                 float sy, int zy, int* OHo, int* OWo) {
+  const int OH = (H + pt + pb - d * (kh - 1) - 1) / s + 1, OW = (W + pl + pr - d * (kw - 1) - 1) / s + 1;
+  *OHo = OH;
+  *OWo = OW;
+  const int cg = C / group, mg = M / group;
+  std::vector<int8_t> y((size_t)N * M * OH * OW);
+  for (int n = 0; n < N; ++n)
+    for (int m = 0; m < M; ++m)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          int64_t acc = bias[(size_t)m];
+          for (int c = 0; c < cg; ++c)
+            for (int ky = 0; ky < kh; ++ky)
+              for (int kx = 0; kx < kw; ++kx) {
+                const int iy = oy * s - pt + ky * d, ix = ox * s - pl + kx * d;
+                const int ci = (m / mg) * cg + c;
+                const int xv = (iy < 0 || iy >= H || ix < 0 || ix >= W) ? zx : x[(((size_t)n * C + ci) * H + iy) * W + ix];
+                acc += (int64_t)(xv - zx) * w[(((size_t)m * cg + c) * kh + ky) * kw + kx];
+              }
+          const float mult = (sx * sw[(size_t)m]) / sy;
+          const double r = (double)std::nearbyint((float)acc * mult) + zy;
+          y[(((size_t)n * M + m) * OH + oy) * OW + ox] = (int8_t)std::max(-128.0, std::min(127.0, r));
+        }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, dilations, 1-D)", "[int8][ops]") {
+  struct G {
+    int N, C, H, W, M, kh, kw, s, d, pt, pl, pb, pr, group;
+  };
+  uint32_t seed = 99;
+  auto rnd = [&](int lo, int hi) {
+    seed = seed * 1664525u + 1013904223u;
+    return lo + (int)((seed >> 8) % (uint32_t)(hi - lo + 1));
+  };
+  for (const G& c : {G{1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1}, G{2, 4, 8, 7, 6, 3, 2, 2, 1, 0, 1, 1, 0, 2},
+                     G{1, 5, 11, 11, 7, 3, 3, 1, 2, 2, 2, 2, 2, 1}, G{1, 6, 9, 10, 6, 5, 5, 3, 1, 2, 2, 2, 2, 6},
+                     G{1, 2, 1, 17, 3, 1, 5, 2, 1, 0, 2, 0, 1, 1}, G{1, 9, 5, 5, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+                     G{1, 8, 6, 6, 8, 3, 3, 2, 1, 1, 1, 0, 0, 8}}) {
+    std::vector<int8_t> x((size_t)c.N * c.C * c.H * c.W), w((size_t)c.M * (c.C / c.group) * c.kh * c.kw);
+    for (int8_t& v : x) v = (int8_t)rnd(-128, 127);
+    for (int8_t& v : w) v = (int8_t)rnd(-127, 127);
+    std::vector<int32_t> bias((size_t)c.M);
+    for (int32_t& v : bias) v = rnd(-2000, 2000);
+    std::vector<float> sw((size_t)c.M);
+    for (float& v : sw) v = 0.002f * (float)rnd(1, 9);
+    const float sx = 0.03f, sy = 0.07f;
+    const int zx = rnd(-20, 20), zy = rnd(-20, 20);
+    int OH, OW;
+    const std::vector<int8_t> want = direct_qconv(x, c.N, c.C, c.H, c.W, w, c.M, c.kh, c.kw, c.s, c.d, c.pt, c.pl, c.pb,
+                                                  c.pr, c.group, bias, sx, zx, sw, sy, zy, &OH, &OW);
+    ModelWriter mw;
+    const bool one_d = c.H == 1 && c.kh == 1;
+    const int xi = act_i8(mw, "x", one_d ? std::vector<int64_t>{c.N, c.C, c.W} : std::vector<int64_t>{c.N, c.C, c.H, c.W},
+                          sx, zx);
+    const int wi = weight_i8(mw, "w",
+                             one_d ? std::vector<int64_t>{c.M, c.C / c.group, c.kw}
+                                   : std::vector<int64_t>{c.M, c.C / c.group, c.kh, c.kw},
+                             w, sw, 0);
+    const int bi = bias_i32(mw, "b", bias);
+    const int yi = act_i8(mw, "y", one_d ? std::vector<int64_t>{c.N, c.M, OW} : std::vector<int64_t>{c.N, c.M, OH, OW},
+                          sy, zy);
+    std::vector<Attribute> attrs = {Attribute::Int(fb::AttrKey_group, c.group)};
+    if (one_d) {
+      attrs.push_back(Attribute::Ints(fb::AttrKey_strides, {c.s}));
+      attrs.push_back(Attribute::Ints(fb::AttrKey_dilations, {c.d}));
+      attrs.push_back(Attribute::Ints(fb::AttrKey_pads, {c.pl, c.pr}));
+    } else {
+      attrs.push_back(Attribute::Ints(fb::AttrKey_strides, {c.s, c.s}));
+      attrs.push_back(Attribute::Ints(fb::AttrKey_dilations, {c.d, c.d}));
+      attrs.push_back(Attribute::Ints(fb::AttrKey_pads, {c.pt, c.pl, c.pb, c.pr}));
+    }
+    mw.add_node(fb::OpType_QLinearConv, {xi, wi, bi}, {yi}, attrs, "conv");
+    mw.set_inputs({xi});
+    mw.set_outputs({yi});
+    for (bool reference : {false, true}) {
+      mcrt::PrepareOptions opt;
+      if (reference) opt.int8_kernels = &mcrt::int8_kernels_reference();
+      const Run r = run(mw, {bytes_of(x)}, opt);
+      INFO(r.status.to_string() << " kernel " << r.kernel << " group " << c.group << " " << c.kh << "x" << c.kw);
+      REQUIRE(r.status.ok());
+      REQUIRE(as_i8(r.out) == want);
+    }
+  }
+}
+
+TEST_CASE("int8 MaxPool equals the window maximum (inside windows, pads, overlap, ceil_mode)", "[int8][ops]") {
+  struct P {
+    int H, W, k, s, pad, ceil;
+  };
+  uint32_t seed = 5;
+  for (const P& c : {P{24, 24, 2, 2, 0, 0}, P{7, 9, 3, 2, 1, 0}, P{6, 6, 3, 1, 0, 0}, P{5, 8, 2, 2, 0, 1}, P{9, 9, 3, 3, 1, 1}}) {
+    const int C = 3;
+    std::vector<int8_t> x((size_t)C * c.H * c.W);
+    for (int8_t& v : x) {
+      seed = seed * 1664525u + 1013904223u;
+      v = (int8_t)(seed >> 24);
+    }
+    auto out_dim = [&](int n) {
+      const int span = n + 2 * c.pad - c.k;
+      return (c.ceil ? (span + c.s - 1) / c.s : span / c.s) + 1;
+    };
+    const int OH = out_dim(c.H), OW = out_dim(c.W);
+    std::vector<int8_t> want((size_t)C * OH * OW);
+    for (int ch = 0; ch < C; ++ch)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          int m = -128;
+          for (int ky = 0; ky < c.k; ++ky)
+            for (int kx = 0; kx < c.k; ++kx) {
+              const int iy = oy * c.s - c.pad + ky, ix = ox * c.s - c.pad + kx;
+              if (iy >= 0 && iy < c.H && ix >= 0 && ix < c.W) m = std::max(m, (int)x[((size_t)ch * c.H + iy) * c.W + ix]);
+            }
+          want[((size_t)ch * OH + oy) * OW + ox] = (int8_t)m;
+        }
+    ModelWriter w;
+    const int xi = act_i8(w, "x", {1, C, c.H, c.W}, 0.1f, 3);
+    const int yi = w.add_tensor("y", DType::kI8, {1, C, OH, OW});
+    w.add_node(fb::OpType_MaxPool, {xi}, {yi},
+               {Attribute::Ints(fb::AttrKey_kernel_shape, {c.k, c.k}), Attribute::Ints(fb::AttrKey_strides, {c.s, c.s}),
+                Attribute::Ints(fb::AttrKey_pads, {c.pad, c.pad, c.pad, c.pad}), Attribute::Int(fb::AttrKey_ceil_mode, c.ceil)},
+               "mp");
+    w.set_inputs({xi});
+    w.set_outputs({yi});
+    const Run r = run(w, {bytes_of(x)});
+    INFO(r.status.to_string() << " " << c.H << "x" << c.W << " k" << c.k << " s" << c.s << " p" << c.pad);
+    REQUIRE(r.status.ok());
+    REQUIRE(as_i8(r.out) == want);
   }
 }
