@@ -258,10 +258,12 @@ inline void Ukr::store(const __m512 (&acc)[MR][2], float* c, int ldc, int m, int
 
 // Stride-2 shifted-window convolution, transposed (AVX-512 only): output pixels on the broadcast
 // side (6 per tile), output channels on the vector side (32 per tile, the packed weights). In the
-// phase images of shifted_copy_channel, tap k of the 6 consecutive phase columns q..q+5 is
-// xp[koff[k] + q + r], so the broadcasts read xp in place (no A packing), the weight loads are
-// aligned, M = 32 / 64 fill whole NR tiles and koff is made once in pack. The tile C[q][m] goes to
-// T (ldc = M), then to y (drop the phase columns past OW, add the residual, clamp).
+// phase images of shifted_copy_channel, tap k of output pixel (oy, ox) is xp[koff[k] + oy*Wph + ox],
+// so the broadcasts read xp in place (no A packing), one base pointer per tile row: a tile is 6
+// consecutive valid pixels (it may span output rows; phase columns past OW are never computed, e.g.
+// 49 pixels take 9 tiles instead of 10 for 7 rows of 8). The weight loads are aligned, M = 32 / 64
+// fill whole NR tiles and koff is made once in pack. The tile C[p][m] goes to T (ldc = M), then to y
+// (add the residual, clamp).
 // (Tried for the 1x1 stride-2 shortcuts with a subsampled copy: slower, 2.8 -> 4.0 us and
 // 2.35 -> 2.6 us, the transposing copy-out of T costs more than the K = 16 / 32 GEMM saves.)
 inline bool s2t_fits(const ConvGeom& g) {
@@ -269,7 +271,7 @@ inline bool s2t_fits(const ConvGeom& g) {
          conv_algo(g) == ConvAlgo::ShiftedWindow;
 }
 struct S2tLayout {
-  int wq, Q;  // phase-image row width, pixel columns computed (OH * wq)
+  int wq, Q;  // phase-image row width; output pixels computed (OH * OW: junk phase columns skipped)
   size_t xp_off, xp_floats, t_off;
 };
 inline S2tLayout s2t_layout(const ConvGeom& g) {
@@ -278,7 +280,7 @@ inline S2tLayout s2t_layout(const ConvGeom& g) {
   t.wq = l.wph;
   t.xp_off = l.xp_off;
   t.xp_floats = l.xp_floats;
-  t.Q = g.OH * t.wq;
+  t.Q = g.OH * g.OW;
   t.t_off = t.xp_off + align64(sizeof(float) * t.xp_floats);
   return t;
 }
@@ -338,18 +340,24 @@ inline void s2t_copy16(const ConvGeom& g, const ShiftedLayout& l, const float* x
   }
 }
 
+// xa[r]: the phase-image column of the tile's pixel r (valid pixels only, so a tile may span rows).
 template <int R, int NV>
-void s2t_tile(int K, const float* xa, const int32_t* koff, const float* b, float* c, int ldc, int n, const TileOut& o) {
+void s2t_tile(int K, const float* const* xa, const int32_t* koff, const float* b, float* c, int ldc, int n,
+              const TileOut& o) {
   __m512 acc[Ukr::MR][2];
+  const float* xr[Ukr::MR];
 #pragma GCC unroll 6
-  for (int r = 0; r < Ukr::MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < Ukr::MR; ++r) {
+    acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    xr[r] = xa[r < R ? r : 0];
+  }
 #pragma GCC unroll 4
   for (int k = 0; k < K; ++k, b += Ukr::NR) {
-    const float* ak = xa + koff[k];
+    const int32_t ko = koff[k];
     const __m512 b0 = _mm512_load_ps(b), b1 = NV == 2 ? _mm512_load_ps(b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m512 av = _mm512_set1_ps(ak[r]);
+      const __m512 av = _mm512_set1_ps(xr[r][ko]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
       if (NV == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
@@ -358,7 +366,7 @@ void s2t_tile(int K, const float* xa, const int32_t* koff, const float* b, float
 }
 
 template <int NV>
-inline void s2t_tile_rows(int R, int K, const float* xa, const int32_t* koff, const float* b, float* c, int ldc, int n,
+inline void s2t_tile_rows(int R, int K, const float* const* xa, const int32_t* koff, const float* b, float* c, int ldc, int n,
                           const TileOut& o) {
   switch (R) {
     case 1: return s2t_tile<1, NV>(K, xa, koff, b, c, ldc, n, o);
@@ -407,9 +415,11 @@ inline void s2t_run(const ConvGeom& g, const void* packed, const Epilogue& ep, c
         const float* b = Wp + size_t(jp) * K * Ukr::NR;
         for (int64_t qp = q0; qp < q1; ++qp) {
           const int q = int(qp) * Ukr::MR, R = std::min(Ukr::MR, Q - q);
+          const float* xa[Ukr::MR];
+          for (int r = 0; r < R; ++r) xa[r] = xp + size_t((q + r) / g.OW) * t.wq + (q + r) % g.OW;
           float* c = T + size_t(q) * M + j;
-          if (nn > 16) s2t_tile_rows<2>(R, K, xp + q, koff, b, c, M, nn, o);
-          else s2t_tile_rows<1>(R, K, xp + q, koff, b, c, M, nn, o);
+          if (nn > 16) s2t_tile_rows<2>(R, K, xa, koff, b, c, M, nn, o);
+          else s2t_tile_rows<1>(R, K, xa, koff, b, c, M, nn, o);
         }
       }
     });
@@ -417,7 +427,7 @@ inline void s2t_run(const ConvGeom& g, const void* packed, const Epilogue& ep, c
       for (int64_t m = m0; m < m1; ++m)
         for (int oy = 0; oy < g.OH; ++oy) {
           float* __restrict yr = yn + (size_t(m) * g.OH + oy) * g.OW;
-          const float* __restrict tr = T + size_t(oy) * t.wq * M + m;
+          const float* __restrict tr = T + size_t(oy) * g.OW * M + m;
           if (rn) {
             const float* __restrict rr = rn + (size_t(m) * g.OH + oy) * g.OW;
             for (int ox = 0; ox < g.OW; ++ox) yr[ox] = std::min(std::max(tr[size_t(ox) * M] + rr[ox], ep.lo), ep.hi);
