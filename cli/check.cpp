@@ -28,7 +28,8 @@ nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
   j["model"] = r.model;
   j["format"] = r.format;
   j["size"] = {{"file_bytes", r.file_bytes}, {"runtime_file_bytes", r.runtime_file_bytes}, {"gzip_bytes", r.gzip_bytes}};
-  j["memory"] = {{"weight_bytes", r.weight_bytes}, {"arena_bytes", r.arena_bytes}};
+  j["memory"] = {{"weight_bytes", r.weight_bytes}, {"decoded_bytes", r.decoded_bytes}, {"arena_bytes", r.arena_bytes}};
+  j["size"]["weight_disk_bytes"] = r.weight_disk_bytes;
   j["input"] = {{"name", r.input_name}, {"shape", r.input_shape}};
   j["output"] = {{"name", r.output_name}, {"shape", r.output_shape}};
   j["latency"] = {{"batch", r.batch},   {"threads", r.threads}, {"kernels", r.kernel_set}, {"runs", r.runs},
@@ -70,7 +71,9 @@ void print_text(const check::CheckReport& r, bool verbose) {
             << ")\n";
   row("file bytes", thousands(r.file_bytes) + (r.format == "onnx" ? " (ONNX on disk)" : ""));
   row("runtime bytes", thousands(r.runtime_file_bytes) + " (.mcrt), gzip -9 " + thousands(r.gzip_bytes));
-  row("weight bytes", thousands(r.weight_bytes) + " in memory after prepare");
+  row("weight bytes", thousands(r.weight_disk_bytes) + " on disk (.mcrt weight buffers), " +
+                          thousands(r.weight_bytes) + " in memory after prepare" +
+                          (r.decoded_bytes ? " (" + thousands(r.decoded_bytes) + " decoded at load)" : ""));
   row("arena bytes", thousands(r.arena_bytes) + " peak at batch " + std::to_string(r.batch));
   row("input", r.input_name + " " + shape_text(r.input_shape) + ", output " + r.output_name + " " +
                    shape_text(r.output_shape));

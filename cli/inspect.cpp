@@ -15,7 +15,9 @@
 #include "compress/analysis/stats_json.h"
 #include "compress/error.h"
 #include "compress/io/model_loader.h"
+#include "compress/io/file_io.h"
 #include "compress/onnx/onnx_import.h"
+#include "runtime-check/check/runtime_file_stats.h"
 
 namespace mc::cli {
 
@@ -130,7 +132,63 @@ void print_report(std::ostream& os, const std::string& path, const Model& m, con
        << join(st.unknown_ops, ", ") << "\n";
 }
 
+bool is_runtime_file(const std::string& path) {
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".mcrt") == 0;
+}
+
+// A runtime file: per constant, its storage and bytes on disk / decoded at load / in memory.
+int inspect_runtime_file(const InspectOptions& o, const Globals& g) {
+  const std::string raw = read_file_bounded(o.model, 4ull << 30);
+  const check::RuntimeFileStats s = check::runtime_file_stats(std::vector<uint8_t>(raw.begin(), raw.end()), o.model);
+  if (g.json) {
+    nlohmann::ordered_json j;
+    j["model"] = o.model;
+    j["format"] = "mcrt";
+    j["nodes"] = s.nodes;
+    j["size"] = {{"file_bytes", s.file_bytes}, {"graph_bytes", s.graph_bytes},
+                 {"weights_section_bytes", s.weights_section_bytes}, {"weight_disk_bytes", s.weight_disk_bytes},
+                 {"coded_buffers", s.coded_buffers}};
+    j["memory"] = {{"decoded_bytes", s.decoded_bytes}, {"weight_raw_bytes", s.weight_raw_bytes},
+                   {"weight_bytes", s.weight_memory_bytes}};
+    j["constants"] = nlohmann::ordered_json::array();
+    for (const auto& t : s.tensors)
+      j["constants"].push_back({{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}, {"storage", t.storage},
+                                {"coded", t.coded}, {"disk_bytes", t.disk_bytes}, {"raw_bytes", t.raw_bytes},
+                                {"memory_bytes", t.memory_bytes}});
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "Runtime file: " << o.model << " (.mcrt), " << s.nodes << " nodes\n\n";
+    std::vector<std::vector<std::string>> rows{{"#", "constant", "dtype", "shape", "storage", "bytes on disk",
+                                                "after decoding", "bytes in memory"}};
+    for (size_t i = 0; i < s.tensors.size(); ++i) {
+      const auto& t = s.tensors[i];
+      std::string shape = "[";
+      for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
+      shape += "]";
+      rows.push_back({std::to_string(i), t.name, t.dtype, shape, t.storage + (t.coded ? ", huffman" : ""),
+                      thousands(t.disk_bytes), thousands(t.raw_bytes), thousands(t.memory_bytes)});
+    }
+    print_table(std::cout, rows, {true, false, false, false, false, true, true, true});
+    std::cout << "\nTotals:\n";
+    std::cout << "  file bytes          " << thousands(s.file_bytes) << " (graph " << thousands(s.graph_bytes)
+              << ", weights section " << thousands(s.weights_section_bytes) << ")\n";
+    std::cout << "  weights on disk     " << thousands(s.weight_disk_bytes) << " (" << s.coded_buffers
+              << " buffers entropy-coded)\n";
+    std::cout << "  decoded at load     " << thousands(s.decoded_bytes) << "\n";
+    std::cout << "  weights in memory   " << thousands(s.weight_memory_bytes)
+              << " after prepare (batch 1; decoded buffers, materialized and packed weights)\n";
+  }
+  std::cout.flush();
+  if (!std::cout) throw Error(ErrorKind::Internal, "writing to stdout failed");
+  return 0;
+}
+
 int run_inspect(const InspectOptions& o, const Globals& g) {
+  if (is_runtime_file(o.model)) {
+    if (!o.input_shapes.empty())
+      throw Error(ErrorKind::Input, o.model + ": --input-shape applies to ONNX models, not runtime files");
+    return inspect_runtime_file(o, g);
+  }
   ImportOptions io;
   // A tensor graph input without a shape is an input error (exit 2) with a hint to
   // pass --input-shape, as for every other verb: MACs and shapes depend on it.
@@ -159,7 +217,8 @@ CLI::App* add_inspect(CLI::App& root, Action* action) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App* sub = root.add_subcommand(
       "inspect", "Per-layer and total params, MACs, weight bytes, sparsity and on-disk size of a model");
-  sub->add_option("MODEL", opts->model, "ONNX model file (external-data files next to it are counted too)")
+  sub->add_option("MODEL", opts->model,
+                  "ONNX model file (external-data files next to it are counted too), or a runtime file (.mcrt)")
       ->required();
   sub->add_option("--input-shape", opts->input_shapes,
                   "Set the shape of a graph input, NAME=D1,D2,... (-1: dynamic); repeatable")
@@ -169,6 +228,7 @@ CLI::App* add_inspect(CLI::App& root, Action* action) {
       "  mcompress inspect model.onnx\n"
       "  mcompress inspect model.onnx --json > stats.json\n"
       "  mcompress inspect model.onnx --input-shape input=8,3,224,224\n"
+      "  mcompress inspect model.mcrt   (storage per constant: bytes on disk, decoded at load, in memory)\n"
       "MACs: Conv, ConvTranspose, Gemm, MatMul, RNN/GRU/LSTM; other ops count 0. Symbolic dims count as 1.\n");
   sub->callback([action, opts, sub]() {
     (void)sub;

@@ -210,6 +210,8 @@ CheckReport run_check(const CheckOptions& o) {
     r.threads = it.threads();
     r.kernel_set = it.kernel_set_name();
     r.weight_bytes = it.weights_bytes_in_memory();
+    r.decoded_bytes = session.model().decoded_bytes();
+    for (const auto* b : *session.model().graph().buffers()) r.weight_disk_bytes += b->size();
     r.arena_bytes = it.arena_bytes();
     r.input_name = it.input(0).name;
     r.input_shape = it.input(0).shape;

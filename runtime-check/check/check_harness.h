@@ -5,8 +5,9 @@
 //  * size: bytes of the user's file(s) on disk, bytes of the runtime file (.mcrt; for an
 //    ONNX model, the one exported in memory), gzip (zlib level 9, gzip wrapper) of the
 //    runtime file;
-//  * memory: weight bytes the prepared interpreter keeps, and its peak arena bytes, both
-//    at --batch;
+//  * memory: weight bytes the prepared interpreter keeps (entropy-coded buffers decoded at
+//    load included), and its peak arena bytes, both at --batch; the weight buffers' bytes on
+//    disk are reported beside them;
 //  * latency: wall time of Interpreter::run() at --batch, with seeded uniform [-1, 1)
 //    inputs, `warmup` untimed runs then `runs` timed ones; p50 and p90 are nearest-rank
 //    percentiles of the sorted times, min the smallest;
@@ -76,7 +77,9 @@ struct CheckReport {
   uint64_t file_bytes = 0;
   uint64_t runtime_file_bytes = 0;
   uint64_t gzip_bytes = 0;
-  uint64_t weight_bytes = 0;
+  uint64_t weight_bytes = 0;       // in memory after prepare (decoded buffers included)
+  uint64_t weight_disk_bytes = 0;  // weight buffers as stored in the runtime file (coded size when coded)
+  uint64_t decoded_bytes = 0;      // entropy-coded buffers decoded at load (§3.1)
   uint64_t arena_bytes = 0;
   std::string input_name;
   std::vector<int64_t> input_shape;    // at --batch

@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "check/check_harness.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
 #include "quantize/weight_storage.h"
+#include "tests/support/run_process.h"
 
 namespace fs = std::filesystem;
 
@@ -98,4 +100,52 @@ TEST_CASE("kmeans runtime files are byte-identical for the same seed", "[e2e][st
   const fs::path a = kmeans_runtime_file(d.path, "a.mcrt", 7);
   const fs::path b = kmeans_runtime_file(d.path, "b.mcrt", 7);
   CHECK(slurp(a) == slurp(b));
+}
+
+TEST_CASE("inspect and check on an entropy-coded runtime file: bytes on disk and in memory apart", "[e2e][storage]") {
+  TempDir d;
+  const fs::path f = kmeans_runtime_file(d.path, "mlp_k4.mcrt", 0);
+  const auto r = mc::test::run_process({MC_BIN, "inspect", f.string(), "--json"}, 120);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["format"] == "mcrt");
+  CHECK(j["size"]["file_bytes"] == fs::file_size(f));
+  CHECK(j["size"]["coded_buffers"].get<uint64_t>() >= 2);  // fc1 and fc2 indices
+  uint64_t disk = 0, raw = 0, palettes = 0;
+  for (const auto& c : j["constants"]) {
+    disk += c["disk_bytes"].get<uint64_t>();
+    raw += c["raw_bytes"].get<uint64_t>();
+    palettes += c["storage"].get<std::string>().rfind("palette 4-bit", 0) == 0 ? 1 : 0;
+  }
+  CHECK(palettes == 3);
+  CHECK(disk == j["size"]["weight_disk_bytes"].get<uint64_t>());
+  CHECK(disk < raw);  // Huffman made the coded buffers smaller
+  CHECK(j["size"]["weights_section_bytes"].get<uint64_t>() >= disk);
+  const uint64_t in_memory = j["memory"]["weight_bytes"].get<uint64_t>();
+  CHECK(in_memory >= 266610u * 4u + j["memory"]["decoded_bytes"].get<uint64_t>());
+
+  const auto c = mc::test::run_process({MC_BIN, "check", f.string(), "--json", "--runs", "2", "--warmup", "0"}, 120);
+  INFO(c.err);
+  REQUIRE(c.exit_code == 0);
+  const nlohmann::json cj = nlohmann::json::parse(c.out);
+  CHECK(cj["size"]["weight_disk_bytes"] == disk);
+  CHECK(cj["memory"]["decoded_bytes"] == j["memory"]["decoded_bytes"]);
+  CHECK(cj["memory"]["weight_bytes"] == in_memory);
+}
+
+TEST_CASE("inspect of a corrupt runtime file: exit 2, one line naming the file", "[e2e][storage]") {
+  TempDir d;
+  const fs::path f = kmeans_runtime_file(d.path, "bad.mcrt", 0);
+  std::string bytes = slurp(f);
+  bytes.resize(bytes.size() - 100);  // truncated
+  {
+    std::ofstream o(f, std::ios::binary | std::ios::trunc);
+    o << bytes;
+  }
+  const auto r = mc::test::run_process({MC_BIN, "inspect", f.string()}, 60);
+  CHECK(r.exit_code == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(f.string()) != std::string::npos);
+  CHECK(r.err.find("§2") != std::string::npos);
 }
