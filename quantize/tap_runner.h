@@ -2,6 +2,7 @@
 // ("taps"): a copy of the model whose graph outputs are exactly `taps` is exported in
 // memory (export_runtime_bytes) and run through mc_check's RuntimeSession. Calibration
 // observes activations this way, and the report compares fp32 and quantized layers.
+// QDQ patterns are not lowered to int8 ops here (RuntimeExportOptions::lower_qdq off).
 #pragma once
 #include <memory>
 #include <string>
