@@ -5,6 +5,12 @@
 #include <cstring>
 
 #include "int8_kernels.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 #include "reference/int8_reference.h"
 
 namespace mcrt {
@@ -115,9 +121,113 @@ void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* 
   }
 }
 
+Int8ConvImage int8_conv_image_layout(const ConvGeom& g) {
+  Int8ConvImage im;
+  im.Cq = (g.C + 3) / 4;
+  im.taps = g.kh * g.kw;
+  im.Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  im.Wph = g.OW + ((g.kw - 1) * g.dw) / g.sw + 32;
+  im.row_step = (int64_t)g.sh * im.Wph * 4;
+  im.bytes = (size_t)g.sw * im.Cq * im.Hp * im.Wph * 4 + 256;
+  return im;
+}
+
+void int8_conv_qoffsets(const ConvGeom& g, const Int8ConvImage& im, int64_t* qoff) {
+  for (int t = 0; t < im.taps; ++t) {
+    const int ky = t / g.kw, kx = t % g.kw, off = kx * g.dw;
+    for (int cq = 0; cq < im.Cq; ++cq)
+      qoff[t * im.Cq + cq] =
+          (((int64_t)(off % g.sw) * im.Cq + cq) * im.Hp + (int64_t)ky * g.dh) * im.Wph * 4 + (int64_t)(off / g.sw) * 4;
+  }
+}
+
+void int8_conv_reorder_weights(const ConvGeom& g, const int8_t* w, int8_t* w2) {
+  const int Cq = (g.C + 3) / 4, taps = g.kh * g.kw, Kd = taps * Cq * 4;
+  for (int m = 0; m < g.M; ++m)
+    for (int t = 0; t < taps; ++t)
+      for (int c = 0; c < Cq * 4; ++c)
+        w2[(int64_t)m * Kd + (t * Cq + c / 4) * 4 + c % 4] = c < g.C ? w[((int64_t)m * g.C + c) * taps + t] : 0;
+}
+
+// Rows of 4 channels interleaved into 32-bit words (SSE2 / NEON for 16 columns at a time when all four
+// channels exist and the stride is 1), then placed at padded column iw + pad_l of phase (iw + pad_l) % sw.
+void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
+  std::memset(img, (uint8_t)zx, im.bytes);
+  const int64_t plane = (int64_t)g.H * g.W;
+  for (int cq = 0; cq < im.Cq; ++cq) {
+    const int8_t* src[4];
+    bool all = true;
+    for (int j = 0; j < 4; ++j) {
+      const int c = cq * 4 + j;
+      src[j] = c < g.C ? x + c * plane : nullptr;
+      all = all && src[j];
+    }
+    for (int ih = 0; ih < g.H; ++ih) {
+      const int r = ih + g.pad_t;
+      if (r >= im.Hp) break;
+      const int64_t ro = (int64_t)ih * g.W;
+      int iw = 0;
+      if (g.sw == 1 && all) {
+        uint8_t* d = reinterpret_cast<uint8_t*>(img) + (((int64_t)cq * im.Hp + r) * im.Wph + g.pad_l) * 4;
+        const int wmax = g.W < im.Wph - g.pad_l ? g.W : im.Wph - g.pad_l;
+#if defined(__SSE2__)
+        for (; iw + 16 <= wmax; iw += 16) {
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0] + ro + iw));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1] + ro + iw));
+          const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2] + ro + iw));
+          const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[3] + ro + iw));
+          const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+          const __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4), _mm_unpacklo_epi16(ab0, ce0));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 16), _mm_unpackhi_epi16(ab0, ce0));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 32), _mm_unpacklo_epi16(ab1, ce1));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 48), _mm_unpackhi_epi16(ab1, ce1));
+        }
+#elif defined(__ARM_NEON)
+        for (; iw + 16 <= wmax; iw += 16) {
+          uint8x16x4_t v;
+          v.val[0] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[0] + ro + iw));
+          v.val[1] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[1] + ro + iw));
+          v.val[2] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[2] + ro + iw));
+          v.val[3] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[3] + ro + iw));
+          vst4q_u8(d + iw * 4, v);
+        }
+#endif
+        for (; iw < wmax; ++iw) {
+          const uint8_t b[4] = {(uint8_t)src[0][ro + iw], (uint8_t)src[1][ro + iw], (uint8_t)src[2][ro + iw],
+                                (uint8_t)src[3][ro + iw]};
+          std::memcpy(d + iw * 4, b, 4);
+        }
+        continue;
+      }
+      // Strided (or fewer than 4 channels): words built per column, each phase's run written in order.
+      for (int ph = 0; ph < g.sw; ++ph) {
+        // padded column pc = i * sw + ph = iw + pad_l, iw in [0, W)
+        const int c0 = ph - g.pad_l;
+        int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+        int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+        if (i1 > im.Wph) i1 = im.Wph;
+        uint8_t* d = reinterpret_cast<uint8_t*>(img) + (((int64_t)ph * im.Cq + cq) * im.Hp + r) * im.Wph * 4;
+        const int8_t* s0 = src[0] ? src[0] + ro + c0 : nullptr;
+        const int8_t* s1 = src[1] ? src[1] + ro + c0 : nullptr;
+        const int8_t* s2 = src[2] ? src[2] + ro + c0 : nullptr;
+        const int8_t* s3 = src[3] ? src[3] + ro + c0 : nullptr;
+        const int sw = g.sw;
+        for (int i = i0; i < i1; ++i) {
+          const int o = i * sw;
+          const uint8_t b[4] = {(uint8_t)(s0 ? s0[o] : zx), (uint8_t)(s1 ? s1[o] : zx), (uint8_t)(s2 ? s2[o] : zx),
+                                (uint8_t)(s3 ? s3[o] : zx)};
+          std::memcpy(d + (int64_t)i * 4, b, 4);
+        }
+      }
+    }
+  }
+}
+
 const Int8KernelSet& int8_kernels_reference() {
   static const Int8KernelSet set = {"reference",           int8_ref::gemm_packed_size, int8_ref::gemm_pack,
-                                    int8_ref::gemm_run,    int8_ref::dw_packed_size,   int8_ref::dw_pack,
+                                    int8_ref::gemm_run,    int8_ref::conv_run,         int8_ref::dw_packed_size,
+                                    int8_ref::dw_pack,
                                     int8_ref::dw_scratch_size, int8_ref::dw_run,    int8_ref::add_run};
   return set;
 }

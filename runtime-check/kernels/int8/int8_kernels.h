@@ -43,6 +43,23 @@ void int8_pack_rows_u8(int rows, int K, const uint8_t* x, int64_t ldx, int8_t* x
 // x points at the group's first channel plane [cg][H][W]; taps outside the input read zx.
 void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* xp);
 
+// Implicit GEMM for QLinearConv with group 1 (no im2col): the image re-laid out once per run as
+// [sw column phases][Cq = ceil(C/4)][Hp][Wph][4] (4 channels per 32-bit word, padding = z_x), so that for
+// K-quad q = tap * Cq + cq (tap = ky * kw + kx) the columns of one output row are contiguous:
+//   output (oy, ox) reads quad q at image + oy * row_step + ox * 4 + qoff[q].
+// The weight is reordered to the same K order (W'[m][(tap * Cq + cq) * 4 + j] = W[m][cq*4+j][ky][kx], 0 past
+// C) and packed with gemm_pack(M, taps * Cq * 4, W'). Wph leaves room for 32-column loads past OW.
+struct Int8ConvImage {
+  int Cq = 0, Hp = 0, Wph = 0, taps = 0;
+  int64_t row_step = 0;  // bytes between output rows
+  size_t bytes = 0;      // image bytes, plus slack for the last row's over-read
+};
+Int8ConvImage int8_conv_image_layout(const ConvGeom& g);
+void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img);
+void int8_conv_qoffsets(const ConvGeom& g, const Int8ConvImage& im, int64_t* qoff);  // taps * Cq entries
+// W'[M][taps * Cq * 4] from W[M][C][kh][kw] (w2 must hold M * taps * Cq * 4 bytes).
+void int8_conv_reorder_weights(const ConvGeom& g, const int8_t* w, int8_t* w2);
+
 struct Int8Out {
   const float* mult = nullptr;  // [M] per output channel
   int32_t zero_point = 0, act_min = -128, act_max = 127;
@@ -69,6 +86,10 @@ struct Int8KernelSet {
   // y: int8 (or float when out.f32) [M] rows ldy elements apart, N valid columns.
   void (*gemm_run)(int M, int N, int K, const void* packed, const int8_t* xp, int32_t zx, const Int8Out& out,
                    void* y, int64_t ldy, const ParallelFor* pf);
+
+  // Implicit-GEMM conv (see Int8ConvImage): y[m * OH * OW + oy * OW + ox], K = taps * Cq * 4.
+  void (*conv_run)(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+                   const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf);
 
   // --- depthwise conv ---
   size_t (*dw_packed_size)(int C, int taps);

@@ -25,20 +25,25 @@ inline int8x16_t lane_bcast(int8x16_t w, int r) {
   }
 }
 
+// kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
+template <bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
-               const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+               const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
+               int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
   int32x4_t acc[MR][4];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 4; ++v) acc[r][v] = vdupq_n_s32(0);
-  const int8_t* xq = xp + (int64_t)n0 * 4;
-  const int64_t xs = Np * 4;
+  const int8_t* xc = xp + (int64_t)n0 * 4;
+  auto qa = [&](int qq) { return kOff ? xc + qoff[qq] : xc + (int64_t)qq * Np * 4; };
   int q = 0;
-  for (; q + 2 <= l.Kq; q += 2, xq += 2 * xs, wp += 2 * MR * 4) {
-    const int8x16_t x0a = vld1q_s8(xq), x0b = vld1q_s8(xq + 16);
-    const int8x16_t x1a = vld1q_s8(xq + xs), x1b = vld1q_s8(xq + xs + 16);
+  for (; q + 2 <= l.Kq; q += 2, wp += 2 * MR * 4) {
+    const int8_t* xq0 = qa(q);
+    const int8_t* xq1 = qa(q + 1);
+    const int8x16_t x0a = vld1q_s8(xq0), x0b = vld1q_s8(xq0 + 16);
+    const int8x16_t x1a = vld1q_s8(xq1), x1b = vld1q_s8(xq1 + 16);
     const int8x16_t w0 = vld1q_s8(wp), w1 = vld1q_s8(wp + 16);
     for (int r = 0; r < MR; ++r) {
       const int8x16_t b0 = lane_bcast(w0, r), b1 = lane_bcast(w1, r);
@@ -57,6 +62,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     }
   }
   if (q < l.Kq) {  // odd last K-quad: smull only
+    const int8_t* xq = qa(q);
     const int8x16_t x0a = vld1q_s8(xq), x0b = vld1q_s8(xq + 16);
     const int8x16_t w0 = vld1q_s8(wp);
     for (int r = 0; r < MR; ++r) {
@@ -92,7 +98,23 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   const int64_t Np = int8_gemm_cols(N);
   const int mt = l.Mp / MR, nt = (N + 7) / 8;
   parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) gemm_tile(l, base, (int)(t / nt), M, N, (int)(t % nt) * 8, xp, Np, zx, out, y, ldy);
+    for (int64_t t = t0; t < t1; ++t)
+      gemm_tile<false>(l, base, (int)(t / nt), M, N, (int)(t % nt) * 8, xp, Np, nullptr, zx, out, y, ldy);
+  });
+}
+
+void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+              const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int8_t>(M, K, MR);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int mt = l.Mp / MR, nt = (OW + 7) / 8;
+  const int64_t P = (int64_t)OH * OW;
+  parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
+      const int oy = rem / nt, ox0 = rem % nt * 8;
+      gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
+    }
   });
 }
 

@@ -15,16 +15,20 @@ namespace {
 
 constexpr int MR = 4;
 
+// kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
+template <bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
-               const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+               const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
+               int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
   int32x4_t acc[MR][4];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < 4; ++v) acc[r][v] = vdupq_n_s32(0);
-  const int8_t* xq = xp + (int64_t)n0 * 4;
-  for (int q = 0; q < l.Kq; ++q, xq += Np * 4, wp += MR * 4) {
+  const int8_t* xc = xp + (int64_t)n0 * 4;
+  for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
+    const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     const int8x16_t w = vld1q_s8(wp);
     for (int v = 0; v < 4; ++v) {
       const int8x16_t x = vld1q_s8(xq + 16 * v);
@@ -62,7 +66,22 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   const int mt = l.Mp / MR, nt = (N + 15) / 16;
   parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      gemm_tile(l, base, (int)(t / nt), M, N, (int)(t % nt) * 16, xp, Np, zx, out, y, ldy);
+      gemm_tile<false>(l, base, (int)(t / nt), M, N, (int)(t % nt) * 16, xp, Np, nullptr, zx, out, y, ldy);
+  });
+}
+
+void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+              const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int8_t>(M, K, MR);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int mt = l.Mp / MR, nt = (OW + 15) / 16;
+  const int64_t P = (int64_t)OH * OW;
+  parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
+      const int oy = rem / nt, ox0 = rem % nt * 16;
+      gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
+    }
   });
 }
 

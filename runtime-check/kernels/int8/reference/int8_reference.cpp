@@ -58,6 +58,27 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   });
 }
 
+void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+              const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int8_t* w = reinterpret_cast<const int8_t*>(base + w_off(M));
+  parallel_for(pf, M, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      int32_t bias;
+      std::memcpy(&bias, base + 4 * m, 4);
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          uint32_t acc = (uint32_t)bias;
+          for (int k = 0; k < K; ++k) {
+            const int32_t xv = img[oy * row_step + (int64_t)ox * 4 + qoff[k / 4] + k % 4];
+            acc += (uint32_t)((xv - zx) * (int32_t)w[m * K + k]);
+          }
+          store(out, (int)m, (int32_t)acc, y, m * OH * OW + (int64_t)oy * OW + ox);
+        }
+    }
+  });
+}
+
 size_t dw_packed_size(int C, int taps) { return w_off(C) + (size_t)C * (size_t)taps; }
 
 void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) { gemm_pack(C, taps, w, bias, packed); }

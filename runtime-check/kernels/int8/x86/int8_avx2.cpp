@@ -51,15 +51,19 @@ inline void store8(__m256i acc, int m, const Int8Out& out, void* y, int64_t idx,
   }
 }
 
+// kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
+template <bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
-               const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+               const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
+               int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int16_t* wp = reinterpret_cast<const int16_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
   __m256i lo0 = _mm256_setzero_si256(), lo1 = lo0, lo2 = lo0, lo3 = lo0;
   __m256i hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
-  const int8_t* xq = xp + (int64_t)n0 * 4;
-  for (int q = 0; q < l.Kq; ++q, xq += Np * 4, wp += MR * 4) {
+  const int8_t* xc = xp + (int64_t)n0 * 4;
+  for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
+    const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
     const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
     long long w64[4];
@@ -103,7 +107,22 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   const int mt = l.Mp / MR, nt = (N + NR - 1) / NR;
   parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      gemm_tile(l, base, (int)(t / nt), M, N, (int)(t % nt) * NR, xp, Np, zx, out, y, ldy);
+      gemm_tile<false>(l, base, (int)(t / nt), M, N, (int)(t % nt) * NR, xp, Np, nullptr, zx, out, y, ldy);
+  });
+}
+
+void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+              const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MR);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int mt = l.Mp / MR, nt = (OW + NR - 1) / NR;
+  const int64_t P = (int64_t)OH * OW;
+  parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
+      const int oy = rem / nt, ox0 = rem % nt * NR;
+      gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
+    }
   });
 }
 

@@ -37,9 +37,11 @@ inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx
 }
 
 // 8 output channels (half h of a packed 16-row tile) x 16*NV columns.
-template <int NV>
+// kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
+template <int NV, bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
-               const int8_t* xp, int64_t Np, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+               const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
+               int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
@@ -47,8 +49,9 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
   for (int r = 0; r < 8; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   const __m512i flip = _mm512_set1_epi8((char)0x80);
-  const int8_t* xq = xp + (int64_t)n0 * 4;
-  for (int q = 0; q < l.Kq; ++q, xq += Np * 4, wp += MR * 4) {
+  const int8_t* xc = xp + (int64_t)n0 * 4;
+  for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
+    const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     __m512i xv[NV];
     for (int v = 0; v < NV; ++v) xv[v] = _mm512_xor_si512(_mm512_loadu_si512(xq + 64 * v), flip);
     int32_t w4[8];
@@ -146,9 +149,29 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
     for (int64_t t = t0; t < t1; ++t) {
       const int half = (int)(t / nt), n0 = (int)(t % nt) * 32;
       if (N - n0 > 16)
-        gemm_tile<2>(l, base, half / 2, half % 2, M, N, n0, xp, Np, zx, out, y, ldy);
+        gemm_tile<2, false>(l, base, half / 2, half % 2, M, N, n0, xp, Np, nullptr, zx, out, y, ldy);
       else
-        gemm_tile<1>(l, base, half / 2, half % 2, M, N, n0, xp, Np, zx, out, y, ldy);
+        gemm_tile<1, false>(l, base, half / 2, half % 2, M, N, n0, xp, Np, nullptr, zx, out, y, ldy);
+    }
+  });
+}
+
+void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
+              const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int8_t>(M, K, MR);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int mt = (M + 7) / 8, nt = (OW + 31) / 32;
+  const int64_t P = (int64_t)OH * OW;
+  parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int half = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
+      const int oy = rem / nt, ox0 = rem % nt * 32;
+      const int8_t* xr = img + oy * row_step;
+      int8_t* yr = y + (int64_t)oy * OW;
+      if (OW - ox0 > 16)
+        gemm_tile<2, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
+      else
+        gemm_tile<1, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
     }
   });
 }

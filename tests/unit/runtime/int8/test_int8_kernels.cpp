@@ -316,3 +316,92 @@ TEST_CASE("int8 add: every set equals the reference (runs, broadcast operands, t
     REQUIRE(y == std::vector<int8_t>{0, 2, 0, -2});
   }
 }
+
+namespace {
+
+void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
+                const mcrt::ParallelFor* pf = nullptr) {
+  ConvGeom g{};
+  g.N = 1;
+  g.C = C;
+  g.M = M;
+  g.group = 1;
+  g.H = H;
+  g.W = W;
+  g.kh = kh;
+  g.kw = kw;
+  g.sh = g.sw = s;
+  g.dh = g.dw = d;
+  g.pad_t = pt;
+  g.pad_l = pl;
+  g.pad_b = pb;
+  g.pad_r = pr;
+  mcrt::conv2d_geom_finish(g);
+  REQUIRE(mcrt::conv2d_geom_valid(g));
+  Lcg r(seed);
+  std::vector<int8_t> w((size_t)M * C * kh * kw), x((size_t)C * H * W);
+  for (int8_t& v : w) v = (int8_t)r.range(-127, 127);
+  for (int8_t& v : x) v = (int8_t)r.range(-128, 127);
+  std::vector<int32_t> bias((size_t)M);
+  for (int32_t& b : bias) b = r.range(-3000, 3000);
+  std::vector<float> mult((size_t)M);
+  for (float& m : mult) m = (0.3f + 4.f * r.unit()) / (float)(60 * C * kh * kw + 1);
+  const int32_t zx = r.range(-128, 127);
+  Int8Out o;
+  o.mult = mult.data();
+  o.zero_point = r.range(-20, 20);
+  const mcrt::Int8ConvImage im = mcrt::int8_conv_image_layout(g);
+  std::vector<int64_t> qoff((size_t)im.taps * im.Cq);
+  mcrt::int8_conv_qoffsets(g, im, qoff.data());
+  const int K = im.taps * im.Cq * 4;
+  std::vector<int8_t> w2((size_t)M * K);
+  mcrt::int8_conv_reorder_weights(g, w.data(), w2.data());
+  Aligned img(im.bytes);
+  mcrt::int8_conv_image(g, im, x.data(), (int8_t)zx, static_cast<int8_t*>(img.p));
+  auto run = [&](const Int8KernelSet& ks, const mcrt::ParallelFor* p) {
+    Aligned packed(ks.gemm_packed_size(M, K));
+    ks.gemm_pack(M, K, w2.data(), bias.data(), packed.p);
+    std::vector<int8_t> y((size_t)M * g.OH * g.OW, (int8_t)0x44);
+    ks.conv_run(M, g.OH, g.OW, K, packed.p, static_cast<int8_t*>(img.p), im.row_step, qoff.data(), zx, o, y.data(), p);
+    return y;
+  };
+  // The reference set on the image equals the rule written directly on x.
+  const std::vector<int8_t> ref = run(mcrt::int8_kernels_reference(), nullptr);
+  for (int m = 0; m < M; ++m)
+    for (int oy = 0; oy < g.OH; ++oy)
+      for (int ox = 0; ox < g.OW; ++ox) {
+        int64_t acc = bias[(size_t)m];
+        for (int c = 0; c < C; ++c)
+          for (int ky = 0; ky < kh; ++ky)
+            for (int kx = 0; kx < kw; ++kx) {
+              const int iy = oy * s - pt + ky * d, ix = ox * s - pl + kx * d;
+              const int xv = (iy < 0 || iy >= H || ix < 0 || ix >= W) ? zx : x[((size_t)c * H + iy) * W + ix];
+              acc += (int64_t)(xv - zx) * w[(((size_t)m * C + c) * kh + ky) * kw + kx];
+            }
+        INFO("m " << m << " oy " << oy << " ox " << ox);
+        REQUIRE(ref[((size_t)m * g.OH + oy) * g.OW + ox] ==
+                mcrt::int8_requantize_ref((int32_t)acc, mult[(size_t)m], o.zero_point, -128, 127));
+      }
+  for (const Int8KernelSet* ks : optimized_sets()) {
+    INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " M=" << M << " k " << kh << "x" << kw << " s" << s
+                << " d" << d);
+    REQUIRE(run(*ks, pf) == ref);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("int8 implicit-GEMM conv: every set equals the reference, which equals the rule", "[int8][kernels]") {
+  uint64_t seed = 700;
+  check_conv(3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  check_conv(16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  check_conv(5, 13, 7, 17, 3, 3, 2, 1, 1, 1, 1, 1, seed++);   // stride 2, C not a multiple of 4
+  check_conv(1, 28, 28, 6, 5, 5, 1, 1, 0, 0, 0, 0, seed++);   // LeNet-5 conv1
+  check_conv(6, 12, 12, 16, 5, 5, 1, 1, 0, 0, 0, 0, seed++);  // LeNet-5 conv2
+  check_conv(7, 10, 10, 9, 3, 3, 1, 2, 2, 2, 2, 2, seed++);   // dilation 2
+  check_conv(8, 9, 9, 8, 1, 1, 2, 1, 0, 0, 0, 0, seed++);     // 1x1 stride 2
+  check_conv(4, 5, 40, 3, 3, 5, 3, 1, 1, 2, 0, 1, seed++);    // wide, stride 3, asymmetric pads
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  check_conv(12, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+}
