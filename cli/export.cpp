@@ -15,6 +15,7 @@
 #include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
+#include "distill/torchscript_export.h"
 #include "export/runtime_export.h"
 
 namespace mc::cli {
@@ -31,8 +32,8 @@ struct ExportCliOptions {
 
 int run_export(const ExportCliOptions& o, const Globals& g) {
   const bool json = o.json || g.json;
-  if (o.format != "runtime" && o.format != "onnx")
-    throw Error(ErrorKind::Input, "--format: '" + o.format + "' is not one of runtime, onnx");
+  if (o.format != "runtime" && o.format != "onnx" && o.format != "torchscript")
+    throw Error(ErrorKind::Input, "--format: '" + o.format + "' is not one of runtime, onnx, torchscript");
   if (o.fp16 && o.format != "runtime") throw Error(ErrorKind::Input, "--fp16 applies to --format runtime only");
   if (o.model == o.output || same_file(o.model, o.output))
     throw Error(ErrorKind::Input, "export: the output '" + o.output + "' is the input model; write to another file (-o)");
@@ -57,6 +58,9 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
       if (e.kind() != ErrorKind::Input) throw;
       throw Error(e.kind(), o.model + ": " + e.what());  // "<file>: <problem>"
     }
+    after = measure_model(m, {o.output});
+  } else if (o.format == "torchscript") {
+    distill::export_torchscript_file(m, o.output, m.source_files);  // docs/training.md
     after = measure_model(m, {o.output});
   } else {
     export_onnx_file(m, o.output, ExportOptions{}, m.source_files);
@@ -98,7 +102,7 @@ CLI::App* add_export(CLI::App& root, Action* action) {
   CLI::App* sub = root.add_subcommand("export", "Write a model for deployment: runtime file (.mcrt) or ONNX");
   sub->add_option("model", opts->model, "ONNX model to export")->required();
   sub->add_option("-o,--output", opts->output, "Where to write (not the input)")->required();
-  sub->add_option("--format", opts->format, "runtime (the bundled runtime's .mcrt) or onnx (default: runtime)");
+  sub->add_option("--format", opts->format, "runtime (the bundled runtime's .mcrt), onnx or torchscript (.pt) (default: runtime)");
   sub->add_flag("--fp16", opts->fp16, "Store fp32 weights as fp16 in the runtime file (computation stays fp32)");
   sub->add_flag("--no-optimize", opts->no_optimize,
                 "Do not run the optimize pipeline first (the runtime then needs static shapes and constant "

@@ -15,7 +15,7 @@ namespace {
 const std::set<std::string> kSupported = {
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Erf", "Clip",
     "HardSigmoid", "HardSwish", "BatchNormalization", "LayerNormalization", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Concat", "Softmax", "LogSoftmax", "Identity",
+    "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Transpose", "Concat", "Softmax", "LogSoftmax", "Identity",
     "Dropout", "Constant"};
 
 at::Tensor to_torch(const Tensor& t, const std::string& file) {
@@ -301,6 +301,13 @@ at::Tensor IrExecutor::run_node(const Node& n, const std::vector<at::Tensor>& in
     std::vector<int64_t> dims;
     for (int64_t d = 2; d < in[0].dim(); ++d) dims.push_back(d);
     return at::mean(in[0], dims, true);
+  }
+  if (op == "ReduceMean") {
+    std::vector<int64_t> axes = opset_ >= 18 ? (has(1) ? ints_of(n.inputs[1]) : std::vector<int64_t>{})
+                                              : n.attr_ints("axes");
+    if (axes.empty())
+      for (int64_t d = 0; d < in[0].dim(); ++d) axes.push_back(d);
+    return at::mean(in[0], axes, n.attr_int("keepdims", 1) != 0);
   }
   if (op == "Flatten") {
     int64_t axis = n.attr_int("axis", 1);

@@ -7,6 +7,7 @@
 // inference and every check of import_onnx_bytes apply to TorchScript input too.
 #include "distill/torchscript_import.h"
 
+#include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
@@ -401,6 +402,25 @@ class Builder {
     if (k == "aten::sigmoid" || k == "aten::sigmoid_") return unary(n, "Sigmoid");
     if (k == "aten::tanh" || k == "aten::tanh_") return unary(n, "Tanh");
     if (k == "aten::relu6" || k == "aten::relu6_") return clip(n, 0.0, 6.0);
+    if (k == "aten::clamp" || k == "aten::clamp_") {
+      const std::string x = first();
+      auto bound = [&](size_t i) -> std::string {
+        if (is_none(n->input(i))) return "";
+        return add_scalar(num_arg(n, i));
+      };
+      const std::string lo = bound(1), hi = bound(2);
+      std::vector<std::string> ins = {x, lo};
+      if (!hi.empty()) ins.push_back(hi);
+      emit("Clip", ins, {out(n, r0)});
+      return;
+    }
+    if (k == "aten::erf") return unary(n, "Erf");
+    if (k == "aten::t") {
+      if (r0 != 2) fail(k + ": the input must have rank 2");
+      Node& t = emit("Transpose", {first()}, {out(n, 2)});
+      t.set_attr_ints("perm", {1, 0});
+      return;
+    }
     if (k == "aten::hardtanh" || k == "aten::hardtanh_") return clip(n, num_arg(n, 1), num_arg(n, 2));
     if (k == "aten::hardswish" || k == "aten::hardswish_") {
       opset_ = std::max<int64_t>(opset_, 14);
@@ -438,6 +458,28 @@ class Builder {
       if (!std::all_of(os.begin(), os.end(), [](int64_t v) { return v == 1; }))
         fail(k + ": only output size 1 (global average pooling) is supported");
       emit("GlobalAveragePool", {first()}, {out(n, r0)});
+      return;
+    }
+    if (k == "aten::mean") {
+      // mean(x, dims, keepdim, dtype): over every spatial dim with keepdim → GlobalAveragePool.
+      auto dims = ints_arg(n, 1);
+      const bool keep = bool_arg(n, 2);
+      if (n->inputs().size() > 3 && !is_none(n->input(3))) fail(k + ": the dtype argument is not supported");
+      for (auto& d : dims)
+        if (d < 0) {
+          if (r0 < 0) fail(k + ": negative dims need a known rank");
+          d += r0;
+        }
+      std::sort(dims.begin(), dims.end());
+      bool spatial = keep && r0 >= 3 && dims.size() == static_cast<size_t>(r0 - 2);
+      for (size_t i = 0; spatial && i < dims.size(); ++i) spatial = dims[i] == static_cast<int64_t>(i) + 2;
+      if (spatial) {
+        emit("GlobalAveragePool", {first()}, {out(n, r0)});
+        return;
+      }
+      Node& rm = emit("ReduceMean", {first()}, {out(n, keep || r0 < 0 ? r0 : r0 - static_cast<int>(dims.size()))});
+      rm.set_attr_ints("axes", dims);
+      rm.set_attr_int("keepdims", keep ? 1 : 0);
       return;
     }
     if (k == "aten::add" || k == "aten::add_") return binary(n, "Add");
@@ -572,6 +614,7 @@ Model import_torchscript(const std::string& path, const ImportOptions& opts) {
     torch::jit::Inline(*graph);
     torch::jit::RemoveListMutation(graph);
     torch::jit::RemoveTensorMutation(graph);
+    torch::jit::ConstantPropagation(graph);  // e.g. w.t() of a frozen weight becomes a constant
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
