@@ -72,7 +72,7 @@ inline void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void*
 // The depthwise planes: for each channel, rows r in [0, Hn) of the padded input (row r is input row
 // r - pad_t), each split into sw phases of L int16 values x - zx (0 outside the input): phase p,
 // index i holds padded column i * sw + p. Output column ow at tap kx reads phase (kx*dw) % sw,
-// index ow + (kx*dw) / sw, so taps are contiguous in ow. L leaves room for 16-wide loads past OW.
+// index ow + (kx*dw) / sw, so taps are contiguous in ow. L leaves room for 32-wide loads past OW.
 struct DwPlanes {
   int Hn, L;
   size_t channel_elems;
@@ -80,7 +80,7 @@ struct DwPlanes {
 inline DwPlanes dw_planes(const ConvGeom& g) {
   DwPlanes p;
   p.Hn = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  p.L = (int)round_up(g.OW, 16) + ((g.kw - 1) * g.dw) / g.sw + 1;
+  p.L = (int)round_up(g.OW, 32) + ((g.kw - 1) * g.dw) / g.sw + 1;
   p.channel_elems = (size_t)round_up((int64_t)p.Hn * g.sw * p.L, 32);  // 64-byte aligned per channel
   return p;
 }

@@ -7,7 +7,7 @@
 // Σ (x - zx) · w + bias exactly. Each vpdpbusd adds 4 products per lane into int32 without
 // saturation; with K · 255 · 127 < 2^31 nothing wraps.
 // Output stage: vcvtdq2ps, vmulps, clamp, vcvtps2dq (round half to even), + zp, vpmovdb.
-// Depthwise: int16 planes of x - zx (int8_pack.h), 16 outputs per step, vpmulld per tap.
+// Depthwise: int16 planes of x - zx (int8_pack.h), 32 outputs per step, vpdpwssd on pairs of taps.
 #include <immintrin.h>
 
 #include <cstring>
@@ -182,6 +182,9 @@ void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed
 }
 size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
 
+// Depthwise: taps in pairs (t, t+1): the two taps' int16 rows are interleaved (vpunpck{l,h}wd) and
+// vpdpwssd adds x_t * w_t + x_t1 * w_t1 per output into int32 (exact); an odd last tap pairs with zeros.
+// The unpacks leave outputs in a fixed lane order that one vpermt2d per 16 outputs undoes.
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
@@ -189,10 +192,19 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
   const int32_t* bias = reinterpret_cast<const int32_t*>(base);
   const int16_t* wall = reinterpret_cast<const int16_t*>(base + int8_pack::dw_w_off(g.C));
   const int taps = g.kh * g.kw, tp = int8_pack::dw_taps_padded(taps);
+  // unpacklo lane 4l+i holds output 8l+i, unpackhi lane 4l+i holds output 8l+4+i.
+  alignas(64) int32_t idx0[16], idx1[16];
+  for (int j = 0; j < 32; ++j) {
+    const int l = j / 8, i = j % 8;
+    const int src = i < 4 ? 4 * l + i : 16 + 4 * l + (i - 4);
+    (j < 16 ? idx0[j] : idx1[j - 16]) = src;
+  }
+  const __m512i perm0 = _mm512_load_si512(idx0), perm1 = _mm512_load_si512(idx1);
   parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
     int64_t toff[64];
     const int nt = taps < 64 ? taps : 64;
     for (int t = 0; t < nt; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
+    auto off = [&](int t) { return t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw); };
     for (int64_t c = c0; c < c1; ++c) {
       int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
       int8_pack::dw_fill_plane(g, p, x + c * g.H * g.W, zx, plane);
@@ -200,16 +212,26 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
       const __m512i b0 = _mm512_set1_epi32(bias[c]);
       for (int oy = 0; oy < g.OH; ++oy) {
         const int16_t* rowp = plane + (int64_t)oy * g.sh * g.sw * p.L;
-        for (int ox = 0; ox < g.OW; ox += 16) {
-          __m512i acc = b0;
-          for (int t = 0; t < taps; ++t) {
-            const int64_t o = t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
-            // |x - zx| <= 255 and |w| <= 127: the int16 product is exact.
-            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rowp + o + ox));
-            const __m256i pr = _mm256_mullo_epi16(xv, _mm256_set1_epi16(w[t]));
-            acc = _mm512_add_epi32(acc, _mm512_cvtepi16_epi32(pr));
+        for (int ox = 0; ox < g.OW; ox += 32) {
+          __m512i lo = b0, hi = b0;
+          int t = 0;
+          for (; t + 2 <= taps; t += 2) {
+            const __m512i a = _mm512_loadu_si512(rowp + off(t) + ox);
+            const __m512i b = _mm512_loadu_si512(rowp + off(t + 1) + ox);
+            const __m512i wp = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)w[t] | (uint32_t)(uint16_t)w[t + 1] << 16));
+            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(a, b), wp);
+            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(a, b), wp);
           }
-          store16(acc, (int)c, out, y, (c * g.OH + oy) * g.OW + ox, g.OW - ox);
+          if (t < taps) {
+            const __m512i a = _mm512_loadu_si512(rowp + off(t) + ox), z = _mm512_setzero_si512();
+            const __m512i wp = _mm512_set1_epi32((int32_t)(uint32_t)(uint16_t)w[t]);
+            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(a, z), wp);
+            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(a, z), wp);
+          }
+          // The bias went into both halves' lanes once each: every output sits in exactly one of them.
+          const int64_t yo = (c * g.OH + oy) * g.OW + ox;
+          store16(_mm512_permutex2var_epi32(lo, perm0, hi), (int)c, out, y, yo, g.OW - ox);
+          if (g.OW - ox > 16) store16(_mm512_permutex2var_epi32(lo, perm1, hi), (int)c, out, y, yo + 16, g.OW - ox - 16);
         }
       }
     }
