@@ -16,7 +16,7 @@ PKGS=(
   g++-aarch64-linux-gnu qemu-user
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   python3-torch python3-onnx python3-numpy
-  libtorch-dev
+  libtorch-dev libgloo-dev
 )
 
 missing=()
