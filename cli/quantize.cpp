@@ -134,9 +134,9 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     if (l.plan.quantized) {
       e["output"] = l.plan.output;
       if (!l.plan.folded.empty()) e["folded"] = l.plan.folded;
-      e["range"] = {l.range_lo, l.range_hi};
-      e["scale"] = l.scale;
-      e["zero_point"] = l.zero_point;
+      e["range"] = {l.plan.range.first, l.plan.range.second};
+      e["scale"] = l.plan.scale;
+      e["zero_point"] = l.plan.zero_point;
       e["sqnr_db"] = number_or_null(l.error->sqnr_db);
       e["cosine"] = number_or_null(l.error->cosine);
     } else {

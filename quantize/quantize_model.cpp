@@ -4,7 +4,6 @@
 
 #include "compress/error.h"
 #include "quantize/calibration.h"
-#include "quantize/quant_params.h"
 
 namespace mc::quant {
 
@@ -99,17 +98,7 @@ QuantizeReport quantize_static(Model& m, const data::Dataset& ds, const Quantize
     for (const auto& lp : p.layers) {
       LayerReport lr;
       lr.plan = lp;
-      if (lp.quantized) {
-        lr.error = run.layers[k++];
-        auto src = ranges.find(lp.output);
-        if (src != ranges.end()) {
-          lr.range_lo = src->second.first;
-          lr.range_hi = src->second.second;
-          const ActParams ap = activation_params(lr.range_lo, lr.range_hi, sq.symmetric);
-          lr.scale = ap.scale;
-          lr.zero_point = ap.zero_point;
-        }
-      }
+      if (lp.quantized) lr.error = run.layers[k++];
       rep.layers.push_back(lr);
     }
     rep.output = run.output;

@@ -35,9 +35,6 @@ struct QuantizeOptions {
 struct LayerReport {
   LayerPlan plan;
   std::optional<ErrorFigures> error;  // quantized layers only
-  float scale = 0;                    // output activation scale / zero point (quantized layers)
-  int32_t zero_point = 0;
-  float range_lo = 0, range_hi = 0;
 };
 
 struct QuantizeReport {

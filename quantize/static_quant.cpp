@@ -415,8 +415,13 @@ void apply_static(Model& m, StaticPlan& plan, const std::map<std::string, std::p
     out_nodes.push_back(n);
     for (const auto& [v, fp] : outs) emit_qdq(v, fp);
   }
-  for (auto& lp : plan.layers)
-    if (lp.quantized) lp.dq_output = g.is_graph_output(lp.output) ? lp.output : rewire.at(lp.output);
+  for (auto& lp : plan.layers) {
+    if (!lp.quantized) continue;
+    lp.dq_output = g.is_graph_output(lp.output) ? lp.output : rewire.at(lp.output);
+    lp.scale = params.at(lp.output).scale;
+    lp.zero_point = params.at(lp.output).zero_point;
+    lp.range = ranges.at(qt_of.at(lp.output)->src);
+  }
 
   // Drop nodes left without readers (fp32 shape ops replaced by their int8 twins) and
   // the float weights that were replaced.

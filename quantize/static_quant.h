@@ -42,6 +42,9 @@ struct LayerPlan {
   std::string output;     // the float value that is the layer's output (after a folded Relu/Clip)
   std::string folded;     // "Relu" / "Clip" when an activation was folded
   std::string dq_output;  // after apply_static: the value carrying the dequantized output
+  float scale = 0;        // after apply_static: the output's int8 parameters
+  int32_t zero_point = 0;
+  std::pair<float, float> range{0.f, 0.f};  // the calibrated range they come from
 };
 
 struct StaticPlan {

@@ -18,6 +18,8 @@ TapRunner::TapRunner(const Model& m, const std::vector<std::string>& taps, int t
       throw Error(ErrorKind::Internal, name + ": no float32 shape known for value '" + t + "'");
     outs.push_back(*vi);
   }
+  // The former outputs stay typed for the exporter (they may still be computed).
+  for (const auto& o : m.graph.outputs) copy.graph.set_value_info(o);
   copy.graph.outputs = outs;
   RuntimeExportOptions eo;
   eo.verify = false;

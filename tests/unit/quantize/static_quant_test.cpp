@@ -143,6 +143,11 @@ TEST_CASE("apply: QDQ structure, int8 weights per channel, int32 bias, zp -128 a
   CHECK(g.initializer(qr->inputs[2])->dtype == DType::I8);
   CHECK(g.initializer(qr->inputs[2])->as<int8_t>()[0] == -128);
   CHECK(g.value("r_quantized")->dtype == DType::I8);
+  CHECK(p.layers[0].scale == 3.f / 255.f);  // the plan records what the layer's output got
+  CHECK(p.layers[0].zero_point == -128);
+  CHECK(p.layers[0].dq_output == "r_dequantized");
+  CHECK(p.layers[1].dq_output == "y");
+  CHECK(p.layers[1].range == std::pair<float, float>{-4.f, 4.f});
   // Conv weight: int8 [2,1,3,3] per channel (axis 0), channel 0 all zero -> scale 1
   const Node* conv = nullptr;
   for (const auto& n : g.nodes) if (n.op_type == "Conv") conv = &n;
