@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -17,7 +18,10 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
+#include "compress/passes/refresh_shapes.h"
+#include "quantize/dynamic_quant.h"
 #include "quantize/quantize_model.h"
+#include "quantize/weight_storage.h"
 
 namespace mc::cli {
 namespace {
@@ -30,7 +34,10 @@ struct QuantizeCliOptions {
   DataArgs data;
   uint64_t calib_size = 1000;
   double max_layer_error = 0;
-  bool has_max_layer_error = false, cle = false, bias_correction = false;
+  bool has_max_layer_error = false, cle = false, bias_correction = false, calibrate_given = false;
+  int block_size = 0;
+  bool entropy_coding = false;
+  std::string kmeans_init = "kmeans++";
   int threads = 1;
   uint64_t seed = 0;
 };
@@ -44,18 +51,47 @@ std::string db_text(double v) {
   return fixed(v, 1);
 }
 
+// Samples the quantized model is checked on: the calibration data when given, else
+// `n` seeded uniform [-1, 1) inputs (the runtime's check does the same for fidelity).
+std::vector<float> random_samples(const ValueInfo& in, size_t n, uint64_t seed, const std::string& model) {
+  uint64_t elems = 1;
+  for (size_t d = 1; d < in.shape.size(); ++d) {
+    if (!in.shape[d].is_known()) throw_input_error(model, "input '" + in.name + "' has a symbolic dimension besides the batch; give --calib-data");
+    elems *= static_cast<uint64_t>(in.shape[d].value);
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<float> x(n * elems);
+  for (auto& v : x) v = static_cast<float>(static_cast<double>(rng() >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+  return x;
+}
+
+void gate_finite(const quant::LayerErrorRun& run, const Model& m) {
+  if (run.non_finite_outputs)
+    throw Error(ErrorKind::Gate, "quantize: the quantized model gives " + std::to_string(run.non_finite_outputs) +
+                                     " NaN/Inf values in output '" + m.graph.outputs.at(0).name + "' on " +
+                                     std::to_string(run.samples) + " samples");
+}
+
 int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   const quant::Mode mode = quant::parse_mode(o.mode);
-  quant::check_bits(mode, o.bits);
+  const int bits = quant::check_bits(mode, o.bits);
   if (o.format != "onnx" && o.format != "runtime")
     throw Error(ErrorKind::Input, "--format '" + o.format + "': expected onnx or runtime");
   if (o.per_channel && o.per_tensor) throw Error(ErrorKind::Input, "--per-channel and --per-tensor exclude each other");
-  if (mode != quant::Mode::Static)
-    throw Error(ErrorKind::Input, std::string("--mode ") + quant::mode_name(mode) + ": not available in this build");
   if (o.cle) throw Error(ErrorKind::Input, "--cle: not available in this build");
   if (o.bias_correction) throw Error(ErrorKind::Input, "--bias-correction: not available in this build");
   if (o.threads < 1 || o.threads > 256) throw Error(ErrorKind::Input, "--threads " + std::to_string(o.threads) + ": expected 1 to 256");
   if (o.calib_size == 0) throw Error(ErrorKind::Input, "--calib-size 0: expected at least 1 sample");
+  const bool is_static = mode == quant::Mode::Static;
+  const bool storage = mode == quant::Mode::WeightOnly || mode == quant::Mode::Fp16 || mode == quant::Mode::Kmeans;
+  if (!is_static && (o.symmetric || o.has_max_layer_error || o.calibrate_given))
+    throw Error(ErrorKind::Input, std::string("--symmetric, --calibrate and --max-layer-error apply to --mode static, not ") +
+                                      quant::mode_name(mode));
+  if (o.block_size && mode != quant::Mode::WeightOnly)
+    throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only");
+  if (o.entropy_coding && o.format != "runtime") throw Error(ErrorKind::Input, "--entropy-coding needs --format runtime");
+  if (o.kmeans_init != "kmeans++" && o.kmeans_init != "linear")
+    throw Error(ErrorKind::Input, "--kmeans-init '" + o.kmeans_init + "': expected kmeans++ or linear");
   quant::QuantizeOptions qo;
   qo.calibrator = quant::parse_calibrator(o.calibrate);
   qo.sq.per_channel = !o.per_tensor;
@@ -71,8 +107,21 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     if (!std::isfinite(o.max_layer_error)) throw Error(ErrorKind::Input, "--max-layer-error: expected a finite number of dB");
     qo.max_layer_error = o.max_layer_error;
   }
+  quant::WeightStorageOptions wo;
+  if (storage) {
+    wo.mode = mode == quant::Mode::WeightOnly ? quant::WeightStorageMode::WeightOnly
+              : mode == quant::Mode::Fp16    ? quant::WeightStorageMode::Fp16
+                                             : quant::WeightStorageMode::KMeans;
+    wo.bits = bits;
+    wo.block_size = o.block_size;
+    wo.init = o.kmeans_init == "linear" ? quant::KMeansInit::Linear : quant::KMeansInit::KMeansPlusPlus;
+    wo.seed = o.seed;
+    wo.exclude = qo.sq.exclude;
+    wo.entropy_coding = o.entropy_coding;
+    quant::validate_weight_storage_options(wo);
+  }
   std::optional<data::DatasetOptions> dopt = to_dataset_options(o.data, "quantize");
-  if (!dopt) throw Error(ErrorKind::Input, "quantize: --mode static needs --calib-data (calibration samples)");
+  if (!dopt && is_static) throw Error(ErrorKind::Input, "quantize: --mode static needs --calib-data (calibration samples)");
   if (o.model == o.output || same_file(o.model, o.output))
     throw Error(ErrorKind::Input, "quantize: the output '" + o.output + "' is the input model; write to another file (-o)");
   if (!o.report.empty() && (o.report == o.model || same_file(o.model, o.report) || o.report == o.output))
@@ -85,20 +134,120 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   PassContext ctx;
   optimize_for_runtime(m, ctx);
   const auto inputs = m.graph.real_inputs();
-  if (inputs.size() != 1) throw_input_error(o.model, "--calib-data feeds one input, but the model has " + std::to_string(inputs.size()));
-  const ValueInfo& in = *inputs[0];
+  if (inputs.size() != 1) throw_input_error(o.model, "quantize feeds one input, but the model has " + std::to_string(inputs.size()));
+  const ValueInfo in = *inputs[0];
   if (in.dtype != DType::F32)
-    throw_input_error(dopt->data_path, std::string("expected data for input '") + in.name + "' of type " +
+    throw_input_error(dopt ? dopt->data_path : o.model, std::string("expected data for input '") + in.name + "' of type " +
                                            dtype_name(in.dtype) + ", got float32 (data is always float32)");
   if (!in.has_shape || in.shape.empty()) throw_input_error(o.model, "input '" + in.name + "' has no shape");
-  std::vector<int64_t> shape;
-  for (const auto& d : in.shape) shape.push_back(d.is_known() ? d.value : -1);
-  shape[0] = -1;
-  dopt->max_samples = o.calib_size;
-  const data::Dataset ds = data::load_dataset(*dopt, shape);
-  if (ds.num_samples() == 0) throw_input_error(dopt->data_path, "no samples");
+  std::optional<data::Dataset> ds;
+  if (dopt) {
+    std::vector<int64_t> shape;
+    for (const auto& d : in.shape) shape.push_back(d.is_known() ? d.value : -1);
+    shape[0] = -1;
+    dopt->max_samples = o.calib_size;
+    ds = data::load_dataset(*dopt, shape);
+    if (ds->num_samples() == 0) throw_input_error(dopt->data_path, "no samples");
+  }
 
-  const quant::QuantizeReport rep = quant::quantize_static(m, ds, qo);
+  nlohmann::ordered_json j;
+  j["model"] = o.model;
+  j["output"] = o.output;
+  j["format"] = o.format;
+  j["mode"] = quant::mode_name(mode);
+  j["layers"] = nlohmann::ordered_json::array();
+  std::vector<std::string> table;  // printed rows
+  auto row = [](const std::string& layer, const std::string& op, const std::string& rest) {
+    return "  " + pad(layer, 40) + " " + pad(op, 18) + " " + rest;
+  };
+  std::string headline;
+  quant::ErrorFigures output_error;
+  uint64_t error_samples = 0;
+  if (is_static) {
+    const quant::QuantizeReport rep = quant::quantize_static(m, *ds, qo);
+    j["per_channel"] = qo.sq.per_channel;
+    j["symmetric"] = qo.sq.symmetric;
+    j["calibrator"] = rep.calibrator;
+    j["calibration_samples"] = rep.calib_samples;
+    size_t quantized = 0;
+    for (const auto& l : rep.layers) {
+      nlohmann::ordered_json e{{"layer", l.plan.node}, {"op_type", l.plan.op_type}, {"quantized", l.plan.quantized}};
+      const std::string op = l.plan.op_type + (l.plan.folded.empty() ? "" : "+" + l.plan.folded);
+      if (l.plan.quantized) {
+        ++quantized;
+        e["output"] = l.plan.output;
+        if (!l.plan.folded.empty()) e["folded"] = l.plan.folded;
+        e["range"] = {l.plan.range.first, l.plan.range.second};
+        e["scale"] = l.plan.scale;
+        e["zero_point"] = l.plan.zero_point;
+        e["sqnr_db"] = number_or_null(l.error->sqnr_db);
+        e["cosine"] = number_or_null(l.error->cosine);
+        table.push_back(row(l.plan.node, op, pad(db_text(l.error->sqnr_db), 8) + " " + fixed(l.error->cosine, 5)));
+      } else {
+        e["reason"] = l.plan.reason;
+        table.push_back(row(l.plan.node, op, "fp32: " + l.plan.reason));
+      }
+      j["layers"].push_back(e);
+    }
+    headline = std::string("static int8 QDQ, ") + (qo.sq.per_channel ? "per-channel" : "per-tensor") + " weights, " +
+               rep.calibrator + " on " + std::to_string(rep.calib_samples) + " samples; " + std::to_string(quantized) +
+               " of " + std::to_string(rep.layers.size()) + " layers quantized";
+    output_error = rep.output;
+    error_samples = rep.report_samples;
+  } else {
+    const Model fp = m;
+    size_t applied = 0, total = 0;
+    if (mode == quant::Mode::Dynamic) {
+      const quant::StaticPlan plan = quant::apply_dynamic(m, qo.sq);
+      if (!plan.unmatched_exclude.empty())
+        throw Error(ErrorKind::Input, "--exclude '" + plan.unmatched_exclude[0] + "': matches no node name or op type");
+      for (const auto& l : plan.layers) {
+        ++total;
+        applied += l.quantized;
+        nlohmann::ordered_json e{{"layer", l.node}, {"op_type", l.op_type}, {"quantized", l.quantized}};
+        if (!l.quantized) e["reason"] = l.reason;
+        j["layers"].push_back(e);
+        table.push_back(row(l.node, l.op_type, l.quantized ? "int8 weights, activations per run" : "fp32: " + l.reason));
+      }
+      headline = std::string("dynamic int8, ") + (qo.sq.per_channel ? "per-channel" : "per-tensor") + " weights; " +
+                 std::to_string(applied) + " of " + std::to_string(total) + " Gemm/MatMul layers quantized";
+    } else {
+      for (const auto& e : wo.exclude) {
+        bool hit = false;
+        for (const auto& n : m.graph.nodes) hit = hit || n.name == e || n.op_type == e || (n.inputs.size() > 1 && n.inputs[1] == e);
+        if (!hit) throw Error(ErrorKind::Input, "--exclude '" + e + "': matches no node name, weight or op type");
+      }
+      const quant::WeightStorageReport wr = quant::apply_weight_storage(m, wo);
+      for (const auto& l : wr.layers) {
+        ++total;
+        applied += l.applied;
+        nlohmann::ordered_json e{{"layer", l.name}, {"op_type", l.op}, {"quantized", l.applied}, {"storage", l.storage}};
+        if (l.applied) {
+          e["weight_sqnr_db"] = number_or_null(l.sqnr_db);
+          e["weight_cosine"] = number_or_null(l.cosine);
+          table.push_back(row(l.name, l.op, pad(l.storage, 24) + " weight SQNR " + db_text(l.sqnr_db) + " dB, cosine " +
+                                                fixed(l.cosine, 5)));
+        } else {
+          e["reason"] = l.reason;
+          table.push_back(row(l.name, l.op, "fp32: " + l.reason));
+        }
+        j["layers"].push_back(e);
+      }
+      headline = wr.summary;
+    }
+    refresh_shapes(m);
+    const size_t n = ds ? std::min<size_t>(200, ds->num_samples()) : 16;
+    const std::vector<float> x = ds ? std::vector<float>() : random_samples(in, n, o.seed, o.model);
+    const quant::LayerErrorRun run =
+        quant::measure_layer_errors(fp, {}, m, {}, ds ? ds->data().data() : x.data(), n, o.threads, true);
+    output_error = run.output;
+    error_samples = run.samples;
+    gate_finite(run, m);
+    j["error_inputs"] = ds ? "calibration data" : "random";
+  }
+  j["error_samples"] = error_samples;
+  j["output_sqnr_db"] = number_or_null(output_error.sqnr_db);
+  j["output_cosine"] = number_or_null(output_error.cosine);
 
   ModelFigures after;
   if (o.format == "onnx") {
@@ -111,38 +260,12 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     Model written = import_onnx_file(o.output);
     after = measure_model(written, written.source_files);
   } else {
+    RuntimeExportOptions eo;
+    eo.fp16_weights = mode == quant::Mode::Fp16;
+    eo.entropy_coding = o.entropy_coding;
     RuntimeExportReport rr;
-    export_runtime_file(m, o.output, {}, m.source_files, &rr);
+    export_runtime_file(m, o.output, eo, m.source_files, &rr);
     after = measure_model(m, {o.output});
-  }
-
-  nlohmann::ordered_json j;
-  j["model"] = o.model;
-  j["output"] = o.output;
-  j["format"] = o.format;
-  j["mode"] = quant::mode_name(mode);
-  j["per_channel"] = qo.sq.per_channel;
-  j["symmetric"] = qo.sq.symmetric;
-  j["calibrator"] = rep.calibrator;
-  j["calibration_samples"] = rep.calib_samples;
-  j["error_samples"] = rep.report_samples;
-  j["output_sqnr_db"] = number_or_null(rep.output.sqnr_db);
-  j["output_cosine"] = number_or_null(rep.output.cosine);
-  j["layers"] = nlohmann::ordered_json::array();
-  for (const auto& l : rep.layers) {
-    nlohmann::ordered_json e{{"layer", l.plan.node}, {"op_type", l.plan.op_type}, {"quantized", l.plan.quantized}};
-    if (l.plan.quantized) {
-      e["output"] = l.plan.output;
-      if (!l.plan.folded.empty()) e["folded"] = l.plan.folded;
-      e["range"] = {l.plan.range.first, l.plan.range.second};
-      e["scale"] = l.plan.scale;
-      e["zero_point"] = l.plan.zero_point;
-      e["sqnr_db"] = number_or_null(l.error->sqnr_db);
-      e["cosine"] = number_or_null(l.error->cosine);
-    } else {
-      e["reason"] = l.plan.reason;
-    }
-    j["layers"].push_back(e);
   }
   auto fig = [](const ModelFigures& f) {
     return nlohmann::ordered_json{{"bytes", f.bytes}, {"params", f.params}, {"macs", f.macs}};
@@ -154,24 +277,12 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  size_t quantized = 0;
-  for (const auto& l : rep.layers) quantized += l.plan.quantized;
-  std::cout << "quantize: static int8 QDQ, " << (qo.sq.per_channel ? "per-channel" : "per-tensor") << " weights, "
-            << rep.calibrator << " on " << rep.calib_samples << " samples; " << quantized << " of " << rep.layers.size()
-            << " layers quantized\n";
-  std::cout << "  " << pad("layer", 40) << " " << pad("op", 18) << " " << pad("SQNR dB", 8) << " " << pad("cosine", 8)
-            << "\n";
-  for (const auto& l : rep.layers) {
-    std::string op = l.plan.op_type + (l.plan.folded.empty() ? "" : "+" + l.plan.folded);
-    if (l.plan.quantized)
-      std::cout << "  " << pad(l.plan.node, 40) << " " << pad(op, 18) << " " << pad(db_text(l.error->sqnr_db), 8) << " "
-                << pad(fixed(l.error->cosine, 5), 8) << "\n";
-    else
-      std::cout << "  " << pad(l.plan.node, 40) << " " << pad(op, 18) << " fp32: " << l.plan.reason << "\n";
-  }
-  std::cout << "  output '" << m.graph.outputs.at(0).name << "' vs fp32 on " << rep.report_samples
-            << " calibration samples: SQNR " << db_text(rep.output.sqnr_db) << " dB, cosine "
-            << fixed(rep.output.cosine, 5) << "\n";
+  std::cout << "quantize: " << headline << "\n";
+  std::cout << row("layer", "op", is_static ? "SQNR dB  cosine (layer output vs fp32)" : "") << "\n";
+  for (const auto& t : table) std::cout << t << "\n";
+  std::cout << "  output '" << m.graph.outputs.at(0).name << "' vs fp32 on " << error_samples
+            << (ds ? " calibration" : " random") << " samples: SQNR " << db_text(output_error.sqnr_db) << " dB, cosine "
+            << fixed(output_error.cosine, 5) << "\n";
   std::cout << before_after_line("quantize", {{"bytes", before.bytes, after.bytes, true},
                                               {"params", before.params, after.params},
                                               {"MACs", before.macs, after.macs}})
@@ -185,22 +296,26 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
 
 CLI::App* add_quantize(CLI::App& root, Action* action) {
   auto o = std::make_shared<QuantizeCliOptions>();
-  CLI::App* sub = root.add_subcommand("quantize", "Quantize to int8 (static QDQ with calibration)");
+  CLI::App* sub = root.add_subcommand("quantize", "Quantize: static/dynamic int8, weight-only int8/int4, fp16, k-means weight sharing");
   sub->add_option("model", o->model, "ONNX model to quantize")->required();
   sub->add_option("-o,--output", o->output, "Where to write the quantized model (not the input)")->required();
-  sub->add_option("--mode", o->mode, "static (int8 QDQ); dynamic, weight-only, fp16, kmeans")->required();
+  sub->add_option("--mode", o->mode, "static (int8 QDQ), dynamic, weight-only, fp16 or kmeans")->required();
   sub->add_option("--bits", o->bits, "8 (static, dynamic); 8 or 4 (weight-only); 2..8 (kmeans)");
   sub->add_flag("--per-channel", o->per_channel, "One weight scale per output channel (the default)");
   sub->add_flag("--per-tensor", o->per_tensor, "One weight scale per tensor");
   sub->add_flag("--symmetric", o->symmetric, "Symmetric activations (zero point 0)");
-  sub->add_option("--calib-data", o->data.data, "Calibration samples: IDX (.gz ok), .npy or .npz");
+  sub->add_option("--calib-data", o->data.data, "Calibration samples: IDX (.gz ok), .npy or .npz (static: required; others: the check inputs)");
   sub->add_option("--calib-size", o->calib_size, "Use the first N samples (default 1000)");
   DataArgs* a = &o->data;
   sub->add_option("--mean", o->data.mean, "Subtract this after scaling uint8 data to [0, 1]")
       ->each([a](const std::string&) { a->has_mean = true; });
   sub->add_option("--std", o->data.std_dev, "Then divide by this (> 0)")->each([a](const std::string&) { a->has_std = true; });
   sub->add_option("--layout", o->data.layout, "Layout of the data's samples: nchw or nhwc (default nchw)");
-  sub->add_option("--calibrate", o->calibrate, "minmax, percentile[:P] (default percentile:99.99), entropy or mse");
+  sub->add_option("--calibrate", o->calibrate, "minmax, percentile[:P] (default percentile:99.99), entropy or mse")
+      ->each([o](const std::string&) { o->calibrate_given = true; });
+  sub->add_option("--block-size", o->block_size, "weight-only: one scale per block of 32, 64 or 128 (default: per channel)");
+  sub->add_option("--kmeans-init", o->kmeans_init, "kmeans: kmeans++ (seeded by --seed, default) or linear");
+  sub->add_flag("--entropy-coding", o->entropy_coding, "Huffman-code weight buffers of the runtime file (--format runtime)");
   sub->add_option("--exclude", o->exclude, "Node names or op types to keep fp32 (comma-separated, repeatable)");
   sub->add_option("--max-layer-error", o->max_layer_error, "Keep layers whose SQNR (dB) is below this in fp32")
       ->each([o](const std::string&) { o->has_max_layer_error = true; });
@@ -209,7 +324,7 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
   sub->add_option("--format", o->format, "onnx (QDQ, default) or runtime (.mcrt)");
   sub->add_option("--report", o->report, "Write the per-layer report as JSON to this file");
   sub->add_option("--threads", o->threads, "Runtime threads for calibration (results do not depend on it)");
-  sub->add_option("--seed", o->seed, "Seed (static quantization makes no random choice)");
+  sub->add_option("--seed", o->seed, "Seed of k-means++ and of random check inputs (static makes no random choice)");
   sub->footer(
       "Examples:\n"
       "  mcompress quantize model.onnx --mode static --calib-data train-images-idx3-ubyte.gz \\\n"

@@ -33,25 +33,25 @@ ErrorFigures ErrorAccumulator::figures() const {
 }
 
 LayerErrorRun measure_layer_errors(const Model& fp32, const std::vector<std::string>& fp_values, const Model& quantized,
-                                   const std::vector<std::string>& q_values, const data::Dataset& ds, size_t samples,
-                                   int threads) {
+                                   const std::vector<std::string>& q_values, const float* x, size_t n, int threads,
+                                   bool lowered) {
   std::vector<std::string> fp_taps = fp_values, q_taps = q_values;
   fp_taps.push_back(fp32.graph.outputs.at(0).name);
   q_taps.push_back(quantized.graph.outputs.at(0).name);
   // The runtime runs Conv/Gemm on constant weights only: the int8 weights are dequantized
   // to float32 constants first (what DequantizeLinear gives, see fold_dequantize.h).
   Model qf = quantized;
-  fold_constant_dequantize(qf);
-  TapRunner fr(fp32, fp_taps, threads, "fp32 model"), qr(qf, q_taps, threads, "quantized model");
+  if (!lowered) fold_constant_dequantize(qf);
+  TapRunner fr(fp32, fp_taps, threads, "fp32 model"), qr(qf, q_taps, threads, "quantized model", lowered);
   std::vector<ErrorAccumulator> acc(fp_taps.size());
   LayerErrorRun run;
-  const size_t n = std::min(samples, ds.num_samples());
   const size_t batch = 50;
+  const size_t elems = fr.input_sample_elems();
   std::vector<std::vector<float>> fo, qo;
   for (size_t start = 0; start < n; start += batch) {
-    const data::Batch b = ds.batch(start, std::min(batch, n - start));
-    fr.run(b.data, b.size, &fo);
-    qr.run(b.data, b.size, &qo);
+    const size_t b = std::min(batch, n - start);
+    fr.run(x + start * elems, b, &fo);
+    qr.run(x + start * elems, b, &qo);
     for (size_t t = 0; t < acc.size(); ++t) acc[t].add(fo[t].data(), qo[t].data(), std::min(fo[t].size(), qo[t].size()));
     for (float v : qo.back())
       if (!std::isfinite(v)) ++run.non_finite_outputs;

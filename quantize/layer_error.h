@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "compress/data/dataset.h"
 #include "compress/ir/graph.h"
 
 namespace mc::quant {
@@ -33,9 +32,12 @@ struct LayerErrorRun {
   uint64_t non_finite_outputs = 0;    // NaN/Inf in the quantized model's graph output 0
 };
 
-// fp_values[i] in fp32 vs q_values[i] in quantized, plus graph output 0 of both.
+// fp_values[i] in fp32 vs q_values[i] in quantized, plus graph output 0 of both, on the
+// n samples at x (float32, C order, one graph input). `lowered`: the quantized model runs
+// as the runtime's int8 ops (export lowering; q_values must then be empty); otherwise its
+// constant DequantizeLinear nodes are folded and the Q/DQ pairs run in fp32.
 LayerErrorRun measure_layer_errors(const Model& fp32, const std::vector<std::string>& fp_values, const Model& quantized,
-                                   const std::vector<std::string>& q_values, const data::Dataset& ds, size_t samples,
-                                   int threads);
+                                   const std::vector<std::string>& q_values, const float* x, size_t n, int threads,
+                                   bool lowered = false);
 
 }  // namespace mc::quant

@@ -71,7 +71,8 @@ QuantizeReport quantize_static(Model& m, const data::Dataset& ds, const Quantize
     std::vector<std::string> fp_vals, q_vals;
     for (const auto& lp : p.layers)
       if (lp.quantized) fp_vals.push_back(lp.output), q_vals.push_back(lp.dq_output);
-    const LayerErrorRun run = measure_layer_errors(m, fp_vals, q, q_vals, ds, o.report_samples, o.threads);
+    const LayerErrorRun run = measure_layer_errors(m, fp_vals, q, q_vals, ds.data().data(),
+                                                   std::min(o.report_samples, ds.num_samples()), o.threads);
     // --max-layer-error: the first layer (graph order) under the threshold stays fp32, then measure again.
     std::string worst;
     if (o.max_layer_error) {

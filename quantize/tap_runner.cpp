@@ -8,7 +8,8 @@
 
 namespace mc::quant {
 
-TapRunner::TapRunner(const Model& m, const std::vector<std::string>& taps, int threads, const std::string& name)
+TapRunner::TapRunner(const Model& m, const std::vector<std::string>& taps, int threads, const std::string& name,
+                     bool lower_qdq)
     : taps_(taps) {
   Model copy = m;
   std::vector<ValueInfo> outs;
@@ -23,7 +24,7 @@ TapRunner::TapRunner(const Model& m, const std::vector<std::string>& taps, int t
   copy.graph.outputs = outs;
   RuntimeExportOptions eo;
   eo.verify = false;
-  eo.lower_qdq = false;  // taps read float values: keep the Q/DQ form (fp32 compute)
+  eo.lower_qdq = lower_qdq;
   const std::vector<uint8_t> bytes = export_runtime_bytes(copy, eo);
   session_ = std::make_unique<check::RuntimeSession>(bytes, name, threads);
   input_elems_ = session_->input_sample_elems();

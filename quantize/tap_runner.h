@@ -2,7 +2,8 @@
 // ("taps"): a copy of the model whose graph outputs are exactly `taps` is exported in
 // memory (export_runtime_bytes) and run through mc_check's RuntimeSession. Calibration
 // observes activations this way, and the report compares fp32 and quantized layers.
-// QDQ patterns are not lowered to int8 ops here (RuntimeExportOptions::lower_qdq off).
+// With lower_qdq off (static QDQ taps read float values) the Q/DQ form runs in fp32; on,
+// QDQ and dynamic patterns run as the runtime's int8 ops (only graph outputs are tapped then).
 #pragma once
 #include <memory>
 #include <string>
@@ -18,7 +19,8 @@ class TapRunner {
  public:
   // Every tap must be a float32 value of m's main graph with a known shape (batch dim
   // first); Error(Internal) otherwise. `name` is used in messages.
-  TapRunner(const Model& m, const std::vector<std::string>& taps, int threads, const std::string& name);
+  TapRunner(const Model& m, const std::vector<std::string>& taps, int threads, const std::string& name,
+            bool lower_qdq = false);
   ~TapRunner();
 
   // Elements of one sample of the (single) graph input.

@@ -352,3 +352,78 @@ TEST_CASE("quantize: NaN/Inf in the quantized model's outputs is exit 1", "[e2e]
                out.string()},
               1, {"NaN/Inf", "output 'y'"}, out);
 }
+
+TEST_CASE("quantize: dynamic int8 on the MLP runs in ONNX Runtime and lowers to DynamicQuantizeMatMul", "[e2e][quantize]") {
+  TempDir d;
+  const fs::path onnx = d.path / "mlp.dyn.onnx", rt = d.path / "mlp.dyn.mcrt", rep = d.path / "r.json";
+  const auto r = quantize({kExamples + "mlp.onnx", "--mode", "dynamic", "-o", onnx.string(), "--report", rep.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("3 of 3 Gemm/MatMul layers quantized") != std::string::npos);
+  const json j = json::parse(slurp(rep));
+  CHECK(j["error_inputs"] == "random");
+  CHECK(j["output_sqnr_db"].get<double>() > 30.0);
+  const mc::Model m = mc::import_onnx_file(onnx.string());
+  size_t mi = 0, dql = 0;
+  for (const auto& n : m.graph.nodes) mi += n.op_type == "MatMulInteger", dql += n.op_type == "DynamicQuantizeLinear";
+  CHECK(mi == 3);
+  CHECK(dql == 3);
+  REQUIRE(quantize({kExamples + "mlp.onnx", "--mode", "dynamic", "--format", "runtime", "-o", rt.string()}).exit_code == 0);
+  const size_t n = 100;
+  const auto x = test_images(n);
+  const auto yr = run_runtime(rt.string(), x, n);
+  const auto art = mc::check::open_runtime_artifact(kExamples + "mlp.onnx");
+  mc::check::RuntimeSession f(art.mcrt, "fp32", 1);
+  const auto yf = f.run_f32(x.data(), n);
+  const auto ar = argmax_rows(yr.data(), n, 10), af = argmax_rows(yf.data(), n, 10);
+  size_t agree = 0;
+  for (size_t i = 0; i < n; ++i) agree += ar[i] == af[i];
+  CHECK(agree >= 98);
+#ifdef MC_HAVE_ORT_PEER
+  if (mc::test::ort_available()) {
+    mcrt::NpyArray in;
+    in.dtype = mcrt::NpyDtype::kF32;
+    in.shape = {static_cast<int64_t>(n), 1, 28, 28};
+    in.bytes.resize(x.size() * 4);
+    std::memcpy(in.bytes.data(), x.data(), in.bytes.size());
+    const auto outs = mc::test::run_in_ort(onnx.string(), {{"input", in}});
+    const auto ao = argmax_rows(reinterpret_cast<const float*>(outs.at("logits").bytes.data()), n, 10);
+    size_t same = 0;
+    for (size_t i = 0; i < n; ++i) same += ao[i] == ar[i];
+    CHECK(same >= 99);
+  }
+#endif
+}
+
+TEST_CASE("quantize: weight-only, fp16 and kmeans modes go through the weight storage passes", "[e2e][quantize]") {
+  TempDir d;
+  const fs::path wo = d.path / "wo.onnx", km = d.path / "km.mcrt", f16 = d.path / "f16.mcrt";
+  auto r = quantize({kExamples + "lenet5.onnx", "--mode", "weight-only", "--bits", "4", "--block-size", "32", "-o", wo.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("int4 blocks of 32") != std::string::npos);
+  r = quantize({kExamples + "mlp.onnx", "--mode", "kmeans", "--bits", "4", "--format", "runtime", "--entropy-coding",
+                "--calib-data", kTrain, "--mean", "0.286", "--std", "0.353", "--calib-size", "100", "-o", km.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::file_size(km) * 8 < fs::file_size(kExamples + "mlp.onnx"));
+  CHECK(r.out.find("100 calibration samples") != std::string::npos);
+  r = quantize({kExamples + "resnet.onnx", "--mode", "fp16", "--format", "runtime", "-o", f16.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::file_size(f16) * 10 < fs::file_size(kExamples + "resnet.onnx") * 6);
+}
+
+TEST_CASE("quantize: static-only options with another mode are exit 2", "[e2e][quantize][bad]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  expect_fail({kExamples + "mlp.onnx", "--mode", "dynamic", "--calibrate", "mse", "-o", out.string()}, 2,
+              {"apply to --mode static, not dynamic"}, out);
+}
+
+TEST_CASE("quantize: --block-size outside weight-only is exit 2", "[e2e][quantize][bad]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  expect_fail({kExamples + "mlp.onnx", "--mode", "kmeans", "--block-size", "32", "-o", out.string()}, 2,
+              {"--block-size applies to --mode weight-only"}, out);
+}

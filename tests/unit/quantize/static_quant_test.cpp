@@ -8,6 +8,7 @@
 #include "compress/error.h"
 #include "compress/passes/refresh_shapes.h"
 #include "quantize/quant_params.h"
+#include "quantize/dynamic_quant.h"
 #include "quantize/static_quant.h"
 
 using namespace mc;
@@ -203,4 +204,33 @@ TEST_CASE("apply: a range missing for an observed value is an internal error", "
   Model m = small_model(false);
   StaticPlan p = plan_static(m, {});
   CHECK_THROWS_AS(apply_static(m, p, {{"x", {0.f, 1.f}}}, {}), mc::Error);
+}
+
+TEST_CASE("dynamic: Gemm becomes DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add", "[quantize][dynamic]") {
+  Model m = small_model(false);
+  StaticPlan p = apply_dynamic(m, {});
+  REQUIRE(p.layers.size() == 1);
+  CHECK(p.layers[0].quantized);
+  CHECK(ops(m.graph) == std::vector<std::string>{"Conv", "Relu", "Flatten", "DynamicQuantizeLinear", "MatMulInteger",
+                                                 "Cast", "Mul", "Mul", "Add", "Exp"});
+  const Node* mi = nullptr;
+  for (const auto& n : m.graph.nodes) if (n.op_type == "MatMulInteger") mi = &n;
+  const Tensor* w = m.graph.initializer(mi->inputs[1]);
+  REQUIRE(w);
+  CHECK(w->dtype == DType::I8);
+  CHECK(w->dims == std::vector<int64_t>{8, 3});  // transB weight [3, 8] transposed to [K, N]
+  // column 0 is row 0 of Wg: sin(0..7); its largest |value| maps to +-127
+  float amax = 0;
+  for (int k = 0; k < 8; ++k) amax = std::max(amax, std::fabs(std::sin(static_cast<float>(k))));
+  int8_t wmax = 0;
+  for (int k = 0; k < 8; ++k) wmax = std::max<int8_t>(wmax, static_cast<int8_t>(std::abs(w->as<int8_t>()[k * 3])));
+  CHECK(wmax == 127);
+  CHECK(m.graph.initializer("Wg") == nullptr);
+  CHECK(producer(m.graph, "y")->op_type == "Add");
+  StaticQuantOptions ex;
+  ex.exclude = {"Gemm", "Nope"};
+  Model m2 = small_model(false);
+  StaticPlan p2 = apply_dynamic(m2, ex);
+  CHECK_FALSE(p2.layers[0].quantized);
+  CHECK(p2.unmatched_exclude == std::vector<std::string>{"Nope"});
 }
