@@ -1,9 +1,10 @@
-// bench_weight_storage MODEL.onnx [BITS] [SEED] [OUT.mcrt]
-// k-means weight sharing (BITS, default 4; seeded k-means++, SEED default 0) on every Conv/Gemm/
-// MatMul of MODEL, then the sizes of the runtime file: palettes only, palettes + Huffman over
-// bytes (the exporter's entropy_coding). For each palette's packed indices it also prints the
-// size of Huffman over indices (one symbol per index) and of zstd -19 over the packed bytes, the
-// two alternatives the format could have taken. Writes the entropy-coded file to OUT when given.
+// bench_weight_storage MODEL.onnx [MODE] [BITS] [EXTRA] [OUT.mcrt]
+// MODE kmeans (default; EXTRA = k-means++ seed, default 0), weight-only (EXTRA = block size, 0 =
+// per channel) or fp16, BITS default 4, on every Conv/Gemm/MatMul of MODEL; then the sizes of the
+// runtime file without and with entropy coding (Huffman over bytes, the exporter's option). For
+// each palette's packed indices it also prints the size of Huffman over indices (one symbol per
+// index) and of zstd -19 over the packed bytes, the two alternatives the format could have
+// taken. Writes the entropy-coded file to OUT when given (fp16: exported with fp16_weights).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -22,16 +23,23 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_weight_storage MODEL.onnx [BITS] [SEED] [OUT.mcrt]\n");
+    std::fprintf(stderr, "usage: bench_weight_storage MODEL.onnx [kmeans|weight-only|fp16] [BITS] [EXTRA] [OUT.mcrt]\n");
     return 2;
   }
   try {
     const std::string path = argv[1];
     mc::Model m = mc::import_onnx_file(path);
     mc::quant::WeightStorageOptions o;
-    o.mode = mc::quant::WeightStorageMode::KMeans;
-    o.bits = argc > 2 ? std::atoi(argv[2]) : 4;
-    o.seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 0;
+    const std::string mode = argc > 2 ? argv[2] : "kmeans";
+    if (mode != "kmeans" && mode != "weight-only" && mode != "fp16")
+      throw mc::Error(mc::ErrorKind::Input, "mode '" + mode + "': expected kmeans, weight-only or fp16");
+    o.mode = mode == "weight-only" ? mc::quant::WeightStorageMode::WeightOnly
+             : mode == "fp16"      ? mc::quant::WeightStorageMode::Fp16
+                                   : mc::quant::WeightStorageMode::KMeans;
+    o.bits = argc > 3 ? std::atoi(argv[3]) : 4;
+    const uint64_t extra = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 0;
+    if (o.mode == mc::quant::WeightStorageMode::WeightOnly) o.block_size = static_cast<int>(extra);
+    else o.seed = extra;
     const mc::quant::WeightStorageReport rep = mc::quant::apply_weight_storage(m, o);
     std::printf("%s: %s\n", path.c_str(), rep.summary.c_str());
     for (const auto& l : rep.layers)
@@ -43,11 +51,13 @@ int main(int argc, char** argv) {
     std::ifstream f(path, std::ios::binary | std::ios::ate);
     const uint64_t onnx_bytes = static_cast<uint64_t>(f.tellg());
     mc::RuntimeExportOptions plain, coded;
+    plain.fp16_weights = o.mode == mc::quant::WeightStorageMode::Fp16;
+    coded.fp16_weights = plain.fp16_weights;
     coded.entropy_coding = true;
     const std::vector<uint8_t> a = mc::export_runtime_bytes(m, plain);
     const std::vector<uint8_t> b = mc::export_runtime_bytes(m, coded);
     std::printf("fp32 ONNX file            %9llu bytes\n", (unsigned long long)onnx_bytes);
-    std::printf("runtime file, palettes    %9zu bytes  (%.2fx smaller)\n", a.size(), (double)onnx_bytes / a.size());
+    std::printf("runtime file              %9zu bytes  (%.2fx smaller)\n", a.size(), (double)onnx_bytes / a.size());
     std::printf("  + Huffman over bytes    %9zu bytes  (%.2fx smaller)\n", b.size(), (double)onnx_bytes / b.size());
     // Per palette: its packed indices under the three codings.
     uint64_t packed = 0, huff_bytes = 0, huff_idx = 0, zstd = 0;
@@ -71,9 +81,9 @@ int main(int argc, char** argv) {
     std::printf(", zstd -19 %llu", (unsigned long long)zstd);
 #endif
     std::printf(" bytes\n");
-    if (argc > 4) {
-      mc::export_runtime_file(m, argv[4], coded, {path});
-      std::printf("wrote %s\n", argv[4]);
+    if (argc > 5) {
+      mc::export_runtime_file(m, argv[5], coded, {path});
+      std::printf("wrote %s\n", argv[5]);
     }
   } catch (const mc::Error& e) {
     std::fprintf(stderr, "bench_weight_storage: %s\n", e.what());

@@ -1,0 +1,189 @@
+// Generates the malformed runtime files of the weight storage checks (docs/runtime-format.md
+// §3.1 entropy-coded buffers, §4.1 INT4, §4.3 block-wise scales), one file per check, written
+// with the runtime's own ModelWriter. Each must be rejected by load or prepare with
+// kInvalidModel (tests/unit/runtime: "the malformed corpus ..."; ASan/UBSan loader run) and
+// they seed fuzz_runtime_loader (scripts/fuzz.sh).
+//   make_storage_cases OUT_DIR
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "format/writer.h"
+#include "runtime/huffman.h"
+
+using mcrt::DType;
+using mcrt::ModelWriter;
+namespace fb = mcrt::fb;
+
+namespace {
+
+// x[n] + w[n] -> y[n]; w is dense float32 unless the case changes it. Returns w's tensor.
+int base(ModelWriter& w, int64_t n, DType wt = DType::kF32, const std::vector<uint8_t>& wb = {}) {
+  const int x = w.add_tensor("x", DType::kF32, {n});
+  std::vector<uint8_t> bytes = wb;
+  if (bytes.empty()) {
+    bytes.resize(static_cast<size_t>(n) * 4);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>((i * 7) % 13);  // ~3.7 bits each
+  }
+  const int c = w.add_weight("w", wt, {n}, bytes.data(), bytes.size());
+  const int y = w.add_tensor("y", DType::kF32, {n});
+  w.add_node(fb::OpType_Add, {x, c}, {y});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  return c;
+}
+
+// Codes buffer 1 (w's data) with Huffman and returns its coded bytes.
+std::vector<uint8_t> code_w(ModelWriter& w) {
+  const std::vector<uint8_t> raw = w.buffer_bytes(1);
+  return mcrt::huffman_encode(raw.data(), raw.size());
+}
+
+mcrt::QuantParams q(std::vector<float> s, std::vector<int64_t> zp, int axis, int block) {
+  mcrt::QuantParams p;
+  p.scale = std::move(s);
+  p.zero_point = std::move(zp);
+  p.axis = axis;
+  p.block_size = block;
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_storage_cases OUT_DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  int failed = 0;
+  auto emit = [&](const char* name, const ModelWriter& w) {
+    std::vector<uint8_t> bytes;
+    if (!w.finish(&bytes).ok()) {
+      ++failed;
+      return;
+    }
+    std::ofstream f(dir + "/" + name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f) ++failed;
+  };
+  {  // §3.1: a coding names buffer 7 of 2
+    ModelWriter w;
+    base(w, 64);
+    w.add_raw_coding(7, fb::Codec_HUFFMAN, 256);
+    emit("coding_buffer_out_of_range.mcrt", w);
+  }
+  {  // §3.1: the same buffer coded twice
+    ModelWriter w;
+    base(w, 64);
+    w.set_buffer_coding(1, code_w(w), 256);
+    w.add_raw_coding(1, fb::Codec_HUFFMAN, 256);
+    emit("coding_buffer_twice.mcrt", w);
+  }
+  {  // §3.1: codec 9 does not exist
+    ModelWriter w;
+    base(w, 64);
+    w.add_raw_coding(1, 9, 256);
+    emit("coding_unknown_codec.mcrt", w);
+  }
+  {  // §3.1: 2^40 bytes claimed from 130 coded bytes (amplification)
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> c(130, 0);
+    c[0] = 0x01;
+    w.set_buffer_coding(1, c, 1ull << 40);
+    emit("coding_raw_size_amplified.mcrt", w);
+  }
+  {  // §3.1: three symbols of length 1 (Kraft sum 3/2)
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> c(128 + 32, 0);
+    c[0] = 0x11;
+    c[1] = 0x01;
+    w.set_buffer_coding(1, c, 256);
+    emit("coding_lengths_oversubscribed.mcrt", w);
+  }
+  {  // §3.1: lengths 1 and 2 only (Kraft sum 3/4)
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> c(128 + 64, 0);
+    c[0] = 0x21;
+    w.set_buffer_coding(1, c, 256);
+    emit("coding_lengths_incomplete.mcrt", w);
+  }
+  {  // §3.1: raw_size needs more bits than the buffer holds (within the 8-per-byte bound)
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> c = code_w(w);
+    c.resize(c.size() - 16);
+    w.set_buffer_coding(1, c, 256);
+    emit("coding_overrun.mcrt", w);
+  }
+  {  // §3.1: whole bytes left after raw_size symbols
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> c = code_w(w);
+    c.resize(c.size() + 16, 0);
+    w.set_buffer_coding(1, c, 256);
+    emit("coding_trailing_bytes.mcrt", w);
+  }
+  {  // §4.2 after decoding: the decoded buffer holds 252 bytes, the tensor needs 256
+    ModelWriter w;
+    base(w, 64);
+    std::vector<uint8_t> raw = w.buffer_bytes(1);
+    raw.resize(252);
+    w.set_buffer_coding(1, mcrt::huffman_encode(raw.data(), raw.size()), raw.size());
+    emit("coding_decoded_size_mismatch.mcrt", w);
+  }
+  {  // §4.3: INT4 constant without quantization
+    ModelWriter w;
+    base(w, 4, DType::kI4, {0x21, 0x43});
+    emit("int4_without_quant.mcrt", w);
+  }
+  {  // §4.2: INT4 buffer sized as int8 (4 bytes for 4 elements; needs 2)
+    ModelWriter w;
+    const int c = base(w, 4, DType::kI4, {1, 2, 3, 4});
+    w.set_quantization(c, q({1.f}, {}, 0, 0));
+    emit("int4_buffer_int8_size.mcrt", w);
+  }
+  {  // §4.1: INT4 activation
+    ModelWriter w;
+    const int x = w.add_tensor("x", DType::kI4, {4});
+    const int y = w.add_tensor("y", DType::kI4, {4});
+    w.add_node(fb::OpType_Relu, {x}, {y});
+    w.set_inputs({x});
+    w.set_outputs({y});
+    emit("int4_activation.mcrt", w);
+  }
+  {  // §4.3: INT4 zero point 8
+    ModelWriter w;
+    const int c = base(w, 4, DType::kI4, {0x21, 0x43});
+    w.set_quantization(c, q({1.f}, {8}, 0, 0));
+    emit("int4_zero_point_range.mcrt", w);
+  }
+  {  // §4.3: 2 block scales for 64 elements in blocks of 16 (needs 4)
+    ModelWriter w;
+    const int c = base(w, 64, DType::kI8, std::vector<uint8_t>(64, 1));
+    w.set_quantization(c, q({1.f, 1.f}, {}, 0, 16));
+    emit("block_scale_count.mcrt", w);
+  }
+  {  // §4.3: negative block size
+    ModelWriter w;
+    const int c = base(w, 64, DType::kI8, std::vector<uint8_t>(64, 1));
+    w.set_quantization(c, q({1.f}, {}, 0, -16));
+    emit("block_size_negative.mcrt", w);
+  }
+  {  // §4.3: block-wise scales on a float tensor
+    ModelWriter w;
+    const int c = base(w, 64);
+    w.set_quantization(c, q({1.f, 1.f, 1.f, 1.f}, {}, 0, 16));
+    emit("block_on_float.mcrt", w);
+  }
+  if (failed) {
+    std::fprintf(stderr, "make_storage_cases: %d files failed\n", failed);
+    return 3;
+  }
+  std::printf("make_storage_cases: 16 files written to %s\n", dir.c_str());
+  return 0;
+}
