@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "compress/error.h"
@@ -163,10 +164,31 @@ ReconstructResult reconstruct_pruned_layers(Model& m, const Model& dense,
 
   const size_t batch = std::max<size_t>(1, opts.batch);
   constexpr int64_t kChunk = 256;
+  // Until the first layer that differs from the dense model, inputs are the dense inputs:
+  // a layer that is itself unchanged there has nothing to re-fit.
+  bool upstream_changed = false;
+  auto same_tensor = [&](const std::string& name, const Node* dn, size_t input) {
+    const Tensor* a = g.initializer(name);
+    const Tensor* b = dn && dn->inputs.size() > input ? dense.graph.initializer(dn->inputs[input]) : nullptr;
+    return a && b && a->dtype == b->dtype && a->dims == b->dims && a->nbytes() == b->nbytes() &&
+           std::memcmp(a->as<uint8_t>(), b->as<uint8_t>(), a->nbytes()) == 0;
+  };
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& n = g.nodes[ni];
     if (!n.is_default_domain() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
     const std::string label = node_label(n, ni);
+    if (!upstream_changed) {
+      const auto it = n.outputs.empty() ? dense_by_output.end() : dense_by_output.find(n.outputs[0]);
+      const Node* d0 = it == dense_by_output.end() ? nullptr : &dense.graph.nodes[it->second];
+      const bool has_b = n.inputs.size() > 2 && !n.inputs[2].empty();
+      const bool same = d0 && d0->op_type == n.op_type && n.inputs.size() > 1 && same_tensor(n.inputs[1], d0, 1) &&
+                        (!has_b || same_tensor(n.inputs[2], d0, 2));
+      if (same) {
+        res.skipped.push_back(label + ": unchanged, and so are its inputs");
+        continue;
+      }
+      upstream_changed = true;
+    }
     LayerGeometry gp, gd;
     std::string why = geometry(g, n, &gp);
     const auto dit = n.outputs.empty() ? dense_by_output.end() : dense_by_output.find(n.outputs[0]);

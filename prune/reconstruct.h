@@ -4,6 +4,8 @@
 // output (pre-activation) as closely as possible.
 //
 // How it works, layer by layer in graph order:
+//  0. Layers before the first one that differs from the dense model (weights or bias)
+//     see the dense inputs and are unchanged: they are skipped ("unchanged").
 //  1. Inputs: X_p, the layer's input in the pruned model as pruned so far (earlier
 //     layers already re-fitted), and X_d, its input in the dense model, both from the
 //     caller's ActivationFn (the CLI runs the models on the runtime). Conv inputs become

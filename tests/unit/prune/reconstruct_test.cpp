@@ -249,9 +249,19 @@ TEST_CASE("reconstruct: no samples or a bad ridge is an input error; unsupported
   ro.samples = 2;
   ro.ridge = 0;
   CHECK_THROWS_AS(prune::reconstruct_pruned_layers(p, dense, {}, input_only(&x, {4}, "x"), ro), Error);
-  // alpha != 1: skipped, named, weights untouched.
-  p.graph.nodes[0].set_attr_float("alpha", 2.f);
   ro.ridge = 1e-2;
+  // A layer identical to the dense one, with the dense inputs: nothing to do, nothing run.
+  const prune::ActivationFn never = [](const Model&, const std::vector<std::string>&) -> prune::ActivationBatchFn {
+    FAIL("no activation should be asked for");
+    return {};
+  };
+  const auto same = prune::reconstruct_pruned_layers(p, dense, {}, never, ro);
+  CHECK(same.layers.empty());
+  REQUIRE(same.skipped.size() == 1);
+  CHECK(same.skipped[0] == "fc (Gemm): unchanged, and so are its inputs");
+  // alpha != 1: skipped, named, weights untouched.
+  p.graph.initializer("W")->as_mut<float>()[0] = 0.f;
+  p.graph.nodes[0].set_attr_float("alpha", 2.f);
   const auto before = floats_of(*p.graph.initializer("W"));
   const auto res = prune::reconstruct_pruned_layers(p, dense, {}, input_only(&x, {4}, "x"), ro);
   CHECK(res.layers.empty());
