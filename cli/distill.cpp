@@ -39,7 +39,7 @@ int run_distill(const DistillArgs& a, const Globals& g) {
                            {"labels", ds.has_labels()}};
   std::vector<std::string> inputs = before.source_files;
   inputs.insert(inputs.end(), teacher.source_files.begin(), teacher.source_files.end());
-  return write_trained("distill", before, student, a.output, inputs, r, j, g);
+  return write_trained("distill", before, student, a.output, inputs, r, j, g, a.train.rank);
 }
 
 }  // namespace

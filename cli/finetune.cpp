@@ -29,7 +29,7 @@ int run_finetune(const FinetuneArgs& a, const Globals& g) {
   distill::TrainReport r;
   distill::finetune(m, ds, o, &r);
   nlohmann::ordered_json j{{"model", a.model}, {"data", dopt.data_path}, {"samples", ds.num_samples()}};
-  return write_trained("finetune", before, m, a.output, before.source_files, r, j, g);
+  return write_trained("finetune", before, m, a.output, before.source_files, r, j, g, a.train.rank);
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ void add_train_options(CLI::App& sub, TrainArgs& a) {
   sub.add_option("--seed", a.seed, "Seed of the shuffles and of torch (default 0); same seed, same weights");
   sub.add_option("--checkpoint", a.checkpoint, "Write a checkpoint here after every epoch");
   sub.add_flag("--resume", a.resume, "Continue from --checkpoint (same model and options)");
+  sub.add_option("--world-size", a.world_size, "Processes in a c10d (Gloo) run; each runs this command (default 1)");
+  sub.add_option("--rank", a.rank, "This process's rank in [0, --world-size); rank 0 serves the store and writes -o");
+  sub.add_option("--master-addr", a.master_addr, "Address of rank 0 (default 127.0.0.1)");
+  sub.add_option("--master-port", a.master_port, "TCP port of rank 0's store (default 29500)");
+  sub.add_option("--dist-timeout", a.dist_timeout, "Seconds to wait for the others, per rendezvous and all-reduce (default 60)");
 }
 
 distill::TrainOptions to_train_options(const TrainArgs& a, const Globals& g) {
@@ -43,8 +48,17 @@ distill::TrainOptions to_train_options(const TrainArgs& a, const Globals& g) {
   if (!(a.lr > 0) || a.lr > 100) throw Error(ErrorKind::Input, "--lr must be in (0, 100]");
   if (!(a.momentum >= 0 && a.momentum < 1)) throw Error(ErrorKind::Input, "--momentum must be in [0, 1)");
   if (!(a.weight_decay >= 0 && a.weight_decay < 1)) throw Error(ErrorKind::Input, "--weight-decay must be in [0, 1)");
+  if (a.world_size < 1 || a.world_size > 1024) throw Error(ErrorKind::Input, "--world-size must be in [1, 1024]");
+  if (a.rank < 0 || a.rank >= a.world_size) throw Error(ErrorKind::Input, "--rank must be in [0, --world-size)");
+  if (a.master_port < 1 || a.master_port > 65535) throw Error(ErrorKind::Input, "--master-port must be in [1, 65535]");
+  if (a.dist_timeout < 1 || a.dist_timeout > 86400) throw Error(ErrorKind::Input, "--dist-timeout must be in [1, 86400]");
+  o.dist.world_size = a.world_size;
+  o.dist.rank = a.rank;
+  o.dist.master_addr = a.master_addr;
+  o.dist.master_port = a.master_port;
+  o.dist.timeout_seconds = a.dist_timeout;
   if (a.resume && a.checkpoint.empty()) throw Error(ErrorKind::Input, "--resume needs --checkpoint");
-  const bool tty = isatty(2) && g.verbosity >= 0;
+  const bool tty = isatty(2) && g.verbosity >= 0 && a.rank == 0;
   const int epochs = a.epochs;
   if (tty)
     o.on_batch = [epochs](int e, size_t done, size_t total) {
@@ -81,7 +95,11 @@ std::vector<int64_t> model_input_shape(const Model& m, const std::string& file) 
 
 int write_trained(const std::string& verb, const Model& before_model, Model& m, const std::string& output,
                   const std::vector<std::string>& inputs, const distill::TrainReport& r, nlohmann::ordered_json extra,
-                  const Globals& g) {
+                  const Globals& g, int rank) {
+  if (rank != 0) {
+    std::cout << verb << ": rank " << rank << " done (rank 0 writes " << output << ")\n";
+    return 0;
+  }
   const ModelFigures before = measure_model(before_model, before_model.source_files);
   export_onnx_file(m, output, {}, inputs);
   const Model written = import_onnx_file(output);

@@ -20,6 +20,8 @@ struct TrainArgs {
   std::string optimizer = "sgd", schedule = "cosine", checkpoint;
   uint64_t seed = 0;
   bool resume = false;
+  int world_size = 1, rank = 0, master_port = 29500, dist_timeout = 60;
+  std::string master_addr = "127.0.0.1";
 };
 
 void add_train_options(CLI::App& sub, TrainArgs& a);
@@ -32,9 +34,10 @@ distill::TrainOptions to_train_options(const TrainArgs& a, const Globals& g);
 std::vector<int64_t> model_input_shape(const Model& m, const std::string& file);
 
 // Writes m to `output` (ONNX, atomically; never over one of `inputs`) and prints the
-// result: the before/after line and the epochs, or JSON. Returns the exit code.
+// result: the before/after line and the epochs, or JSON. Returns the exit code. A rank
+// other than 0 of a multi-process run writes nothing and prints one line.
 int write_trained(const std::string& verb, const Model& before, Model& m, const std::string& output,
                   const std::vector<std::string>& inputs, const distill::TrainReport& r, nlohmann::ordered_json extra,
-                  const Globals& g);
+                  const Globals& g, int rank);
 
 }  // namespace mc::cli

@@ -8,6 +8,7 @@
 
 #include "compress/error.h"
 #include "compress/io/file_io.h"
+#include "distill/distributed.h"
 #include "distill/ir_executor.h"
 
 namespace mc::distill {
@@ -128,6 +129,11 @@ void train_loop(Model& m, IrExecutor& ex, const data::Dataset& data, const Train
   for (int64_t d : data.sample_shape()) shape.push_back(d);
   const at::Tensor all = torch::from_blob(const_cast<float*>(data.data().data()), shape, at::kFloat);
 
+  const DistOptions& dist = o.dist;
+  if (dist.world_size < 1 || dist.rank < 0 || dist.rank >= dist.world_size)
+    throw Error(ErrorKind::Input, "--rank must be in [0, --world-size)");
+  std::unique_ptr<GradientGroup> group;
+  if (dist.world_size > 1) group = std::make_unique<GradientGroup>(dist);
   auto opt = make_optimizer(ex, o);
   const std::string fp = fingerprint(ex, o, mode);
   int first = 0;
@@ -149,22 +155,50 @@ void train_loop(Model& m, IrExecutor& ex, const data::Dataset& data, const Train
       lr = lr_at(o, e, s, steps);
       for (auto& g : opt->param_groups()) g.options().set_lr(lr);
       const size_t begin = s * bs, count = std::min(bs, n - begin);
-      const at::Tensor idx = torch::from_blob(const_cast<int64_t*>(perm.data() + begin), {static_cast<int64_t>(count)},
-                                              at::kLong);
-      const at::Tensor x = all.index_select(0, idx);
+      // This process's slice of the global batch.
+      const size_t w = static_cast<size_t>(dist.world_size), r = static_cast<size_t>(dist.rank);
+      const size_t lb = begin + count * r / w, le = begin + count * (r + 1) / w;
       opt->zero_grad();
-      const at::Tensor logits = ex.forward(x);
-      at::Tensor loss = loss_fn(logits, idx, &correct);
-      loss.backward();
+      double lv = 0;
+      if (le > lb) {
+        const at::Tensor idx = torch::from_blob(const_cast<int64_t*>(perm.data() + lb), {static_cast<int64_t>(le - lb)},
+                                                at::kLong);
+        const at::Tensor x = all.index_select(0, idx);
+        const at::Tensor logits = ex.forward(x);
+        at::Tensor loss = loss_fn(logits, idx, &correct);
+        if (w > 1) loss = loss * (static_cast<double>(le - lb) / static_cast<double>(count));
+        loss.backward();
+        lv = loss.item<double>();
+      }
+      if (group) {
+        // DDP: sum the (already scaled) gradients of every process, in one flat tensor.
+        std::vector<at::Tensor> grads;
+        for (auto& p : ex.trainable())
+          grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}, p.options()));
+        at::Tensor flat = at::cat(grads).contiguous();
+        group->allreduce_sum(flat);
+        int64_t off = 0;
+        for (auto& p : ex.trainable()) {
+          at::Tensor g = flat.narrow(0, off, p.numel()).view(p.sizes());
+          if (p.grad().defined()) p.mutable_grad().copy_(g);
+          else p.mutable_grad() = g.clone();
+          off += p.numel();
+        }
+      }
       ex.mask_gradients();
       opt->step();
       ex.apply_masks();
-      const double lv = loss.item<double>();
       if (!std::isfinite(lv))
         throw Error(ErrorKind::Gate, "the training loss became " + std::to_string(lv) + " at epoch " +
                                          std::to_string(e + 1) + "; lower --lr");
       loss_sum += lv * static_cast<double>(count);
       if (o.on_batch) o.on_batch(e + 1, s + 1, steps);
+    }
+    if (group) {  // epoch figures over all processes
+      at::Tensor t = at::tensor({loss_sum, static_cast<double>(correct)}, at::kFloat);
+      group->allreduce_sum(t);
+      loss_sum = t[0].item<double>();
+      correct = static_cast<int64_t>(std::llround(t[1].item<double>()));
     }
     EpochReport r;
     r.epoch = e + 1;
@@ -172,7 +206,7 @@ void train_loop(Model& m, IrExecutor& ex, const data::Dataset& data, const Train
     r.accuracy = correct >= 0 ? static_cast<double>(correct) / static_cast<double>(n) : -1;
     r.lr = lr;
     report->epochs.push_back(r);
-    if (!o.checkpoint.empty()) save_checkpoint(o.checkpoint, ex, *opt, e + 1, fp);
+    if (!o.checkpoint.empty() && dist.rank == 0) save_checkpoint(o.checkpoint, ex, *opt, e + 1, fp);
     if (o.on_epoch) o.on_epoch(r);
   }
   ex.write_back(m);

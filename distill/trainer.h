@@ -24,6 +24,20 @@ enum class Schedule { kConstant, kCosine, kStep };
 Optimizer parse_optimizer(const std::string& s);  // "sgd" | "adam"; mc::Error(Input) otherwise
 Schedule parse_schedule(const std::string& s);    // "constant" | "cosine" | "step"
 
+// Multi-process training over c10d (ProcessGroupGloo + TCPStore). Every process runs
+// the same command with its own rank; each global batch of batch_size samples (the
+// same shuffle everywhere) is split into world_size contiguous slices, slice `rank`
+// is this process's; gradients are summed with all-reduce after each local loss is
+// scaled by (local samples / global samples), so the update is the one of a single
+// process on the global batch. Rank 0 serves the store and writes outputs.
+struct DistOptions {
+  int world_size = 1;
+  int rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  int timeout_seconds = 60;  // rendezvous and every collective
+};
+
 struct TrainOptions {
   int epochs = 1;
   double lr = 0.01;
@@ -38,6 +52,7 @@ struct TrainOptions {
   // Progress: after each batch (done, total batches in the epoch) and after each epoch.
   std::function<void(int epoch, size_t done, size_t total)> on_batch;
   std::function<void(const struct EpochReport&)> on_epoch;
+  DistOptions dist;
 };
 
 struct EpochReport {

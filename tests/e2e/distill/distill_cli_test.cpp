@@ -1,10 +1,15 @@
 // `mcompress finetune` / `distill` and TorchScript MODEL arguments, end to end on small
 // Fashion-MNIST subsets (--limit). Bad input: exit 2, one line on stderr, no output.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
+#include <cmath>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "compress/onnx/onnx_import.h"
@@ -53,7 +58,80 @@ void expect_bad_input(const std::vector<std::string>& args, const std::string& n
   CHECK(!fs::exists(out));
 }
 
+// A TCP port that was free a moment ago (bound to port 0, then closed).
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+double max_weight_diff(const fs::path& a, const fs::path& b) {
+  const mc::Model ma = mc::import_onnx_file(a.string()), mb = mc::import_onnx_file(b.string());
+  REQUIRE(ma.graph.initializers.size() == mb.graph.initializers.size());
+  double d = 0;
+  for (size_t i = 0; i < ma.graph.initializers.size(); ++i) {
+    const auto& ta = ma.graph.initializers[i];
+    const auto& tb = mb.graph.initializers[i];
+    REQUIRE(ta.numel() == tb.numel());
+    for (uint64_t k = 0; k < ta.numel(); ++k) d = std::max(d, std::fabs(ta.get_f64(k) - tb.get_f64(k)));
+  }
+  return d;
+}
+
 }  // namespace
+
+TEST_CASE("distill over c10d: 2 processes on loopback give the single-process weights", "[e2e][distill][c10d]") {
+  TempDir d;
+  const fs::path single = d.path / "single.onnx", r0 = d.path / "r0.onnx", r1 = d.path / "r1.onnx";
+  const std::vector<std::string> common = cat({"distill", "--teacher", kExamples + "lenet5.onnx", "--student",
+                                               kFx + "student.onnx", "--limit", "640", "--epochs", "2", "--batch-size",
+                                               "64", "--seed", "9", "--lr", "0.05"},
+                                              kTrain);
+  const auto s = run(cat(common, {"-o", single.string()}));
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  const std::string port = std::to_string(free_port());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rank = [&](int r, const fs::path& out) {
+    auto args = cat(common, {"--world-size", "2", "--rank", std::to_string(r), "--master-port", port,
+                             "--dist-timeout", "60", "-o", out.string()});
+    args.insert(args.begin(), MC_BIN);
+    return mc::test::run_process(args, 180);  // the bound: killed (and failed) past it
+  };
+  auto f1 = std::async(std::launch::async, rank, 1, r1);
+  const auto p0 = rank(0, r0);
+  const auto p1 = f1.get();
+  INFO(p0.err);
+  INFO(p1.err);
+  CHECK(!p0.timed_out);
+  CHECK(!p1.timed_out);
+  REQUIRE(p0.exit_code == 0);
+  REQUIRE(p1.exit_code == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(180));
+  CHECK(!fs::exists(r1));  // only rank 0 writes
+  CHECK(max_weight_diff(r0, single) <= 1e-5);
+  CHECK(p1.out.find("rank 1 done") != std::string::npos);
+}
+
+TEST_CASE("c10d: an unreachable master is exit 2 after the timeout", "[e2e][distill][c10d]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_bad_input(cat({"finetune", kFx + "student.onnx", "--limit", "64", "--world-size", "2", "--rank", "1",
+                        "--master-port", std::to_string(free_port()), "--dist-timeout", "2", "-o", out.string()},
+                       kTrain),
+                   "could not reach 127.0.0.1", out);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
+  expect_bad_input(cat({"finetune", kFx + "student.onnx", "--world-size", "2", "--rank", "2", "-o", out.string()}, kTrain),
+                   "--rank", out);
+}
 
 TEST_CASE("finetune: a pruned MLP trains on 512 samples, zeros stay, JSON reports the epochs", "[e2e][distill]") {
   TempDir d;
