@@ -221,6 +221,15 @@ ValueInfo f32_value(const std::string& name, const std::vector<int64_t>& dims) {
   return vi;
 }
 
+// True when an output of n is read by a BatchNormalization (not folded yet).
+bool feeds_batchnorm(const Graph& g, const Node& n) {
+  for (const auto& m : g.nodes)
+    if (m.op_type == "BatchNormalization" && !m.inputs.empty())
+      for (const auto& o : n.outputs)
+        if (m.inputs[0] == o) return true;
+  return false;
+}
+
 std::string fmt_bits(const char* what, int bits) { return std::string(what) + std::to_string(bits); }
 
 }  // namespace
@@ -266,6 +275,10 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
     }
     if (g.is_graph_input(lr.weight) || uses[lr.weight] != 1) {
       skip("weight is shared with other nodes or is a graph input/output");
+      continue;
+    }
+    if (feeds_batchnorm(g, node)) {
+      skip("a BatchNormalization follows: run the optimize pipeline first (folding it rescales the weights)");
       continue;
     }
     const uint64_t n = w->numel();

@@ -75,7 +75,9 @@ struct WeightStorageReport {
 void validate_weight_storage_options(const WeightStorageOptions& opts);
 
 // Rewrites the weights of every Conv/Gemm/MatMul node whose weight (input 1) is an fp32
-// initializer read by that node only, unless excluded. The model stays valid ONNX (for
+// initializer read by that node only, unless excluded. Run it on an optimized model
+// (optimize_for_runtime / the default optimize pipeline): a layer still followed by a
+// BatchNormalization is left alone (folding would rescale the stored weights afterwards). The model stays valid ONNX (for
 // WeightOnly new DequantizeLinear nodes and int8/scale initializers are added; the model's
 // default-domain opset must be >= 13 for per-channel/blocked scales, else Error(Input)).
 // Layers it cannot handle are left in fp32 and named in the report with the reason.

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   try {
     const std::string path = argv[1];
     mc::Model m = mc::import_onnx_file(path);
+    mc::PassContext ctx;
+    mc::optimize_for_runtime(m, ctx);  // BatchNorm folded first: the stored weights are final
     mc::quant::WeightStorageOptions o;
     const std::string mode = argc > 2 ? argv[2] : "kmeans";
     if (mode != "kmeans" && mode != "weight-only" && mode != "fp16")
@@ -46,8 +48,6 @@ int main(int argc, char** argv) {
       std::printf("  %-28s %-8s %9llu weights  %-40s SQNR %6.2f dB  cos %.5f%s%s\n", l.name.c_str(), l.op.c_str(),
                   (unsigned long long)l.elements, l.storage.c_str(), l.sqnr_db, l.cosine, l.reason.empty() ? "" : "  ",
                   l.reason.c_str());
-    mc::PassContext ctx;
-    mc::optimize_for_runtime(m, ctx);
     std::ifstream f(path, std::ios::binary | std::ios::ate);
     const uint64_t onnx_bytes = static_cast<uint64_t>(f.tellg());
     mc::RuntimeExportOptions plain, coded;

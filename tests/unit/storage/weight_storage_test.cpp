@@ -193,3 +193,23 @@ TEST_CASE("weight storage options: bad values are input errors", "[unit][storage
   o.max_iterations = 0;
   bad(o, "iterations");
 }
+
+TEST_CASE("apply_weight_storage: a layer still followed by BatchNormalization is left alone", "[unit][storage]") {
+  Model m = test::gemm_model(4, 2, test::test_values(8, 5), {0, 0});
+  // y -> BatchNormalization -> z (as before optimize folds it)
+  for (const char* n : {"bn.s", "bn.b", "bn.m", "bn.v"}) m.graph.initializers.push_back(Tensor::make_f32(n, {2}, {1, 1}));
+  Node bn;
+  bn.op_type = "BatchNormalization";
+  bn.name = "bn";
+  bn.inputs = {"y", "bn.s", "bn.b", "bn.m", "bn.v"};
+  bn.outputs = {"z"};
+  m.graph.nodes.push_back(bn);
+  m.graph.outputs[0].name = "z";
+  const std::vector<float> before(m.graph.initializer("fc.w")->as<float>(), m.graph.initializer("fc.w")->as<float>() + 8);
+  const WeightStorageReport r = apply_weight_storage(m, WeightStorageOptions{});
+  REQUIRE(r.layers.size() == 1);
+  CHECK(!r.layers[0].applied);
+  CHECK(r.layers[0].reason.find("optimize") != std::string::npos);
+  CHECK(std::vector<float>(m.graph.initializer("fc.w")->as<float>(), m.graph.initializer("fc.w")->as<float>() + 8) ==
+        before);
+}
