@@ -31,6 +31,17 @@ int main(int argc, char** argv) {
       f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
       if (!f) return 3;
       ++written;
+      // The same model with entropy-coded buffers (§3.1), when coding changed anything: seeds the
+      // Huffman decoder at load.
+      mc::RuntimeExportOptions coded;
+      coded.entropy_coding = true;
+      const std::vector<uint8_t> cb = mc::export_runtime_bytes(m, coded);
+      if (cb != bytes) {
+        std::ofstream g(out + "/" + name + ".huffman.mcrt", std::ios::binary);
+        g.write(reinterpret_cast<const char*>(cb.data()), static_cast<std::streamsize>(cb.size()));
+        if (!g) return 3;
+        ++written;
+      }
     } catch (const mc::Error&) {
       ++skipped;
     }
