@@ -213,3 +213,61 @@ TEST_CASE("apply_weight_storage: a layer still followed by BatchNormalization is
   CHECK(std::vector<float>(m.graph.initializer("fc.w")->as<float>(), m.graph.initializer("fc.w")->as<float>() + 8) ==
         before);
 }
+
+TEST_CASE("apply_weight_storage: every layer it cannot handle is left in fp32 with its reason", "[unit][storage]") {
+  auto only_layer = [](Model& m, const WeightStorageOptions& o) {
+    const WeightStorageReport r = apply_weight_storage(m, o);
+    REQUIRE(r.layers.size() == 1);
+    CHECK(!r.layers[0].applied);
+    CHECK(r.layers_applied == 0);
+    return r.layers[0].reason;
+  };
+  SECTION("NaN in the weight") {
+    Model m = test::gemm_model(2, 1, {1.f, std::nanf("")}, {0});
+    CHECK(only_layer(m, WeightStorageOptions{}) == "weight holds NaN or Inf");
+  }
+  SECTION("weight shared by two nodes") {
+    Model m = test::gemm_model(2, 2, {1, 2, 3, 4}, {0, 0});
+    Node second = m.graph.nodes[0];
+    second.name = "fc2";
+    second.inputs[0] = "y";
+    second.outputs = {"y2"};
+    m.graph.nodes.push_back(second);
+    m.graph.outputs[0].name = "y2";
+    const WeightStorageReport r = apply_weight_storage(m, WeightStorageOptions{});
+    REQUIRE(r.layers.size() == 2);
+    for (const auto& l : r.layers) CHECK(l.reason.find("shared") != std::string::npos);
+  }
+  SECTION("fp16 out of range") {
+    Model m = test::gemm_model(2, 1, {1.f, 1e6f}, {0});
+    WeightStorageOptions o;
+    o.mode = WeightStorageMode::Fp16;
+    CHECK(only_layer(m, o) == "values exceed the fp16 range");
+    CHECK(m.graph.initializer("fc.w")->as<float>()[1] == 1e6f);
+  }
+  SECTION("weight-only below opset 13 (no DequantizeLinear axis)") {
+    Model m = test::gemm_model(2, 1, {1.f, 2.f}, {0});
+    m.opsets = {{"", 12}};
+    WeightStorageOptions o;
+    o.mode = WeightStorageMode::WeightOnly;
+    CHECK(only_layer(m, o).find("opset >= 13") != std::string::npos);
+    CHECK(m.graph.nodes.size() == 1);
+  }
+}
+
+TEST_CASE("apply_weight_storage kmeans: a pruned layer keeps exact zeros", "[unit][storage]") {
+  std::vector<float> w = test::test_values(400, 9);
+  for (size_t i = 0; i < w.size(); i += 2) w[i] = 0.f;  // 50% pruned
+  Model m = test::gemm_model(40, 10, w, std::vector<float>(10, 0.f));
+  WeightStorageOptions o;
+  o.bits = 2;
+  const WeightStorageReport r = apply_weight_storage(m, o);
+  REQUIRE(r.layers_applied == 1);
+  CHECK(r.layers[0].storage.find("zero kept") != std::string::npos);
+  const Tensor* t = m.graph.initializer("fc.w");
+  std::set<float> distinct(t->as<float>(), t->as<float>() + t->numel());
+  CHECK(distinct.size() == 4);
+  CHECK(distinct.count(0.f) == 1);
+  for (size_t i = 0; i < w.size(); i += 2) REQUIRE(t->as<float>()[i] == 0.f);
+  for (size_t i = 1; i < w.size(); i += 2) REQUIRE(t->as<float>()[i] != 0.f);
+}
