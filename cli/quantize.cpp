@@ -78,14 +78,12 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   if (o.format != "onnx" && o.format != "runtime")
     throw Error(ErrorKind::Input, "--format '" + o.format + "': expected onnx or runtime");
   if (o.per_channel && o.per_tensor) throw Error(ErrorKind::Input, "--per-channel and --per-tensor exclude each other");
-  if (o.cle) throw Error(ErrorKind::Input, "--cle: not available in this build");
-  if (o.bias_correction) throw Error(ErrorKind::Input, "--bias-correction: not available in this build");
   if (o.threads < 1 || o.threads > 256) throw Error(ErrorKind::Input, "--threads " + std::to_string(o.threads) + ": expected 1 to 256");
   if (o.calib_size == 0) throw Error(ErrorKind::Input, "--calib-size 0: expected at least 1 sample");
   const bool is_static = mode == quant::Mode::Static;
   const bool storage = mode == quant::Mode::WeightOnly || mode == quant::Mode::Fp16 || mode == quant::Mode::Kmeans;
-  if (!is_static && (o.symmetric || o.has_max_layer_error || o.calibrate_given))
-    throw Error(ErrorKind::Input, std::string("--symmetric, --calibrate and --max-layer-error apply to --mode static, not ") +
+  if (!is_static && (o.symmetric || o.has_max_layer_error || o.calibrate_given || o.cle || o.bias_correction))
+    throw Error(ErrorKind::Input, std::string("--symmetric, --calibrate, --max-layer-error, --cle and --bias-correction apply to --mode static, not ") +
                                       quant::mode_name(mode));
   if (o.block_size && mode != quant::Mode::WeightOnly)
     throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only");
@@ -103,6 +101,8 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   }
   qo.calib_size = o.calib_size;
   qo.threads = o.threads;
+  qo.cle = o.cle;
+  qo.bias_correction = o.bias_correction;
   if (o.has_max_layer_error) {
     if (!std::isfinite(o.max_layer_error)) throw Error(ErrorKind::Input, "--max-layer-error: expected a finite number of dB");
     qo.max_layer_error = o.max_layer_error;
@@ -169,6 +169,8 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     j["symmetric"] = qo.sq.symmetric;
     j["calibrator"] = rep.calibrator;
     j["calibration_samples"] = rep.calib_samples;
+    j["equalized"] = rep.equalized;
+    j["bias_corrected_layers"] = rep.bias_corrected;
     size_t quantized = 0;
     for (const auto& l : rep.layers) {
       nlohmann::ordered_json e{{"layer", l.plan.node}, {"op_type", l.plan.op_type}, {"quantized", l.plan.quantized}};
@@ -191,7 +193,9 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     }
     headline = std::string("static int8 QDQ, ") + (qo.sq.per_channel ? "per-channel" : "per-tensor") + " weights, " +
                rep.calibrator + " on " + std::to_string(rep.calib_samples) + " samples; " + std::to_string(quantized) +
-               " of " + std::to_string(rep.layers.size()) + " layers quantized";
+               " of " + std::to_string(rep.layers.size()) + " layers quantized" +
+               (o.cle ? "; CLE on " + std::to_string(rep.equalized.size()) + " layer pairs" : "") +
+               (o.bias_correction ? "; bias correction on " + std::to_string(rep.bias_corrected) + " layers" : "");
     output_error = rep.output;
     error_samples = rep.report_samples;
   } else {
@@ -319,8 +323,8 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
   sub->add_option("--exclude", o->exclude, "Node names or op types to keep fp32 (comma-separated, repeatable)");
   sub->add_option("--max-layer-error", o->max_layer_error, "Keep layers whose SQNR (dB) is below this in fp32")
       ->each([o](const std::string&) { o->has_max_layer_error = true; });
-  sub->add_flag("--cle", o->cle, "Cross-layer equalization (not available in this build)");
-  sub->add_flag("--bias-correction", o->bias_correction, "Bias correction (not available in this build)");
+  sub->add_flag("--cle", o->cle, "Cross-layer equalization of Conv -> [Relu] -> Conv pairs first (static)");
+  sub->add_flag("--bias-correction", o->bias_correction, "Correct biases for the int8 weights' expected error (static)");
   sub->add_option("--format", o->format, "onnx (QDQ, default) or runtime (.mcrt)");
   sub->add_option("--report", o->report, "Write the per-layer report as JSON to this file");
   sub->add_option("--threads", o->threads, "Runtime threads for calibration (results do not depend on it)");

@@ -3,7 +3,9 @@
 #include <sstream>
 
 #include "compress/error.h"
+#include "quantize/bias_correction.h"
 #include "quantize/calibration.h"
+#include "quantize/equalization.h"
 
 namespace mc::quant {
 
@@ -52,6 +54,9 @@ int check_bits(Mode m, int bits) {
 
 QuantizeReport quantize_static(Model& m, const data::Dataset& ds, const QuantizeOptions& o) {
   StaticQuantOptions sq = o.sq;
+  QuantizeReport rep;
+  if (o.cle)
+    for (const auto& p : equalize_cross_layer(m)) rep.equalized.push_back(p.first + " -> " + p.second);
   StaticPlan plan = plan_static(m, sq);
   if (!plan.unmatched_exclude.empty())
     throw Error(ErrorKind::Input, "--exclude '" + plan.unmatched_exclude[0] + "': matches no node name or op type");
@@ -61,9 +66,12 @@ QuantizeReport quantize_static(Model& m, const data::Dataset& ds, const Quantize
   const std::vector<HistogramObserver> obs = observe_values(m, plan.observe, ds, co);
   const auto ranges = calibrate_ranges(plan.observe, obs, o.calibrator, sq.symmetric);
 
-  QuantizeReport rep;
   rep.calibrator = calibrator_name(o.calibrator);
   rep.calib_samples = std::min(o.calib_size, ds.num_samples());
+  // The fp32 reference of the error figures: after CLE (the same function, and the same
+  // intermediate values as the model being quantized), before bias correction.
+  const Model ref = m;
+  if (o.bias_correction) rep.bias_corrected = correct_biases(m, plan, sq, ds.data().data(), rep.calib_samples, o.threads);
   for (;;) {
     Model q = m;
     StaticPlan p = plan_static(q, sq);
@@ -71,7 +79,7 @@ QuantizeReport quantize_static(Model& m, const data::Dataset& ds, const Quantize
     std::vector<std::string> fp_vals, q_vals;
     for (const auto& lp : p.layers)
       if (lp.quantized) fp_vals.push_back(lp.output), q_vals.push_back(lp.dq_output);
-    const LayerErrorRun run = measure_layer_errors(m, fp_vals, q, q_vals, ds.data().data(),
+    const LayerErrorRun run = measure_layer_errors(ref, fp_vals, q, q_vals, ds.data().data(),
                                                    std::min(o.report_samples, ds.num_samples()), o.threads);
     // --max-layer-error: the first layer (graph order) under the threshold stays fp32, then measure again.
     std::string worst;

@@ -1,5 +1,6 @@
 // `mcompress quantize` as a library call: modes, options and the static flow
-// (plan → calibrate → QDQ → measure per-layer error → keep bad layers fp32 → gate).
+// ([CLE] → plan → calibrate → [bias correction] → QDQ → measure per-layer error → keep bad
+// layers fp32 → gate).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -30,6 +31,8 @@ struct QuantizeOptions {
   std::optional<double> max_layer_error;  // dB: layers below are kept fp32
   int threads = 1;
   size_t report_samples = 200;  // calibration samples the per-layer error is measured on
+  bool cle = false;             // cross-layer equalization first (equalization.h)
+  bool bias_correction = false; // empirical bias correction (bias_correction.h)
 };
 
 struct LayerReport {
@@ -43,6 +46,8 @@ struct QuantizeReport {
   std::vector<LayerReport> layers;
   ErrorFigures output;                // graph output 0, quantized vs fp32
   std::vector<std::string> kept_fp32_by_error;
+  std::vector<std::string> equalized;  // "L1 -> L2" pairs (--cle)
+  size_t bias_corrected = 0;           // layers (--bias-correction)
 };
 
 // Static QDQ quantization of m (already cleaned up by optimize_for_runtime) with the

@@ -427,3 +427,15 @@ TEST_CASE("quantize: --block-size outside weight-only is exit 2", "[e2e][quantiz
   expect_fail({kExamples + "mlp.onnx", "--mode", "kmeans", "--block-size", "32", "-o", out.string()}, 2,
               {"--block-size applies to --mode weight-only"}, out);
 }
+
+TEST_CASE("quantize: --cle --bias-correction on ResNet keeps accuracy and reports what it did", "[e2e][quantize]") {
+  TempDir d;
+  const fs::path out = d.path / "resnet.cb.onnx", rep = d.path / "r.json";
+  const auto r = quantize(with(calib("resnet.onnx", out, 100), {"--cle", "--bias-correction", "--report", rep.string()}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("CLE on 3 layer pairs; bias correction on 10 layers") != std::string::npos);
+  const json j = json::parse(slurp(rep));
+  CHECK(j["equalized"].size() == 3);
+  CHECK(j["output_sqnr_db"].get<double>() > 30.0);
+}
