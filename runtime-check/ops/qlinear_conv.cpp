@@ -145,25 +145,29 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
     st->packed.push_back(p);
     n.scratch_bytes = ks.dw_scratch_size(g);
     n.kernel_name = std::string("qconv2d_depthwise_") + ks.name;
-  } else if (g.group == 1 &&
-             !(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
-               g.pad_r == 0)) {
-    // (Tiles run along one output row, so a 7-wide output fills 7 of 16 lanes; im2col measured slower
-    // still on resnet's 7x7 layers: 27.6 vs 18.8 us.)
-    // Implicit GEMM: the weight in the image's K order (tap-major, 4 channels per quad).
+  } else if (g.group == 1) {
+    // Implicit GEMM: the weight in the image's K order (tap-major, 4 channels per quad). Tiles run along
+    // one output row, so a 7-wide output fills 7 of 16 lanes; im2col measured slower still (resnet's 7x7
+    // layers 27.6 vs 18.8 us, LeNet-5's 1-channel conv1 6.4 vs 3.8 us). A pointwise conv (1x1, stride 1,
+    // no pads) runs as one image row of H*W columns: the plain interleave.
     st->implicit = true;
-    st->im = int8_conv_image_layout(g);
+    if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 &&
+        g.pad_r == 0) {
+      st->g.W = st->g.OW = g.H * g.W;
+      st->g.H = st->g.OH = 1;
+    }
+    st->im = int8_conv_image_layout(st->g);
     st->qoff.resize((size_t)st->im.taps * st->im.Cq);
-    int8_conv_qoffsets(g, st->im, st->qoff.data());
+    int8_conv_qoffsets(st->g, st->im, st->qoff.data());
     st->K = st->im.taps * st->im.Cq * 4;
     std::vector<int8_t> w2((size_t)M * st->K);
-    int8_conv_reorder_weights(g, wd8, w2.data());
+    int8_conv_reorder_weights(st->g, wd8, w2.data());
     void* p = nullptr;
     MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.gemm_packed_size(g.M, st->K), &p));
     ks.gemm_pack(g.M, st->K, w2.data(), bias.empty() ? nullptr : bias.data(), p);
     st->packed.push_back(p);
     n.scratch_bytes = st->im.bytes;
-    n.kernel_name = std::string("qconv2d_implicit_gemm_") + ks.name;
+    n.kernel_name = std::string(g.kh == 1 && g.kw == 1 ? "qconv2d_1x1_gemm_" : "qconv2d_implicit_gemm_") + ks.name;
   } else {
     for (int gi = 0; gi < g.group; ++gi) {
       void* p = nullptr;

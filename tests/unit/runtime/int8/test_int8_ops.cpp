@@ -540,3 +540,27 @@ TEST_CASE("int8 MaxPool equals the window maximum (inside windows, pads, overlap
     REQUIRE(as_i8(r.out) == want);
   }
 }
+
+TEST_CASE("int8 Transpose, Unsqueeze, Squeeze keep the input's quant for the next int8 op", "[int8][ops]") {
+  // x [2,3] (s 0.5, z 1) -> Transpose -> [3,2] -> Unsqueeze(0) -> [1,3,2] -> Squeeze(0) -> [3,2]
+  // -> QLinearMatMul with B = I (2x2, s 1), y (s 0.5, z 0): y = rhe((0.5*1/0.5) * (x^T - 1)) = x^T - 1.
+  ModelWriter w;
+  const int x = act_i8(w, "x", {2, 3}, 0.5f, 1);
+  const int t = w.add_tensor("t", DType::kI8, {3, 2});
+  const int u = w.add_tensor("u", DType::kI8, {1, 3, 2});
+  const int s = w.add_tensor("s", DType::kI8, {3, 2});
+  const int ax = w.add_weight_i64("ax", {1}, {0});
+  const int B = weight_i8(w, "B", {2, 2}, {1, 0, 0, 1}, {1.f}, 1);
+  const int y = act_i8(w, "y", {3, 2}, 0.5f, 0);
+  w.add_node(fb::OpType_Transpose, {x}, {t}, {}, "tr");
+  w.add_node(fb::OpType_Unsqueeze, {t, ax}, {u}, {}, "un");
+  w.add_node(fb::OpType_Squeeze, {u, ax}, {s}, {}, "sq");
+  w.add_node(fb::OpType_QLinearMatMul, {s, B}, {y}, {}, "mm");
+  w.set_inputs({x});
+  w.set_outputs({y});
+  const Run r = run(w, {bytes_of(std::vector<int8_t>{1, 2, 3, 4, 5, 6})});
+  INFO(r.status.to_string());
+  REQUIRE(r.status.ok());
+  // x^T = {{1,4},{2,5},{3,6}} -> minus 1
+  REQUIRE(as_i8(r.out) == std::vector<int8_t>{0, 3, 1, 4, 2, 5});
+}
