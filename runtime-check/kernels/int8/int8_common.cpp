@@ -200,7 +200,48 @@ void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x
         }
         continue;
       }
-      // Strided (or fewer than 4 channels): words built per column, each phase's run written in order.
+      if (all && g.W <= 4096) {  // strided: interleave the row once, then copy its words to the phases
+        uint32_t tw[4096];
+        int i = 0;
+#if defined(__SSE2__)
+        for (; i + 16 <= g.W; i += 16) {
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0] + ro + i));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1] + ro + i));
+          const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2] + ro + i));
+          const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[3] + ro + i));
+          const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+          const __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i), _mm_unpacklo_epi16(ab0, ce0));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 4), _mm_unpackhi_epi16(ab0, ce0));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 8), _mm_unpacklo_epi16(ab1, ce1));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 12), _mm_unpackhi_epi16(ab1, ce1));
+        }
+#elif defined(__ARM_NEON)
+        for (; i + 16 <= g.W; i += 16) {
+          uint8x16x4_t v;
+          v.val[0] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[0] + ro + i));
+          v.val[1] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[1] + ro + i));
+          v.val[2] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[2] + ro + i));
+          v.val[3] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[3] + ro + i));
+          vst4q_u8(reinterpret_cast<uint8_t*>(tw + i), v);
+        }
+#endif
+        for (; i < g.W; ++i) {
+          const uint8_t b[4] = {(uint8_t)src[0][ro + i], (uint8_t)src[1][ro + i], (uint8_t)src[2][ro + i],
+                                (uint8_t)src[3][ro + i]};
+          std::memcpy(tw + i, b, 4);
+        }
+        for (int ph = 0; ph < g.sw; ++ph) {
+          const int c0 = ph - g.pad_l;  // phase index j holds input column j * sw + c0
+          int j0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+          int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+          if (j1 > im.Wph) j1 = im.Wph;
+          uint32_t* d = reinterpret_cast<uint32_t*>(img) + (((int64_t)ph * im.Cq + cq) * im.Hp + r) * im.Wph;
+          for (int j = j0; j < j1; ++j) d[j] = tw[j * g.sw + c0];
+        }
+        continue;
+      }
+      // Strided with fewer than 4 channels: words built per column, each phase's run written in order.
       for (int ph = 0; ph < g.sw; ++ph) {
         // padded column pc = i * sw + ph = iw + pad_l, iw in [0, W)
         const int c0 = ph - g.pad_l;

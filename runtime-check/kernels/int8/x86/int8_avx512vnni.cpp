@@ -22,6 +22,13 @@ namespace {
 
 constexpr int MR = 16;  // packed rows per tile; the GEMM tile takes 8 of them, the GEMV all 16
 
+// 16 bytes (register-form vpmovdb, then a plain or byte-masked store: the memory form of vpmovdb is
+// microcoded and slow on some cores).
+inline void store_bytes(int8_t* p, __mmask16 k, int valid, __m128i v) {
+  if (valid >= 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+  else _mm_mask_storeu_epi8(p, k, v);
+}
+
 inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {
   const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(out.mult[m]));
@@ -33,7 +40,7 @@ inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx
   f = _mm512_max_ps(f, _mm512_set1_ps((float)(out.act_min - out.zero_point)));
   f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
   const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
-  _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + idx, k, q);
+  store_bytes(static_cast<int8_t*>(y) + idx, k, valid, _mm512_cvtepi32_epi8(q));
 }
 
 // 8 output channels (half h of a packed 16-row tile) x 16*NV columns.
@@ -118,7 +125,7 @@ void gemv_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
   f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
   const __m512i qv = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
   if (ldy == 1) {
-    _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + m0, k, qv);
+    store_bytes(static_cast<int8_t*>(y) + m0, k, valid, _mm512_cvtepi32_epi8(qv));
   } else {
     alignas(64) int32_t t[16];
     _mm512_store_si512(t, qv);
@@ -182,6 +189,47 @@ void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed
 }
 size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
 
+// The depthwise planes of int8_pack::dw_fill_plane, vectorized: 32 columns per step for stride 1,
+// 16 per step for stride 2 (even/odd columns split with vpermw); other strides use the scalar fill.
+void dw_fill_plane_avx512(const ConvGeom& g, const int8_pack::DwPlanes& p, const int8_t* x, int32_t zx, int16_t* plane) {
+  if (g.sw > 2) return int8_pack::dw_fill_plane(g, p, x, zx, plane);
+  const __m512i z = _mm512_set1_epi16((short)zx);
+  alignas(64) static const int16_t kEvenOdd[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
+                                                   1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+  const __m512i eo = _mm512_load_si512(kEvenOdd);
+  for (int r = 0; r < p.Hn; ++r) {
+    const int ih = r - g.pad_t;
+    for (int ph = 0; ph < g.sw; ++ph) {
+      int16_t* row = plane + ((int64_t)r * g.sw + ph) * p.L;
+      std::memset(row, 0, (size_t)p.L * 2);
+      if (ih < 0 || ih >= g.H) continue;
+      const int8_t* xr = x + (int64_t)ih * g.W;
+      const int c0 = ph - g.pad_l;  // index i holds input column i * sw + c0
+      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+      if (i1 > p.L) i1 = p.L;
+      if (g.sw == 1) {
+        for (int i = i0; i < i1; i += 32) {
+          const int n = i1 - i < 32 ? i1 - i : 32;
+          const __mmask32 k = n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1);
+          const __m512i v = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(k, xr + c0 + i));
+          _mm512_mask_storeu_epi16(row + i, k, _mm512_sub_epi16(v, z));
+        }
+      } else {
+        for (int i = i0; i < i1; i += 16) {
+          const int n = i1 - i < 16 ? i1 - i : 16;
+          const int col = 2 * i + c0;                        // first input column read
+          const int bytes = g.W - col < 32 ? g.W - col : 32;  // columns inside the row
+          const __mmask32 kb = bytes >= 32 ? 0xFFFFFFFFu : ((1u << bytes) - 1);
+          const __m512i v = _mm512_permutexvar_epi16(eo, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(kb, xr + col)));
+          const __mmask16 k = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+          _mm256_mask_storeu_epi16(row + i, k, _mm256_sub_epi16(_mm512_castsi512_si256(v), _mm512_castsi512_si256(z)));
+        }
+      }
+    }
+  }
+}
+
 // Depthwise: taps in pairs (t, t+1): the two taps' int16 rows are interleaved (vpunpck{l,h}wd) and
 // vpdpwssd adds x_t * w_t + x_t1 * w_t1 per output into int32 (exact); an odd last tap pairs with zeros.
 // The unpacks leave outputs in a fixed lane order that one vpermt2d per 16 outputs undoes.
@@ -207,7 +255,7 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
     auto off = [&](int t) { return t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw); };
     for (int64_t c = c0; c < c1; ++c) {
       int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
-      int8_pack::dw_fill_plane(g, p, x + c * g.H * g.W, zx, plane);
+      dw_fill_plane_avx512(g, p, x + c * g.H * g.W, zx, plane);
       const int16_t* w = wall + c * tp;
       const __m512i b0 = _mm512_set1_epi32(bias[c]);
       for (int oy = 0; oy < g.OH; ++oy) {
@@ -250,7 +298,7 @@ void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const 
     const __m512 fa = _mm512_mul_ps(ma, _mm512_cvtepi32_ps(_mm512_sub_epi32(av, za)));
     const __m512 fb = _mm512_mul_ps(mb, _mm512_cvtepi32_ps(_mm512_sub_epi32(bv, zb)));
     const __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(fa, fb), flo), fhi);
-    _mm512_mask_cvtepi32_storeu_epi8(y + i, k, _mm512_add_epi32(_mm512_cvtps_epi32(f), zy));
+    store_bytes(y + i, k, valid, _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zy)));
   }
 }
 
