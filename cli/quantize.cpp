@@ -27,7 +27,7 @@ namespace mc::cli {
 namespace {
 
 struct QuantizeCliOptions {
-  std::string model, output, mode, calibrate = "percentile:99.99", format = "onnx", report;
+  std::string model, output, mode, calibrate = "mse", format = "onnx", report;
   int bits = 0;
   bool per_channel = false, per_tensor = false, symmetric = false;
   std::vector<std::string> exclude;
@@ -315,7 +315,7 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
       ->each([a](const std::string&) { a->has_mean = true; });
   sub->add_option("--std", o->data.std_dev, "Then divide by this (> 0)")->each([a](const std::string&) { a->has_std = true; });
   sub->add_option("--layout", o->data.layout, "Layout of the data's samples: nchw or nhwc (default nchw)");
-  sub->add_option("--calibrate", o->calibrate, "minmax, percentile[:P] (default percentile:99.99), entropy or mse")
+  sub->add_option("--calibrate", o->calibrate, "minmax, percentile[:P] (P default 99.99), entropy or mse (default: measured best, docs/quantization.md)")
       ->each([o](const std::string&) { o->calibrate_given = true; });
   sub->add_option("--block-size", o->block_size, "weight-only: one scale per block of 32, 64 or 128 (default: per channel)");
   sub->add_option("--kmeans-init", o->kmeans_init, "kmeans: kmeans++ (seeded by --seed, default) or linear");

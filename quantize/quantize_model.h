@@ -26,7 +26,7 @@ int check_bits(Mode m, int bits);
 
 struct QuantizeOptions {
   StaticQuantOptions sq;
-  Calibrator calibrator;       // default percentile:99.99
+  Calibrator calibrator;       // default mse
   size_t calib_size = 1000;
   std::optional<double> max_layer_error;  // dB: layers below are kept fp32
   int threads = 1;

@@ -109,7 +109,7 @@ TEST_CASE("quantize: LeNet-5 static int8, report table and JSON, runtime file ag
   CHECK(r.out.find("Conv+Relu") != std::string::npos);
   CHECK(r.out.find("quantize: bytes 248,600 → ") != std::string::npos);
   const json j = json::parse(slurp(rep));
-  CHECK(j["calibrator"] == "percentile:99.99");
+  CHECK(j["calibrator"] == "mse");
   CHECK(j["calibration_samples"] == 200);
   REQUIRE(j["layers"].size() == 7);
   for (const auto& l : j["layers"]) {
