@@ -183,11 +183,107 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   });
 }
 
-size_t dw_packed_size(int C, int taps) { return int8_pack::dw_packed_size(C, taps); }
+// Depthwise packing: the shared layout (int8_pack.h), then for the channels-in-lanes path on small
+// planes the weights [taps][Cp] int16 (Cp = C rounded up to 32, zeros past C).
+namespace {
+inline int dw_cp(int C) { return (C + 31) / 32 * 32; }
+inline size_t dw_lanes_off(int C, int taps) { return (int8_pack::dw_packed_size(C, taps) + 63) / 64 * 64; }
+// Small outputs take the channels-in-lanes path: per output pixel, 32 channels per vector.
+inline bool dw_lanes(const ConvGeom& g) { return (int64_t)g.OH * g.OW <= 64; }  // 196 measured slower
+struct DwLanes {
+  int Hn, Wn, Cp;
+  size_t t_bytes, o_bytes;
+};
+inline DwLanes dw_lanes_layout(const ConvGeom& g) {
+  DwLanes l;
+  l.Hn = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  l.Wn = (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  l.Cp = dw_cp(g.C);
+  l.t_bytes = ((size_t)l.Hn * l.Wn * l.Cp * 2 + 63) / 64 * 64;
+  l.o_bytes = (size_t)g.OH * g.OW * l.Cp;
+  return l;
+}
+}  // namespace
+
+size_t dw_packed_size(int C, int taps) { return dw_lanes_off(C, taps) + (size_t)taps * dw_cp(C) * 2; }
 void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) {
   int8_pack::dw_pack(C, taps, w, bias, packed);
+  int16_t* wl = reinterpret_cast<int16_t*>(static_cast<uint8_t*>(packed) + dw_lanes_off(C, taps));
+  const int Cp = dw_cp(C);
+  std::memset(wl, 0, (size_t)taps * Cp * 2);
+  for (int c = 0; c < C; ++c)
+    for (int t = 0; t < taps; ++t) wl[(int64_t)t * Cp + c] = w[(int64_t)c * taps + t];
 }
-size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
+size_t dw_scratch_size(const ConvGeom& g) {
+  if (!dw_lanes(g)) return int8_pack::dw_scratch_size(g);
+  const DwLanes l = dw_lanes_layout(g);
+  return l.t_bytes + l.o_bytes;
+}
+
+namespace {
+
+// Channels in lanes: T[r][col][Cp] int16 = x - z_x of the padded input (0 outside), 32 channels per
+// vector; per output pixel and tap one int16 product (exact) widened into two int32 accumulators; the
+// int8 results go to O[pixel][Cp] and are transposed to NCHW at the end. Work is split by channel block.
+void dw_run_lanes(const ConvGeom& g, const uint8_t* base, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+                  void* scratch, const ParallelFor* pf) {
+  const DwLanes l = dw_lanes_layout(g);
+  const int taps = g.kh * g.kw;
+  const int32_t* bias = reinterpret_cast<const int32_t*>(base);
+  const int16_t* wl = reinterpret_cast<const int16_t*>(base + dw_lanes_off(g.C, taps));
+  int16_t* T = static_cast<int16_t*>(scratch);
+  int8_t* O = static_cast<int8_t*>(scratch) + l.t_bytes;
+  const int P = g.OH * g.OW;
+  const __m512 flo = _mm512_set1_ps((float)(out.act_min - out.zero_point));
+  const __m512 fhi = _mm512_set1_ps((float)(out.act_max - out.zero_point));
+  const __m512i zy = _mm512_set1_epi32(out.zero_point);
+  parallel_for(pf, l.Cp / 32, [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      const int c0 = (int)cb * 32, c1 = c0 + 32 < g.C ? c0 + 32 : g.C;
+      for (int64_t px = 0; px < (int64_t)l.Hn * l.Wn; ++px) std::memset(T + px * l.Cp + c0, 0, 64);
+      for (int c = c0; c < c1; ++c) {
+        const int8_t* xc = x + (int64_t)c * g.H * g.W;
+        for (int ih = 0; ih < g.H; ++ih) {
+          const int r = ih + g.pad_t;
+          if (r >= l.Hn) break;
+          for (int iw = 0; iw < g.W; ++iw) {
+            const int col = iw + g.pad_l;
+            if (col >= l.Wn) break;
+            T[((int64_t)r * l.Wn + col) * l.Cp + c] = (int16_t)(xc[(int64_t)ih * g.W + iw] - zx);
+          }
+        }
+      }
+      const __mmask16 k0 = c1 - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c1 - c0)) - 1);
+      const __mmask16 k1 = c1 - c0 >= 32 ? (__mmask16)0xFFFF : c1 - c0 > 16 ? (__mmask16)((1u << (c1 - c0 - 16)) - 1) : 0;
+      const __m512i bias0 = _mm512_maskz_loadu_epi32(k0, bias + c0), bias1 = _mm512_maskz_loadu_epi32(k1, bias + c0 + 16);
+      const __m512 m0 = _mm512_maskz_loadu_ps(k0, out.mult + c0), m1 = _mm512_maskz_loadu_ps(k1, out.mult + c0 + 16);
+      for (int oy = 0; oy < g.OH; ++oy)
+        for (int ox = 0; ox < g.OW; ++ox) {
+          __m512i a0 = bias0, a1 = bias1;
+          for (int ky = 0; ky < g.kh; ++ky) {
+            const int16_t* tr = T + ((int64_t)(oy * g.sh + ky * g.dh) * l.Wn + ox * g.sw) * l.Cp + c0;
+            for (int kx = 0; kx < g.kw; ++kx) {
+              const __m512i xv = _mm512_loadu_si512(tr + (int64_t)kx * g.dw * l.Cp);
+              const __m512i wv = _mm512_loadu_si512(wl + (int64_t)(ky * g.kw + kx) * l.Cp + c0);
+              const __m512i pr = _mm512_mullo_epi16(xv, wv);  // |x - z_x| <= 255, |w| <= 127: exact
+              a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(pr)));
+              a1 = _mm512_add_epi32(a1, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(pr, 1)));
+            }
+          }
+          int8_t* o = O + ((int64_t)oy * g.OW + ox) * l.Cp + c0;
+          __m512 f0 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), m0), flo), fhi);
+          __m512 f1 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), m1), flo), fhi);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f0), zy)));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16),
+                           _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f1), zy)));
+        }
+      for (int c = c0; c < c1; ++c)
+        for (int p = 0; p < P; ++p) y[(int64_t)c * P + p] = O[(int64_t)p * l.Cp + c];
+    }
+  });
+}
+
+}  // namespace
 
 // The depthwise planes of int8_pack::dw_fill_plane, vectorized: 32 columns per step for stride 1,
 // 16 per step for stride 2 (even/odd columns split with vpermw); other strides use the scalar fill.
@@ -235,6 +331,7 @@ void dw_fill_plane_avx512(const ConvGeom& g, const int8_pack::DwPlanes& p, const
 // The unpacks leave outputs in a fixed lane order that one vpermt2d per 16 outputs undoes.
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
+  if (dw_lanes(g)) return dw_run_lanes(g, static_cast<const uint8_t*>(packed), x, zx, out, y, scratch, pf);
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int32_t* bias = reinterpret_cast<const int32_t*>(base);

@@ -254,6 +254,8 @@ TEST_CASE("int8 depthwise: results do not depend on the thread count", "[int8][k
   REQUIRE(pool.set_threads(2).ok());
   check_dw(32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 401, pool.hook());
   check_dw(32, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1, 402, pool.hook());
+  check_dw(72, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 403, pool.hook());  // small planes: channels in lanes (3 blocks)
+  check_dw(40, 8, 8, 3, 3, 2, 1, 1, 1, 1, 1, 404, pool.hook());
 }
 
 TEST_CASE("int8 im2col: taps outside the input read the zero point", "[int8][kernels]") {
