@@ -114,6 +114,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
   if (config) {
     prune::ApplyResult ar = prune::apply_layer_ratios(m, *config);
     res.layers = ar.pruned;
+    res.kept_outputs = ar.kept_outputs;
     res.report.changes = ar.lines;
     res.report.summary = "per-layer ratios from " + o.config + ": " + std::to_string(ar.pruned.size()) + " layers";
   } else {

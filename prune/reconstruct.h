@@ -20,6 +20,8 @@
 //     the Gram matrix, or, when few entries were removed, by the equivalent OBS update
 //     from the inverse Gram (least_squares.h). Gram matrices are accumulated in double
 //     in a fixed order on one thread, so the result is deterministic.
+//     An input that is 0 on every calibration sample (e.g. a ReLU that never fires) gets
+//     weight 0 from the ridge, so a re-fit can add zeros; it never fills a pruned one.
 // The data is the caller's: the CLI documents it as calibration images from the
 // training set. A depthwise Conv (one input channel per output) is re-fitted channel by
 // channel. Where it stops working: layers with alpha/beta != 1, transA, other grouped or

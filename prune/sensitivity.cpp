@@ -304,8 +304,11 @@ SensitivityResult measure_sensitivity(const Model& m, const SensitivityOptions& 
       if (o.pass == SensitivityPass::Lowrank)
         for (const auto& f : ar.factorized)
           if (!f.factorized) t.note = "not factorized: " + f.reason;
-      if (o.refit && o.pass == SensitivityPass::Prune) o.refit(copy, m, ar.kept_outputs);
+      // What the pruning removed, measured before any re-fit: a re-fit can zero more weights
+      // (inputs that are 0 on every calibration sample), in every layer after this one, and
+      // counting those per trial would count them once per trial in the allocation.
       t.removed = measure_removed(m, copy, layers, o.pass, o.granularity);
+      if (o.refit && o.pass == SensitivityPass::Prune) o.refit(copy, m, ar.kept_outputs);
       t.accuracy = t.note.empty() ? accuracy(copy) : r.baseline;  // unchanged model: no need to run it
       ls.trials.push_back(t);
       if (progress) progress(++done, total, l.weight + " @ " + fmt(ratio));

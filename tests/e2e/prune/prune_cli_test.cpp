@@ -213,3 +213,33 @@ TEST_CASE("prune: block:4x4 on a layer that is not divisible is exit 2 naming it
   REQUIRE(r.exit_code == 0);
   for (const auto& l : json::parse(r.out)["layers"]) CHECK(std::fabs(l["achieved"].get<double>() - 0.5) < 0.01);
 }
+
+TEST_CASE("prune --config (channel) --calib-data: the pruned layers are re-fitted to the channels they kept", "[e2e][prune][reconstruct]") {
+  TempDir d;
+  const fs::path cfg = d.path / "c.json", out = d.path / "o.onnx";
+  {
+    std::ofstream f(cfg);
+    f << R"({"pass":"prune","granularity":"channel","layers":{"features.6.weight":0.5}})";
+  }
+  std::vector<std::string> args = {kExamples + "mobile.onnx", "--config", cfg.string(), "--calib-data",
+                                   kFashion + "train-images-idx3-ubyte.gz", "--calib-size", "50", "--json", "-o", out.string()};
+  args.insert(args.end(), kNorm.begin(), kNorm.end());
+  const auto r = prune(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  // The pruned layer and its depthwise reader are matched to the dense channels they kept (their
+  // inputs are the dense ones, so their error is already 0); the next 1x1 Conv, which lost input
+  // channels, is re-fitted.
+  bool pruned_seen = false, dw_seen = false, next_refit = false;
+  for (const auto& l : j["reconstruction"]["layers"]) {
+    if (l["layer"] == "/features/features.6/Conv") pruned_seen = l["error_before"].get<double>() < 1e-9;
+    if (l["layer"] == "/features/features.9/Conv") dw_seen = l["error_before"].get<double>() < 1e-9;
+    if (l["layer"] == "/features/features.12/Conv")
+      next_refit = l["rows"].get<int>() > 0 && l["error_after"].get<double>() < 0.5 * l["error_before"].get<double>();
+  }
+  CHECK(pruned_seen);
+  CHECK(dw_seen);
+  CHECK(next_refit);
+  for (const auto& s : j["reconstruction"]["skipped"]) CHECK(s.get<std::string>().find("differs") == std::string::npos);
+}
