@@ -234,3 +234,62 @@ TEST_CASE("dynamic: Gemm becomes DynamicQuantizeLinear -> MatMulInteger -> Cast 
   CHECK_FALSE(p2.layers[0].quantized);
   CHECK(p2.unmatched_exclude == std::vector<std::string>{"Nope"});
 }
+
+TEST_CASE("plan and apply: Add+Relu, Concat and AveragePool read dequantized int8 values", "[quantize][static]") {
+  // x -> Conv A -> a ; x -> Conv B -> b ; Add(a, b) -> Relu -> t ; Concat(t, a) -> c ; AveragePool(c) -> y
+  Model m;
+  m.opsets = {{"", 13}};
+  Graph& g = m.graph;
+  g.inputs = {vi("x", {Dim::symbol("N"), Dim::known(2), Dim::known(4), Dim::known(4)})};
+  g.outputs = {vi("y", {Dim::symbol("N"), Dim::known(4), Dim::known(2), Dim::known(2)})};
+  std::vector<float> w(8);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.3f;
+  g.initializers.push_back(Tensor::make_f32("WA", {2, 2, 1, 1}, {w[0], w[1], w[2], w[3]}));
+  g.initializers.push_back(Tensor::make_f32("WB", {2, 2, 1, 1}, {w[4], w[5], w[6], w[7]}));
+  g.nodes.push_back(node("ca", "Conv", {"x", "WA"}, {"a"}));
+  g.nodes.push_back(node("cb", "Conv", {"x", "WB"}, {"b"}));
+  g.nodes.push_back(node("add", "Add", {"a", "b"}, {"s"}));
+  g.nodes.push_back(node("relu", "Relu", {"s"}, {"t"}));
+  Node cat = node("cat", "Concat", {"t", "a"}, {"c"});
+  cat.set_attr_int("axis", 1);
+  g.nodes.push_back(cat);
+  Node pool = node("pool", "AveragePool", {"c"}, {"y"});
+  pool.set_attr_ints("kernel_shape", {2, 2});
+  pool.set_attr_ints("strides", {2, 2});
+  g.nodes.push_back(pool);
+  refresh_shapes(m);
+  StaticPlan p = plan_static(m, {});
+  REQUIRE(p.layers.size() == 5);
+  for (const auto& l : p.layers) CHECK(l.quantized);
+  CHECK(p.layers[0].folded.empty());  // a has two readers: not folded, nothing to fold
+  CHECK(p.layers[2].folded == "Relu");
+  CHECK(p.layers[2].output == "t");
+  CHECK(p.observe == std::vector<std::string>{"x", "a", "b", "t", "c", "y"});
+  std::map<std::string, std::pair<float, float>> ranges;
+  for (const auto& v : p.observe) ranges[v] = {-1.f, 1.f};
+  ranges["t"] = {0.f, 2.f};
+  apply_static(m, p, ranges, {});
+  auto reads_dq = [&](const std::string& op) {
+    for (const auto& n : g.nodes) {
+      if (n.op_type != op) continue;
+      for (const auto& in : n.inputs) {
+        if (g.initializer(in)) continue;
+        const Node* pr = producer(g, in);
+        if (!pr || pr->op_type != "DequantizeLinear") return false;
+      }
+      return true;
+    }
+    return false;
+  };
+  CHECK(reads_dq("Add"));
+  CHECK(reads_dq("Concat"));
+  CHECK(reads_dq("AveragePool"));
+  CHECK(producer(g, "y")->op_type == "DequantizeLinear");
+  // a is quantized once (one Q), read by Add and Concat through the same DQ
+  size_t q_of_a = 0;
+  for (const auto& n : g.nodes) q_of_a += n.op_type == "QuantizeLinear" && n.inputs[0] == "a";
+  CHECK(q_of_a == 1);
+  // t's zero point is -128 (Relu range)
+  for (const auto& n : g.nodes)
+    if (n.op_type == "QuantizeLinear" && n.inputs[0] == "t") CHECK(g.initializer(n.inputs[2])->as<int8_t>()[0] == -128);
+}
