@@ -168,3 +168,28 @@ TEST_CASE("inspect of a corrupt runtime file: exit 2, one line naming the file",
   CHECK(r.err.find(f.string()) != std::string::npos);
   CHECK(r.err.find("§2") != std::string::npos);
 }
+
+TEST_CASE("quantize --mode weight-only --bits 4 --block-size 32: INT4 blocks in the runtime file", "[e2e][storage]") {
+  TempDir d;
+  const fs::path out = d.path / "mlp_w4b32.mcrt";
+  const auto q = mc::test::run_process({MC_BIN, "quantize", kExamples + "mlp.onnx", "--mode", "weight-only", "--bits",
+                                        "4", "--block-size", "32", "--format", "runtime", "-o", out.string()},
+                                       300);
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  const auto r = mc::test::run_process({MC_BIN, "inspect", out.string(), "--json"}, 120);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  uint64_t int4 = 0;
+  for (const auto& c : j["constants"])
+    if (c["dtype"] == "int4") {
+      ++int4;
+      CHECK(c["storage"] == "dense, blocks of 32");
+      uint64_t numel = 1;
+      for (const auto& dim : c["shape"]) numel *= dim.get<uint64_t>();
+      CHECK(c["raw_bytes"].get<uint64_t>() == (numel + 1) / 2);
+      CHECK(c["memory_bytes"].get<uint64_t>() == numel * 4);  // dequantized to fp32 at prepare
+    }
+  CHECK(int4 == 3);
+}
