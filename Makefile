@@ -10,6 +10,8 @@ MC       := $(BUILD)/cli/mcompress
 # ccache hits across clones in different folders (CI builds a fresh clone).
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# distill/ uses a precompiled header; without this ccache cannot cache its objects (docs/training.md).
+export CCACHE_SLOPPINESS := pch_defines,time_macros
 EXAMPLE  := examples/fashion-mnist
 
 .PHONY: all setup build build-asan demo test test-release test-asan clean

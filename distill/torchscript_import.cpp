@@ -22,7 +22,6 @@
 
 #include "compress/error.h"
 #include "compress/io/file_io.h"
-#include "compress/io/model_loader.h"
 #include "compress/onnx/onnx_export.h"
 
 namespace mc::distill {
@@ -645,11 +644,6 @@ Model import_torchscript_file(const std::string& path, const ImportOptions& opts
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
     throw_input_error(path, "TorchScript import failed (" + msg + ")");
   }
-}
-
-void register_torchscript_loader() {
-  register_model_loader(".pt", import_torchscript_file);
-  register_model_loader(".pth", import_torchscript_file);
 }
 
 std::vector<float> run_torchscript_file(const std::string& path, const std::vector<int64_t>& shape,

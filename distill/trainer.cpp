@@ -230,19 +230,6 @@ void check_labels(const data::Dataset& d, int64_t classes) {
 
 }  // namespace
 
-Optimizer parse_optimizer(const std::string& s) {
-  if (s == "sgd") return Optimizer::kSgd;
-  if (s == "adam") return Optimizer::kAdam;
-  throw Error(ErrorKind::Input, "--optimizer '" + s + "': expected sgd or adam");
-}
-
-Schedule parse_schedule(const std::string& s) {
-  if (s == "cosine") return Schedule::kCosine;
-  if (s == "step") return Schedule::kStep;
-  if (s == "constant") return Schedule::kConstant;
-  throw Error(ErrorKind::Input, "--schedule '" + s + "': expected cosine, step or constant");
-}
-
 void finetune(Model& m, const data::Dataset& data, const TrainOptions& o, TrainReport* report) {
   if (!data.has_labels()) throw Error(ErrorKind::Input, "finetune needs labels (--labels, or y in an .npz)");
   make_deterministic(o.seed);
