@@ -126,9 +126,9 @@ Int8ConvImage int8_conv_image_layout(const ConvGeom& g) {
   im.Cq = (g.C + 3) / 4;
   im.taps = g.kh * g.kw;
   im.Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  im.Wph = g.OW + ((g.kw - 1) * g.dw) / g.sw + 32;
+  im.Wph = g.OW + ((g.kw - 1) * g.dw) / g.sw;
   im.row_step = (int64_t)g.sh * im.Wph * 4;
-  im.bytes = (size_t)g.sw * im.Cq * im.Hp * im.Wph * 4 + 256;
+  im.bytes = (size_t)g.sw * im.Cq * im.Hp * im.Wph * 4 + 512;  // tiles read up to 32 columns past a row
   return im;
 }
 

@@ -48,7 +48,8 @@ void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* 
 // K-quad q = tap * Cq + cq (tap = ky * kw + kx) the columns of one output row are contiguous:
 //   output (oy, ox) reads quad q at image + oy * row_step + ox * 4 + qoff[q].
 // The weight is reordered to the same K order (W'[m][(tap * Cq + cq) * 4 + j] = W[m][cq*4+j][ky][kx], 0 past
-// C) and packed with gemm_pack(M, taps * Cq * 4, W'). Wph leaves room for 32-column loads past OW.
+// C) and packed with gemm_pack(M, taps * Cq * 4, W'). Loads past a row's end read the next row (their
+// outputs are not stored); the buffer has slack for the last row.
 struct Int8ConvImage {
   int Cq = 0, Hp = 0, Wph = 0, taps = 0;
   int64_t row_step = 0;  // bytes between output rows

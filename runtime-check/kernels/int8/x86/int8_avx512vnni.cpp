@@ -43,12 +43,19 @@ inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx
   store_bytes(static_cast<int8_t*>(y) + idx, k, valid, _mm512_cvtepi32_epi8(q));
 }
 
+// Grid mode of the implicit GEMM (stride 1 in height, narrow outputs): column n of the tile is image
+// column n of a grid `pitch` wide, i.e. output (n / pitch, n % pitch), stored only when n % pitch < OW.
+struct Grid {
+  int pitch = 0, OW = 0;
+};
+
 // 8 output channels (half h of a packed 16-row tile) x 16*NV columns.
 // kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
+// grid (kOff only): columns are grid columns, see Grid.
 template <int NV, bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
                const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
-               int64_t ldy) {
+               int64_t ldy, const Grid* grid = nullptr) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
@@ -76,7 +83,24 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     for (int v = 0; v < NV; ++v) {
       const int c = n0 + 16 * v;
       if (c >= N) break;
-      store16(_mm512_add_epi32(acc[r][v], comp), m, out, y, (int64_t)m * ldy + c, N - c);
+      if (grid == nullptr) {
+        store16(_mm512_add_epi32(acc[r][v], comp), m, out, y, (int64_t)m * ldy + c, N - c);
+        continue;
+      }
+      alignas(16) int8_t t[16];
+      store16(_mm512_add_epi32(acc[r][v], comp), m, out, t, 0, 16);  // int8 output (conv_run)
+      int8_t* ym = static_cast<int8_t*>(y) + (int64_t)m * ldy;
+      int oy = c / grid->pitch, ox = c % grid->pitch;
+      for (int i = 0; i < 16 && c + i < N;) {  // one run per grid row: its first OW columns are outputs
+        int run = grid->pitch - ox;
+        if (run > 16 - i) run = 16 - i;
+        if (run > N - c - i) run = N - c - i;
+        const int keep = ox >= grid->OW ? 0 : (grid->OW - ox < run ? grid->OW - ox : run);
+        if (keep > 0) std::memcpy(ym + (int64_t)oy * grid->OW + ox, t + i, (size_t)keep);
+        i += run;
+        ox += run;
+        if (ox == grid->pitch) ox = 0, ++oy;
+      }
     }
   }
 }
@@ -169,6 +193,22 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int mt = (M + 7) / 8, nt = (OW + 31) / 32;
   const int64_t P = (int64_t)OH * OW;
+  const int pitch = (int)(row_step / 4);  // image columns per output row: the grid works when that is 1 row
+  if (OW < 16 && OH > 1 && !out.f32 && pitch >= OW && pitch < 2 * OW) {
+    // Narrow outputs: tiles over the grid of all rows' columns (pitch - OW wasted lanes per row, not 16 - OW).
+    const Grid grid{pitch, OW};
+    const int N = (OH - 1) * pitch + OW, ng = (N + 31) / 32;
+    parallel_for(pf, (int64_t)mt * ng, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int half = (int)(t / ng), n0 = (int)(t % ng) * 32;
+        if (N - n0 > 16)
+          gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
+        else
+          gemm_tile<1, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
+      }
+    });
+    return;
+  }
   parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int half = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
