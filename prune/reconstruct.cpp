@@ -144,6 +144,9 @@ double dot(const double* a, const double* b, int64_t n) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+// Largest input size (K: Gemm columns, Conv I*kh*kw) that is re-fitted.
+constexpr int64_t kMaxInputs = 2048;
+
 std::string node_label(const Node& n, size_t i) { return layer_name(n, i) + " (" + n.op_type + ")"; }
 
 }  // namespace
@@ -195,6 +198,9 @@ ReconstructResult reconstruct_pruned_layers(Model& m, const Model& dense,
     if (why.empty() && dit == dense_by_output.end()) why = "no layer with the same output in the dense model";
     const Node* dn = why.empty() ? &dense.graph.nodes[dit->second] : nullptr;
     if (why.empty() && (dn->op_type != n.op_type || !geometry(dense.graph, *dn, &gd).empty())) why = "dense layer differs";
+    if (why.empty() && gp.k > kMaxInputs)
+      why = "input size " + std::to_string(gp.k) + " > " + std::to_string(kMaxInputs) +
+            " (the re-fit costs up to rows x K^3; exclude it or prune without --calib-data)";
     if (why.empty() && (weight_readers[n.inputs[1]] != 1 || (bias_of(g, n) && weight_readers[n.inputs[2]] != 1)))
       why = "weight shared with another node";
     std::vector<int64_t> out_map(static_cast<size_t>(gp.out));

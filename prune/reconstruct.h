@@ -24,7 +24,9 @@
 //     weight 0 from the ridge, so a re-fit can add zeros; it never fills a pruned one.
 // The data is the caller's: the CLI documents it as calibration images from the
 // training set. A depthwise Conv (one input channel per output) is re-fitted channel by
-// channel. Where it stops working: layers with alpha/beta != 1, transA, other grouped or
+// channel. Cost: per layer, samples x rows x K^2 to accumulate and up to rows x K^3 / 3 to
+// solve, so layers with more than 2048 inputs per output (K) are skipped and named.
+// Where it stops working: layers with alpha/beta != 1, transA, other grouped or
 // non-2-D convolutions, auto_pad, MatMul with a batched weight, or weights shared by
 // several nodes are left as they are and named in `skipped`. A row whose solve fails
 // (not positive definite, non-finite result), or whose re-fit does not lower the

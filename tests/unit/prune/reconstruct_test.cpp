@@ -326,3 +326,24 @@ TEST_CASE("reconstruct: a depthwise Conv is re-fitted channel by channel, follow
   CHECK(gb[0] == Approx(b[0]).margin(1e-3));
   CHECK(gb[1] == Approx(b[2]).margin(1e-3));
 }
+
+TEST_CASE("reconstruct: a layer with more than 2048 inputs is skipped and named, nothing run", "[prune][reconstruct]") {
+  Model m = empty_model("x", {-1, 2049}, "y");
+  m.graph.inputs[0].shape[0] = Dim::symbol("N");
+  m.graph.initializers.push_back(Tensor::make_f32("W", {2, 2049}, random_floats(2 * 2049, 26)));
+  m.graph.nodes.push_back(make_node("Gemm", {"x", "W"}, {"y"}, "wide"));
+  m.graph.nodes.back().set_attr_int("transB", 1);
+  const Model dense = reimport(m);
+  Model p = dense;
+  p.graph.initializer("W")->as_mut<float>()[0] = 0.f;
+  const prune::ActivationFn never = [](const Model&, const std::vector<std::string>&) -> prune::ActivationBatchFn {
+    FAIL("no activation should be asked for");
+    return {};
+  };
+  prune::ReconstructOptions ro;
+  ro.samples = 4;
+  const auto res = prune::reconstruct_pruned_layers(p, dense, {}, never, ro);
+  CHECK(res.layers.empty());
+  REQUIRE(res.skipped.size() == 1);
+  CHECK(res.skipped[0].find("wide (Gemm): input size 2049 > 2048") == 0);
+}
