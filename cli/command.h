@@ -30,6 +30,8 @@ CLI::App* add_check(CLI::App& root, Action* action);
 CLI::App* add_lowrank(CLI::App& root, Action* action);
 CLI::App* add_prune(CLI::App& root, Action* action);
 CLI::App* add_sensitivity(CLI::App& root, Action* action);
+CLI::App* add_finetune(CLI::App& root, Action* action);
+CLI::App* add_distill(CLI::App& root, Action* action);
 CLI::App* add_quantize(CLI::App& root, Action* action);
 
 }  // namespace mc::cli

@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "compress/error.h"
+#include "distill/torchscript_import.h"
 
 #ifndef MC_VERSION
 #define MC_VERSION "0.0.0"
@@ -25,6 +26,8 @@ const mc::cli::Verb kVerbs[] = {
     {"lowrank", mc::cli::add_lowrank},
     {"prune", mc::cli::add_prune},
     {"sensitivity", mc::cli::add_sensitivity},
+    {"finetune", mc::cli::add_finetune},
+    {"distill", mc::cli::add_distill},
     {"quantize", mc::cli::add_quantize},
 };
 
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
       "  mcompress optimize model.onnx -o model.opt.onnx\n"
       "Exit codes: 0 ok, 1 a check failed, 2 bad input or usage, 3 internal error.");
 
+  mc::distill::register_torchscript_loader();  // MODEL may be a .pt (docs/training.md)
   mc::cli::Action action;
   for (const auto& v : kVerbs) v.add(app, &action);
 
