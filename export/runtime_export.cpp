@@ -72,6 +72,28 @@ struct Mapped {
   std::vector<int64_t> out_shape;
 };
 
+// Attributes equal to the value the runtime assumes when they are absent (docs/runtime-format.md
+// §5: ONNX defaults; act_min/act_max of the int8 ops: the full int8 range) are not written:
+// for small quantized models the graph section, not the weights, is what grows the file.
+std::vector<mcrt::Attribute> without_default_attrs(std::vector<mcrt::Attribute> attrs) {
+  auto all = [](const std::vector<int64_t>& v, int64_t x) {
+    for (int64_t e : v)
+      if (e != x) return false;
+    return true;
+  };
+  std::vector<mcrt::Attribute> kept;
+  for (auto& a : attrs) {
+    const bool ints = a.kind == fb::AttrKind_INTS, one = a.kind == fb::AttrKind_INT;
+    const bool is_default = (ints && (a.key == fb::AttrKey_strides || a.key == fb::AttrKey_dilations) && all(a.ints, 1)) ||
+                            (ints && a.key == fb::AttrKey_pads && all(a.ints, 0)) ||
+                            (one && a.key == fb::AttrKey_group && a.i == 1) ||
+                            (one && a.key == fb::AttrKey_act_min && a.i == -128) ||
+                            (one && a.key == fb::AttrKey_act_max && a.i == 127);
+    if (!is_default) kept.push_back(std::move(a));
+  }
+  return kept;
+}
+
 class Exporter;
 using MapFn = void (*)(Exporter& ex, const Node& n, Mapped& mp);
 
@@ -666,7 +688,7 @@ void Exporter::map_int8_node(const Node& n) {
   names_.insert(o);
   index_[o] = k;
   for (const auto& q : sp.quant) w_.set_quantization(index_.at(q.first), q.second);
-  w_.add_node(sp.op, ins, {k}, sp.attrs, n.name);
+  w_.add_node(sp.op, ins, {k}, without_default_attrs(sp.attrs), n.name);
   if (report_) ++report_->nodes;
 }
 
@@ -726,7 +748,7 @@ void Exporter::map_node(const Node& n) {
     index_[o] = k;
     out_idx.push_back(k);
   }
-  w_.add_node(mp.op, ins, out_idx, mp.attrs, n.name);
+  w_.add_node(mp.op, ins, out_idx, without_default_attrs(mp.attrs), n.name);
   if (report_) ++report_->nodes;
 }
 

@@ -162,9 +162,17 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (const TensorSpec& t : tensors_) {
     flatbuffers::Offset<fb::Quantization> q = 0;
-    if (t.has_quant)
-      q = fb::CreateQuantization(b, b.CreateVector(t.quant.scale), b.CreateVector(t.quant.zero_point),
-                                 t.quant.axis, t.quant.block_size);
+    if (t.has_quant) {
+      // An all-zero zero_point is written as an empty vector (§4.3: empty = all zero): symmetric
+      // per-channel weights would otherwise spend 8 bytes per channel on zeros.
+      // (Only a well-formed vector, one entry per scale, so that malformed files stay writable.)
+      bool all_zero = t.quant.zero_point.size() == t.quant.scale.size();
+      for (int64_t z : t.quant.zero_point) all_zero = all_zero && z == 0;
+      const std::vector<int64_t> none;
+      q = fb::CreateQuantization(b, b.CreateVector(t.quant.scale),
+                                 b.CreateVector(all_zero ? none : t.quant.zero_point), t.quant.axis,
+                                 t.quant.block_size);
+    }
     flatbuffers::Offset<fb::Sparsity> sp = 0;
     if (t.has_sparse)
       sp = fb::CreateSparsity(b, t.sparse.format, t.sparse.values, t.sparse.mask, t.sparse.row_ptr,
