@@ -19,6 +19,7 @@
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
 #include "compress/passes/refresh_shapes.h"
+#include "quantize/bits_config.h"
 #include "quantize/dynamic_quant.h"
 #include "quantize/quantize_model.h"
 #include "quantize/weight_storage.h"
@@ -27,7 +28,7 @@ namespace mc::cli {
 namespace {
 
 struct QuantizeCliOptions {
-  std::string model, output, mode, calibrate = "mse", format = "onnx", report;
+  std::string model, output, mode, calibrate = "mse", format = "onnx", report, config;
   int bits = 0;
   bool per_channel = false, per_tensor = false, symmetric = false;
   std::vector<std::string> exclude;
@@ -119,6 +120,16 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     wo.exclude = qo.sq.exclude;
     wo.entropy_coding = o.entropy_coding;
     quant::validate_weight_storage_options(wo);
+  }
+  std::optional<quant::LayerBitsConfig> bits_cfg;
+  if (!o.config.empty()) {
+    if (mode != quant::Mode::WeightOnly && mode != quant::Mode::Kmeans)
+      throw Error(ErrorKind::Input, "--config (per-layer bits) applies to --mode weight-only or kmeans");
+    if (o.bits) throw Error(ErrorKind::Input, "--config gives the bits per layer; drop --bits");
+    bits_cfg = quant::read_bits_config_file(o.config);
+    if (bits_cfg->mode != mode)
+      throw_input_error(o.config, std::string("config is for mode ") + quant::mode_name(bits_cfg->mode) + ", not --mode " +
+                                      quant::mode_name(mode));
   }
   std::optional<data::DatasetOptions> dopt = to_dataset_options(o.data, "quantize");
   if (!dopt && is_static) throw Error(ErrorKind::Input, "quantize: --mode static needs --calib-data (calibration samples)");
@@ -221,7 +232,8 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
         for (const auto& n : m.graph.nodes) hit = hit || n.name == e || n.op_type == e || (n.inputs.size() > 1 && n.inputs[1] == e);
         if (!hit) throw Error(ErrorKind::Input, "--exclude '" + e + "': matches no node name, weight or op type");
       }
-      const quant::WeightStorageReport wr = quant::apply_weight_storage(m, wo);
+      const quant::WeightStorageReport wr =
+          bits_cfg ? quant::apply_layer_bits(m, *bits_cfg, wo) : quant::apply_weight_storage(m, wo);
       for (const auto& l : wr.layers) {
         ++total;
         applied += l.applied;
@@ -326,6 +338,9 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
   sub->add_flag("--cle", o->cle, "Cross-layer equalization of Conv -> [Relu] -> Conv pairs first (static)");
   sub->add_flag("--bias-correction", o->bias_correction, "Correct biases for the int8 weights' expected error (static)");
   sub->add_option("--format", o->format, "onnx (QDQ, default) or runtime (.mcrt)");
+  sub->add_option("--config", o->config,
+                  "Per-layer bits (JSON from `sensitivity --pass quantize --auto -o`), weight-only or kmeans; "
+                  "layers it does not name stay fp32");
   sub->add_option("--report", o->report, "Write the per-layer report as JSON to this file");
   sub->add_option("--threads", o->threads, "Runtime threads for calibration (results do not depend on it)");
   sub->add_option("--seed", o->seed, "Seed of k-means++ and of random check inputs (static makes no random choice)");

@@ -150,7 +150,7 @@ TEST_CASE("sensitivity and prune --config: bad input exits 2 with one line", "[e
   expect_bad_input(sens(mlp, {"--ratios", "-0.1"}), "outside [0, 1)");
   expect_bad_input(sens(mlp, {"--ratios", "0.5,x"}), "--ratios");
   expect_bad_input(sens(mlp, {"--granularity", "2:4"}), "--granularity 2:4");
-  expect_bad_input(sens(mlp, {"--pass", "quantize"}), "--pass 'quantize'");
+  expect_bad_input(sens(mlp, {"--pass", "bogus"}), "--pass 'bogus': expected prune, lowrank or quantize");
   const fs::path out = d.path / "out.onnx";
   const fs::path none = d.path / "none.json";
   std::ofstream(none) << R"({"pass":"prune","granularity":"unstructured","layers":{"fc9.weight":0.5}})";
@@ -246,4 +246,195 @@ TEST_CASE("sensitivity: --reconstruct with --pass lowrank, --calib-size 0 are ex
   REQUIRE(have_data());
   expect_bad_input(sens(kExamples + "mlp.onnx", {"--pass", "lowrank", "--reconstruct"}), "--reconstruct applies to --pass prune");
   expect_bad_input(sens(kExamples + "mlp.onnx", {"--reconstruct", "--calib-size", "0"}), "--calib-size must be at least 1");
+}
+
+// ---- --pass quantize ----------------------------------------------------------------------
+
+namespace {
+std::string inspect_storage(const json& inspected, const std::string& name) {
+  for (const auto& c : inspected["constants"])
+    if (c["name"] == name) return c["storage"].get<std::string>();
+  return "(missing)";
+}
+json inspect_json(const std::string& file) {
+  const auto r = mcompress({"inspect", file, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+}  // namespace
+
+TEST_CASE("sensitivity --pass quantize --mode kmeans: table JSON, reproducible, a point equals quantize --config + check",
+          "[e2e][sensitivity][quantize]") {
+  REQUIRE(have_data());
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  const auto args = sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "2,8,4", "--json"});
+  const auto r = mcompress(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto r2 = mcompress(args);
+  REQUIRE(r2.exit_code == 0);
+  CHECK(r.out == r2.out);  // deterministic: every figure bit-identical across runs
+  const json j = json::parse(r.out);
+  CHECK(j["pass"] == "quantize");
+  CHECK(j["mode"] == "kmeans");
+  CHECK(j["samples"] == 300);
+  CHECK(j["bits"] == json::array({8, 4, 2}));  // sorted by growing compression
+  const double baseline = j["baseline_top1"].get<double>();
+  CHECK(baseline == Approx(check_top1(mlp)));
+  REQUIRE(j["layers"].size() == 3);
+  CHECK(j["layers"][0]["weight"] == "fc1.weight");
+  CHECK(j["layers"][2]["weight"] == "fc3.weight");
+  const uint64_t base_bytes = j["baseline_bytes"].get<uint64_t>();
+  for (const auto& l : j["layers"]) {
+    REQUIRE(l["points"].size() == 3);
+    uint64_t prev = base_bytes;
+    for (size_t i = 0; i < 3; ++i) {
+      const auto& p = l["points"][i];
+      CHECK(p["bits"] == json::array({8, 4, 2})[i]);
+      CHECK(p["delta"].get<double>() == Approx(p["top1"].get<double>() - baseline));
+      CHECK(p["storage"].get<std::string>().rfind("kmeans" + std::to_string(p["bits"].get<int>()), 0) == 0);
+      // Fewer bits, smaller file; removed = fp32 file - trial file.
+      CHECK(p["bytes"].get<uint64_t>() < prev);
+      prev = p["bytes"].get<uint64_t>();
+      CHECK(p["removed_bytes"].get<int64_t>() == static_cast<int64_t>(base_bytes) - p["bytes"].get<int64_t>());
+    }
+  }
+  // The fc1 @ 2 bits point is what `quantize --config` + `check` give for that layer alone.
+  const fs::path cfg = d.path / "one.json", out = d.path / "one.mcrt";
+  std::ofstream(cfg) << R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":2}})";
+  const auto q = mcompress({"quantize", mlp, "--mode", "kmeans", "--config", cfg.string(), "--format", "runtime", "-o",
+                            out.string()});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  const json& p = j["layers"][0]["points"][2];
+  CHECK(fs::file_size(out) == p["bytes"].get<uint64_t>());
+  CHECK(check_top1(out.string()) == Approx(p["top1"].get<double>()));
+  const json ins = inspect_json(out.string());
+  CHECK(inspect_storage(ins, "fc1.weight") == "palette 2-bit (4)");
+  CHECK(inspect_storage(ins, "fc2.weight") == "dense");
+}
+
+TEST_CASE("sensitivity --pass quantize --auto --target size: config applied by quantize --config gives those bits",
+          "[e2e][sensitivity][quantize]") {
+  REQUIRE(have_data());
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  const fs::path cfg = d.path / "bits.json", out = d.path / "auto.mcrt";
+  const auto r = mcompress(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--auto", "--target", "size=0.2", "-o",
+                                      cfg.string(), "--json"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  const json& au = j["auto"];
+  CHECK(au["target"] == "size=0.2");
+  CHECK(au["bytes"].get<double>() <= au["goal_remaining"].get<double>());
+  CHECK(au["goal_remaining"].get<double>() == Approx(0.2 * j["baseline_bytes"].get<double>()));
+  std::ifstream in(cfg);
+  const json c = json::parse(in);
+  CHECK(c == au["config"]);
+  CHECK(c["pass"] == "quantize");
+  CHECK(c["mode"] == "kmeans");
+  REQUIRE(!c["layers"].empty());
+  const auto q = mcompress({"quantize", mlp, "--mode", "kmeans", "--config", cfg.string(), "--format", "runtime", "-o",
+                            out.string()});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  CHECK(fs::file_size(out) == au["bytes"].get<uint64_t>());
+  CHECK(check_top1(out.string()) == Approx(au["measured_top1"].get<double>()));
+  const json ins = inspect_json(out.string());
+  for (const std::string w : {"fc1.weight", "fc2.weight", "fc3.weight"}) {
+    INFO(w);
+    if (c["layers"].contains(w)) {
+      const int b = c["layers"][w].get<int>();
+      CHECK(inspect_storage(ins, w) == "palette " + std::to_string(b) + "-bit (" + std::to_string(1 << b) + ")");
+    } else {
+      CHECK(inspect_storage(ins, w) == "dense");
+    }
+  }
+}
+
+TEST_CASE("sensitivity --pass quantize --mode weight-only and static: one layer at a time", "[e2e][sensitivity][quantize]") {
+  REQUIRE(have_data());
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  const auto w = mcompress(sens(mlp, {"--pass", "quantize", "--json"}));  // default mode weight-only, bits 8,4
+  INFO(w.err);
+  REQUIRE(w.exit_code == 0);
+  const json jw = json::parse(w.out);
+  CHECK(jw["mode"] == "weight-only");
+  CHECK(jw["bits"] == json::array({8, 4}));
+  CHECK(jw["layers"][1]["points"][1]["storage"] == "int4 per-channel (axis 0)");
+  // The fc2 @ int4 point equals quantize --config of that layer alone, run by check.
+  const fs::path cfg = d.path / "w.json", out = d.path / "w.mcrt";
+  std::ofstream(cfg) << R"({"pass":"quantize","mode":"weight-only","layers":{"fc2.weight":4}})";
+  const auto q = mcompress({"quantize", mlp, "--mode", "weight-only", "--config", cfg.string(), "--format", "runtime",
+                            "-o", out.string()});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  CHECK(fs::file_size(out) == jw["layers"][1]["points"][1]["bytes"].get<uint64_t>());
+  CHECK(check_top1(out.string()) == Approx(jw["layers"][1]["points"][1]["top1"].get<double>()));
+  const json ins = inspect_json(out.string());
+  CHECK(inspect_storage(ins, "fc1.weight") == "dense");
+
+  const auto s = mcompress(sens(mlp, {"--pass", "quantize", "--mode", "static", "--json"}));
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  const json js = json::parse(s.out);
+  CHECK(js["bits"] == json::array({8}));
+  REQUIRE(js["layers"].size() == 3);
+  for (const auto& l : js["layers"]) {
+    REQUIRE(l["points"].size() == 1);
+    CHECK(l["points"][0]["storage"] == "int8 QDQ");
+  }
+  // Only fc1 in int8: its 235200 weights shrink from 4 to 1 byte each, the file by most of that.
+  CHECK(js["layers"][0]["points"][0]["removed_bytes"].get<int64_t>() > 600000);
+}
+
+TEST_CASE("sensitivity --pass quantize: unknown mode exits 2", "[e2e][sensitivity][quantize]") {
+  expect_bad_input(sens(kExamples + "mlp.onnx", {"--pass", "quantize", "--mode", "int3"}), "--mode");
+  expect_bad_input(sens(kExamples + "mlp.onnx", {"--pass", "quantize", "--mode", "fp16"}),
+                   "sweeps weight-only, kmeans or static");
+}
+
+TEST_CASE("sensitivity --pass quantize: bits out of range exit 2", "[e2e][sensitivity][quantize]") {
+  const std::string mlp = kExamples + "mlp.onnx";
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "8,9"}), "9 bits with --mode kmeans");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "1"}), "1 bits with --mode kmeans");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--bits-list", "2"}), "2 bits with --mode weight-only");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--mode", "static", "--bits-list", "4"}), "static int8 has only 8");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--bits-list", "8,x"}), "--bits-list '8,x'");
+}
+
+TEST_CASE("sensitivity --pass quantize: prune options, non-size targets, --auto with static exit 2",
+          "[e2e][sensitivity][quantize]") {
+  const std::string mlp = kExamples + "mlp.onnx";
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--ratios", "0.5"}), "--pass quantize takes --bits-list");
+  expect_bad_input(sens(mlp, {"--bits-list", "8"}), "--bits-list and --mode are for --pass quantize");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--auto", "--target", "params=0.5"}),
+                   "use size=X");
+  expect_bad_input(sens(mlp, {"--pass", "quantize", "--mode", "static", "--auto", "--target", "size=0.5"}),
+                   "--auto with --mode static");
+}
+
+TEST_CASE("quantize --config: bad configs exit 2 and write nothing", "[e2e][sensitivity][quantize]") {
+  TempDir d;
+  const std::string mlp = kExamples + "mlp.onnx";
+  const fs::path out = d.path / "q.mcrt";
+  auto q = [&](const std::string& text, const std::string& mode, const std::string& needle) {
+    const fs::path cfg = d.path / "c.json";
+    std::ofstream(cfg) << text;
+    expect_bad_input({"quantize", mlp, "--mode", mode, "--config", cfg.string(), "--format", "runtime", "-o", out.string()},
+                     needle);
+    CHECK(!fs::exists(out));
+  };
+  q(R"({"pass":"quantize","mode":"weight-only","layers":{"fc1.weight":2}})", "weight-only", "bits 2 with mode weight-only");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":9}})", "kmeans", "bits 9 with mode kmeans");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":2.5}})", "kmeans", "not a whole number");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc9.weight":4}})", "kmeans", "'fc9.weight' names no Conv/Gemm/MatMul");
+  q(R"({"pass":"prune","layers":{"fc1.weight":0.5}})", "kmeans", "\"pass\" must be \"quantize\"");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4}})", "weight-only", "config is for mode kmeans");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4}})", "static", "--config (per-layer bits) applies to");
+  q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4})", "kmeans", "not valid JSON");
 }
