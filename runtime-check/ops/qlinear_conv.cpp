@@ -4,10 +4,15 @@
 // Depthwise (group == C == M) runs the Int8KernelSet's depthwise kernel; group 1 an implicit GEMM on the
 // image re-laid out with 4 channels per word (no im2col; a plain 1x1 conv takes the GEMM below, whose
 // packing is then that same interleave); other groups an int8 GEMM per image and group on im2col columns.
-// Weights are packed once at prepare; the im2col block lives in the node's scratch.
+// Weights are packed once at prepare; the im2col block lives in the node's scratch. A pointwise conv whose
+// weight has zeros runs the int8 sparse kernels (kernels/sparse/sparse_int8_kernels.h) where the cost model
+// (sparse_cost_model.h) says they beat the dense GEMM (same bytes either way).
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
+#include "kernels/sparse/sparse_cost_model.h"
+#include "kernels/sparse/sparse_int8_kernels.h"
 #include "ops/qlinear_common.h"
 #include "ops/spatial_geometry.h"
 
@@ -26,6 +31,9 @@ struct QConvState : OpState {
   int32_t zx = 0;
   Int8Out out;
   const Int8KernelSet* ks = nullptr;
+  const Int8SparseKernelSet* sks = nullptr;  // sparse pointwise: W [M, C] in CSR, bias (or null)
+  Int8CsrMatrix csr;
+  const int32_t* bias = nullptr;
 };
 
 void run_qconv(const NodePlan& n, const ExecContext& ctx) {
@@ -36,6 +44,10 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
   const int64_t in_img = (int64_t)g.C * g.H * g.W, P = (int64_t)g.OH * g.OW, out_img = (int64_t)g.M * P;
   void* scratch = ctx.scratch(n);
   for (int b = 0; b < g.N; ++b) {
+    if (st.sks) {
+      st.sks->pointwise_run((int)P, st.csr, st.bias, x + b * in_img, st.zx, st.out, y + b * out_img, ctx.pf);
+      continue;
+    }
     if (st.depthwise) {
       st.ks->dw_run(g, st.packed[0], x + b * in_img, st.zx, st.out, y + b * out_img, scratch, ctx.pf);
       continue;
@@ -138,6 +150,14 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
   st->cg = (int)(C / group);
   st->mg = (int)(M / group);
   st->K = (int)K;
+  // A pointwise conv (group 1, 1x1, stride 1, no pads) with zeros in W: sparse or dense by the int8 cost model.
+  const bool pointwise = !st->depthwise && g.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 &&
+                         g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 && g.pad_r == 0;
+  const int64_t nnz = pointwise ? int8_count_nonzero(wd8, M * C) : M * C;
+  const double density = (double)nnz / ((double)M * (double)C);
+  const double limit = pointwise ? sparse_int8_pointwise_max_density(ks.name, (int)P, g.M, g.C) : 0.0;
+  const bool consider = nnz < M * C && ctx.sparse_policy != SparsePolicy::kDense;
+  const bool sparse_pw = consider && (ctx.sparse_policy == SparsePolicy::kSparse || density < limit);
   if (st->depthwise) {
     void* p = nullptr;
     MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.dw_packed_size(g.C, g.kh * g.kw), &p));
@@ -145,6 +165,26 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
     st->packed.push_back(p);
     n.scratch_bytes = ks.dw_scratch_size(g);
     n.kernel_name = std::string("qconv2d_depthwise_") + ks.name;
+  } else if (sparse_pw) {
+    // Sparse pointwise: W [M, C] in CSR.
+    const Int8SparseKernelSet& sks =
+        std::strcmp(ks.name, "reference") == 0 ? int8_sparse_kernels_reference() : int8_sparse_kernels_best();
+    void* p = nullptr;
+    MCRT_RETURN_IF_ERROR(ctx.alloc_weights(int8_csr_packed_size(g.M, nnz), &p));
+    int8_csr_pack_dense(g.M, g.C, wd8, false, p, &st->csr);
+    st->packed.push_back(p);
+    if (!bias.empty()) {
+      void* b = nullptr;
+      MCRT_RETURN_IF_ERROR(ctx.alloc_weights((size_t)M * 4, &b));
+      std::memcpy(b, bias.data(), (size_t)M * 4);
+      st->bias = static_cast<const int32_t*>(b);
+    }
+    st->sks = &sks;
+    n.kernel_name = std::string("qconv2d_1x1_sparse_csr_") + sks.name;
+    char why[96];
+    if (density < limit) std::snprintf(why, sizeof why, "density %.2f < %.2f", density, limit);
+    else std::snprintf(why, sizeof why, "density %.2f, sparse forced", density);
+    n.kernel_reason = why;
   } else if (g.group == 1) {
     // Implicit GEMM: the weight in the image's K order (tap-major, 4 channels per quad). Tiles run along
     // one output row, so a 7-wide output fills 7 of 16 lanes; im2col measured slower still (resnet's 7x7
@@ -168,6 +208,11 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
     st->packed.push_back(p);
     n.scratch_bytes = st->im.bytes;
     n.kernel_name = std::string(g.kh == 1 && g.kw == 1 ? "qconv2d_1x1_gemm_" : "qconv2d_implicit_gemm_") + ks.name;
+    if (consider) {
+      char why[64];
+      std::snprintf(why, sizeof why, "density %.2f: dense is faster", density);
+      n.kernel_reason = why;
+    }
   } else {
     for (int gi = 0; gi < g.group; ++gi) {
       void* p = nullptr;

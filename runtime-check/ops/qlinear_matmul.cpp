@@ -6,10 +6,15 @@
 //                           q = sat(rhe(x/scale) + zp)), then y = (float)acc * (s_x*s_w[n]) + bias[n] (fp32).
 // Both run the Int8KernelSet GEMM on W = B^T (packed at prepare) and X = x^T: the x rows are packed as
 // GEMM columns; one row (batch 1) writes y directly, more rows go through a [N, rows] block in scratch.
+// A static QLinearMatMul whose B has zeros runs the int8 sparse kernels (kernels/sparse/sparse_int8_kernels.h)
+// instead, when sparse_cost_model.h says they beat the dense int8 set at that density (same bytes either way).
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
+#include "kernels/sparse/sparse_cost_model.h"
+#include "kernels/sparse/sparse_int8_kernels.h"
 #include "ops/qlinear_common.h"
 
 namespace mcrt {
@@ -26,6 +31,9 @@ struct QMatMulState : OpState {
   Int8Out out;
   const Int8KernelSet* ks = nullptr;
   size_t x_bytes = 0;  // packed X at the start of scratch; then the [N, rows] block, then (dynamic) mult
+  const Int8SparseKernelSet* sks = nullptr;  // sparse path: W = B^T in CSR (in `packed`), bias (or null)
+  Int8CsrMatrix csr;
+  const int32_t* bias = nullptr;
 };
 
 template <class T>
@@ -47,6 +55,12 @@ void run_qmatmul(const NodePlan& n, const ExecContext& ctx) {
   int8_t* t = reinterpret_cast<int8_t*>(scratch + st.x_bytes);
   st.ks->gemm_run(st.N, st.rows, st.K, st.packed, xp, st.zx, st.out, t, st.rows, ctx.pf);
   transpose_out(t, st.N, st.rows, y);
+}
+
+void run_qmatmul_sparse(const NodePlan& n, const ExecContext& ctx) {
+  const QMatMulState& st = static_cast<const QMatMulState&>(*n.state);
+  st.sks->fc_run(st.rows, st.csr, st.bias, static_cast<const int8_t*>(ctx.in(n.inputs[0])), st.K, st.zx, st.out,
+                 static_cast<int8_t*>(ctx.out(n.outputs[0])), st.N, ctx.scratch(n), ctx.pf);
 }
 
 void run_dqmatmul(const NodePlan& n, const ExecContext& ctx) {
@@ -150,6 +164,36 @@ Status prepare_common(PrepareContext& ctx, NodePlan& n, bool dynamic) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < N; ++c) wt[(size_t)(c * K + k)] = bd[k * N + c];
   const Int8KernelSet& ks = *ctx.int8_kernels;
+  // Sparse or dense (static only): the int8 cost model decides from the density of B (sparse_cost_model.h).
+  const int64_t nnz = dynamic ? N * K : int8_count_nonzero(wt.data(), N * K);
+  if (nnz < N * K && ctx.sparse_policy != SparsePolicy::kDense) {
+    const double density = (double)nnz / ((double)N * (double)K);
+    const double limit = sparse_int8_fc_max_density(ks.name, (int)rows, (int)N, (int)K);
+    char why[96];
+    if (ctx.sparse_policy == SparsePolicy::kSparse || density < limit) {
+      const Int8SparseKernelSet& sks =
+          std::strcmp(ks.name, "reference") == 0 ? int8_sparse_kernels_reference() : int8_sparse_kernels_best();
+      MCRT_RETURN_IF_ERROR(ctx.alloc_weights(int8_csr_packed_size((int)N, nnz), &st->packed));
+      int8_csr_pack_dense((int)N, (int)K, wt.data(), false, st->packed, &st->csr);
+      if (!bias.empty()) {
+        void* b = nullptr;
+        MCRT_RETURN_IF_ERROR(ctx.alloc_weights((size_t)N * 4, &b));
+        std::memcpy(b, bias.data(), (size_t)N * 4);
+        st->bias = static_cast<const int32_t*>(b);
+      }
+      st->sks = &sks;
+      n.scratch_bytes = sks.fc_scratch_size((int)rows, (int)K);
+      n.kernel_name = std::string("qmatmul_sparse_csr_") + sks.name + int8_clamp_suffix(st->out.act_min, st->out.act_max);
+      if (density < limit) std::snprintf(why, sizeof why, "density %.2f < %.2f", density, limit);
+      else std::snprintf(why, sizeof why, "density %.2f, sparse forced", density);
+      n.kernel_reason = why;
+      n.state = std::move(st);
+      n.run = run_qmatmul_sparse;
+      return Status::Ok();
+    }
+    std::snprintf(why, sizeof why, "density %.2f: dense is faster", density);
+    n.kernel_reason = why;
+  }
   MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.gemm_packed_size((int)N, (int)K), &st->packed));
   ks.gemm_pack((int)N, (int)K, wt.data(), bias.empty() ? nullptr : bias.data(), st->packed);
   st->x_bytes = (int8_gemm_x_size(K, rows) + 63) / 64 * 64;

@@ -36,7 +36,40 @@ const Thresholds& row(const char* set_name) {
   return kTable[2];  // an unknown set gets the neon row (the lowest small-batch threshold)
 }
 
+// int8: break-even densities measured with bench_sparse_int8 (31 runs, single thread, AMD EPYC) of the int8
+// sparse set (avx2 on x86) against each dense int8 set, then lowered a little. dense/sparse at density d:
+//   avx512vnni: fc M=1 0.45x at d=0.05 (never) | fc M=8 0.94x at 0.10, 1.35x at 0.05 | pw P=196 0.69x at
+//               0.10, 1.23x at 0.05 | pw P=16 0.63x at 0.20, 1.10x at 0.10
+//   avx2:       fc M=1 0.68x at 0.50, 1.15x at 0.30 | fc M=8 0.84x at 0.20, 1.29x at 0.10 | pw P=196 1.02x at
+//               0.20 | pw P=16 0.97x at 0.30, 1.39x at 0.20
+//   reference:  sparse reference faster at every density measured (3.1x-61x at 0.05-0.50).
+//   neon, neon_dotprod: not measured on hardware (qemu only); neon gets the avx2 row and neon_dotprod the
+//               avx512vnni row (a dot-product dense kernel, like VNNI).
+constexpr Thresholds kInt8Table[] = {
+    {"avx512vnni", 0.0, 0.07, 0.10, 0.06},
+    {"avx2", 0.30, 0.14, 0.25, 0.18},
+    {"neon", 0.30, 0.14, 0.25, 0.18},
+    {"neon_dotprod", 0.0, 0.07, 0.10, 0.06},
+    {"reference", 0.50, 0.50, 0.50, 0.50},
+};
+
+const Thresholds& int8_row(const char* dense_set) {
+  for (const Thresholds& t : kInt8Table)
+    if (std::strcmp(t.set, dense_set) == 0) return t;
+  return kInt8Table[0];  // an unknown dense set gets the lowest thresholds
+}
+
 }  // namespace
+
+double sparse_int8_fc_max_density(const char* dense_int8_set, int M, int, int) {
+  const Thresholds& t = int8_row(dense_int8_set);
+  return M < 8 ? t.fc_small_batch : t.fc_blocks;
+}
+
+double sparse_int8_pointwise_max_density(const char* dense_int8_set, int P, int, int) {
+  const Thresholds& t = int8_row(dense_int8_set);
+  return P < 64 ? t.pw_small : t.pw_large;
+}
 
 double sparse_fc_max_density(const char* set_name, int M, int, int) {
   const Thresholds& t = row(set_name);

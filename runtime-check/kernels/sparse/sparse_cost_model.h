@@ -21,4 +21,10 @@ double sparse_fc_max_density(const char* set_name, int M, int N, int K);
 // Highest density at which sparse set `set_name` runs y[Mo, P] = W[Mo, C] * x[C, P] (1x1 Conv).
 double sparse_pointwise_max_density(const char* set_name, int P, int Mo, int C);
 
+// int8 (QLinearMatMul with constant B, 1x1 QLinearConv): the highest density at which the int8 sparse
+// set beats the dense int8 set `dense_int8_set` (Int8KernelSet::name) that prepare would use otherwise.
+// Measured with bench_sparse_int8 (bench/sparse); table in sparse_cost_model.cpp. 0 = never sparse.
+double sparse_int8_fc_max_density(const char* dense_int8_set, int M, int N, int K);
+double sparse_int8_pointwise_max_density(const char* dense_int8_set, int P, int Mo, int C);
+
 }  // namespace mcrt
