@@ -437,4 +437,10 @@ TEST_CASE("quantize --config: bad configs exit 2 and write nothing", "[e2e][sens
   q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4}})", "weight-only", "config is for mode kmeans");
   q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4}})", "static", "--config (per-layer bits) applies to");
   q(R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4})", "kmeans", "not valid JSON");
+  const fs::path good = d.path / "good.json";
+  std::ofstream(good) << R"({"pass":"quantize","mode":"kmeans","layers":{"fc1.weight":4}})";
+  expect_bad_input({"quantize", mlp, "--mode", "kmeans", "--bits", "4", "--config", good.string(), "--format", "runtime",
+                    "-o", out.string()},
+                   "--config gives the bits per layer; drop --bits");
+  CHECK(!fs::exists(out));
 }
