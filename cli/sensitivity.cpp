@@ -1,6 +1,7 @@
-// mcompress sensitivity: per-layer accuracy against prune ratio (or rank ratio), measured
-// on the bundled runtime, and with --auto per-layer ratios for a target, written as a
-// config that `prune --config` / `lowrank --config` read. Parsing, wiring and printing:
+// mcompress sensitivity: per-layer accuracy against prune ratio (or rank ratio, or bits with
+// --pass quantize), measured on the bundled runtime, and with --auto per-layer ratios (bits)
+// for a target, written as a config that `prune --config` / `lowrank --config` (`quantize
+// --config`) read. Parsing, wiring and printing:
 // the sweep and the allocator live in prune/sensitivity.h; the runtime (mc_check) is
 // handed to them as the accuracy callback.
 #include <spdlog/spdlog.h>
@@ -518,7 +519,8 @@ int run_sensitivity(const SensArgs& a, const Globals& g) {
 CLI::App* add_sensitivity(CLI::App& root, Action* action) {
   auto a = std::make_shared<SensArgs>();
   CLI::App* sub = root.add_subcommand(
-      "sensitivity", "Per-layer accuracy against prune ratio (or rank ratio) on the runtime; --auto picks ratios");
+      "sensitivity",
+      "Per-layer accuracy against prune ratio (or rank ratio, or quantization bits) on the runtime; --auto picks ratios");
   sub->add_option("model", a->model, "ONNX model")->required();
   add_data_options(*sub, a->dataset, DataRequirement::Required, "Use only the first N samples (default all)");
   sub->add_option("--pass", a->pass, "prune (default), lowrank or quantize");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "compress/analysis/model_stats.h"
 #include "compress/onnx/onnx_import.h"
@@ -443,4 +444,29 @@ TEST_CASE("quantize --config: bad configs exit 2 and write nothing", "[e2e][sens
                     "-o", out.string()},
                    "--config gives the bits per layer; drop --bits");
   CHECK(!fs::exists(out));
+}
+
+TEST_CASE("sensitivity --pass quantize: the table, and progress lines with -v", "[e2e][sensitivity][quantize]") {
+  const std::string mlp = kExamples + "mlp.onnx";
+  const auto t = mcompress(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "4,2"}));
+  INFO(t.err);
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.err.empty());
+  std::stringstream ss(t.out);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(ss, l);) lines.push_back(l);
+  REQUIRE(lines.size() == 6);  // title, baseline, header, 3 layers
+  CHECK(lines[0].find("quantize (kmeans), top-1 on 300 samples") != std::string::npos);
+  CHECK(lines[1].rfind("baseline top-1 ", 0) == 0);
+  CHECK(lines[2].find("4 bits") < lines[2].find("2 bits"));
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(lines[3 + i].rfind("fc" + std::to_string(i + 1) + ".weight", 0) == 0);
+    CHECK(std::count(lines[3 + i].begin(), lines[3 + i].end(), '(') == 2);  // "top1 (delta)" per bit width
+  }
+  std::vector<std::string> args = sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "4"});
+  args.insert(args.begin(), "-v");
+  const auto v = mcompress(args);
+  REQUIRE(v.exit_code == 0);
+  CHECK(v.err.find("sensitivity: 1/4 baseline") != std::string::npos);
+  CHECK(v.err.find("sensitivity: 4/4 fc3.weight @ 4 bits") != std::string::npos);
 }
