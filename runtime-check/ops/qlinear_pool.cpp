@@ -6,7 +6,11 @@
 //   max:     the largest int8 of the window (monotonic, so no requantization).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "kernels/parallel_for.h"
 #include "ops/qlinear_common.h"
 #include "ops/spatial_geometry.h"
@@ -18,7 +22,7 @@ struct QPoolState : OpState {
   int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
   int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0};
   int64_t planes = 0;
-  bool is_max = false, include_pad = false;
+  bool is_max = false, include_pad = false, simd = false;  // simd: the plan's int8 set is not the reference
   float sx = 1.f, sy = 1.f;
   int32_t zx = 0, zy = 0;
 };
@@ -44,10 +48,53 @@ inline int8_t requant_avg(int32_t sum, int64_t count, const QPoolState& st) {
 
 // MaxPool over 1-D/2-D windows: per output row the in-range rows of the window, per column the
 // in-range taps, precomputed once per run (max is exact, so this is the reference's result).
+inline bool maxpool_inside(const QPoolState& st) {
+  return st.pb[1] == 0 && st.pb[2] == 0 && st.d[1] == 1 && st.d[2] == 1 &&
+         (st.out[1] - 1) * st.s[1] + st.k[1] <= st.in[1] && (st.out[2] - 1) * st.s[2] + st.k[2] <= st.in[2] &&
+         st.in[2] <= 4096;
+}
+// 2x2 stride 2 with every window inside: SSE2 (x86-64) unless the plan runs the reference int8 set.
+inline bool maxpool_2x2s2_sse2(const QPoolState& st) {
+#if defined(__SSE2__)
+  return st.simd && st.in[0] == 1 && st.out[0] == 1 && maxpool_inside(st) && st.k[1] == 2 && st.k[2] == 2 && st.s[1] == 2 &&
+         st.s[2] == 2;
+#else
+  (void)st;
+  return false;
+#endif
+}
+
 void run_maxpool_2d(const QPoolState& st, const int8_t* x, int8_t* y, const ParallelFor* pf) {
   const int64_t H = st.in[1], W = st.in[2], OH = st.out[1], OW = st.out[2];
-  const bool inside = st.pb[1] == 0 && st.pb[2] == 0 && st.d[1] == 1 && st.d[2] == 1 &&
-                      (OH - 1) * st.s[1] + st.k[1] <= H && (OW - 1) * st.s[2] + st.k[2] <= W && W <= 4096;
+  const bool inside = maxpool_inside(st);
+#if defined(__SSE2__)
+  if (maxpool_2x2s2_sse2(st)) {  // 2x2 stride 2 (LeNet, VGG)
+    parallel_for(pf, st.planes, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          const int8_t* r0 = x + p * H * W + oy * 2 * W;
+          const int8_t* r1 = r0 + W;
+          int8_t* yr = y + (p * OH + oy) * OW;
+          int64_t ox = 0;
+          for (; ox + 8 <= OW; ox += 8) {  // 16 input bytes per row; int16 lanes: even bytes, odd bytes
+            const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 2 * ox));
+            const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + 2 * ox));
+            const __m128i ma = _mm_max_epi16(_mm_srai_epi16(_mm_slli_epi16(a, 8), 8), _mm_srai_epi16(a, 8));
+            const __m128i mb = _mm_max_epi16(_mm_srai_epi16(_mm_slli_epi16(b, 8), 8), _mm_srai_epi16(b, 8));
+            const __m128i m = _mm_max_epi16(ma, mb);
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + ox), _mm_packs_epi16(m, m));
+          }
+          for (; ox < OW; ++ox) {
+            const int8_t* c0 = r0 + 2 * ox;
+            const int8_t* c1 = r1 + 2 * ox;
+            const int8_t m0 = c0[0] > c0[1] ? c0[0] : c0[1], m1 = c1[0] > c1[1] ? c1[0] : c1[1];
+            yr[ox] = m0 > m1 ? m0 : m1;
+          }
+        }
+    });
+    return;
+  }
+#endif
   if (inside) {  // every window inside the input: row maxima, then column maxima
     parallel_for(pf, st.planes, [&](int64_t p0, int64_t p1) {
       int8_t t[4096];
@@ -232,9 +279,10 @@ Status prepare_maxpool_s8(PrepareContext& ctx, NodePlan& n) {
   MCRT_RETURN_IF_ERROR(prepare_window(ctx, n, st.get()));
   MCRT_RETURN_IF_ERROR(carry_quant(ctx, n));
   st->is_max = true;
+  st->simd = ctx.int8_kernels && std::strcmp(ctx.int8_kernels->name, "reference") != 0;
+  n.kernel_name = maxpool_2x2s2_sse2(*st) ? "maxpool_s8_2x2s2_sse2" : "maxpool_s8_reference";
   n.state = std::move(st);
   n.run = run_qpool;
-  n.kernel_name = "maxpool_s8_reference";
   return Status::Ok();
 }
 

@@ -3,9 +3,11 @@
 //   DQ: y = (x - zero_point) * scale   (x may also be int32 with zero_point 0)
 // Scale and zero point must be constants; the output dtype of Q is the zero point's
 // (uint8 when absent).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/int8/int8_kernels.h"
 #include "ops/ops.h"
 
 namespace mcrt {
@@ -16,23 +18,22 @@ struct QdqState : OpState {
   int64_t n = 0, inner = 1, channels = 1;  // per-axis: channel = (i / inner) % channels
   std::vector<float> scale;
   std::vector<int32_t> zp;
+  bool simd = false;  // per tensor, a SIMD twin exists and the plan's int8 set is not the reference
 };
 
 void run_quantize(const NodePlan& n, const ExecContext& ctx) {
   const QdqState& st = static_cast<const QdqState&>(*n.state);
   const float* x = ctx.inf(n.inputs[0]);
   uint8_t* y = static_cast<uint8_t*>(ctx.out(n.outputs[0]));
-  const float lo = st.qtype == DType::kI8 ? -128.f : 0.f, hi = st.qtype == DType::kI8 ? 127.f : 255.f;
-  for (int64_t i = 0; i < st.n; ++i) {
-    const size_t c = st.scale.size() > 1 ? (size_t)((i / st.inner) % st.channels) : 0;
-    float v = std::nearbyint(x[i] / st.scale[c]) + (float)st.zp[c];  // default FE rounding: half to even
-    v = std::isnan(v) ? 0.f : (v < lo ? lo : (v > hi ? hi : v));
-    if (st.qtype == DType::kI8) {
-      const int8_t q = (int8_t)v;
-      std::memcpy(y + i, &q, 1);
-    } else {
-      y[i] = (uint8_t)v;
-    }
+  const bool s8 = st.qtype == DType::kI8;
+  if (st.scale.size() == 1) {  // per tensor: the rule in int8_kernels.h (SIMD twin unless MCRT_KERNELS=reference)
+    if (st.simd) int8_quantize_f32(st.n, x, st.scale[0], st.zp[0], s8, y);
+    else int8_quantize_f32_ref(st.n, x, st.scale[0], st.zp[0], s8, y);
+    return;
+  }
+  for (int64_t c0 = 0; c0 < st.n; c0 += st.inner) {  // per axis: runs of `inner` elements share a channel
+    const size_t c = (size_t)((c0 / st.inner) % st.channels);
+    int8_quantize_f32_ref(std::min(st.inner, st.n - c0), x + c0, st.scale[c], st.zp[c], s8, y + c0);
   }
 }
 
@@ -90,7 +91,11 @@ Status prepare_qdq(PrepareContext& ctx, NodePlan& n, bool quantize) {
     st->qtype = qt;
     MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, qt, x.shape));
     n.run = run_quantize;
-    n.kernel_name = qt == DType::kI8 ? "quantize_s8_reference" : "quantize_u8_reference";
+    const char* simd = int8_quantize_f32_simd();
+    st->simd = simd && st->scale.size() == 1 && ctx.int8_kernels &&
+                std::strcmp(ctx.int8_kernels->name, "reference") != 0;
+    n.kernel_name = qt == DType::kI8 ? (st->simd ? "quantize_s8_sse2" : "quantize_s8_reference")
+                                     : (st->simd ? "quantize_u8_sse2" : "quantize_u8_reference");
   } else {
     if (x.dtype != DType::kI8 && x.dtype != DType::kU8 && x.dtype != DType::kI32)
       return fail(n, StatusCode::kUnsupported, "DequantizeLinear input must be int8, uint8 or int32");

@@ -21,6 +21,50 @@ int8_t int8_requantize_ref(int32_t acc, float mult, int32_t zero_point, int32_t 
   return (int8_t)(r < act_min ? act_min : (r > act_max ? act_max : (int32_t)r));
 }
 
+void int8_quantize_f32_ref(int64_t n, const float* x, float scale, int32_t zp, bool s8, uint8_t* y) {
+  const float lo = s8 ? -128.f : 0.f, hi = s8 ? 127.f : 255.f;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(x[i] / scale) + (float)zp;  // default FE rounding: half to even
+    v = std::isnan(v) ? 0.f : (v < lo ? lo : (v > hi ? hi : v));
+    if (s8) {
+      const int8_t q = (int8_t)v;
+      std::memcpy(y + i, &q, 1);
+    } else {
+      y[i] = (uint8_t)v;
+    }
+  }
+}
+
+#if defined(__SSE2__)
+const char* int8_quantize_f32_simd() { return "sse2"; }
+
+void int8_quantize_f32(int64_t n, const float* x, float scale, int32_t zp, bool s8, uint8_t* y) {
+  const __m128 vs = _mm_set1_ps(scale);
+  const __m128 vlo = _mm_set1_ps((float)((s8 ? -128 : 0) - zp)), vhi = _mm_set1_ps((float)((s8 ? 127 : 255) - zp));
+  const __m128i vzp = _mm_set1_epi32(zp);
+  // one float32 vector -> int32 lanes of the rule (NaN lanes 0)
+  auto q4 = [&](const float* p) {
+    const __m128 q = _mm_div_ps(_mm_loadu_ps(p), vs);
+    const __m128 c = _mm_min_ps(_mm_max_ps(q, vlo), vhi);  // NaN -> vlo here, masked below
+    const __m128i r = _mm_add_epi32(_mm_cvtps_epi32(c), vzp);
+    return _mm_and_si128(r, _mm_castps_si128(_mm_cmpord_ps(q, q)));
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i a = _mm_packs_epi32(q4(x + i), q4(x + i + 4));  // values already in [lo, hi]
+    const __m128i b = _mm_packs_epi32(q4(x + i + 8), q4(x + i + 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), s8 ? _mm_packs_epi16(a, b) : _mm_packus_epi16(a, b));
+  }
+  if (i < n) int8_quantize_f32_ref(n - i, x + i, scale, zp, s8, y + i);
+}
+#else
+const char* int8_quantize_f32_simd() { return nullptr; }
+
+void int8_quantize_f32(int64_t n, const float* x, float scale, int32_t zp, bool s8, uint8_t* y) {
+  int8_quantize_f32_ref(n, x, scale, zp, s8, y);
+}
+#endif
+
 void int8_pack_rows(int rows, int K, const int8_t* x, int64_t ldx, int8_t* xp) {
   const int64_t Np = int8_gemm_cols(rows);
   for (int r = 0; r < rows; ++r) {

@@ -117,6 +117,16 @@ const Int8KernelSet* int8_kernels_neon_dotprod();
 // (neon: the baseline even when dotprod exists).
 const Int8KernelSet& int8_kernels_best();
 
+// QuantizeLinear per tensor, float32 -> int8 (s8) or uint8: y = saturate(rhe(x / scale) + zp), NaN -> 0,
+// x / scale a float32 division (no reciprocal). _ref is the rule written literally (std::nearbyint per
+// element); int8_quantize_f32 is its SSE2 twin (x86-64) with the same bytes: divps, clamp to
+// [lo - zp, hi - zp] before cvtps2dq (clamping to integer bounds commutes with rounding; the bounds also
+// keep the conversion in range), NaN masked to 0, + zp, saturating packs. Where there is no twin it runs
+// _ref; int8_quantize_f32_simd() names the twin ("sse2") or is nullptr.
+void int8_quantize_f32_ref(int64_t n, const float* x, float scale, int32_t zp, bool s8, uint8_t* y);
+void int8_quantize_f32(int64_t n, const float* x, float scale, int32_t zp, bool s8, uint8_t* y);
+const char* int8_quantize_f32_simd();
+
 // Scalar requantization of one accumulator (the rule, written literally).
 int8_t int8_requantize_ref(int32_t acc, float mult, int32_t zero_point, int32_t act_min, int32_t act_max);
 

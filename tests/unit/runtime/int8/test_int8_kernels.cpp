@@ -4,7 +4,9 @@
 // the rounding rule (ties to even) that every set must reproduce.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -406,4 +408,60 @@ TEST_CASE("int8 implicit-GEMM conv: every set equals the reference, which equals
   mcrt::ThreadPool pool;
   REQUIRE(pool.set_threads(2).ok());
   check_conv(12, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+}
+
+namespace {
+
+// Edge inputs of QuantizeLinear: ties (k + 0.5) at several scales, values around the saturation bounds,
+// signed zeros, infinities, NaN, denormals, huge values (past int32), plus seeded random floats.
+std::vector<float> quantize_inputs(float scale) {
+  std::vector<float> v;
+  for (int k = -300; k <= 300; ++k) {
+    v.push_back(((float)k + 0.5f) * scale);
+    v.push_back((float)k * scale);
+    v.push_back(std::nextafter(((float)k + 0.5f) * scale, 1e30f));
+    v.push_back(std::nextafter(((float)k + 0.5f) * scale, -1e30f));
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float f : {0.f, -0.f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                  1e-45f, -1e-45f, 3e9f, -3e9f, 1e38f, -1e38f, 2147483520.f, -2147483648.f})
+    v.push_back(f);
+  Lcg r(77);
+  for (int i = 0; i < 2000; ++i) v.push_back((r.unit() * 2.f - 1.f) * 300.f * scale);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("int8 QuantizeLinear per tensor: the SIMD twin equals the literal rule, byte for byte", "[int8][kernels]") {
+  for (float scale : {1.f, 0.0123f, 0.5f, 3.0f, 1e-3f})
+    for (bool s8 : {true, false})
+      for (int32_t zp : s8 ? std::vector<int32_t>{-128, -3, 0, 17, 127} : std::vector<int32_t>{0, 1, 128, 200, 255}) {
+        const std::vector<float> x = quantize_inputs(scale);
+        for (int64_t n : {(int64_t)x.size(), (int64_t)1, (int64_t)15, (int64_t)16, (int64_t)17, (int64_t)33}) {
+          std::vector<uint8_t> ref((size_t)n, 0xAB), got((size_t)n, 0xCD);
+          mcrt::int8_quantize_f32_ref(n, x.data(), scale, zp, s8, ref.data());
+          mcrt::int8_quantize_f32(n, x.data(), scale, zp, s8, got.data());
+          INFO("scale " << scale << " s8 " << s8 << " zp " << zp << " n " << n);
+          REQUIRE(ref == got);
+        }
+      }
+}
+
+TEST_CASE("int8 QuantizeLinear per tensor: hand-computed goldens (ties to even, saturation, NaN)", "[int8][kernels][golden]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // 20 inputs so the SIMD body (16) and the scalar tail both run; scale 0.5: x / 0.5 = 2x.
+  const std::vector<float> x = {0.25f, 0.75f, -0.25f, -0.75f, 1.25f, 63.5f, 64.f, -64.f, -64.5f, nan,
+                                inf,   -inf,  -0.f,   0.2f,   0.3f,  0.25f, 0.75f, nan, 100.f, -100.f};
+  // rhe(2x): 0.5->0, 1.5->2, -0.5->-0, -1.5->-2, 2.5->2, 127, 128, -128, -129, NaN, +inf, -inf, 0, 0.4->0, 0.6->1
+  const std::vector<int> s8_zp0 = {0, 2, 0, -2, 2, 127, 127, -128, -128, 0, 127, -128, 0, 0, 1, 0, 2, 0, 127, -128};
+  const std::vector<int> u8_zp10 = {10, 12, 10, 8, 12, 137, 138, 0, 0, 0, 255, 0, 10, 10, 11, 10, 12, 0, 210, 0};
+  for (bool simd : {false, true}) {
+    std::vector<uint8_t> y(x.size());
+    auto q = simd ? mcrt::int8_quantize_f32 : mcrt::int8_quantize_f32_ref;
+    q((int64_t)x.size(), x.data(), 0.5f, 0, true, y.data());
+    for (size_t i = 0; i < x.size(); ++i) CHECK((int)(int8_t)y[i] == s8_zp0[i]);
+    q((int64_t)x.size(), x.data(), 0.5f, 10, false, y.data());
+    for (size_t i = 0; i < x.size(); ++i) CHECK((int)y[i] == u8_zp10[i]);
+  }
 }

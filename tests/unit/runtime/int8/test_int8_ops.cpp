@@ -501,7 +501,8 @@ TEST_CASE("int8 MaxPool equals the window maximum (inside windows, pads, overlap
     int H, W, k, s, pad, ceil;
   };
   uint32_t seed = 5;
-  for (const P& c : {P{24, 24, 2, 2, 0, 0}, P{7, 9, 3, 2, 1, 0}, P{6, 6, 3, 1, 0, 0}, P{5, 8, 2, 2, 0, 1}, P{9, 9, 3, 3, 1, 1}}) {
+  for (const P& c : {P{24, 24, 2, 2, 0, 0}, P{7, 9, 3, 2, 1, 0}, P{6, 6, 3, 1, 0, 0}, P{5, 8, 2, 2, 0, 1}, P{9, 9, 3, 3, 1, 1},
+                     P{6, 40, 2, 2, 0, 0}, P{7, 35, 2, 2, 0, 0}, P{8, 8, 2, 2, 0, 0}}) {  // 2x2 s2: SIMD chunks + tails
     const int C = 3;
     std::vector<int8_t> x((size_t)C * c.H * c.W);
     for (int8_t& v : x) {
