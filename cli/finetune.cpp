@@ -1,5 +1,6 @@
 // mcompress finetune: train a (compressed) model on labelled data with LibTorch,
-// keeping its sparsity and factorization (distill/trainer.h). Parsing and printing only.
+// keeping its sparsity and factorization (distill/trainer.h); a QDQ model (quantize
+// --mode static) trains quantization-aware (distill/ir_executor.h). Parsing and printing only.
 #include <memory>
 
 #include "cli/command.h"
@@ -36,7 +37,8 @@ int run_finetune(const FinetuneArgs& a, const Globals& g) {
 
 CLI::App* add_finetune(CLI::App& root, Action* action) {
   auto args = std::make_shared<FinetuneArgs>();
-  CLI::App* sub = root.add_subcommand("finetune", "Train a model on labelled data (LibTorch); pruned weights stay zero");
+  CLI::App* sub = root.add_subcommand("finetune", "Train a model on labelled data (LibTorch); pruned weights stay zero, "
+                                          "a QDQ int8 model trains quantization-aware");
   sub->add_option("MODEL", args->model, "Model (.onnx or TorchScript .pt)")->required();
   sub->add_option("-o,--output", args->output, "Output ONNX file")->required();
   add_data_options(*sub, args->data, DataRequirement::Required, "Train on the first N samples only");
@@ -44,7 +46,9 @@ CLI::App* add_finetune(CLI::App& root, Action* action) {
   sub->footer(
       "Example:\n"
       "  mcompress finetune mlp80.onnx --data train-images-idx3-ubyte.gz --labels train-labels-idx1-ubyte.gz \\\n"
-      "      --mean 0.286 --std 0.353 --epochs 2 --lr 0.01 -o mlp80.ft.onnx");
+      "      --mean 0.286 --std 0.353 --epochs 2 --lr 0.01 -o mlp80.ft.onnx\n"
+      "Quantization-aware training: give it the output of quantize --mode static (QDQ ONNX);\n"
+      "the result is QDQ with re-quantized int8 weights and new scales (export --format runtime, check).");
   sub->callback([args, action]() { *action = [args](const Globals& g) { return run_finetune(*args, g); }; });
   return sub;
 }

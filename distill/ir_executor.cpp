@@ -16,7 +16,7 @@ const std::set<std::string> kSupported = {
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Erf", "Clip",
     "HardSigmoid", "HardSwish", "BatchNormalization", "LayerNormalization", "MaxPool", "AveragePool",
     "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Transpose", "Concat", "Softmax", "LogSoftmax", "Identity",
-    "Dropout", "Constant"};
+    "Dropout", "Constant", "QuantizeLinear", "DequantizeLinear"};
 
 at::Tensor to_torch(const Tensor& t, const std::string& file) {
   std::vector<int64_t> dims(t.dims.begin(), t.dims.end());
@@ -28,7 +28,7 @@ at::Tensor to_torch(const Tensor& t, const std::string& file) {
     case DType::I32:
       return torch::from_blob(const_cast<uint8_t*>(t.data.data()), dims, at::kInt).clone().to(at::kLong);
     default: {
-      if (t.quant) throw_input_error(file, "tensor '" + t.name + "' is quantized; the LibTorch executor trains fp32 models");
+      (void)file;  // integer tensors (QDQ int8 weights, int32 biases, zero points): their values
       std::vector<float> v(t.numel());
       for (uint64_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(t.get_f64(i));
       return torch::from_blob(v.data(), dims, at::kFloat).clone();
@@ -57,7 +57,95 @@ std::vector<int64_t> aten_pads(const std::vector<int64_t>& pads, size_t sp) {
   return r;
 }
 
+// Broadcast a per-axis vector along `axis` of a rank-`rank` tensor.
+at::Tensor along(const at::Tensor& v, int64_t axis, int64_t rank) {
+  if (axis < 0 || v.numel() == 1) return v.reshape({});
+  std::vector<int64_t> shape(static_cast<size_t>(rank), 1);
+  shape[static_cast<size_t>(axis)] = v.numel();
+  return v.reshape(shape);
+}
+
 }  // namespace
+
+at::Tensor IrExecutor::weight_scale(const at::Tensor& w, int64_t axis) const {
+  at::Tensor a = w.detach().abs();
+  at::Tensor mx = axis < 0 ? a.max().reshape({1}) : a.transpose(0, axis).reshape({w.size(axis), -1}).amax(1);
+  return at::where(mx > 0, mx / 127.0f, at::ones_like(mx)).contiguous();
+}
+
+void IrExecutor::setup_qat(const Model& m) {
+  std::unordered_map<std::string, const Node*> producer;
+  std::unordered_map<std::string, int> readers;
+  for (const Node& n : nodes_) {
+    for (const auto& o : n.outputs) producer[o] = &n;
+    for (const auto& i : n.inputs) ++readers[i];
+  }
+  auto consumer = [&](const std::string& v) -> const Node* {
+    for (const Node& n : nodes_)
+      for (const auto& i : n.inputs)
+        if (i == v) return &n;
+    return nullptr;
+  };
+  auto zero_point_ok = [&](const Node& n) {
+    if (n.inputs.size() < 3 || n.inputs[2].empty()) return true;
+    auto it = consts_.find(n.inputs[2]);
+    return it != consts_.end() && it->second.abs().max().item<double>() == 0.0;
+  };
+  for (const Node& n : nodes_) {
+    auto fail = [&](const std::string& why) { throw_input_error(file_, "node '" + n.name + "' (" + n.op_type + "): " + why); };
+    if (n.op_type == "QuantizeLinear") {
+      if (n.inputs.size() < 2 || !consts_.count(n.inputs[1]) || consts_.at(n.inputs[1]).numel() != 1)
+        fail("quantization-aware training needs a constant per-tensor activation scale");
+      std::pair<int64_t, int64_t> r{0, 255};  // no zero point: uint8
+      if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
+        const Tensor* zp = m.graph.initializer(n.inputs[2]);
+        if (!zp || zp->numel() != 1) fail("quantization-aware training needs a constant per-tensor zero point");
+        if (zp->dtype == DType::I8) r = {-128, 127};
+        else if (zp->dtype != DType::U8) fail(std::string("zero point of type ") + dtype_name(zp->dtype) + " (int8/uint8 only)");
+      }
+      qrange_[n.outputs[0]] = r;
+      continue;
+    }
+    if (n.op_type != "DequantizeLinear" || n.inputs.empty()) continue;
+    const Tensor* q = m.graph.initializer(n.inputs[0]);
+    if (!q) continue;  // an activation: (q - zp) * s
+    if (q->dtype != DType::I8 && q->dtype != DType::I32)
+      fail(std::string("a quantized ") + dtype_name(q->dtype) + " initializer cannot be trained (int8 weights, int32 biases)");
+    if (n.inputs.size() < 2 || !m.graph.initializer(n.inputs[1]) || !zero_point_ok(n))
+      fail("quantization-aware training needs a constant scale and zero point 0 for '" + q->name + "'");
+    if (readers[n.inputs[0]] != 1 || readers[n.inputs[1]] != 1)
+      fail("'" + q->name + "' or its scale is shared; quantization-aware training needs them read once");
+    const Node* c = consumer(n.outputs[0]);
+    if (!c || (c->op_type != "Conv" && c->op_type != "Gemm" && c->op_type != "MatMul"))
+      fail("'" + q->name + "' is not the weight or bias of a Conv/Gemm/MatMul");
+    QatShadow sh;
+    sh.scale = n.inputs[1];
+    const at::Tensor& s = consts_.at(sh.scale);
+    const int64_t rank = static_cast<int64_t>(q->dims.size());
+    if (s.numel() > 1) {
+      sh.axis = n.attr_int("axis", 1);
+      if (sh.axis < 0) sh.axis += rank;
+      if (sh.axis < 0 || sh.axis >= rank || q->dims[static_cast<size_t>(sh.axis)] != s.numel())
+        fail("the scale does not match axis " + std::to_string(sh.axis) + " of '" + q->name + "'");
+    }
+    if (q->dtype == DType::I32) {
+      sh.bias = true;
+      const Node* wdq = c->inputs.size() > 1 ? producer[c->inputs[1]] : nullptr;
+      const Node* xdq = producer[c->inputs[0]];
+      if (c->inputs.size() < 3 || c->inputs[2] != n.outputs[0] || !wdq || wdq->op_type != "DequantizeLinear" ||
+          !m.graph.initializer(wdq->inputs[0]) || !xdq || xdq->op_type != "DequantizeLinear" || xdq->inputs.size() < 2 ||
+          !consts_.count(xdq->inputs[1]) || consts_.at(xdq->inputs[1]).numel() != 1)
+        fail("int32 bias '" + q->name + "' is not DQ(x) -> op <- DQ(int8 weight) (docs/quantization.md §3)");
+      sh.weight = wdq->inputs[0];
+      sh.input_scale = consts_.at(xdq->inputs[1]).item<float>();
+    } else if (c->inputs.size() < 2 || c->inputs[1] != n.outputs[0]) {
+      fail("int8 '" + q->name + "' is not the weight (input B/W) of " + c->op_type);
+    }
+    at::Tensor v = consts_.at(n.inputs[0]) * along(s, sh.axis, rank);
+    consts_[n.inputs[0]] = v.contiguous();
+    qat_[n.inputs[0]] = sh;
+  }
+}
 
 void make_deterministic(uint64_t seed) {
   at::set_num_threads(1);
@@ -88,6 +176,7 @@ IrExecutor::IrExecutor(const Model& m, const std::string& file) : file_(file), n
     }
   }
   for (const Tensor& t : m.graph.initializers) consts_[t.name] = to_torch(t, file);
+  setup_qat(m);
   // Trainable initializers: see ir_executor.h.
   std::set<std::string> train, maskable;
   auto is_float_init = [&](const std::string& name) {
@@ -110,7 +199,7 @@ IrExecutor::IrExecutor(const Model& m, const std::string& file) : file_(file), n
         if (is_float_init(n.inputs[i]) && m.graph.initializer(n.inputs[i])->numel() > 1) mark(i, false);
   }
   for (const Tensor& t : m.graph.initializers) {  // initializer order: deterministic
-    if (!train.count(t.name)) continue;
+    if (!train.count(t.name) && !qat_.count(t.name)) continue;
     trainable_names_.push_back(t.name);
     at::Tensor& v = consts_[t.name];
     if (maskable.count(t.name) && t.numel() > 1) {
@@ -152,7 +241,41 @@ uint64_t IrExecutor::trainable_count() const {
 }
 
 void IrExecutor::write_back(Model& m) const {
+  auto set_scale = [&](const std::string& name, const at::Tensor& sv, Tensor* q) {
+    Tensor* st = m.graph.initializer(name);
+    if (!st || st->dtype != DType::F32 || st->numel() != static_cast<uint64_t>(sv.numel()))
+      throw Error(ErrorKind::Internal, "write_back: scale '" + name + "' changed");
+    std::memcpy(st->data.data(), sv.data_ptr<float>(), st->data.size());
+    if (q->quant) q->quant->scale.assign(sv.data_ptr<float>(), sv.data_ptr<float>() + sv.numel());
+  };
+  for (int pass = 0; pass < 2; ++pass)  // weights first: the bias scales use the new weight scales
+    for (const auto& name : trainable_names_) {
+      auto it = qat_.find(name);
+      if (it == qat_.end() || it->second.bias != (pass == 1)) continue;
+      const QatShadow& sh = it->second;
+      Tensor* t = m.graph.initializer(name);
+      const at::Tensor w = consts_.at(name).detach().contiguous();
+      if (!t || static_cast<uint64_t>(w.numel()) != t->numel())
+        throw Error(ErrorKind::Internal, "write_back: '" + name + "' changed shape");
+      const int64_t rank = w.dim();
+      if (!sh.bias) {
+        const at::Tensor s = weight_scale(w, sh.axis);
+        const at::Tensor q = at::clamp(at::round(w / along(s, sh.axis, rank)), -127, 127).to(at::kChar).contiguous();
+        std::memcpy(t->data.data(), q.data_ptr<int8_t>(), t->data.size());
+        set_scale(sh.scale, s, t);
+      } else {
+        const QatShadow& wsh = qat_.at(sh.weight);
+        const at::Tensor sb = (weight_scale(consts_.at(sh.weight), wsh.axis) * sh.input_scale).contiguous();
+        if (sb.numel() != consts_.at(sh.scale).numel())
+          throw Error(ErrorKind::Internal, "write_back: bias scale of '" + name + "' does not match its weight");
+        const at::Tensor q = at::clamp(at::round(w.to(at::kDouble) / along(sb, sh.axis, rank).to(at::kDouble)),
+                                       -2147483648.0, 2147483647.0).to(at::kInt).contiguous();
+        std::memcpy(t->data.data(), q.data_ptr<int32_t>(), t->data.size());
+        set_scale(sh.scale, sb, t);
+      }
+    }
   for (const auto& name : trainable_names_) {
+    if (qat_.count(name)) continue;
     Tensor* t = m.graph.initializer(name);
     if (!t) throw Error(ErrorKind::Internal, "write_back: no initializer '" + name + "'");
     const at::Tensor v = consts_.at(name).detach().contiguous();
@@ -342,6 +465,29 @@ at::Tensor IrExecutor::run_node(const Node& n, const std::vector<at::Tensor>& in
     for (int64_t d = 0; d < axis; ++d) outer *= in[0].size(d);
     at::Tensor f = in[0].reshape({outer, -1});
     return (lg ? at::log_softmax(f, 1) : at::softmax(f, 1)).reshape(in[0].sizes());
+  }
+  if (op == "QuantizeLinear") {
+    const auto [qmin, qmax] = qrange_.at(n.outputs[0]);
+    const double s = in[1].item<float>();
+    const int64_t zp = has(2) ? static_cast<int64_t>(std::llround(in[2].item<double>())) : 0;
+    // Integer values as floats, with the straight-through gradient of fake quantization.
+    return at::fake_quantize_per_tensor_affine(in[0], s, zp, qmin, qmax) / s + static_cast<double>(zp);
+  }
+  if (op == "DequantizeLinear") {
+    auto q = qat_.find(n.inputs[0]);
+    if (q != qat_.end()) {
+      if (q->second.bias) return in[0];
+      const at::Tensor s = weight_scale(in[0], q->second.axis);
+      if (q->second.axis < 0) return at::fake_quantize_per_tensor_affine(in[0], s.item<float>(), 0, -127, 127);
+      return at::fake_quantize_per_channel_affine(in[0], s, at::zeros({s.numel()}, at::kInt), q->second.axis, -127, 127);
+    }
+    int64_t axis = -1;
+    if (in[1].numel() > 1) {
+      axis = n.attr_int("axis", 1);
+      if (axis < 0) axis += in[0].dim();
+    }
+    at::Tensor x = has(2) ? in[0] - along(in[2], axis, in[0].dim()) : in[0];
+    return x * along(in[1], axis, in[0].dim());
   }
   if (op == "Identity" || op == "Dropout") return in[0];
   if (op == "Constant") {

@@ -11,6 +11,15 @@
 // mask; gradients are masked before and weights re-masked after every step, so the
 // zero pattern - and with it N:M structure - is kept. A factorized layer is two
 // layers in the IR and trains as its two factors.
+// Quantization-aware training (QDQ models from `quantize --mode static`): a
+// QuantizeLinear runs as fake quantization with a straight-through estimator
+// (torch's fake_quantize_per_tensor_affine, calibrated scale and zero point kept) and
+// yields the integer values as floats, so the DequantizeLinear after it is (q - zp) * s.
+// A DequantizeLinear of an int8 weight initializer trains an fp32 shadow weight,
+// fake-quantized per channel with the int8 rule of docs/quantization.md
+// (scale = max|w| / 127 over the slice, recomputed every forward); an int32 bias
+// behind a DequantizeLinear trains as an fp32 shadow. write_back re-quantizes both and
+// writes the new weight scales and bias scales (s_x * s_w) into the DQ initializers.
 #pragma once
 #include <torch/torch.h>
 
@@ -36,8 +45,10 @@ class IrExecutor {
   void apply_masks();                        // zero the pruned weights again
   uint64_t masked_weights() const;           // number of weights held at zero
   uint64_t trainable_count() const;          // number of trainable elements
-  // Copies the trainable tensors into m's initializers (same names, fp32).
+  // Copies the trainable tensors into m's initializers (same names, fp32); QAT
+  // shadows are re-quantized into their int8/int32 initializers and scales.
   void write_back(Model& m) const;
+  bool quantized() const { return !qat_.empty(); }
   const std::vector<int64_t>& input_shape() const { return input_shape_; }
 
  private:
@@ -53,6 +64,18 @@ class IrExecutor {
   std::unordered_map<std::string, at::Tensor> consts_;
   std::vector<std::string> trainable_names_;
   std::unordered_map<std::string, at::Tensor> masks_;
+  // QAT shadows, keyed by the quantized initializer's name.
+  struct QatShadow {
+    bool bias = false;         // int32 bias (else int8 weight)
+    int64_t axis = -1;         // quantization axis of the DQ (-1: per tensor)
+    std::string scale;         // the DQ's scale initializer
+    std::string weight;        // bias: the layer's weight initializer (quantized name)
+    float input_scale = 0.f;   // bias: s_x of the layer's input DQ
+  };
+  std::unordered_map<std::string, QatShadow> qat_;
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> qrange_;  // Q output → [qmin, qmax]
+  at::Tensor weight_scale(const at::Tensor& w, int64_t axis) const;
+  void setup_qat(const Model& m);  // max|w| / 127, 0 → 1
 };
 
 // Single-threaded, deterministic ATen (docs/training.md: same seed, same bits).
