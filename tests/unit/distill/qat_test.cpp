@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 
 #include "compress/error.h"
@@ -168,4 +169,62 @@ TEST_CASE("QAT: a quantized weight whose scale is shared is exit 2 naming the no
     CHECK(e.kind() == mc::ErrorKind::Input);
     CHECK(std::string(e.what()).find("shared") != std::string::npos);
   }
+}
+
+namespace {
+
+// Runs QAT on a mutated QDQ mobile and returns the Input error's message.
+std::string qat_error(const std::function<void(mc::Model&)>& mutate) {
+  mc::Model m = qdq_mobile();
+  mutate(m);
+  mc::distill::TrainReport r;
+  try {
+    mc::distill::finetune(m, load(64, "train"), qat_opts(1), &r);
+  } catch (const mc::Error& e) {
+    CHECK(e.kind() == mc::ErrorKind::Input);
+    return e.what();
+  }
+  FAIL("no error");
+  return "";
+}
+
+mc::Node& first_weight_dq(mc::Model& m) {
+  for (mc::Node& n : m.graph.nodes)
+    if (n.op_type == "DequantizeLinear" && m.graph.initializer(n.inputs[0]) &&
+        m.graph.initializer(n.inputs[0])->dtype == mc::DType::I8)
+      return n;
+  FAIL("no int8 weight");
+  return m.graph.nodes[0];
+}
+
+}  // namespace
+
+TEST_CASE("QAT: a weight zero point other than 0 is exit 2", "[distill][qat]") {
+  const std::string msg = qat_error([](mc::Model& m) {
+    mc::Node& dq = first_weight_dq(m);
+    mc::Tensor zp = mc::Tensor::zeros("qat_test_zp", mc::DType::I8, {});
+    zp.data[0] = 3;
+    m.graph.initializers.push_back(zp);
+    dq.inputs.resize(3);
+    dq.inputs[2] = "qat_test_zp";
+  });
+  CHECK(msg.find("zero point 0") != std::string::npos);
+}
+
+TEST_CASE("QAT: a uint8 weight initializer is exit 2", "[distill][qat]") {
+  const std::string msg = qat_error([](mc::Model& m) {
+    m.graph.initializer(first_weight_dq(m).inputs[0])->dtype = mc::DType::U8;
+  });
+  CHECK(msg.find("cannot be trained") != std::string::npos);
+}
+
+TEST_CASE("QAT: a per-channel activation QuantizeLinear is exit 2", "[distill][qat]") {
+  const std::string msg = qat_error([](mc::Model& m) {
+    mc::Node& q = m.graph.nodes[0];
+    REQUIRE(q.op_type == "QuantizeLinear");
+    const float s = m.graph.initializer(q.inputs[1])->as<float>()[0];
+    m.graph.initializers.push_back(mc::Tensor::make_f32("qat_test_scale", {2}, {s, s}));
+    q.inputs[1] = "qat_test_scale";
+  });
+  CHECK(msg.find("per-tensor activation scale") != std::string::npos);
 }
