@@ -535,10 +535,21 @@ TEST_CASE("int8 MaxPool equals the window maximum (inside windows, pads, overlap
                "mp");
     w.set_inputs({xi});
     w.set_outputs({yi});
-    const Run r = run(w, {bytes_of(x)});
-    INFO(r.status.to_string() << " " << c.H << "x" << c.W << " k" << c.k << " s" << c.s << " p" << c.pad);
-    REQUIRE(r.status.ok());
-    REQUIRE(as_i8(r.out) == want);
+    for (int mode = 0; mode < 3; ++mode) {  // best set 1 thread, best set 2 threads, reference set
+      mcrt::PrepareOptions opt;
+      if (mode == 1) opt.threads = 2;
+      if (mode == 2) opt.int8_kernels = &mcrt::int8_kernels_reference();
+      const Run r = run(w, {bytes_of(x)}, opt);
+      INFO(r.status.to_string() << " " << c.H << "x" << c.W << " k" << c.k << " s" << c.s << " p" << c.pad << " mode "
+                                << mode << " kernel " << r.kernel);
+      REQUIRE(r.status.ok());
+      REQUIRE(as_i8(r.out) == want);
+      const bool simd_set = mode != 2 && std::string(mcrt::int8_kernels_best().name) != "reference";
+#if defined(__SSE2__)
+      if (c.k == 2 && c.s == 2 && c.pad == 0 && c.ceil == 0 && simd_set) REQUIRE(r.kernel == "maxpool_s8_2x2s2_sse2");
+#endif
+      if (!simd_set) REQUIRE(r.kernel == "maxpool_s8_reference");
+    }
   }
 }
 
