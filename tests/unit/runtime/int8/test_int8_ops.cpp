@@ -448,7 +448,9 @@ TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, 
   for (const G& c : {G{1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1}, G{2, 4, 8, 7, 6, 3, 2, 2, 1, 0, 1, 1, 0, 2},
                      G{1, 5, 11, 11, 7, 3, 3, 1, 2, 2, 2, 2, 2, 1}, G{1, 6, 9, 10, 6, 5, 5, 3, 1, 2, 2, 2, 2, 6},
                      G{1, 2, 1, 17, 3, 1, 5, 2, 1, 0, 2, 0, 1, 1}, G{1, 9, 5, 5, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1},
-                     G{1, 8, 6, 6, 8, 3, 3, 2, 1, 1, 1, 0, 0, 8}}) {
+                     G{1, 8, 6, 6, 8, 3, 3, 2, 1, 1, 1, 0, 0, 8},
+                     // strided 1x1 (gathered into a compact block): odd sizes, batch 2, stride 3
+                     G{1, 9, 9, 10, 13, 1, 1, 2, 1, 0, 0, 0, 0, 1}, G{2, 5, 8, 8, 4, 1, 1, 3, 1, 0, 0, 0, 0, 1}}) {
     std::vector<int8_t> x((size_t)c.N * c.C * c.H * c.W), w((size_t)c.M * (c.C / c.group) * c.kh * c.kw);
     for (int8_t& v : x) v = (int8_t)rnd(-128, 127);
     for (int8_t& v : w) v = (int8_t)rnd(-127, 127);
@@ -485,13 +487,15 @@ TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, 
     mw.add_node(fb::OpType_QLinearConv, {xi, wi, bi}, {yi}, attrs, "conv");
     mw.set_inputs({xi});
     mw.set_outputs({yi});
-    for (bool reference : {false, true}) {
+    for (int mode = 0; mode < 3; ++mode) {  // best set, reference set, best set on 2 threads
       mcrt::PrepareOptions opt;
-      if (reference) opt.int8_kernels = &mcrt::int8_kernels_reference();
+      if (mode == 1) opt.int8_kernels = &mcrt::int8_kernels_reference();
+      if (mode == 2) opt.threads = 2;
       const Run r = run(mw, {bytes_of(x)}, opt);
       INFO(r.status.to_string() << " kernel " << r.kernel << " group " << c.group << " " << c.kh << "x" << c.kw);
       REQUIRE(r.status.ok());
       REQUIRE(as_i8(r.out) == want);
+      if (c.kh == 1 && c.kw == 1 && c.s > 1 && c.H > 1) REQUIRE(r.kernel.rfind("qconv2d_1x1_strided_gemm_", 0) == 0);
     }
   }
 }
