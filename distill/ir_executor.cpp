@@ -118,6 +118,12 @@ void IrExecutor::setup_qat(const Model& m) {
     const Node* c = consumer(n.outputs[0]);
     if (!c || (c->op_type != "Conv" && c->op_type != "Gemm" && c->op_type != "MatMul"))
       fail("'" + q->name + "' is not the weight or bias of a Conv/Gemm/MatMul");
+    if (q->dtype == DType::I8) {
+      const double amax = consts_.at(n.inputs[0]).abs().max().item<double>();
+      if (amax > 0 && amax <= 7)
+        fail("'" + q->name + "' holds 4-bit values (|q| <= 7); quantization-aware training re-quantizes to int8 [-127, 127] "
+             "and trains only 8-bit weights (quantize --mode static)");
+    }
     QatShadow sh;
     sh.scale = n.inputs[1];
     const at::Tensor& s = consts_.at(sh.scale);

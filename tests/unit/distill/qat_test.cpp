@@ -228,3 +228,11 @@ TEST_CASE("QAT: a per-channel activation QuantizeLinear is exit 2", "[distill][q
   });
   CHECK(msg.find("per-tensor activation scale") != std::string::npos);
 }
+
+TEST_CASE("QAT: 4-bit weights in an int8 container are exit 2", "[distill][qat]") {
+  const std::string msg = qat_error([](mc::Model& m) {
+    mc::Tensor* w = m.graph.initializer(first_weight_dq(m).inputs[0]);
+    for (auto& b : w->data) b = static_cast<uint8_t>(static_cast<int8_t>(b) / 20);  // [-127, 127] -> [-6, 6]
+  });
+  CHECK(msg.find("4-bit") != std::string::npos);
+}
