@@ -3,7 +3,7 @@
 //   fc:        x - zx widened once per run to int32 in scratch. Blocks of 8 batch rows: k-major [K][8], one
 //              8-lane load x multiply per stored entry. Remaining rows: per output, 8-lane gathers by col_idx
 //              times the sign-extended values (vpmulld), scalar tail.
-//   pointwise: 16-column tiles: Σ x·w per column with vpmulld over sign-extended x, then
+//   pointwise: 16-column tiles: Σ x·w per column, two stored entries per vpmaddwd (int16 pairs), then
 //              acc = bias + Σx·w − zx·Σw, requantized 8 lanes at a time (float32 multiply, clamp, cvtps2dq).
 #include <immintrin.h>
 
@@ -104,15 +104,21 @@ void pointwise_run(int P, const Int8CsrMatrix& w, const int32_t* bias, const int
       int8_t* yr = y + r * P;
       int p = 0;
       for (; p + 16 <= P; p += 16) {
-        __m256i a0 = _mm256_set1_epi32(base), a1 = a0;
-        for (int32_t j = j0; j < j1; ++j) {
-          const __m128i xv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + (int64_t)w.col_idx[j] * P + p));
-          const __m256i v = _mm256_set1_epi32(w.values[j]);
-          a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepi8_epi32(xv), v));
-          a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_srli_si128(xv, 8)), v));
+        // Two stored entries per step: x rows c1, c2 interleaved as int16 pairs, one vpmaddwd with (v1, v2).
+        // lo/hi hold columns {0-3, 8-11} / {4-7, 12-15}; an odd last entry pairs with value 0.
+        __m256i lo_acc = _mm256_set1_epi32(base), hi_acc = lo_acc;
+        for (int32_t j = j0; j < j1; j += 2) {
+          const bool pair = j + 1 < j1;
+          const int32_t c1 = w.col_idx[j], c2 = pair ? w.col_idx[j + 1] : c1;
+          const int32_t v1 = w.values[j], v2 = pair ? w.values[j + 1] : 0;
+          const __m256i xa = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + (int64_t)c1 * P + p)));
+          const __m256i xb = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + (int64_t)c2 * P + p)));
+          const __m256i vv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)(int16_t)v1 | (uint32_t)v2 << 16));
+          lo_acc = _mm256_add_epi32(lo_acc, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), vv));
+          hi_acc = _mm256_add_epi32(hi_acc, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), vv));
         }
-        requant8(a0, mult, out, yr + p);
-        requant8(a1, mult, out, yr + p + 8);
+        requant8(_mm256_permute2x128_si256(lo_acc, hi_acc, 0x20), mult, out, yr + p);
+        requant8(_mm256_permute2x128_si256(lo_acc, hi_acc, 0x31), mult, out, yr + p + 8);
       }
       for (; p < P; ++p) {
         int32_t acc = base;
