@@ -784,6 +784,12 @@ std::vector<uint8_t> Exporter::run() {
     if (n.is_default_domain() && (n.op_type == "Gemm" || n.op_type == "MatMul" || n.op_type == "Conv") &&
         n.inputs.size() > 1 && !n.inputs[1].empty())
       matrix_weights_.insert(n.inputs[1]);
+  // int8 weights of QLinearMatMul and QLinearConv: bitmask/CSR when smaller, like fp32 (§4.4);
+  // the runtime densifies them to int8 at prepare and the sparse int8 kernels pick their own layout.
+  for (const auto& n : g_.nodes)
+    if (is_int8_node(n) && (n.op_type == "QLinearConv" || n.op_type == "QLinearMatMul") && n.inputs.size() > 1 &&
+        !n.inputs[1].empty())
+      matrix_weights_.insert(n.inputs[1]);
 
   // Graph inputs first (those that are not initializers).
   std::vector<int> inputs;

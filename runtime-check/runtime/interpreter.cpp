@@ -168,13 +168,8 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
       qp.axis = t->quant()->axis();
     }
     if (!needed[i] || !(t->buffer() || t->sparsity() || t->palette())) continue;
-    if (int8_weight[i] && t->dtype() == fb::DType_INT8 && t->buffer() && !t->sparsity() && !t->palette()) {
-      TensorPlan& tp = im.tensors[i];
-      tp.shape.assign(t->shape()->begin(), t->shape()->end());
-      tp.is_const = true;
-      tp.dtype = DType::kI8;
-      tp.const_data = model.buffer_data(t->buffer());
-      tp.bytes = (size_t)shape_numel(tp.shape);
+    if (int8_weight[i] && t->dtype() == fb::DType_INT8 && !t->palette()) {
+      MCRT_RETURN_IF_ERROR(materialize_int8_weight(model, *t, &im.weights, &im.tensors[i]));
       continue;
     }
     MCRT_RETURN_IF_ERROR(materialize_constant(model, *t, &im.weights, &im.tensors[i]));

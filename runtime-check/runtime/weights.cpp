@@ -63,6 +63,24 @@ void densify_sparse(const Model& m, const fb::Tensor& t, uint64_t numel, size_t 
 
 }  // namespace
 
+Status materialize_int8_weight(const Model& m, const fb::Tensor& t, WeightStore* store, TensorPlan* tp) {
+  tp->shape.assign(t.shape()->begin(), t.shape()->end());
+  tp->is_const = true;
+  tp->dtype = DType::kI8;
+  uint64_t numel = 0;
+  checked_bytes(tp->shape.data(), tp->shape.size(), 1, &numel);  // verified at load (§4.2)
+  tp->bytes = (size_t)numel;
+  if (!t.sparsity()) {
+    tp->const_data = m.buffer_data(t.buffer());
+    return Status::Ok();
+  }
+  void* out = nullptr;
+  MCRT_RETURN_IF_ERROR(store->alloc(numel, &out));
+  densify_sparse(m, t, numel, 1, static_cast<uint8_t*>(out));
+  tp->const_data = static_cast<const uint8_t*>(out);
+  return Status::Ok();
+}
+
 Status materialize_constant(const Model& m, const fb::Tensor& t, WeightStore* store, TensorPlan* tp) {
   const DType stored = (DType)t.dtype();
   tp->shape.assign(t.shape()->begin(), t.shape()->end());

@@ -35,5 +35,8 @@ class WeightStore {
 // in a directly usable dtype is referenced in place (file bytes / mmap); the rest is
 // decoded into `store` (§4.3-§4.5 of docs/runtime-format.md).
 Status materialize_constant(const Model& model, const fb::Tensor& t, WeightStore* store, TensorPlan* tp);
+// An int8 op weight (QLinearConv / QLinearMatMul / DynamicQuantizeMatMul input 1): stays int8.
+// Dense bytes are referenced in place; sparse storage (§4.4) is expanded into `store`.
+Status materialize_int8_weight(const Model& model, const fb::Tensor& t, WeightStore* store, TensorPlan* tp);
 
 }  // namespace mcrt
