@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
 #include "tests/support/run_process.h"
@@ -28,18 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string find_node(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("MC_NODE")) return env;
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    const fs::path p = fs::path(dir) / "node";
-    if (fs::exists(p)) return p.string();
-  }
-  return "";
-}
+using mc::bench::find_node;
 
 int usage() {
   std::fprintf(stderr,
@@ -65,22 +55,7 @@ Timing time_model(const std::string& model, int64_t batch, int runs, int warmup,
   Timing t;
   t.rt_p50 = r.p50_ms;
   for (const auto& s : r.steps) t.kernels.push_back(s.op + " " + s.kernel + " " + std::to_string(s.p50_us) + " us");
-  mcrt::NpyArray x;
-  x.dtype = mcrt::NpyDtype::kF32;
-  x.shape = r.input_shape;
-  std::vector<float> v(x.numel());
-  std::mt19937_64 rng(0);
-  std::uniform_real_distribution<float> uf(-1.f, 1.f);
-  for (float& f : v) f = uf(rng);
-  x.bytes.assign(reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data() + v.size()));
-  const fs::path in = tmp / "input.npy";
-  if (!mcrt::npy_write_file(in.string(), x).ok()) throw std::runtime_error("cannot write " + in.string());
-  const auto p = mc::test::run_process({node, std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js", model, "--in",
-                                        r.input_name + "=" + in.string(), "--bench", "--runs", std::to_string(runs),
-                                        "--warmup", std::to_string(warmup)},
-                                       1800);
-  if (p.exit_code != 0) throw std::runtime_error("ort_run.js: " + p.err);
-  t.ort_p50 = nlohmann::json::parse(p.out)["p50_ms"].get<double>();
+  t.ort_p50 = mc::bench::time_ort(node, model, r.input_name, r.input_shape, runs, warmup, tmp).p50_ms;
   return t;
 }
 

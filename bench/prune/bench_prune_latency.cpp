@@ -28,6 +28,7 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/ir/graph.h"
 #include "prune/prune_options.h"
+#include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
 #include "tests/support/run_process.h"
@@ -36,18 +37,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string find_node(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("MC_NODE")) return env;
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    const fs::path p = fs::path(dir) / "node";
-    if (fs::exists(p)) return p.string();
-  }
-  return "";
-}
+using mc::bench::find_node;
 
 int usage() {
   std::fprintf(stderr,
@@ -63,22 +53,7 @@ struct Timing {
 // ORT p50 of `model` on a seeded uniform [-1, 1) input of `shape`.
 double time_ort(const std::string& model, const std::string& input_name, const std::vector<int64_t>& shape, int runs,
                 int warmup, const std::string& node, const fs::path& tmp) {
-  mcrt::NpyArray x;
-  x.dtype = mcrt::NpyDtype::kF32;
-  x.shape = shape;
-  std::vector<float> v(x.numel());
-  std::mt19937_64 rng(0);
-  std::uniform_real_distribution<float> uf(-1.f, 1.f);
-  for (float& f : v) f = uf(rng);
-  x.bytes.assign(reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data() + v.size()));
-  const fs::path in = tmp / "input.npy";
-  if (!mcrt::npy_write_file(in.string(), x).ok()) throw std::runtime_error("cannot write " + in.string());
-  const auto p = mc::test::run_process({node, std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js", model, "--in",
-                                        input_name + "=" + in.string(), "--bench", "--runs", std::to_string(runs),
-                                        "--warmup", std::to_string(warmup)},
-                                       1800);
-  if (p.exit_code != 0) throw std::runtime_error("ort_run.js: " + p.err);
-  return nlohmann::json::parse(p.out)["p50_ms"].get<double>();
+  return mc::bench::time_ort(node, model, input_name, shape, runs, warmup, tmp).p50_ms;
 }
 
 Timing time_model(const std::string& model, int64_t batch, int runs, int warmup, const std::string& node,

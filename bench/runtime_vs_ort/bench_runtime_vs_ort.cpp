@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compress/error.h"
+#include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
 #include "tests/support/run_process.h"
@@ -36,18 +37,7 @@ struct Row {
   double rt_p50, rt_min, ort_p50, ort_min;
 };
 
-std::string find_node(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("MC_NODE")) return env;
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "");
-  std::string dir;
-  while (std::getline(ss, dir, ':')) {
-    const fs::path p = fs::path(dir) / "node";
-    if (fs::exists(p)) return p.string();
-  }
-  return "";
-}
+using mc::bench::find_node;
 
 int usage() {
   std::fprintf(stderr,
@@ -89,7 +79,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_runtime_vs_ort: node not found (PATH or MC_NODE)\n");
     return 2;
   }
-  const std::string ort_tool = std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js";
   char tmpl[] = "/tmp/mc_bench_ort_XXXXXX";
   if (!mkdtemp(tmpl)) return 3;
   const fs::path tmp = tmpl;
@@ -107,23 +96,9 @@ int main(int argc, char** argv) {
         o.threads = 1;
         const mc::check::CheckReport r = mc::check::run_check(o);
 
-        mcrt::NpyArray x;
-        x.dtype = mcrt::NpyDtype::kF32;
-        x.shape = r.input_shape;
-        std::vector<float> v(x.numel());
-        std::mt19937_64 rng(0);
-        std::uniform_real_distribution<float> uf(-1.f, 1.f);
-        for (float& f : v) f = uf(rng);
-        x.bytes.assign(reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data() + v.size()));
-        const fs::path in = tmp / "input.npy";
-        if (!mcrt::npy_write_file(in.string(), x).ok()) throw std::runtime_error("cannot write " + in.string());
-        const auto p = mc::test::run_process({node, ort_tool, model, "--in", r.input_name + "=" + in.string(), "--bench",
-                                              "--runs", std::to_string(runs), "--warmup", std::to_string(warmup)},
-                                             1800);
-        if (p.exit_code != 0) throw std::runtime_error("ort_run.js: " + p.err);
-        const auto j = nlohmann::json::parse(p.out);
-        rows.push_back({fs::path(model).stem().string(), b, r.p50_ms, r.min_ms, j["p50_ms"].get<double>(),
-                        j["min_ms"].get<double>()});
+        const mc::bench::OrtTiming ort =
+            mc::bench::time_ort(node, model, r.input_name, r.input_shape, runs, warmup, tmp);
+        rows.push_back({fs::path(model).stem().string(), b, r.p50_ms, r.min_ms, ort.p50_ms, ort.min_ms});
       } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_runtime_vs_ort: %s batch %lld: %s\n", model.c_str(), (long long)b, e.what());
         rc = 3;
