@@ -28,31 +28,6 @@ struct InspectOptions {
   std::vector<std::string> input_shapes;  // NAME=D1,D2,...
 };
 
-// "NAME=1,3,224,224" → (NAME, dims); -1 marks a dynamic dim.
-std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string& spec) {
-  const auto eq = spec.rfind('=');
-  auto fail = [&](const std::string& why) -> std::pair<std::string, std::vector<int64_t>> {
-    throw Error(ErrorKind::Input, "--input-shape '" + spec + "': " + why + " (expected NAME=D1,D2,...)");
-  };
-  if (eq == std::string::npos || eq == 0) return fail("no NAME=");
-  std::vector<int64_t> dims;
-  std::stringstream ss(spec.substr(eq + 1));
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(tok, &used);
-    } catch (const std::exception&) {
-      return fail("'" + tok + "' is not an integer");
-    }
-    if (used != tok.size() || v < -1) return fail("'" + tok + "' is not a dim (>= 0, or -1 for dynamic)");
-    dims.push_back(v);
-  }
-  if (spec.back() == ',') return fail("trailing comma");
-  return {spec.substr(0, eq), dims};
-}
-
 std::string percent(double f) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", f * 100.0);

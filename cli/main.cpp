@@ -6,10 +6,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <new>
 
 #include "cli/command.h"
 #include "compress/error.h"
+#include "compress/io/model_loader.h"
 #include "distill/torchscript_import.h"
 
 #ifndef MC_VERSION
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", globals.json, "Print machine-readable results on stdout (logs go to stderr)");
   app.add_flag("-v,--verbose", verbose_count, "More detail on stderr (-vv for trace)");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr");
+  std::vector<std::string> input_shapes;
+  app.add_option("--input-shape", input_shapes,
+                 "NAME=D1,D2,... (repeatable): shape of a model input the file does not give (TorchScript "
+                 "without input_shapes, ONNX inputs without shapes); -1 = batch. For every verb");
   app.footer(
       "Examples:\n"
       "  mcompress inspect model.onnx\n"
@@ -83,6 +89,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const auto& spec : input_shapes) shapes.insert(mc::parse_input_shape(spec));
+    mc::set_default_input_shapes(std::move(shapes));
     return action(globals);
   } catch (const mc::Error& e) {
     std::cerr << "mcompress: " << e.what() << "\n";

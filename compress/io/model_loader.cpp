@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <sstream>
 
 #include "compress/error.h"
 
@@ -23,13 +24,48 @@ std::map<std::string, ModelLoader>& loaders() {
   return table;
 }
 
+std::map<std::string, std::vector<int64_t>>& default_input_shapes() {
+  static std::map<std::string, std::vector<int64_t>> shapes;
+  return shapes;
+}
+
 }  // namespace
+
+std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string& spec) {
+  auto fail = [&](const std::string& why) {
+    throw Error(ErrorKind::Input, "--input-shape '" + spec + "': " + why + " (expected NAME=D1,D2,...)");
+  };
+  const auto eq = spec.rfind('=');
+  if (eq == std::string::npos || eq == 0) fail("no NAME=");
+  if (spec.back() == ',') fail("trailing comma");
+  std::vector<int64_t> dims;
+  std::stringstream ss(spec.substr(eq + 1));
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      fail("'" + tok + "' is not an integer");
+    }
+    if (used != tok.size() || v < -1) fail("'" + tok + "' is not a dim (>= 0, or -1 for dynamic)");
+    dims.push_back(v);
+  }
+  return {spec.substr(0, eq), dims};
+}
+
+void set_default_input_shapes(std::map<std::string, std::vector<int64_t>> shapes) {
+  default_input_shapes() = std::move(shapes);
+}
 
 void register_model_loader(const std::string& extension, ModelLoader loader) {
   loaders()[lower_extension("x" + extension)] = loader;
 }
 
-Model load_model_file(const std::string& path, const ImportOptions& opts) {
+Model load_model_file(const std::string& path, const ImportOptions& given) {
+  ImportOptions opts = given;
+  for (const auto& [name, dims] : default_input_shapes()) opts.input_shapes.emplace(name, dims);  // given wins
   const std::string ext = lower_extension(path);
   const auto it = loaders().find(ext);
   if (it != loaders().end()) return it->second(path, opts);

@@ -7,7 +7,11 @@
 // a TorchScript archive is executable code (security.md) and is loaded only when
 // the user names a .pt/.pth file.
 #pragma once
+#include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "compress/ir/graph.h"
 #include "compress/onnx/onnx_import.h"
@@ -27,5 +31,15 @@ void register_model_loader(const std::string& extension, ModelLoader loader);
 // file with no loader registered is an Input error saying that TorchScript support
 // is not in this build.
 Model load_model_file(const std::string& path, const ImportOptions& opts = {});
+
+// "NAME=1,3,224,224" → (NAME, dims); -1 marks a dynamic dim. Throws Error(Input) naming the
+// spec and the problem.
+std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string& spec);
+
+// Input shapes given once on the command line (`mcompress --input-shape NAME=D1,...` before or
+// after any verb) for models that do not carry them (TorchScript without "input_shapes", ONNX
+// inputs without shapes). load_model_file adds them to opts.input_shapes for every model it
+// reads; a shape in opts itself wins.
+void set_default_input_shapes(std::map<std::string, std::vector<int64_t>> shapes);
 
 }  // namespace mc

@@ -188,3 +188,34 @@ TEST_CASE("finetune/distill bad input: exit 2 and one line", "[e2e][distill]") {
   expect_bad_input({"inspect", corrupt.string()}, "not a readable TorchScript archive", out);
   expect_bad_input(cat({"finetune", kFx + "student.onnx", "-o", kFx + "student.onnx"}, kTrain), "is the input model", out);
 }
+
+TEST_CASE("--input-shape serves every verb for a TorchScript archive without input_shapes", "[e2e][distill]") {
+  TempDir d;
+  const std::string pt = kFx + "noshape.pt";
+  const std::vector<std::string> test = {"--data", kData + "t10k-images-idx3-ubyte.gz", "--labels",
+                                         kData + "t10k-labels-idx1-ubyte.gz", "--limit", "64", "--runs", "1",
+                                         "--warmup", "0"};
+  // Without it: exit 2 and the hint.
+  const fs::path out = d.path / "noshape.mcrt";
+  expect_bad_input({"export", pt, "--format", "runtime", "-o", out.string()}, "pass --input-shape x=", out);
+  // After the verb (falls through to the global option) and before it: the archive loads.
+  const auto e = run({"export", pt, "--input-shape", "x=-1,1,28,28", "--format", "runtime", "-o", out.string()});
+  INFO(e.err);
+  REQUIRE(e.exit_code == 0);
+  CHECK(fs::file_size(out) > 0);
+  const auto c = run(cat({"--json", "--input-shape", "x=-1,1,28,28", "check", pt}, test));
+  INFO(c.err);
+  REQUIRE(c.exit_code == 0);
+  const json j = json::parse(c.out);
+  CHECK(j["accuracy"]["samples"].get<int>() == 64);
+  // The runtime file exported with the shape and the archive checked with it give the same accuracy.
+  const auto c2 = run(cat({"--json", "check", out.string()}, test));
+  REQUIRE(c2.exit_code == 0);
+  CHECK(json::parse(c2.out)["accuracy"]["top1"] == j["accuracy"]["top1"]);
+  // A malformed spec is exit 2 naming it.
+  const fs::path bad = d.path / "bad.mcrt";
+  expect_bad_input({"export", pt, "--input-shape", "x=-1,1,28,", "--format", "runtime", "-o", bad.string()},
+                   "--input-shape 'x=-1,1,28,': trailing comma", bad);
+  expect_bad_input({"export", pt, "--input-shape", "x=1,a", "--format", "runtime", "-o", bad.string()},
+                   "'a' is not an integer", bad);
+}
