@@ -41,8 +41,6 @@ void run_conv(const NodePlan& n, const ExecContext& ctx) {
   ctx.kernels->conv2d_run(st.g, st.packed, ep, ctx.inf(n.inputs[0]), ctx.outf(n.outputs[0]), ctx.scratch(n), ctx.pf);
 }
 
-bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
-
 }  // namespace
 
 Status prepare_conv(PrepareContext& ctx, NodePlan& n) {
@@ -50,42 +48,10 @@ Status prepare_conv(PrepareContext& ctx, NodePlan& n) {
   const TensorPlan& w = ctx.t(n.inputs[1]);
   if (x.dtype != DType::kF32 || w.dtype != DType::kF32)
     return fail(n, StatusCode::kUnsupported, "only float32 Conv is supported (quantized: use Q/DQ around it)");
-  if (x.shape.size() != 3 && x.shape.size() != 4)
-    return fail(n, StatusCode::kUnsupported, "only 1-D and 2-D Conv (rank 3 or 4 input) is supported");
-  if (w.shape.size() != x.shape.size()) return fail(n, StatusCode::kInvalidModel, "weight rank != input rank");
-  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
-  const std::vector<int64_t> ks = n.attrs.ints(fb::AttrKey_kernel_shape);
-  if (!ks.empty() && ks != kernel) return fail(n, StatusCode::kInvalidModel, "kernel_shape disagrees with the weight");
   SpatialGeom sg;
-  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x.shape, kernel, false, &sg));
-  const int64_t group = n.attrs.i(fb::AttrKey_group, 1);
-  const int64_t C = x.shape[1], M = w.shape[0];
-  if (group < 1 || C % group != 0 || M % group != 0 || w.shape[1] != C / group)
-    return fail(n, StatusCode::kInvalidModel, "group does not divide the channels consistently (§5.3)");
-  ConvGeom g{};
-  const bool one_d = sg.rank == 1;
-  const int64_t vals[] = {x.shape[0], C, one_d ? 1 : sg.in[0], one_d ? sg.in[0] : sg.in[1], M, group};
-  for (int64_t v : vals)
-    if (!fits_int(v)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");
-  g.N = (int)x.shape[0];
-  g.C = (int)C;
-  g.M = (int)M;
-  g.group = (int)group;
-  const int h = one_d ? -1 : 0, wd = one_d ? 0 : 1;  // spatial index of H and W
-  g.H = h < 0 ? 1 : (int)sg.in[h];
-  g.W = (int)sg.in[wd];
-  g.kh = h < 0 ? 1 : (int)sg.k[h];
-  g.kw = (int)sg.k[wd];
-  g.sh = h < 0 ? 1 : (int)sg.s[h];
-  g.sw = (int)sg.s[wd];
-  g.dh = h < 0 ? 1 : (int)sg.d[h];
-  g.dw = (int)sg.d[wd];
-  g.pad_t = h < 0 ? 0 : (int)sg.pb[h];
-  g.pad_b = h < 0 ? 0 : (int)sg.pe[h];
-  g.pad_l = (int)sg.pb[wd];
-  g.pad_r = (int)sg.pe[wd];
-  conv2d_geom_finish(g);
-  if (!conv2d_geom_valid(g)) return fail(n, StatusCode::kInvalidModel, "invalid convolution geometry");
+  ConvGeom g;
+  MCRT_RETURN_IF_ERROR(resolve_conv_geom(n, x.shape, w.shape, &sg, &g));
+  const int64_t group = g.group, C = g.C, M = g.M;
   Shape out = {x.shape[0], M};
   for (int i = 0; i < sg.rank; ++i) out.push_back(sg.out[i]);
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kF32, out));

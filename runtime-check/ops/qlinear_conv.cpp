@@ -88,8 +88,6 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
   }
 }
 
-bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
-
 }  // namespace
 
 Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
@@ -97,44 +95,12 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
   const TensorPlan& w = ctx.t(n.inputs[1]);
   ActQuant qx, qy;
   MCRT_RETURN_IF_ERROR(int8_act_quant(n, x, "input", &qx));
-  if (x.shape.size() != 3 && x.shape.size() != 4)
-    return fail(n, StatusCode::kUnsupported, "only 1-D and 2-D QLinearConv (rank 3 or 4 input) is supported");
-  if (w.shape.size() != x.shape.size()) return fail(n, StatusCode::kInvalidModel, "weight rank != input rank");
-  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
-  const std::vector<int64_t> ksa = n.attrs.ints(fb::AttrKey_kernel_shape);
-  if (!ksa.empty() && ksa != kernel) return fail(n, StatusCode::kInvalidModel, "kernel_shape disagrees with the weight");
   SpatialGeom sg;
-  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x.shape, kernel, false, &sg));
-  const int64_t group = n.attrs.i(fb::AttrKey_group, 1);
-  const int64_t C = x.shape[1], M = w.shape[0];
-  if (group < 1 || C % group != 0 || M % group != 0 || w.shape[1] != C / group)
-    return fail(n, StatusCode::kInvalidModel, "group does not divide the channels consistently (§5.3)");
+  ConvGeom g;
+  MCRT_RETURN_IF_ERROR(resolve_conv_geom(n, x.shape, w.shape, &sg, &g));
+  const int64_t group = g.group, C = g.C, M = g.M;
   std::vector<float> sw;
   MCRT_RETURN_IF_ERROR(int8_weight_scales(n, w, 0, M, &sw));
-  ConvGeom g{};
-  const bool one_d = sg.rank == 1;
-  const int64_t vals[] = {x.shape[0], C, one_d ? 1 : sg.in[0], one_d ? sg.in[0] : sg.in[1], M, group};
-  for (int64_t v : vals)
-    if (!fits_int(v)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");
-  g.N = (int)x.shape[0];
-  g.C = (int)C;
-  g.M = (int)M;
-  g.group = (int)group;
-  const int h = one_d ? -1 : 0, wd = one_d ? 0 : 1;
-  g.H = h < 0 ? 1 : (int)sg.in[h];
-  g.W = (int)sg.in[wd];
-  g.kh = h < 0 ? 1 : (int)sg.k[h];
-  g.kw = (int)sg.k[wd];
-  g.sh = h < 0 ? 1 : (int)sg.s[h];
-  g.sw = (int)sg.s[wd];
-  g.dh = h < 0 ? 1 : (int)sg.d[h];
-  g.dw = (int)sg.d[wd];
-  g.pad_t = h < 0 ? 0 : (int)sg.pb[h];
-  g.pad_b = h < 0 ? 0 : (int)sg.pe[h];
-  g.pad_l = (int)sg.pb[wd];
-  g.pad_r = (int)sg.pe[wd];
-  conv2d_geom_finish(g);
-  if (!conv2d_geom_valid(g)) return fail(n, StatusCode::kInvalidModel, "invalid convolution geometry");
   const int64_t K = (C / group) * (int64_t)g.kh * g.kw, P = (int64_t)g.OH * g.OW;
   MCRT_RETURN_IF_ERROR(int8_check_k(n, K));
   if (!fits_int(P) || !fits_int(K) || !fits_int(P * 4 + 64)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");

@@ -51,4 +51,43 @@ Status resolve_spatial(const NodePlan& n, const Shape& x, const std::vector<int6
   return Status::Ok();
 }
 
+Status resolve_conv_geom(const NodePlan& n, const Shape& x, const Shape& w, SpatialGeom* sg, ConvGeom* g) {
+  if (x.size() != 3 && x.size() != 4)
+    return fail(n, StatusCode::kUnsupported, "only 1-D and 2-D convolutions (rank 3 or 4 input) are supported");
+  if (w.size() != x.size()) return fail(n, StatusCode::kInvalidModel, "weight rank != input rank");
+  const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  const std::vector<int64_t> ks = n.attrs.ints(fb::AttrKey_kernel_shape);
+  if (!ks.empty() && ks != kernel) return fail(n, StatusCode::kInvalidModel, "kernel_shape disagrees with the weight");
+  MCRT_RETURN_IF_ERROR(resolve_spatial(n, x, kernel, false, sg));
+  const int64_t group = n.attrs.i(fb::AttrKey_group, 1);
+  const int64_t C = x[1], M = w[0];
+  if (group < 1 || C % group != 0 || M % group != 0 || w[1] != C / group)
+    return fail(n, StatusCode::kInvalidModel, "group does not divide the channels consistently (§5.3)");
+  const bool one_d = sg->rank == 1;
+  const int64_t vals[] = {x[0], C, one_d ? 1 : sg->in[0], one_d ? sg->in[0] : sg->in[1], M, group};
+  for (int64_t v : vals)
+    if (!fits_int(v)) return fail(n, StatusCode::kLimitExceeded, "dimension exceeds 2^31");
+  *g = ConvGeom{};
+  g->N = (int)x[0];
+  g->C = (int)C;
+  g->M = (int)M;
+  g->group = (int)group;
+  const int h = one_d ? -1 : 0, wd = one_d ? 0 : 1;  // spatial index of H and W
+  g->H = h < 0 ? 1 : (int)sg->in[h];
+  g->W = (int)sg->in[wd];
+  g->kh = h < 0 ? 1 : (int)sg->k[h];
+  g->kw = (int)sg->k[wd];
+  g->sh = h < 0 ? 1 : (int)sg->s[h];
+  g->sw = (int)sg->s[wd];
+  g->dh = h < 0 ? 1 : (int)sg->d[h];
+  g->dw = (int)sg->d[wd];
+  g->pad_t = h < 0 ? 0 : (int)sg->pb[h];
+  g->pad_b = h < 0 ? 0 : (int)sg->pe[h];
+  g->pad_l = (int)sg->pb[wd];
+  g->pad_r = (int)sg->pe[wd];
+  conv2d_geom_finish(*g);
+  if (!conv2d_geom_valid(*g)) return fail(n, StatusCode::kInvalidModel, "invalid convolution geometry");
+  return Status::Ok();
+}
+
 }  // namespace mcrt

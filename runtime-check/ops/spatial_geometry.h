@@ -19,4 +19,11 @@ struct SpatialGeom {
 Status resolve_spatial(const NodePlan& n, const Shape& x, const std::vector<int64_t>& kernel, bool ceil_mode,
                        SpatialGeom* g);
 
+inline bool fits_int(int64_t v) { return v >= 0 && v <= INT32_MAX; }
+
+// Conv and QLinearConv: checks rank (1-D or 2-D), kernel_shape against W [M, C/group, k...],
+// group against the channels and every size against int, then resolves the window (`sg`)
+// and fills the kernels' ConvGeom (`g`, a 1-D conv as H = 1).
+Status resolve_conv_geom(const NodePlan& n, const Shape& x, const Shape& w, SpatialGeom* sg, ConvGeom* g);
+
 }  // namespace mcrt
