@@ -6,6 +6,7 @@
 #include <set>
 
 #include "compress/error.h"
+#include "compress/io/json_input.h"
 #include "compress/io/file_io.h"
 
 namespace mc::quant {
@@ -28,27 +29,7 @@ std::string bits_config_to_json(const LayerBitsConfig& c) {
 }
 
 LayerBitsConfig parse_bits_config_json(const std::string& text, const std::string& source) {
-  // A config is two levels deep; bound nesting before parsing (security.md).
-  int depth = 0, max_depth = 0;
-  bool in_str = false, esc = false;
-  for (char ch : text) {
-    if (in_str) {
-      if (esc) esc = false;
-      else if (ch == '\\') esc = true;
-      else if (ch == '"') in_str = false;
-      continue;
-    }
-    if (ch == '"') in_str = true;
-    else if (ch == '{' || ch == '[') max_depth = std::max(max_depth, ++depth);
-    else if (ch == '}' || ch == ']') --depth;
-  }
-  if (max_depth > 8) throw_input_error(source, "config nested too deeply");
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw_input_error(source, std::string("not valid JSON: ") + e.what());
-  }
+  nlohmann::ordered_json j = parse_user_json(text, source);  // keeps the file's order of layers
   if (!j.is_object()) throw_input_error(source, "config must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "pass" && it.key() != "mode" && it.key() != "layers")
