@@ -167,10 +167,7 @@ int run_inspect(const InspectOptions& o, const Globals& g) {
   ImportOptions io;
   // A tensor graph input without a shape is an input error (exit 2) with a hint to
   // pass --input-shape, as for every other verb: MACs and shapes depend on it.
-  for (const auto& spec : o.input_shapes) {
-    auto [name, dims] = parse_input_shape(spec);
-    io.input_shapes[name] = dims;
-  }
+  for (const auto& spec : o.input_shapes) add_input_shape(io.input_shapes, spec);
   spdlog::debug("reading {}", o.model);
   const Model m = load_model_file(o.model, io);
   const ModelStats st = compute_stats(m);

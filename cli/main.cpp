@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   }
   try {
     std::map<std::string, std::vector<int64_t>> shapes;
-    for (const auto& spec : input_shapes) shapes.insert(mc::parse_input_shape(spec));
+    for (const auto& spec : input_shapes) mc::add_input_shape(shapes, spec);
     mc::set_default_input_shapes(std::move(shapes));
     return action(globals);
   } catch (const mc::Error& e) {

@@ -55,6 +55,12 @@ std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string
   return {spec.substr(0, eq), dims};
 }
 
+void add_input_shape(std::map<std::string, std::vector<int64_t>>& shapes, const std::string& spec) {
+  auto [name, dims] = parse_input_shape(spec);
+  if (!shapes.emplace(name, std::move(dims)).second)
+    throw Error(ErrorKind::Input, "--input-shape '" + spec + "': input '" + name + "' is given twice");
+}
+
 void set_default_input_shapes(std::map<std::string, std::vector<int64_t>> shapes) {
   default_input_shapes() = std::move(shapes);
 }

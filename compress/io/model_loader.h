@@ -35,6 +35,9 @@ Model load_model_file(const std::string& path, const ImportOptions& opts = {});
 // "NAME=1,3,224,224" → (NAME, dims); -1 marks a dynamic dim. Throws Error(Input) naming the
 // spec and the problem.
 std::pair<std::string, std::vector<int64_t>> parse_input_shape(const std::string& spec);
+// parse_input_shape(spec) added to `shapes`; a NAME given twice is an Error(Input) (which of two
+// shapes was meant is not guessed).
+void add_input_shape(std::map<std::string, std::vector<int64_t>>& shapes, const std::string& spec);
 
 // Input shapes given once on the command line (`mcompress --input-shape NAME=D1,...` before or
 // after any verb) for models that do not carry them (TorchScript without "input_shapes", ONNX

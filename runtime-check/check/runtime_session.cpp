@@ -109,6 +109,8 @@ std::vector<float> RuntimeSession::run_f32(const float* x, size_t n) {
   const mcrt::Status s = it.run();
   if (!s.ok()) throw_status(name_, "run", s);
   const mcrt::TensorInfo out = it.output(0);
+  if (out.dtype == mcrt::DType::kI4)  // constants only (the format rejects int4 activations); never read as data
+    throw Error(ErrorKind::Input, name_ + ": output '" + out.name + "' is int4, which has no per-element reader");
   const size_t count = out.bytes / mcrt::dtype_size(out.dtype);
   std::vector<float> y(count);
   const uint8_t* p = static_cast<const uint8_t*>(out.data);
@@ -121,6 +123,7 @@ std::vector<float> RuntimeSession::run_f32(const float* x, size_t n) {
       case mcrt::DType::kBool: y[i] = p[i]; break;
       case mcrt::DType::kI32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); y[i] = static_cast<float>(v); break; }
       case mcrt::DType::kI64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); y[i] = static_cast<float>(v); break; }
+      case mcrt::DType::kI4: break;  // rejected above
     }
   }
   return y;

@@ -257,6 +257,18 @@ TEST_CASE("bad input: exit code 2 and one line on stderr naming the file", "[e2e
       CHECK(r.err.find("--input-shape") != std::string::npos);
     }
   }
+  SECTION("one input given two --input-shape values") {
+    const std::string model = kNode + "test_conv_with_strides_padding/model.onnx";
+    // both as the verb's option and as the global option (before the verb)
+    for (const bool global : {false, true}) {
+      INFO(global);
+      const auto r = global ? mc::test::run_process({MC_BIN, "--input-shape", "x=1,1,7,5", "--input-shape", "x=2,1,7,5", "inspect", model})
+                            : inspect({model, "--input-shape", "x=1,1,7,5", "--input-shape", "x=2,1,7,5"});
+      CHECK(r.exit_code == 2);
+      CHECK(count_lines(r.err) == 1);
+      CHECK(r.err.find("'x' is given twice") != std::string::npos);
+    }
+  }
   SECTION("an --input-shape naming no graph input") {
     const auto r = inspect({kNode + "test_conv_with_strides_padding/model.onnx", "--input-shape", "nope=1,2"});
     CHECK(r.exit_code == 2);
