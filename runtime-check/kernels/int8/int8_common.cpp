@@ -169,19 +169,20 @@ Int8ConvImage int8_conv_image_layout(const ConvGeom& g) {
   Int8ConvImage im;
   im.Cq = (g.C + 3) / 4;
   im.taps = g.kh * g.kw;
-  im.Hp = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  im.Hph = g.OH + ((g.kh - 1) * g.dh) / g.sh;
   im.Wph = g.OW + ((g.kw - 1) * g.dw) / g.sw;
-  im.row_step = (int64_t)g.sh * im.Wph * 4;
-  im.bytes = (size_t)g.sw * im.Cq * im.Hp * im.Wph * 4 + 512;  // tiles read up to 32 columns past a row
+  im.row_step = (int64_t)im.Wph * 4;
+  im.bytes = (size_t)g.sw * g.sh * im.Cq * im.Hph * im.Wph * 4 + 512;  // tiles read up to 32 columns past a row
   return im;
 }
 
 void int8_conv_qoffsets(const ConvGeom& g, const Int8ConvImage& im, int64_t* qoff) {
   for (int t = 0; t < im.taps; ++t) {
-    const int ky = t / g.kw, kx = t % g.kw, off = kx * g.dw;
+    const int ky = t / g.kw, kx = t % g.kw, ox = kx * g.dw, oy = ky * g.dh;
     for (int cq = 0; cq < im.Cq; ++cq)
       qoff[t * im.Cq + cq] =
-          (((int64_t)(off % g.sw) * im.Cq + cq) * im.Hp + (int64_t)ky * g.dh) * im.Wph * 4 + (int64_t)(off / g.sw) * 4;
+          ((((int64_t)(ox % g.sw) * g.sh + oy % g.sh) * im.Cq + cq) * im.Hph + oy / g.sh) * im.Wph * 4 +
+          (int64_t)(ox / g.sw) * 4;
   }
 }
 
@@ -193,117 +194,121 @@ void int8_conv_reorder_weights(const ConvGeom& g, const int8_t* w, int8_t* w2) {
         w2[(int64_t)m * Kd + (t * Cq + c / 4) * 4 + c % 4] = c < g.C ? w[((int64_t)m * g.C + c) * taps + t] : 0;
 }
 
-// Rows of 4 channels interleaved into 32-bit words (SSE2 / NEON for 16 columns at a time when all four
-// channels exist and the stride is 1), then placed at padded column iw + pad_l of phase (iw + pad_l) % sw.
+namespace {
+
+// w[i] = s0[i] | s1[i] << 8 | s2[i] << 16 | s3[i] << 24 for i in [0, n): 4 channels per 32-bit word.
+void interleave4(const int8_t* const s[4], int64_t n, uint32_t* w) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= n; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[0] + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[1] + i));
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[2] + i));
+    const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s[3] + i));
+    const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    const __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w + i), _mm_unpacklo_epi16(ab0, ce0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w + i + 4), _mm_unpackhi_epi16(ab0, ce0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w + i + 8), _mm_unpacklo_epi16(ab1, ce1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w + i + 12), _mm_unpackhi_epi16(ab1, ce1));
+  }
+#elif defined(__ARM_NEON)
+  for (; i + 16 <= n; i += 16) {
+    uint8x16x4_t v;
+    v.val[0] = vld1q_u8(reinterpret_cast<const uint8_t*>(s[0] + i));
+    v.val[1] = vld1q_u8(reinterpret_cast<const uint8_t*>(s[1] + i));
+    v.val[2] = vld1q_u8(reinterpret_cast<const uint8_t*>(s[2] + i));
+    v.val[3] = vld1q_u8(reinterpret_cast<const uint8_t*>(s[3] + i));
+    vst4q_u8(reinterpret_cast<uint8_t*>(w + i), v);
+  }
+#endif
+  for (; i < n; ++i)
+    w[i] = (uint32_t)(uint8_t)s[0][i] | (uint32_t)(uint8_t)s[1][i] << 8 | (uint32_t)(uint8_t)s[2][i] << 16 |
+           (uint32_t)(uint8_t)s[3][i] << 24;
+}
+
+// d[j] = w[j * sw] for j in [0, n). Stride 2 reads one word past the last one it uses (w[2n - 1]).
+void gather_words(const uint32_t* w, int sw, int n, uint32_t* d) {
+  int j = 0;
+#if defined(__SSE2__)
+  if (sw == 1)
+    for (; j + 4 <= n; j += 4)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j)));
+  if (sw == 2)
+    for (; j + 4 <= n; j += 4) {
+      const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j));
+      const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j + 4));
+      _mm_storeu_ps(reinterpret_cast<float*>(d + j), _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+    }
+#elif defined(__ARM_NEON)
+  if (sw == 1)
+    for (; j + 4 <= n; j += 4) vst1q_u32(d + j, vld1q_u32(w + j));
+  if (sw == 2)
+    for (; j + 4 <= n; j += 4) vst1q_u32(d + j, vld2q_u32(w + 2 * j).val[0]);
+#endif
+  for (; j < n; ++j) d[j] = w[(int64_t)j * sw];
+}
+
+}  // namespace
+
+// Per channel quad: the 4 channels (a channel past C reads a row of z_x) interleaved into 32-bit words,
+// the whole plane at once when it fits the stack buffer, else row by row; then each input row's words
+// go to padded column iw + pad_l of column phase (iw + pad_l) % sw, in row (ih + pad_t) / sh of row phase
+// (ih + pad_t) % sh (gather_words: a copy for stride 1, even/odd words for stride 2).
 void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
   std::memset(img, (uint8_t)zx, im.bytes);
+  constexpr int64_t kMaxWords = 4096;
   const int64_t plane = (int64_t)g.H * g.W;
+  const bool whole = plane <= kMaxWords;
+  uint32_t tw[kMaxWords + 8];  // + 8: gather_words' over-read of the last row
+  std::memset(tw + kMaxWords, 0, 8 * sizeof(uint32_t));
+  int8_t zrow[kMaxWords];      // stands for the channels past C
+  const bool pad_channels = g.C % 4 != 0;
+  if (pad_channels) std::memset(zrow, (uint8_t)zx, sizeof zrow);
   for (int cq = 0; cq < im.Cq; ++cq) {
     const int8_t* src[4];
-    bool all = true;
     for (int j = 0; j < 4; ++j) {
       const int c = cq * 4 + j;
       src[j] = c < g.C ? x + c * plane : nullptr;
-      all = all && src[j];
+    }
+    if (g.W > kMaxWords) {  // very wide rows: one word per column
+      for (int ih = 0; ih < g.H; ++ih) {
+        const int r = ih + g.pad_t, rp = r % g.sh, ri = r / g.sh;
+        if (ri >= im.Hph) break;
+        for (int iw = 0; iw < g.W; ++iw) {
+          const int pc = iw + g.pad_l, ph = pc % g.sw, j = pc / g.sw;
+          if (j >= im.Wph) continue;
+          uint8_t b[4];
+          for (int k = 0; k < 4; ++k) b[k] = (uint8_t)(src[k] ? src[k][(int64_t)ih * g.W + iw] : zx);
+          std::memcpy(img + (((((int64_t)ph * g.sh + rp) * im.Cq + cq) * im.Hph + ri) * im.Wph + j) * 4, b, 4);
+        }
+      }
+      continue;
+    }
+    if (whole) {
+      const int8_t* s[4];
+      for (int j = 0; j < 4; ++j) s[j] = src[j] ? src[j] : zrow;
+      interleave4(s, plane, tw);
+      if (plane + 8 <= kMaxWords) std::memset(tw + plane, 0, 8 * sizeof(uint32_t));
     }
     for (int ih = 0; ih < g.H; ++ih) {
-      const int r = ih + g.pad_t;
-      if (r >= im.Hp) break;
-      const int64_t ro = (int64_t)ih * g.W;
-      int iw = 0;
-      if (g.sw == 1 && all) {
-        uint8_t* d = reinterpret_cast<uint8_t*>(img) + (((int64_t)cq * im.Hp + r) * im.Wph + g.pad_l) * 4;
-        const int wmax = g.W < im.Wph - g.pad_l ? g.W : im.Wph - g.pad_l;
-#if defined(__SSE2__)
-        for (; iw + 16 <= wmax; iw += 16) {
-          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0] + ro + iw));
-          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1] + ro + iw));
-          const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2] + ro + iw));
-          const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[3] + ro + iw));
-          const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-          const __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4), _mm_unpacklo_epi16(ab0, ce0));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 16), _mm_unpackhi_epi16(ab0, ce0));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 32), _mm_unpacklo_epi16(ab1, ce1));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d + iw * 4 + 48), _mm_unpackhi_epi16(ab1, ce1));
-        }
-#elif defined(__ARM_NEON)
-        for (; iw + 16 <= wmax; iw += 16) {
-          uint8x16x4_t v;
-          v.val[0] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[0] + ro + iw));
-          v.val[1] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[1] + ro + iw));
-          v.val[2] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[2] + ro + iw));
-          v.val[3] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[3] + ro + iw));
-          vst4q_u8(d + iw * 4, v);
-        }
-#endif
-        for (; iw < wmax; ++iw) {
-          const uint8_t b[4] = {(uint8_t)src[0][ro + iw], (uint8_t)src[1][ro + iw], (uint8_t)src[2][ro + iw],
-                                (uint8_t)src[3][ro + iw]};
-          std::memcpy(d + iw * 4, b, 4);
-        }
-        continue;
+      const int r = ih + g.pad_t, rp = r % g.sh, ri = r / g.sh;  // padded row r: row ri of row phase rp
+      if (ri >= im.Hph) break;
+      const uint32_t* wr = tw + (whole ? (int64_t)ih * g.W : 0);
+      if (!whole) {
+        const int8_t* s[4];
+        for (int j = 0; j < 4; ++j) s[j] = src[j] ? src[j] + (int64_t)ih * g.W : zrow;
+        interleave4(s, g.W, tw);
+        std::memset(tw + g.W, 0, 8 * sizeof(uint32_t));
       }
-      if (all && g.W <= 4096) {  // strided: interleave the row once, then copy its words to the phases
-        uint32_t tw[4096];
-        int i = 0;
-#if defined(__SSE2__)
-        for (; i + 16 <= g.W; i += 16) {
-          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0] + ro + i));
-          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1] + ro + i));
-          const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2] + ro + i));
-          const __m128i e = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[3] + ro + i));
-          const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-          const __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i), _mm_unpacklo_epi16(ab0, ce0));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 4), _mm_unpackhi_epi16(ab0, ce0));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 8), _mm_unpacklo_epi16(ab1, ce1));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(tw + i + 12), _mm_unpackhi_epi16(ab1, ce1));
-        }
-#elif defined(__ARM_NEON)
-        for (; i + 16 <= g.W; i += 16) {
-          uint8x16x4_t v;
-          v.val[0] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[0] + ro + i));
-          v.val[1] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[1] + ro + i));
-          v.val[2] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[2] + ro + i));
-          v.val[3] = vld1q_u8(reinterpret_cast<const uint8_t*>(src[3] + ro + i));
-          vst4q_u8(reinterpret_cast<uint8_t*>(tw + i), v);
-        }
-#endif
-        for (; i < g.W; ++i) {
-          const uint8_t b[4] = {(uint8_t)src[0][ro + i], (uint8_t)src[1][ro + i], (uint8_t)src[2][ro + i],
-                                (uint8_t)src[3][ro + i]};
-          std::memcpy(tw + i, b, 4);
-        }
-        for (int ph = 0; ph < g.sw; ++ph) {
-          const int c0 = ph - g.pad_l;  // phase index j holds input column j * sw + c0
-          int j0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-          int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-          if (j1 > im.Wph) j1 = im.Wph;
-          uint32_t* d = reinterpret_cast<uint32_t*>(img) + (((int64_t)ph * im.Cq + cq) * im.Hp + r) * im.Wph;
-          for (int j = j0; j < j1; ++j) d[j] = tw[j * g.sw + c0];
-        }
-        continue;
-      }
-      // Strided with fewer than 4 channels: words built per column, each phase's run written in order.
       for (int ph = 0; ph < g.sw; ++ph) {
-        // padded column pc = i * sw + ph = iw + pad_l, iw in [0, W)
-        const int c0 = ph - g.pad_l;
-        int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-        int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-        if (i1 > im.Wph) i1 = im.Wph;
-        uint8_t* d = reinterpret_cast<uint8_t*>(img) + (((int64_t)ph * im.Cq + cq) * im.Hp + r) * im.Wph * 4;
-        const int8_t* s0 = src[0] ? src[0] + ro + c0 : nullptr;
-        const int8_t* s1 = src[1] ? src[1] + ro + c0 : nullptr;
-        const int8_t* s2 = src[2] ? src[2] + ro + c0 : nullptr;
-        const int8_t* s3 = src[3] ? src[3] + ro + c0 : nullptr;
-        const int sw = g.sw;
-        for (int i = i0; i < i1; ++i) {
-          const int o = i * sw;
-          const uint8_t b[4] = {(uint8_t)(s0 ? s0[o] : zx), (uint8_t)(s1 ? s1[o] : zx), (uint8_t)(s2 ? s2[o] : zx),
-                                (uint8_t)(s3 ? s3[o] : zx)};
-          std::memcpy(d + (int64_t)i * 4, b, 4);
-        }
+        const int c0 = ph - g.pad_l;  // phase index j holds input column j * sw + c0
+        const int j0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+        int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+        if (j1 > im.Wph) j1 = im.Wph;
+        if (j1 <= j0) continue;
+        uint32_t* d = reinterpret_cast<uint32_t*>(img) + ((((int64_t)ph * g.sh + rp) * im.Cq + cq) * im.Hph + ri) * im.Wph;
+        gather_words(wr + (int64_t)j0 * g.sw + c0, g.sw, j1 - j0, d + j0);
       }
     }
   }

@@ -44,15 +44,17 @@ void int8_pack_rows_u8(int rows, int K, const uint8_t* x, int64_t ldx, int8_t* x
 void int8_im2col(const ConvGeom& g, int cg, const int8_t* x, int8_t zx, int8_t* xp);
 
 // Implicit GEMM for QLinearConv with group 1 (no im2col): the image re-laid out once per run as
-// [sw column phases][Cq = ceil(C/4)][Hp][Wph][4] (4 channels per 32-bit word, padding = z_x), so that for
-// K-quad q = tap * Cq + cq (tap = ky * kw + kx) the columns of one output row are contiguous:
+// [sw column phases][sh row phases][Cq = ceil(C/4)][Hph][Wph][4] (4 channels per 32-bit word, padding = z_x;
+// padded row r is row r / sh of row phase r % sh, padded column c is column c / sw of column phase c % sw),
+// so that for K-quad q = tap * Cq + cq (tap = ky * kw + kx) the columns of one output row are contiguous
+// and consecutive output rows are consecutive phase rows (row_step = Wph * 4, also for sh > 1):
 //   output (oy, ox) reads quad q at image + oy * row_step + ox * 4 + qoff[q].
 // The weight is reordered to the same K order (W'[m][(tap * Cq + cq) * 4 + j] = W[m][cq*4+j][ky][kx], 0 past
 // C) and packed with gemm_pack(M, taps * Cq * 4, W'). Loads past a row's end read the next row (their
 // outputs are not stored); the buffer has slack for the last row.
 struct Int8ConvImage {
-  int Cq = 0, Hp = 0, Wph = 0, taps = 0;
-  int64_t row_step = 0;  // bytes between output rows
+  int Cq = 0, Hph = 0, Wph = 0, taps = 0;  // Hph, Wph: rows and columns of one phase plane
+  int64_t row_step = 0;  // bytes between output rows (Wph * 4)
   size_t bytes = 0;      // image bytes, plus slack for the last row's over-read
 };
 Int8ConvImage int8_conv_image_layout(const ConvGeom& g);

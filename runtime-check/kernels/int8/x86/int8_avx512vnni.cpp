@@ -29,6 +29,14 @@ inline void store_bytes(int8_t* p, __mmask16 k, int valid, __m128i v) {
   else _mm_mask_storeu_epi8(p, k, v);
 }
 
+// The int8 output stage of 16 accumulators of channel m: int32 lanes holding the output bytes.
+inline __m512i requant16(__m512i acc, int m, const Int8Out& out) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(out.mult[m]));
+  f = _mm512_max_ps(f, _mm512_set1_ps((float)(out.act_min - out.zero_point)));
+  f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
+  return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
+}
+
 inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {
   const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(out.mult[m]));
@@ -75,6 +83,24 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xv[v], wb);
     }
   }
+  // Grid: the columns c..c+15 of vector v that are outputs (c % pitch < OW, c < N) keep their order in y;
+  // they are compressed to the front (vpcompressd) and stored as one run at the first one's output index.
+  __mmask16 keep[NV];
+  int cnt[NV];
+  int64_t first[NV];
+  if (grid != nullptr)
+    for (int v = 0; v < NV; ++v) {
+      keep[v] = 0;
+      first[v] = -1;
+      const int c = n0 + 16 * v;
+      for (int i = 0; i < 16 && c + i < N; ++i) {
+        const int oy = (c + i) / grid->pitch, ox = (c + i) % grid->pitch;
+        if (ox >= grid->OW) continue;
+        keep[v] |= (__mmask16)(1u << i);
+        if (first[v] < 0) first[v] = (int64_t)oy * grid->OW + ox;
+      }
+      cnt[v] = __builtin_popcount((unsigned)keep[v]);
+    }
   for (int r = 0; r < 8; ++r) {
     const int m = tile * MR + h * 8 + r;
     if (m >= M) break;
@@ -87,20 +113,10 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
         store16(_mm512_add_epi32(acc[r][v], comp), m, out, y, (int64_t)m * ldy + c, N - c);
         continue;
       }
-      alignas(16) int8_t t[16];
-      store16(_mm512_add_epi32(acc[r][v], comp), m, out, t, 0, 16);  // int8 output (conv_run)
-      int8_t* ym = static_cast<int8_t*>(y) + (int64_t)m * ldy;
-      int oy = c / grid->pitch, ox = c % grid->pitch;
-      for (int i = 0; i < 16 && c + i < N;) {  // one run per grid row: its first OW columns are outputs
-        int run = grid->pitch - ox;
-        if (run > 16 - i) run = 16 - i;
-        if (run > N - c - i) run = N - c - i;
-        const int keep = ox >= grid->OW ? 0 : (grid->OW - ox < run ? grid->OW - ox : run);
-        if (keep > 0) std::memcpy(ym + (int64_t)oy * grid->OW + ox, t + i, (size_t)keep);
-        i += run;
-        ox += run;
-        if (ox == grid->pitch) ox = 0, ++oy;
-      }
+      if (keep[v] == 0) continue;
+      const __m512i q = requant16(_mm512_add_epi32(acc[r][v], comp), m, out);
+      store_bytes(static_cast<int8_t*>(y) + (int64_t)m * ldy + first[v], (__mmask16)((1u << cnt[v]) - 1), cnt[v],
+                  _mm512_cvtepi32_epi8(_mm512_maskz_compress_epi32(keep[v], q)));
     }
   }
 }

@@ -323,8 +323,16 @@ TEST_CASE("int8 add: every set equals the reference (runs, broadcast operands, t
 
 namespace {
 
+// Options of check_conv past the geometry: a fixed z_x (else seeded), a narrowed output range (fused
+// activation), a vertical stride different from the horizontal one.
+struct ConvOpts {
+  bool fixed_zx = false;
+  int32_t zx = 0, lo = -128, hi = 127;
+  int sh = 0;  // 0: same as s
+};
+
 void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
-                const mcrt::ParallelFor* pf = nullptr) {
+                const mcrt::ParallelFor* pf = nullptr, const ConvOpts& opt = ConvOpts()) {
   ConvGeom g{};
   g.N = 1;
   g.C = C;
@@ -334,7 +342,8 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
   g.W = W;
   g.kh = kh;
   g.kw = kw;
-  g.sh = g.sw = s;
+  g.sh = opt.sh ? opt.sh : s;
+  g.sw = s;
   g.dh = g.dw = d;
   g.pad_t = pt;
   g.pad_l = pl;
@@ -350,10 +359,12 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
   for (int32_t& b : bias) b = r.range(-3000, 3000);
   std::vector<float> mult((size_t)M);
   for (float& m : mult) m = (0.3f + 4.f * r.unit()) / (float)(60 * C * kh * kw + 1);
-  const int32_t zx = r.range(-128, 127);
+  const int32_t zx = opt.fixed_zx ? opt.zx : r.range(-128, 127);
   Int8Out o;
   o.mult = mult.data();
   o.zero_point = r.range(-20, 20);
+  o.act_min = opt.lo;
+  o.act_max = opt.hi;
   const mcrt::Int8ConvImage im = mcrt::int8_conv_image_layout(g);
   std::vector<int64_t> qoff((size_t)im.taps * im.Cq);
   mcrt::int8_conv_qoffsets(g, im, qoff.data());
@@ -378,17 +389,17 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
         for (int c = 0; c < C; ++c)
           for (int ky = 0; ky < kh; ++ky)
             for (int kx = 0; kx < kw; ++kx) {
-              const int iy = oy * s - pt + ky * d, ix = ox * s - pl + kx * d;
+              const int iy = oy * g.sh - pt + ky * d, ix = ox * s - pl + kx * d;
               const int xv = (iy < 0 || iy >= H || ix < 0 || ix >= W) ? zx : x[((size_t)c * H + iy) * W + ix];
               acc += (int64_t)(xv - zx) * w[(((size_t)m * C + c) * kh + ky) * kw + kx];
             }
         INFO("m " << m << " oy " << oy << " ox " << ox);
         REQUIRE(ref[((size_t)m * g.OH + oy) * g.OW + ox] ==
-                mcrt::int8_requantize_ref((int32_t)acc, mult[(size_t)m], o.zero_point, -128, 127));
+                mcrt::int8_requantize_ref((int32_t)acc, mult[(size_t)m], o.zero_point, opt.lo, opt.hi));
       }
   for (const Int8KernelSet* ks : optimized_sets()) {
-    INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " M=" << M << " k " << kh << "x" << kw << " s" << s
-                << " d" << d);
+    INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " M=" << M << " k " << kh << "x" << kw << " s"
+                << g.sh << "," << s << " d" << d << " zx " << zx << " range [" << opt.lo << "," << opt.hi << "]");
     REQUIRE(run(*ks, pf) == ref);
   }
 }
@@ -408,6 +419,45 @@ TEST_CASE("int8 implicit-GEMM conv: every set equals the reference, which equals
   mcrt::ThreadPool pool;
   REQUIRE(pool.set_threads(2).ok());
   check_conv(12, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+}
+
+TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row phases, z_x extremes, clamps",
+          "[int8][kernels]") {
+  uint64_t seed = 800;
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  ConvOpts relu;
+  relu.lo = -5;  // a fused Relu/Clip narrows the output range
+  relu.hi = 90;
+  for (int C : {16, 13, 32, 30, 64, 7}) {
+    for (int M : {16, 19, 32, 64}) {
+      check_conv(C, 28, 28, M, 3, 3, 2, 1, 1, 1, 1, 1, seed++);  // 3x3 s2 to a 14x14 grid (pitch 15)
+      check_conv(C, 14, 14, M, 3, 3, 2, 1, 1, 1, 1, 1, seed++);  // 3x3 s2 to 7x7 (pitch 8)
+      check_conv(C, 7, 7, M, 3, 3, 1, 1, 1, 1, 1, 1, seed++);    // stride-1 grid (pitch 9)
+    }
+    check_conv(C, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, relu);
+    check_conv(C, 14, 14, 32, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook(), relu);
+    check_conv(C, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+  }
+  for (int32_t zx : {-128, 127}) {
+    ConvOpts o;
+    o.fixed_zx = true;
+    o.zx = zx;
+    check_conv(16, 28, 28, 32, 3, 3, 2, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    check_conv(33, 7, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    o.lo = 0;
+    check_conv(6, 13, 11, 17, 3, 3, 2, 1, 0, 1, 1, 0, seed++, pool.hook(), o);
+  }
+  ConvOpts tall;  // vertical stride 2, horizontal 1 (and 3 vs 2): row phases without column phases
+  tall.sh = 2;
+  check_conv(9, 15, 12, 10, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, tall);
+  tall.sh = 3;
+  check_conv(5, 17, 19, 8, 3, 5, 2, 1, 2, 1, 0, 2, seed++, nullptr, tall);
+  check_conv(6, 11, 13, 7, 3, 3, 2, 2, 2, 2, 2, 2, seed++);     // stride 2 with dilation 2
+  check_conv(5, 70, 70, 6, 3, 3, 1, 1, 1, 1, 1, 1, seed++);     // plane past the whole-plane buffer: row by row
+  check_conv(3, 72, 66, 5, 3, 3, 2, 1, 1, 1, 1, 1, seed++);     // same, stride 2
+  check_conv(2, 1, 4200, 3, 1, 3, 1, 1, 0, 1, 0, 1, seed++);    // rows wider than the row buffer
+  check_conv(5, 2, 4301, 4, 1, 3, 2, 1, 0, 1, 0, 0, seed++);    // same, stride 2
 }
 
 namespace {
