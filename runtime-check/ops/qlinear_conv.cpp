@@ -23,11 +23,10 @@ struct QConvState : OpState {
   ConvGeom g{};
   bool depthwise = false;
   bool implicit = false;        // implicit GEMM on the re-laid-out image (group 1, not a plain 1x1)
-  // 1x1 with stride > 1, no pads: the strided pixels are gathered into a compact [C][OH*OW] block (in the
-  // scratch, after the image), which then runs as a pointwise conv (g = one row of OH*OW columns).
-  bool subsample = false;
-  int sub_H = 0, sub_W = 0, sub_sh = 1, sub_sw = 1;
-  size_t sub_off = 0;           // scratch offset of the compact block
+  // The image's phase rows are exactly OW wide (no column of a row is junk: a 1x1 conv, or a kernel no
+  // wider than the stride, e.g. ResNet's strided 1x1 downsample), so the output rows are one row of
+  // OH*OW columns for conv_run.
+  bool flat = false;
   Int8ConvImage im;
   std::vector<int64_t> qoff;    // implicit: K-quad offsets into the image
   int cg = 0, mg = 0, K = 0;  // channels per group (in, out), reduction length
@@ -46,7 +45,7 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
   const ConvGeom& g = st.g;
   const int8_t* x = static_cast<const int8_t*>(ctx.in(n.inputs[0]));
   int8_t* y = static_cast<int8_t*>(ctx.out(n.outputs[0]));
-  const int64_t in_img = st.subsample ? (int64_t)g.C * st.sub_H * st.sub_W : (int64_t)g.C * g.H * g.W;
+  const int64_t in_img = (int64_t)g.C * g.H * g.W;
   const int64_t P = (int64_t)g.OH * g.OW, out_img = (int64_t)g.M * P;
   void* scratch = ctx.scratch(n);
   for (int b = 0; b < g.N; ++b) {
@@ -60,21 +59,9 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
     }
     if (st.implicit) {
       int8_t* img = static_cast<int8_t*>(scratch);
-      const int8_t* xb = x + b * in_img;
-      if (st.subsample) {  // compact [C][OH'][OW'] of the strided pixels (g.W = OH' * OW')
-        int8_t* c = static_cast<int8_t*>(scratch) + st.sub_off;
-        const int OH = (st.sub_H - 1) / st.sub_sh + 1, OW = g.W / OH;
-        for (int ch = 0; ch < g.C; ++ch)
-          for (int oy = 0; oy < OH; ++oy) {
-            const int8_t* r = xb + ((int64_t)ch * st.sub_H + (int64_t)oy * st.sub_sh) * st.sub_W;
-            int8_t* d = c + ((int64_t)ch * OH + oy) * OW;
-            for (int ox = 0; ox < OW; ++ox) d[ox] = r[(int64_t)ox * st.sub_sw];
-          }
-        xb = c;
-      }
-      int8_conv_image(g, st.im, xb, (int8_t)st.zx, img);
-      st.ks->conv_run(g.M, g.OH, g.OW, st.K, st.packed[0], img, st.im.row_step, st.qoff.data(), st.zx, st.out,
-                      y + b * out_img, ctx.pf);
+      int8_conv_image(g, st.im, x + b * in_img, (int8_t)st.zx, img);
+      st.ks->conv_run(g.M, st.flat ? 1 : g.OH, st.flat ? (int)P : g.OW, st.K, st.packed[0], img, st.im.row_step,
+                      st.qoff.data(), st.zx, st.out, y + b * out_img, ctx.pf);
       continue;
     }
     for (int gi = 0; gi < g.group; ++gi) {
@@ -179,20 +166,9 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
         g.pad_r == 0) {
       st->g.W = st->g.OW = g.H * g.W;
       st->g.H = st->g.OH = 1;
-    } else if (g.kh == 1 && g.kw == 1 && g.pad_t == 0 && g.pad_l == 0 && g.pad_b == 0 && g.pad_r == 0 &&
-               g.OH == (g.H - 1) / g.sh + 1 && g.OW == (g.W - 1) / g.sw + 1) {
-      // strided 1x1 (ResNet downsample): the implicit GEMM would re-lay out the whole image in stride
-      // phases and run tiles along OW-wide rows; the compact block is 1/(sh*sw) of it and one long row.
-      st->subsample = true;
-      st->sub_H = g.H;
-      st->sub_W = g.W;
-      st->sub_sh = g.sh;
-      st->sub_sw = g.sw;
-      st->g.W = st->g.OW = g.OH * g.OW;
-      st->g.H = st->g.OH = 1;
-      st->g.sh = st->g.sw = 1;
     }
     st->im = int8_conv_image_layout(st->g);
+    st->flat = st->im.Wph == st->g.OW;
     st->qoff.resize((size_t)st->im.taps * st->im.Cq);
     int8_conv_qoffsets(st->g, st->im, st->qoff.data());
     st->K = st->im.taps * st->im.Cq * 4;
@@ -203,13 +179,9 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
     ks.gemm_pack(g.M, st->K, w2.data(), bias.empty() ? nullptr : bias.data(), p);
     st->packed.push_back(p);
     n.scratch_bytes = st->im.bytes;
-    if (st->subsample) {
-      st->sub_off = (st->im.bytes + 63) / 64 * 64;
-      n.scratch_bytes = st->sub_off + (size_t)g.C * g.OH * g.OW;
-    }
-    n.kernel_name = std::string(st->subsample                ? "qconv2d_1x1_strided_gemm_"
-                                : g.kh == 1 && g.kw == 1 ? "qconv2d_1x1_gemm_"
-                                                         : "qconv2d_implicit_gemm_") +
+    n.kernel_name = std::string(g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1) ? "qconv2d_1x1_strided_gemm_"
+                                : g.kh == 1 && g.kw == 1                     ? "qconv2d_1x1_gemm_"
+                                                                             : "qconv2d_implicit_gemm_") +
                     ks.name;
     if (consider) {
       char why[64];

@@ -227,26 +227,31 @@ void interleave4(const int8_t* const s[4], int64_t n, uint32_t* w) {
            (uint32_t)(uint8_t)s[3][i] << 24;
 }
 
-// d[j] = w[j * sw] for j in [0, n). Stride 2 reads one word past the last one it uses (w[2n - 1]).
+// d[j] = w[j * sw] for j in [0, n), 4 words per step for strides 1 and 2 (a tail of 1-3 words redoes the
+// last 4, same values). Stride 2 reads one word past the last one it uses (w[2n - 1]).
 void gather_words(const uint32_t* w, int sw, int n, uint32_t* d) {
-  int j = 0;
+#if defined(__SSE2__) || defined(__ARM_NEON)
+  if ((sw == 1 || sw == 2) && n >= 4) {
+    auto block = [&](int j) {
 #if defined(__SSE2__)
-  if (sw == 1)
-    for (; j + 4 <= n; j += 4)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j)));
-  if (sw == 2)
-    for (; j + 4 <= n; j += 4) {
-      const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j));
-      const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j + 4));
-      _mm_storeu_ps(reinterpret_cast<float*>(d + j), _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
-    }
-#elif defined(__ARM_NEON)
-  if (sw == 1)
-    for (; j + 4 <= n; j += 4) vst1q_u32(d + j, vld1q_u32(w + j));
-  if (sw == 2)
-    for (; j + 4 <= n; j += 4) vst1q_u32(d + j, vld2q_u32(w + 2 * j).val[0]);
+      if (sw == 1) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + j)));
+      } else {
+        const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j));
+        const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(w + 2 * j + 4));
+        _mm_storeu_ps(reinterpret_cast<float*>(d + j), _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+      }
+#else
+      vst1q_u32(d + j, sw == 1 ? vld1q_u32(w + j) : vld2q_u32(w + 2 * j).val[0]);
 #endif
-  for (; j < n; ++j) d[j] = w[(int64_t)j * sw];
+    };
+    int j = 0;
+    for (; j + 4 <= n; j += 4) block(j);
+    if (j < n) block(n - 4);
+    return;
+  }
+#endif
+  for (int j = 0; j < n; ++j) d[j] = w[(int64_t)j * sw];
 }
 
 }  // namespace
@@ -256,7 +261,6 @@ void gather_words(const uint32_t* w, int sw, int n, uint32_t* d) {
 // go to padded column iw + pad_l of column phase (iw + pad_l) % sw, in row (ih + pad_t) / sh of row phase
 // (ih + pad_t) % sh (gather_words: a copy for stride 1, even/odd words for stride 2).
 void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
-  std::memset(img, (uint8_t)zx, im.bytes);
   constexpr int64_t kMaxWords = 4096;
   const int64_t plane = (int64_t)g.H * g.W;
   const bool whole = plane <= kMaxWords;
@@ -265,6 +269,42 @@ void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x
   int8_t zrow[kMaxWords];      // stands for the channels past C
   const bool pad_channels = g.C % 4 != 0;
   if (pad_channels) std::memset(zrow, (uint8_t)zx, sizeof zrow);
+  // Phases that no tap reads (e.g. a 1x1 conv with stride 2 reads only phase 0) are left at z_x.
+  auto col_used = [&](int ph) {
+    for (int kx = 0; kx < g.kw; ++kx)
+      if ((kx * g.dw) % g.sw == ph) return true;
+    return false;
+  };
+  auto row_used = [&](int rp) {
+    for (int ky = 0; ky < g.kh; ++ky)
+      if ((ky * g.dh) % g.sh == rp) return true;
+    return false;
+  };
+  // Column phase ph: words j in [j0, j0 + n) hold input columns j * sw + ph - pad_l (word src of the row).
+  struct ColRun {
+    int j0 = 0, n = 0;
+    int64_t src = 0;
+  };
+  auto col_run = [&](int ph) {
+    ColRun c;
+    if (!col_used(ph)) return c;
+    const int c0 = ph - g.pad_l;
+    c.j0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+    int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+    if (j1 > im.Wph) j1 = im.Wph;
+    c.n = j1 - c.j0;
+    c.src = (int64_t)c.j0 * g.sw + c0;
+    return c;
+  };
+  constexpr int kRuns = 8;
+  ColRun runs[kRuns];
+  for (int ph = 0; ph < g.sw && ph < kRuns; ++ph) runs[ph] = col_run(ph);
+  // z_x everywhere a tap may read (padding included), then the input words over it.
+  const size_t phase_bytes = (size_t)im.Cq * im.Hph * im.Wph * 4, phases = (size_t)g.sw * g.sh;
+  for (int ph = 0; ph < g.sw; ++ph)
+    for (int rp = 0; rp < g.sh; ++rp)
+      if (col_used(ph) && row_used(rp)) std::memset(img + ((size_t)ph * g.sh + rp) * phase_bytes, (uint8_t)zx, phase_bytes);
+  std::memset(img + phases * phase_bytes, (uint8_t)zx, im.bytes - phases * phase_bytes);
   for (int cq = 0; cq < im.Cq; ++cq) {
     const int8_t* src[4];
     for (int j = 0; j < 4; ++j) {
@@ -291,25 +331,24 @@ void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x
       interleave4(s, plane, tw);
       if (plane + 8 <= kMaxWords) std::memset(tw + plane, 0, 8 * sizeof(uint32_t));
     }
-    for (int ih = 0; ih < g.H; ++ih) {
-      const int r = ih + g.pad_t, rp = r % g.sh, ri = r / g.sh;  // padded row r: row ri of row phase rp
-      if (ri >= im.Hph) break;
-      const uint32_t* wr = tw + (whole ? (int64_t)ih * g.W : 0);
-      if (!whole) {
-        const int8_t* s[4];
-        for (int j = 0; j < 4; ++j) s[j] = src[j] ? src[j] + (int64_t)ih * g.W : zrow;
-        interleave4(s, g.W, tw);
-        std::memset(tw + g.W, 0, 8 * sizeof(uint32_t));
+    int rp = g.pad_t % g.sh, ri = g.pad_t / g.sh;  // padded row ih + pad_t: row ri of row phase rp
+    for (int ih = 0; ih < g.H && ri < im.Hph; ++ih) {
+      if (row_used(rp)) {
+        const uint32_t* wr = tw + (whole ? (int64_t)ih * g.W : 0);
+        if (!whole) {
+          const int8_t* s[4];
+          for (int j = 0; j < 4; ++j) s[j] = src[j] ? src[j] + (int64_t)ih * g.W : zrow;
+          interleave4(s, g.W, tw);
+          std::memset(tw + g.W, 0, 8 * sizeof(uint32_t));
+        }
+        for (int ph = 0; ph < g.sw; ++ph) {
+          const ColRun c = ph < kRuns ? runs[ph] : col_run(ph);
+          if (c.n <= 0) continue;
+          uint32_t* d = reinterpret_cast<uint32_t*>(img) + ((((int64_t)ph * g.sh + rp) * im.Cq + cq) * im.Hph + ri) * im.Wph;
+          gather_words(wr + c.src, g.sw, c.n, d + c.j0);
+        }
       }
-      for (int ph = 0; ph < g.sw; ++ph) {
-        const int c0 = ph - g.pad_l;  // phase index j holds input column j * sw + c0
-        const int j0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-        int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-        if (j1 > im.Wph) j1 = im.Wph;
-        if (j1 <= j0) continue;
-        uint32_t* d = reinterpret_cast<uint32_t*>(img) + ((((int64_t)ph * g.sh + rp) * im.Cq + cq) * im.Hph + ri) * im.Wph;
-        gather_words(wr + (int64_t)j0 * g.sw + c0, g.sw, j1 - j0, d + j0);
-      }
+      if (++rp == g.sh) rp = 0, ++ri;
     }
   }
 }
