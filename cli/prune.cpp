@@ -29,6 +29,7 @@ namespace {
 struct PruneCliOptions {
   std::string model, output;
   std::string ratio;  // parsed here so that a bad value is exit 2 with our message
+  std::string round_to;  // likewise (channel granularity only)
   std::string config;  // per-layer ratios (JSON, from `sensitivity --auto -o`)
   std::string granularity = "unstructured", criterion = "magnitude", scope = "layer", format = "onnx";
   std::vector<std::string> exclude;
@@ -49,6 +50,12 @@ double parse_ratio(const std::string& s) {
   return v;
 }
 
+int64_t parse_round_to(const std::string& s) {
+  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos || std::stoll(s) < 1)
+    throw Error(ErrorKind::Input, "--round-to '" + s + "': expected a whole number from 1 to 9999");
+  return std::stoll(s);
+}
+
 int run_prune(const PruneCliOptions& o, const Globals& g) {
   const bool json = o.json || g.json;
   prune::PruneOptions po;
@@ -64,6 +71,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     for (std::string tok; std::getline(ss, tok, ',');)
       if (!tok.empty()) po.exclude.push_back(tok);
   }
+  if (!o.round_to.empty()) po.round_to = parse_round_to(o.round_to);
   if (o.format != "onnx" && o.format != "runtime")
     throw Error(ErrorKind::Input, "--format '" + o.format + "': expected onnx or runtime");
   std::optional<prune::LayerRatioConfig> config;
@@ -74,6 +82,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
                                         "' (use it with mcompress " + prune::pass_name(config->pass) + ")");
     if (!o.ratio.empty()) throw Error(ErrorKind::Input, "--ratio and --config exclude each other");
     if (!po.exclude.empty()) throw Error(ErrorKind::Input, "--exclude and --config exclude each other (leave the layer out of the config)");
+    if (!o.round_to.empty()) throw Error(ErrorKind::Input, "--round-to and --config exclude each other (the config gives each layer its ratio)");
     if (po.scope == prune::Scope::Global) throw Error(ErrorKind::Input, "--scope global and --config exclude each other");
     if (o.granularity != "unstructured" && o.granularity != prune::granularity_name(config->granularity))
       throw Error(ErrorKind::Input, "--granularity " + o.granularity + " contradicts " + o.config + " (" +
@@ -212,6 +221,9 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   sub->add_option("--granularity", opts->granularity, "unstructured (default), channel, n:m such as 2:4, or block:BxK such as block:4x4");
   sub->add_option("--criterion", opts->criterion, "l1, l2, magnitude (default), or bn (channels: |gamma| of the BatchNormalization after the filter); for weights l1/l2/magnitude all mean |w|");
   sub->add_option("--scope", opts->scope, "layer (default: each layer loses --ratio) or global (unstructured)");
+  sub->add_option("--round-to", opts->round_to,
+                  "Channel pruning: each group keeps a multiple of N channels (rounded up, at most all of them), "
+                  "e.g. 16 for ONNX Runtime's AVX-512 NCHWc convs, 8 for AVX2");
   sub->add_option("--exclude", opts->exclude, "Node names or op types to leave alone (comma-separated, repeatable)");
   sub->add_option("--format", opts->format, "onnx (default) or runtime (.mcrt; the optimize pipeline runs first)");
   sub->add_option("--calib-data", opts->calib_data,
@@ -229,6 +241,7 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
       "  mcompress prune model.onnx --ratio 0.7 --scope global -o model.pruned.onnx\n"
       "  mcompress prune model.onnx --granularity 2:4 -o model.24.onnx\n"
       "  mcompress prune model.onnx --granularity channel --ratio 0.5 -o model.slim.onnx\n"
+      "  mcompress prune model.onnx --granularity channel --ratio 0.65 --round-to 16 -o model.slim16.onnx\n"
       "  mcompress prune model.onnx --granularity block:4x4 --ratio 0.5 -o model.b44.onnx\n"
       "  mcompress prune mlp.onnx --config mlp.ratios.json --calib-data train-images-idx3-ubyte.gz \\\n"
       "      --mean 0.2860 --std 0.3530 -o mlp.pruned.onnx\n"

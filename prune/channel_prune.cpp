@@ -433,7 +433,14 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
       r.skipped.push_back("group {" + names + "} (" + std::to_string(C) + " channels): left whole: " + why);
       continue;
     }
-    const int64_t remove = std::min<int64_t>(C - 1, static_cast<int64_t>(std::floor(opts.ratio * static_cast<double>(C))));
+    int64_t remove = std::min<int64_t>(C - 1, static_cast<int64_t>(std::floor(opts.ratio * static_cast<double>(C))));
+    std::string rounded;
+    if (opts.round_to > 1 && (C - remove) % opts.round_to != 0) {
+      const int64_t kept_n = std::min<int64_t>(C, (C - remove + opts.round_to - 1) / opts.round_to * opts.round_to);
+      rounded = " (" + std::to_string(C - remove) + " kept rounded up to " + std::to_string(kept_n) +
+                ", --round-to " + std::to_string(opts.round_to) + ")";
+      remove = C - kept_n;
+    }
     std::vector<double> score(static_cast<size_t>(C), 0.0);
     std::string note;
     for (int s : members) {
@@ -455,7 +462,7 @@ PruneResult prune_channels(Model& m, const PruneOptions& opts) {
     LayerPruneResult lr{names, "channels", static_cast<uint64_t>(C), 0, static_cast<uint64_t>(remove),
                         static_cast<double>(remove) / static_cast<double>(C)};
     r.layers.push_back(lr);
-    r.report.changes.push_back("group {" + names + "}: removed " + std::to_string(remove) + " of " + std::to_string(C) + " channels" + note);
+    r.report.changes.push_back("group {" + names + "}: removed " + std::to_string(remove) + " of " + std::to_string(C) + " channels" + rounded + note);
     removed_total += static_cast<uint64_t>(remove);
     channels_total += static_cast<uint64_t>(C);
     ++groups_pruned;

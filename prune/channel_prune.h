@@ -21,7 +21,8 @@
 //     subgraph, a grouped Conv, a Concat on another axis, an Add with an unprunable
 //     operand...) blocks its whole group, which is left whole; the report says why.
 //  5. Each unblocked group of C channels removes floor(ratio * C) channels (at least 1
-//     stays) of smallest norm; ties keep the lower index. Producers lose filters, Conv/
+//     stays) of smallest norm; ties keep the lower index. With round_to N > 1 the count
+//     kept is rounded up to a multiple of N, at most C (C itself when C < N). Producers lose filters, Conv/
 //     Gemm/MatMul readers lose input channels (weight columns, Flatten-aware), depthwise
 //     Conv loses channels and its group count shrinks. Shared initializers are copied
 //     before they are sliced. Shapes are re-inferred; a failure there is Error(Internal).

@@ -61,6 +61,9 @@ void validate_ratio(double ratio) {
 }
 
 PruneResult prune_model(Model& m, const PruneOptions& opts) {
+  if (opts.round_to < 1) throw Error(ErrorKind::Input, "--round-to " + std::to_string(opts.round_to) + ": must be at least 1");
+  if (opts.round_to > 1 && opts.granularity != Granularity::Channel)
+    throw Error(ErrorKind::Input, "--round-to rounds kept channel counts; it needs --granularity channel");
   if (opts.criterion == Criterion::BN && opts.granularity != Granularity::Channel)
     throw Error(ErrorKind::Input, "--criterion bn ranks channels by their BatchNormalization scale; it needs --granularity channel");
   switch (opts.granularity) {

@@ -35,6 +35,11 @@ struct PruneOptions {
   Granularity granularity = Granularity::Unstructured;
   int64_t n = 2, m = 4;  // for NM
   int64_t block_rows = 1, block_cols = 1;  // for Block
+  // Channel only: each group keeps a multiple of round_to channels (the count left by
+  // --ratio rounded up, at most the group's size), like Torch-Pruning's round_to. Kernels
+  // that block channels (ONNX Runtime's NCHWc convs: 16 with AVX-512, 8 with AVX2) pad
+  // other counts. 1 = no rounding.
+  int64_t round_to = 1;
   Criterion criterion = Criterion::Magnitude;
   Scope scope = Scope::Layer;
   // Node names or op types to leave alone; each must match at least one node.

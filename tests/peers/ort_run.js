@@ -9,6 +9,13 @@
 // [A-Za-z0-9._-] in the name become '_'), plus DIR/outputs.tsv with one line
 // "<file>\t<output name>" per output, in the model's output order.
 // --bench prints {"p50_ms":..,"min_ms":..,"runs":N} (session.run latency only).
+// --profile FILE: after that, a second session with ONNX Runtime's profiler on makes the
+// same runs (warm-up + runs with --bench, else one) and its trace JSON is written to FILE
+// (atomically). The timed session above never profiles: the profiler costs about 3 us per
+// node here. With --bench the JSON line gets "profile": {"file", "model_run_p50_ms" (ORT's
+// own timer of session.run, profiled), "kernels_per_run" (nodes of the optimized graph that
+// ran, e.g. NCHWc reorders), "kernel_ms_per_run" (their summed durations, integer us each);
+// medians over the timed runs}.
 // Exit codes: 0 ok, 2 bad input or usage (one line on stderr), 3 internal error.
 'use strict';
 
@@ -136,7 +143,7 @@ function safeName(name) {
 
 // ---- command line ----
 function parseArgs(argv) {
-  const opt = { model: null, inputs: [], outDir: null, bench: false, runs: 100, warmup: 10 };
+  const opt = { model: null, inputs: [], outDir: null, bench: false, runs: 100, warmup: 10, profile: null };
   const intArg = (flag, v) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`${flag} needs a non-negative integer, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
     return Number(v);
@@ -158,8 +165,11 @@ function parseArgs(argv) {
       if (opt.runs < 1) throw new UsageError('--runs must be at least 1');
     } else if (a === '--warmup') {
       opt.warmup = intArg(a, argv[++i]);
+    } else if (a === '--profile') {
+      opt.profile = argv[++i];
+      if (!opt.profile) throw new UsageError('--profile needs a file (where the ONNX Runtime profile JSON goes)');
     } else if (a === '-h' || a === '--help') {
-      throw new UsageError('usage: node ort_run.js MODEL.onnx --in NAME=FILE.npy [--in ...] (--out-dir DIR | --bench [--runs N] [--warmup W])');
+      throw new UsageError('usage: node ort_run.js MODEL.onnx --in NAME=FILE.npy [--in ...] (--out-dir DIR | --bench [--runs N] [--warmup W]) [--profile FILE.json]');
     } else if (a.startsWith('-')) {
       throw new UsageError(`unknown option ${a}`);
     } else if (opt.model === null) {
@@ -173,24 +183,90 @@ function parseArgs(argv) {
   return opt;
 }
 
+// The profile goes next to FILE first (ORT names it PREFIX_<date>.json), then is renamed:
+// check up front that FILE's folder is writable and that FILE is not the model.
+function checkProfileTarget(opt) {
+  const file = path.resolve(opt.profile);
+  const dir = path.dirname(file);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${opt.profile}: cannot write the profile there (${e.code || e.message})`);
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${opt.profile}: is a directory (--profile needs a file)`);
+  if (fs.existsSync(file) && fs.realpathSync(file) === fs.realpathSync(opt.model))
+    throw new UsageError(`${opt.profile}: is the model; write the profile to another file`);
+}
+
+function median(v) {
+  const s = [...v].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+// Runs `count` session.run calls with ORT's profiler on, writes its JSON to opt.profile and
+// returns the summary of the last `timed` runs (see the header).
+async function profileRuns(ort, opt, sessionOptions, feeds, count, timed) {
+  const file = path.resolve(opt.profile);
+  const prefix = `${file}.tmp-${process.pid}`;
+  const session = await ort.InferenceSession.create(opt.model, { ...sessionOptions, enableProfiling: true, profileFilePrefix: prefix });
+  for (let i = 0; i < count; i++) await session.run(feeds);
+  session.endProfiling();
+  const dir = path.dirname(file);
+  const base = `${path.basename(prefix)}_`;
+  const written = fs.readdirSync(dir).filter((f) => f.startsWith(base) && f.endsWith('.json'));
+  if (written.length !== 1) throw new Error(`ONNX Runtime wrote ${written.length} profile files for prefix ${prefix}`);
+  const tmp = path.join(dir, written[0]);
+  let events;
+  try {
+    events = JSON.parse(fs.readFileSync(tmp, 'utf8'));
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try { fs.unlinkSync(tmp); } catch (_) { /* already gone */ }
+    throw e;
+  }
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  if (runs.length !== count) throw new Error(`profile holds ${runs.length} model_run events, expected ${count}`);
+  const kept = runs.slice(count - timed);
+  // Each kernel event falls inside the model_run event of its run.
+  const kernels = events.filter((e) => e.cat === 'Node' && typeof e.name === 'string' && e.name.endsWith('_kernel_time'))
+    .sort((x, y) => x.ts - y.ts);
+  const perRun = kept.map(() => ({ n: 0, us: 0 }));
+  let k = 0;
+  kept.forEach((r, i) => {
+    while (k < kernels.length && kernels[k].ts < r.ts) k++;
+    for (; k < kernels.length && kernels[k].ts <= r.ts + r.dur; k++) {
+      perRun[i].n += 1;
+      perRun[i].us += kernels[k].dur;
+    }
+  });
+  return {
+    file: opt.profile,
+    model_run_p50_ms: median(kept.map((e) => e.dur)) / 1000,
+    kernels_per_run: median(perRun.map((r) => r.n)),
+    kernel_ms_per_run: median(perRun.map((r) => r.us)) / 1000,
+  };
+}
+
 async function main() {
   const opt = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(opt.model)) throw new UsageError(`${opt.model}: no such file`);
+  if (opt.profile) checkProfileTarget(opt);
   let ort;
   try {
     ort = require(ORT_PATH);
   } catch (e) {
     throw new Error(`cannot load onnxruntime-node from ${ORT_PATH} (run scripts/setup.sh): ${e.message}`);
   }
+  const sessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
   let session;
   try {
-    session = await ort.InferenceSession.create(opt.model, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(opt.model, sessionOptions);
   } catch (e) {
     throw new UsageError(`${opt.model}: ONNX Runtime cannot load the model: ${String(e.message).split('\n')[0]}`);
   }
@@ -223,9 +299,12 @@ async function main() {
     }
     times.sort((x, y) => x - y);
     const p50 = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
-    process.stdout.write(`${JSON.stringify({ p50_ms: p50, min_ms: times[0], runs: opt.runs })}\n`);
+    const line = { p50_ms: p50, min_ms: times[0], runs: opt.runs };
+    if (opt.profile) line.profile = await profileRuns(ort, opt, sessionOptions, feeds, opt.warmup + opt.runs, opt.runs);
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   } else {
     results = await runOnce();
+    if (opt.profile) await profileRuns(ort, opt, sessionOptions, feeds, 1, 1);
   }
 
   if (opt.outDir) {

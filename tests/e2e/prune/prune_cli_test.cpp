@@ -243,3 +243,59 @@ TEST_CASE("prune --config (channel) --calib-data: the pruned layers are re-fitte
   CHECK(next_refit);
   for (const auto& s : j["reconstruction"]["skipped"]) CHECK(s.get<std::string>().find("differs") == std::string::npos);
 }
+
+TEST_CASE("prune --round-to 16 --ratio 0.65 on mobile: groups keep multiples of 16, MACs <= 0.35x, report says so",
+          "[e2e][prune][round_to]") {
+  TempDir d;
+  const fs::path out = d.path / "o.onnx";
+  const auto r = prune({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.65", "--round-to", "16",
+                        "--json", "-o", out.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  const double macs = static_cast<double>(j["after"]["macs"].get<uint64_t>()) / static_cast<double>(j["before"]["macs"].get<uint64_t>());
+  CHECK(macs <= 0.35);
+  CHECK(macs > 0.34);  // 439,568 / 1,264,160 (hand-computed from the widths below)
+  const mc::Model m = mc::import_onnx_file(out.string());
+  CHECK(mc::compute_stats(m).macs == 439568);
+  std::vector<int64_t> widths;
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == "Conv" && n.attr_int("group", 1) == 1) widths.push_back(m.graph.initializer(n.inputs[1])->dims[0]);
+  CHECK(widths == std::vector<int64_t>{16, 16, 16, 32, 32, 48, 48});
+  // The text report names the rounding.
+  const auto t = prune({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.65", "--round-to", "16", "-o",
+                        (d.path / "t.onnx").string()});
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.out.find("removed 80 of 128 channels (45 kept rounded up to 48, --round-to 16)") != std::string::npos);
+}
+
+TEST_CASE("prune: --round-to 0 is exit 2", "[e2e][prune][round_to]") {
+  TempDir d;
+  expect_bad_input({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "--round-to", "0", "-o",
+                    (d.path / "o.onnx").string()},
+                   "--round-to '0': expected a whole number from 1 to 9999", d.path / "o.onnx");
+}
+
+TEST_CASE("prune: --round-to that is not a number is exit 2", "[e2e][prune][round_to]") {
+  TempDir d;
+  expect_bad_input({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "--round-to", "16x", "-o",
+                    (d.path / "o.onnx").string()},
+                   "--round-to '16x': expected a whole number", d.path / "o.onnx");
+}
+
+TEST_CASE("prune: --round-to without --granularity channel is exit 2", "[e2e][prune][round_to]") {
+  TempDir d;
+  expect_bad_input({kExamples + "mobile.onnx", "--ratio", "0.5", "--round-to", "8", "-o", (d.path / "o.onnx").string()},
+                   "--round-to rounds kept channel counts; it needs --granularity channel", d.path / "o.onnx");
+}
+
+TEST_CASE("prune: --round-to with --config is exit 2", "[e2e][prune][round_to]") {
+  TempDir d;
+  const fs::path cfg = d.path / "c.json";
+  {
+    std::ofstream f(cfg);
+    f << R"({"pass":"prune","granularity":"channel","layers":{"features.6.weight":0.5}})";
+  }
+  expect_bad_input({kExamples + "mobile.onnx", "--config", cfg.string(), "--round-to", "8", "-o", (d.path / "o.onnx").string()},
+                   "--round-to and --config exclude each other", d.path / "o.onnx");
+}

@@ -1,4 +1,5 @@
-// Channel-pruned ONNX (mobile, resnet at 50%, with and without the least-squares re-fit)
+// Channel-pruned ONNX (mobile, resnet at 50%, with and without the least-squares re-fit;
+// mobile at 65% with --round-to 16, re-fitted)
 // gives the same outputs in ONNX Runtime as on the bundled runtime: `mcompress prune`,
 // then `mcompress export --format runtime` + `mcrun --out-dir`, against tests/support's
 // ORT peer, on 16 Fashion-MNIST test images.
@@ -68,29 +69,42 @@ TEST_CASE("channel-pruned mobile and resnet: ONNX Runtime and the runtime agree 
   const auto x = images(16);
   const fs::path xin = d.path / "x.npy";
   REQUIRE(mcrt::npy_write_file(xin.string(), x).ok());
-  for (const char* name : {"mobile", "resnet"})
-    for (bool refit : {false, true}) {
-      INFO(name << (refit ? " re-fitted" : " plain"));
-      const std::string onnx = (d.path / (std::string(name) + (refit ? ".r.onnx" : ".onnx"))).string();
-      const std::string mcrt = onnx + ".mcrt";
-      std::vector<std::string> args = {MC_BIN, "prune", kExamples + name + ".onnx", "--granularity", "channel",
-                                       "--ratio", "0.5", "-o", onnx};
-      if (refit)
-        for (const char* a : {"--calib-data", "train-images-idx3-ubyte.gz", "--calib-size", "100", "--mean", "0.2860",
-                              "--std", "0.3530"})
-          args.push_back(std::string(a) == "train-images-idx3-ubyte.gz" ? kFashion + a : a);
-      run_ok(args);
-      run_ok({MC_BIN, "export", onnx, "--format", "runtime", "-o", mcrt});
-      const fs::path out = d.path / (std::string(name) + (refit ? "_r" : "_p"));
-      fs::create_directories(out);
-      run_ok({MCRUN_BIN, mcrt, "--input", "input=" + xin.string(), "--batch", "16", "--out-dir", out.string()});
-      mcrt::NpyArray rt;
-      REQUIRE(mcrt::npy_read_file((out / "logits.npy").string(), &rt).ok());
-      const auto ort = mc::test::run_in_ort(onnx, {{"input", x}});
-      REQUIRE(ort.count("logits"));
-      const auto a = floats(rt), b = floats(ort.at("logits"));
-      REQUIRE(a.size() == b.size());
-      REQUIRE(a.size() == 160);
-      for (size_t i = 0; i < a.size(); ++i) CHECK(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i]));
-    }
+  struct Case {
+    const char* name;
+    bool refit;
+    std::vector<std::string> extra;  // besides --granularity channel
+    const char* tag;
+  };
+  // The last case is mobile with --round-to 16 (kept counts 16/16/16/32/32/48/48).
+  const std::vector<Case> cases = {{"mobile", false, {"--ratio", "0.5"}, "_p"},
+                                   {"mobile", true, {"--ratio", "0.5"}, "_r"},
+                                   {"resnet", false, {"--ratio", "0.5"}, "_p"},
+                                   {"resnet", true, {"--ratio", "0.5"}, "_r"},
+                                   {"mobile", true, {"--ratio", "0.65", "--round-to", "16"}, "_r16"}};
+  for (const Case& c : cases) {
+    const char* name = c.name;
+    const bool refit = c.refit;
+    INFO(name << (refit ? " re-fitted" : " plain") << " " << c.extra[1]);
+    const std::string onnx = (d.path / (std::string(name) + c.tag + ".onnx")).string();
+    const std::string mcrt = onnx + ".mcrt";
+    std::vector<std::string> args = {MC_BIN, "prune", kExamples + name + ".onnx", "--granularity", "channel", "-o", onnx};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    if (refit)
+      for (const char* a : {"--calib-data", "train-images-idx3-ubyte.gz", "--calib-size", "100", "--mean", "0.2860",
+                            "--std", "0.3530"})
+        args.push_back(std::string(a) == "train-images-idx3-ubyte.gz" ? kFashion + a : a);
+    run_ok(args);
+    run_ok({MC_BIN, "export", onnx, "--format", "runtime", "-o", mcrt});
+    const fs::path out = d.path / (std::string(name) + c.tag);
+    fs::create_directories(out);
+    run_ok({MCRUN_BIN, mcrt, "--input", "input=" + xin.string(), "--batch", "16", "--out-dir", out.string()});
+    mcrt::NpyArray rt;
+    REQUIRE(mcrt::npy_read_file((out / "logits.npy").string(), &rt).ok());
+    const auto ort = mc::test::run_in_ort(onnx, {{"input", x}});
+    REQUIRE(ort.count("logits"));
+    const auto a = floats(rt), b = floats(ort.at("logits"));
+    REQUIRE(a.size() == b.size());
+    REQUIRE(a.size() == 160);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i]));
+  }
 }

@@ -11,6 +11,7 @@
 // MACs <= 0.35x).
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -324,4 +325,92 @@ TEST_CASE("channel --criterion bn: the channels with the smallest |gamma| go, wh
   o.criterion = prune::Criterion::BN;
   Model u = build();
   CHECK_THROWS_WITH(prune::prune_model(u, o), Catch::Contains("--criterion bn"));
+}
+
+namespace {
+// Output channels of the Conv/Gemm named `node` (dim 0 of its weight).
+int64_t out_channels(const Model& m, const std::string& node) {
+  for (const Node& n : m.graph.nodes)
+    if (n.name == node) return m.graph.initializer(n.inputs[1])->dims[0];
+  FAIL("no node " << node);
+  return -1;
+}
+
+// The seven channel groups of the bundled depthwise CNN, by their producing Conv.
+std::vector<int64_t> mobile_widths(const Model& m) {
+  std::vector<int64_t> w;
+  for (int k : {0, 6, 12, 18, 24, 30, 36}) w.push_back(out_channels(m, "/features/features." + std::to_string(k) + "/Conv"));
+  return w;
+}
+}  // namespace
+
+TEST_CASE("channel --round-to: each group keeps a multiple of N channels, at most all of them", "[prune][channel][round_to]") {
+  const Model orig = import_onnx_file(std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/mobile.onnx");
+  REQUIRE(mobile_widths(orig) == std::vector<int64_t>{16, 32, 32, 64, 64, 128, 128});
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Channel;
+  o.criterion = prune::Criterion::L1;
+  const auto widths = [&](double ratio, int64_t round_to) {
+    Model m = orig;
+    o.ratio = ratio;
+    o.round_to = round_to;
+    prune::prune_model(m, o);
+    return mobile_widths(m);
+  };
+  // Kept = C - floor(ratio * C), rounded up to a multiple of N, capped at C (hand-computed).
+  CHECK(widths(0.5, 1) == std::vector<int64_t>{8, 16, 16, 32, 32, 64, 64});
+  CHECK(widths(0.5, 8) == std::vector<int64_t>{8, 16, 16, 32, 32, 64, 64});     // already multiples
+  CHECK(widths(0.5, 16) == std::vector<int64_t>{16, 16, 16, 32, 32, 64, 64});   // 8 -> 16
+  CHECK(widths(0.65, 16) == std::vector<int64_t>{16, 16, 16, 32, 32, 48, 48});  // 6, 12, 23, 45 kept -> 16, 16, 32, 48
+  CHECK(widths(0.5, 48) == std::vector<int64_t>{16, 32, 32, 48, 48, 96, 96});   // 8 -> 48 > 16, 16 -> 48 > 32: whole
+  CHECK(widths(0.5, 3) == std::vector<int64_t>{9, 18, 18, 33, 33, 66, 66});
+
+  // The channels kept after rounding are still the largest-norm ones: with N = 16 and
+  // ratio 0.65 the 128-channel groups keep 48, a superset of the 45 kept without rounding.
+  Model a = orig, b = orig;
+  o.ratio = 0.65;
+  o.round_to = 1;
+  const auto ra = prune::prune_model(a, o);
+  o.round_to = 16;
+  const auto rb = prune::prune_model(b, o);
+  const std::string out30 = "/features/features.30/Conv_output_0";
+  REQUIRE(ra.kept_outputs.count(out30));
+  REQUIRE(rb.kept_outputs.count(out30));
+  const auto& ka = ra.kept_outputs.at(out30);
+  const auto& kb = rb.kept_outputs.at(out30);
+  CHECK(ka.size() == 45);
+  CHECK(kb.size() == 48);
+  CHECK(std::includes(kb.begin(), kb.end(), ka.begin(), ka.end()));
+  // 0.65 with N = 16 stays within the pruning issue's MACs bound.
+  CHECK(static_cast<double>(compute_stats(b).macs) / static_cast<double>(compute_stats(orig).macs) <= 0.35);
+}
+
+TEST_CASE("channel --round-to 0 is an input error", "[prune][channel][round_to]") {
+  Model m = surgery_model(false);
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Channel;
+  o.ratio = 0.5;
+  o.round_to = 0;
+  try {
+    prune::prune_model(m, o);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Input);
+    CHECK(std::string(e.what()).find("--round-to 0") != std::string::npos);
+  }
+}
+
+TEST_CASE("--round-to with weight (unstructured) pruning is an input error", "[prune][round_to]") {
+  Model m = surgery_model(false);
+  prune::PruneOptions o;
+  o.granularity = prune::Granularity::Unstructured;
+  o.ratio = 0.5;
+  o.round_to = 8;
+  try {
+    prune::prune_model(m, o);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Input);
+    CHECK(std::string(e.what()).find("needs --granularity channel") != std::string::npos);
+  }
 }
