@@ -67,9 +67,14 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
+  // Accumulators start at the compensated bias of their row: bias - (zx + 128) * Σw (uint32 arithmetic).
   __m512i acc[8][NV];
-  for (int r = 0; r < 8; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (int r = 0; r < 8; ++r) {
+    const int m = tile * MR + h * 8 + r;  // rows past M: packed zeros, never stored
+    const __m512i comp = m < M ? _mm512_set1_epi32((int32_t)((uint32_t)bias[m] - ((uint32_t)zx + 128u) * (uint32_t)wsum[m]))
+                               : _mm512_setzero_si512();
+    for (int v = 0; v < NV; ++v) acc[r][v] = comp;
+  }
   const __m512i flip = _mm512_set1_epi8((char)0x80);
   const int8_t* xc = xp + (int64_t)n0 * 4;
   for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
@@ -82,6 +87,60 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       const __m512i wb = _mm512_set1_epi32(w4[r]);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xv[v], wb);
     }
+  }
+  if (grid == nullptr && !out.f32) {
+    // int8 output, 4 vectors at a time (rows r, r+1 x 2 vectors, or rows r..r+3 x 1 vector): float product,
+    // min with 65536 (so that vcvtps2dq cannot overflow to INT_MIN from above), vcvtps2dq (round half to
+    // even), then saturating packs to int16, + zp (saturating), to int8, and the clamp to [act_min, act_max]
+    // on bytes. Same integers as the rule: a value past int16 stays past [-128, 127] after + zp (|zp| <= 128),
+    // and clamping to integer bounds commutes with rounding. One vpermd puts the packs' lanes in order.
+    const __m512 big = _mm512_set1_ps(65536.f);
+    const __m512i zp16 = _mm512_set1_epi16((short)out.zero_point);
+    const __m512i lo8 = _mm512_set1_epi8((char)out.act_min), hi8 = _mm512_set1_epi8((char)out.act_max);
+    // pack lane i holds dwords i of the 4 vectors a, b, c, d: output dword 4j + i <- pack dword 4i + j
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    auto q32 = [&](__m512i a, int m) {
+      const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(out.mult[m]));
+      return _mm512_cvtps_epi32(_mm512_min_ps(f, big));
+    };
+    auto pack4 = [&](__m512i a, __m512i b, __m512i c, __m512i d) {
+      const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(a, b), zp16);
+      const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(c, d), zp16);
+      const __m512i v = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8), hi8);
+      return _mm512_permutexvar_epi32(order, v);
+    };
+    int8_t* y8 = static_cast<int8_t*>(y);
+    const int m0 = tile * MR + h * 8;
+    const int valid = N - n0;  // columns of this tile that exist (> 16 * (NV - 1))
+    if (NV == 2) {
+      const __mmask32 k = valid >= 32 ? 0xFFFFFFFFu : ((1u << valid) - 1);
+      for (int r = 0; r < 8 && m0 + r < M; r += 2) {
+        const int m = m0 + r, m1 = m + 1 < M ? m + 1 : m;
+        const __m512i v = pack4(q32(acc[r][0], m), q32(acc[r][NV - 1], m), q32(acc[r + 1][0], m1),
+                                q32(acc[r + 1][NV - 1], m1));
+        int8_t* p = y8 + (int64_t)m * ldy + n0;
+        if (valid >= 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));
+        else _mm256_mask_storeu_epi8(p, k, _mm512_castsi512_si256(v));
+        if (m + 1 < M) {
+          p += ldy;
+          if (valid >= 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_extracti64x4_epi64(v, 1));
+          else _mm256_mask_storeu_epi8(p, k, _mm512_extracti64x4_epi64(v, 1));
+        }
+      }
+    } else {
+      const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+      for (int r = 0; r < 8 && m0 + r < M; r += 4) {
+        int mm[4];
+        for (int i = 0; i < 4; ++i) mm[i] = m0 + r + i < M ? m0 + r + i : m0 + r;
+        const __m512i v = pack4(q32(acc[r][0], mm[0]), q32(acc[r + 1][0], mm[1]), q32(acc[r + 2][0], mm[2]),
+                                q32(acc[r + 3][0], mm[3]));
+        alignas(64) int8_t t[64];
+        _mm512_store_si512(t, v);
+        for (int i = 0; i < 4 && m0 + r + i < M; ++i)
+          store_bytes(y8 + (int64_t)(m0 + r + i) * ldy + n0, k, valid, _mm_load_si128(reinterpret_cast<const __m128i*>(t + 16 * i)));
+      }
+    }
+    return;
   }
   // Grid: the columns c..c+15 of vector v that are outputs (c % pitch < OW, c < N) keep their order in y;
   // they are compressed to the front (vpcompressd) and stored as one run at the first one's output index.
@@ -104,17 +163,15 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
   for (int r = 0; r < 8; ++r) {
     const int m = tile * MR + h * 8 + r;
     if (m >= M) break;
-    const __m512i comp =
-        _mm512_set1_epi32((int32_t)((uint32_t)bias[m] - ((uint32_t)zx + 128u) * (uint32_t)wsum[m]));
     for (int v = 0; v < NV; ++v) {
       const int c = n0 + 16 * v;
       if (c >= N) break;
       if (grid == nullptr) {
-        store16(_mm512_add_epi32(acc[r][v], comp), m, out, y, (int64_t)m * ldy + c, N - c);
+        store16(acc[r][v], m, out, y, (int64_t)m * ldy + c, N - c);
         continue;
       }
       if (keep[v] == 0) continue;
-      const __m512i q = requant16(_mm512_add_epi32(acc[r][v], comp), m, out);
+      const __m512i q = requant16(acc[r][v], m, out);
       store_bytes(static_cast<int8_t*>(y) + (int64_t)m * ldy + first[v], (__mmask16)((1u << cnt[v]) - 1), cnt[v],
                   _mm512_cvtepi32_epi8(_mm512_maskz_compress_epi32(keep[v], q)));
     }

@@ -53,6 +53,7 @@ struct GemmCase {
   int M, N, K;
   int32_t zx, zy, lo, hi;
   bool f32;
+  float mult_scale = 1.f;  // multipliers scaled past the usual range (saturation, float overflow)
 };
 
 // Runs the GEMM of `ks` on X [K][N] (row-major int8), returns the output bytes.
@@ -96,7 +97,7 @@ void check_gemm(const GemmCase& c, uint64_t seed, bool with_bias, const mcrt::Pa
   // Multipliers that spread the accumulators over the int8 range (and past it, to hit the clamp).
   std::vector<float> mult((size_t)c.M), fbias;
   const float typical = 1.f / (float)(60 * c.K + 1);
-  for (float& m : mult) m = typical * (0.25f + 8.f * r.unit());
+  for (float& m : mult) m = typical * (0.25f + 8.f * r.unit()) * c.mult_scale;
   if (c.f32) {
     fbias.resize((size_t)c.M);
     for (float& b : fbias) b = r.unit() * 10.f - 5.f;
@@ -137,6 +138,22 @@ TEST_CASE("int8 GEMM: zero points at the extremes, fused ranges, fp32 output, lo
   check_gemm({11, 19, 37, -7, 0, -128, 127, true}, 105, true);  // DynamicQuantizeMatMul's fp32 stage
   check_gemm({11, 1, 37, -7, 0, -128, 127, true}, 106, false);
   check_gemm({9, 35, 4099, 0, 0, -128, 127, false}, 107, true);  // K not a multiple of 4, long sums
+}
+
+TEST_CASE("int8 GEMM: products past int16, int32 and float range saturate like the rule", "[int8][kernels]") {
+  // acc * mult far outside [-128, 127]: the SIMD output stages pack through int16 and guard vcvtps2dq;
+  // at 1e36 most products overflow float32 to +-inf (the rule then clamps to act_min / act_max).
+  for (float scale : {300.f, 1e5f, 1e9f, 1e36f}) {
+    GemmCase c{16, 70, 24, -3, 5, -128, 127, false};
+    c.mult_scale = scale;
+    check_gemm(c, 301, true);
+    c = GemmCase{9, 33, 40, 120, -128, -128, 40, false};  // z_y at -128, narrowed top
+    c.mult_scale = scale;
+    check_gemm(c, 302, true);
+    c = GemmCase{5, 17, 8, -128, 127, 0, 127, false};  // z_y at 127
+    c.mult_scale = scale;
+    check_gemm(c, 303, false);
+  }
 }
 
 TEST_CASE("int8 GEMM: results do not depend on the thread count", "[int8][kernels][threads]") {
