@@ -299,17 +299,28 @@ void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x
   constexpr int kRuns = 8;
   ColRun runs[kRuns];
   for (int ph = 0; ph < g.sw && ph < kRuns; ++ph) runs[ph] = col_run(ph);
+  // The image plane is the input plane (pointwise: no pads, no phases, no junk columns): interleave each
+  // channel quad straight into it; no z_x to write except the slack.
+  const bool direct = g.sw == 1 && g.sh == 1 && g.pad_l == 0 && g.pad_t == 0 && im.Wph == g.W && im.Hph == g.H &&
+                      (!pad_channels || plane <= kMaxWords);
   // z_x everywhere a tap may read (padding included), then the input words over it.
   const size_t phase_bytes = (size_t)im.Cq * im.Hph * im.Wph * 4, phases = (size_t)g.sw * g.sh;
-  for (int ph = 0; ph < g.sw; ++ph)
-    for (int rp = 0; rp < g.sh; ++rp)
-      if (col_used(ph) && row_used(rp)) std::memset(img + ((size_t)ph * g.sh + rp) * phase_bytes, (uint8_t)zx, phase_bytes);
+  if (!direct)
+    for (int ph = 0; ph < g.sw; ++ph)
+      for (int rp = 0; rp < g.sh; ++rp)
+        if (col_used(ph) && row_used(rp)) std::memset(img + ((size_t)ph * g.sh + rp) * phase_bytes, (uint8_t)zx, phase_bytes);
   std::memset(img + phases * phase_bytes, (uint8_t)zx, im.bytes - phases * phase_bytes);
   for (int cq = 0; cq < im.Cq; ++cq) {
     const int8_t* src[4];
     for (int j = 0; j < 4; ++j) {
       const int c = cq * 4 + j;
       src[j] = c < g.C ? x + c * plane : nullptr;
+    }
+    if (direct) {
+      const int8_t* s[4];
+      for (int j = 0; j < 4; ++j) s[j] = src[j] ? src[j] : zrow;
+      interleave4(s, plane, reinterpret_cast<uint32_t*>(img) + (int64_t)cq * plane);
+      continue;
     }
     if (g.W > kMaxWords) {  // very wide rows: one word per column
       for (int ih = 0; ih < g.H; ++ih) {

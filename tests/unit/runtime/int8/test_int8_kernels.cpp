@@ -473,6 +473,12 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   check_conv(6, 11, 13, 7, 3, 3, 2, 2, 2, 2, 2, 2, seed++);     // stride 2 with dilation 2
   check_conv(5, 70, 70, 6, 3, 3, 1, 1, 1, 1, 1, 1, seed++);     // plane past the whole-plane buffer: row by row
   check_conv(3, 72, 66, 5, 3, 3, 2, 1, 1, 1, 1, 1, seed++);     // same, stride 2
+  // Pointwise (1x1, stride 1, no pads): the image is the interleaved input, written in place.
+  check_conv(16, 14, 14, 32, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
+  check_conv(13, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, seed++, pool.hook());
+  check_conv(130, 4, 4, 129, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
+  check_conv(6, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);    // channels past C on a plane past the z_x row
+  check_conv(8, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(2, 1, 4200, 3, 1, 3, 1, 1, 0, 1, 0, 1, seed++);    // rows wider than the row buffer
   check_conv(5, 2, 4301, 4, 1, 3, 2, 1, 0, 1, 0, 0, seed++);    // same, stride 2
 }
