@@ -27,7 +27,7 @@ std::string find_node(const std::string& given) {
 }
 
 OrtTiming time_ort(const std::string& node, const std::string& model, const std::string& input_name,
-                   const std::vector<int64_t>& shape, int runs, int warmup, const fs::path& tmp) {
+                   const std::vector<int64_t>& shape, int runs, int warmup, const fs::path& tmp, const fs::path& profile) {
   mcrt::NpyArray x;
   x.dtype = mcrt::NpyDtype::kF32;
   x.shape = shape;
@@ -38,13 +38,23 @@ OrtTiming time_ort(const std::string& node, const std::string& model, const std:
   x.bytes.assign(reinterpret_cast<const uint8_t*>(v.data()), reinterpret_cast<const uint8_t*>(v.data() + v.size()));
   const fs::path in = tmp / "input.npy";
   if (!mcrt::npy_write_file(in.string(), x).ok()) throw std::runtime_error("cannot write " + in.string());
-  const auto p = mc::test::run_process({node, std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js", model, "--in",
-                                        input_name + "=" + in.string(), "--bench", "--runs", std::to_string(runs),
-                                        "--warmup", std::to_string(warmup)},
-                                       1800);
+  std::vector<std::string> argv = {node, std::string(MC_SOURCE_DIR) + "/tests/peers/ort_run.js", model, "--in",
+                                   input_name + "=" + in.string(), "--bench", "--runs", std::to_string(runs),
+                                   "--warmup", std::to_string(warmup)};
+  if (!profile.empty()) argv.insert(argv.end(), {"--profile", profile.string()});
+  const auto p = mc::test::run_process(argv, 1800);
   if (p.exit_code != 0) throw std::runtime_error("ort_run.js: " + p.err);
   const auto j = nlohmann::json::parse(p.out);
-  return {j["p50_ms"].get<double>(), j["min_ms"].get<double>()};
+  OrtTiming t;
+  t.p50_ms = j["p50_ms"].get<double>();
+  t.min_ms = j["min_ms"].get<double>();
+  if (!profile.empty()) {
+    const auto& pj = j.at("profile");
+    t.profile_model_run_ms = pj.at("model_run_p50_ms").get<double>();
+    t.profile_kernels = pj.at("kernels_per_run").get<double>();
+    t.profile_kernel_ms = pj.at("kernel_ms_per_run").get<double>();
+  }
+  return t;
 }
 
 }  // namespace mc::bench

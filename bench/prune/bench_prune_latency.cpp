@@ -1,18 +1,23 @@
 // bench_prune_latency: latency of channel-pruned models against their originals, on the
 // bundled runtime and in ONNX Runtime, in the same run. Not a test: it prints a table.
 //
-//   bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--node PATH]
-//                       [ORIGINAL.onnx PRUNED.onnx ...]
+//   bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--round-to K]
+//                       [--ort-profile] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]
 //
 // Without model arguments, examples/fashion-mnist/mobile.onnx and resnet.onnx are pruned
-// in process (prune_model: --granularity channel --ratio R, default 0.5, criterion l1) and
-// written to a temporary folder. Each engine is timed as bench_runtime_vs_ort does: the
+// in process (prune_model: --granularity channel --ratio R, default 0.5, criterion l1,
+// --round-to K, default 1) and written to a temporary folder. Each engine is timed as bench_runtime_vs_ort does: the
 // runtime in process through mc_check's run_check (Interpreter::run() wall time, one
 // thread), ORT through `node tests/peers/ort_run.js MODEL --bench` (one intra-op thread,
 // session.run() latency seen from Node, ~0.03 ms binding overhead per call: batch 32 is
 // reported too; a one-Relu model with the same input is timed in ORT as well, and the last
 // column subtracts its time, the binding overhead, from both). Inputs are seeded uniform
 // [-1, 1). ratio = pruned / original p50 on the same engine; the target is <= 0.6 on both.
+// --ort-profile adds a second table from ORT's own profiler (ort_run.js --profile, a separate
+// profiled session making the same runs): kernels per run (nodes of ORT's optimized graph,
+// e.g. NCHWc reorders), model_run p50 and summed kernel time, with their pruned/original
+// ratios. The profiler costs microseconds per node and its times are whole microseconds, so on
+// small models those figures say where time goes, not what the latency is.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -41,13 +46,14 @@ using mc::bench::find_node;
 
 int usage() {
   std::fprintf(stderr,
-               "usage: bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--node PATH] "
-               "[ORIGINAL.onnx PRUNED.onnx ...]\n");
+               "usage: bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--round-to K] "
+               "[--ort-profile] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]\n");
   return 2;
 }
 
 struct Timing {
   double rt_p50 = 0, ort_p50 = 0;
+  mc::bench::OrtTiming ort;  // with the profile figures when --ort-profile
 };
 
 // ORT p50 of `model` on a seeded uniform [-1, 1) input of `shape`.
@@ -57,7 +63,7 @@ double time_ort(const std::string& model, const std::string& input_name, const s
 }
 
 Timing time_model(const std::string& model, int64_t batch, int runs, int warmup, const std::string& node,
-                  const fs::path& tmp, std::vector<int64_t>* input_shape, std::string* input_name) {
+                  const fs::path& tmp, bool profile, std::vector<int64_t>* input_shape, std::string* input_name) {
   mc::check::CheckOptions o;
   o.model = model;
   o.batch = batch;
@@ -67,7 +73,12 @@ Timing time_model(const std::string& model, int64_t batch, int runs, int warmup,
   const mc::check::CheckReport r = mc::check::run_check(o);
   *input_shape = r.input_shape;
   *input_name = r.input_name;
-  return {r.p50_ms, time_ort(model, r.input_name, r.input_shape, runs, warmup, node, tmp)};
+  Timing t;
+  t.rt_p50 = r.p50_ms;
+  t.ort = mc::bench::time_ort(node, model, r.input_name, r.input_shape, runs, warmup, tmp,
+                              profile ? tmp / "profile.json" : fs::path());
+  t.ort_p50 = t.ort.p50_ms;
+  return t;
 }
 
 // A one-Relu model with the same input: its ORT time is almost all Node binding overhead
@@ -100,6 +111,8 @@ std::string write_overhead_model(const std::string& input_name, const std::vecto
 int main(int argc, char** argv) {
   int runs = 200, warmup = 20;
   double ratio = 0.5;
+  int64_t round_to = 1;
+  bool ort_profile = false;
   std::vector<int64_t> batches = {1, 32};
   std::string node_arg;
   std::vector<std::string> models;
@@ -110,6 +123,8 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") warmup = std::atoi(value().c_str());
     else if (a == "--node") node_arg = value();
     else if (a == "--ratio") ratio = std::atof(value().c_str());
+    else if (a == "--round-to") round_to = std::atoll(value().c_str());
+    else if (a == "--ort-profile") ort_profile = true;
     else if (a == "--batches") {
       batches.clear();
       std::stringstream ss(value());
@@ -118,7 +133,7 @@ int main(int argc, char** argv) {
     } else if (!a.empty() && a[0] == '-') return usage();
     else models.push_back(a);
   }
-  if (runs < 1 || warmup < 0 || batches.empty() || models.size() % 2 != 0 || !(ratio >= 0 && ratio < 1)) return usage();
+  if (runs < 1 || warmup < 0 || batches.empty() || models.size() % 2 != 0 || !(ratio >= 0 && ratio < 1) || round_to < 1) return usage();
   for (int64_t b : batches)
     if (b < 1) return usage();
   const std::string node = find_node(node_arg);
@@ -139,6 +154,7 @@ int main(int argc, char** argv) {
         po.granularity = mc::prune::Granularity::Channel;
         po.criterion = mc::prune::Criterion::L1;
         po.ratio = ratio;
+        po.round_to = round_to;
         mc::prune::prune_model(m, po);
         const fs::path out = tmp / (std::string(name) + ".pruned.onnx");
         mc::export_onnx_file(m, out.string(), {}, m.source_files);
@@ -164,8 +180,8 @@ int main(int argc, char** argv) {
         Row r{fs::path(models[i]).stem().string(), b, {}, {}, 0};
         std::vector<int64_t> shape;
         std::string input;
-        r.orig = time_model(models[i], b, runs, warmup, node, tmp, &shape, &input);
-        r.pruned = time_model(models[i + 1], b, runs, warmup, node, tmp, &shape, &input);
+        r.orig = time_model(models[i], b, runs, warmup, node, tmp, ort_profile, &shape, &input);
+        r.pruned = time_model(models[i + 1], b, runs, warmup, node, tmp, ort_profile, &shape, &input);
         r.overhead = time_ort(write_overhead_model(input, shape, tmp), input, shape, runs, warmup, node, tmp);
         rows.push_back(r);
       } catch (const std::exception& e) {
@@ -176,7 +192,8 @@ int main(int argc, char** argv) {
   std::error_code ec;
   fs::remove_all(tmp, ec);
   std::printf("pruned vs original, 1 thread, %d runs after %d warm-up; p50 in ms", runs, warmup);
-  if (argc == 1 || models.size() == 4) std::printf(" (channel pruning, ratio %.2f unless pairs were given)", ratio);
+  if (argc == 1 || models.size() == 4)
+    std::printf(" (channel pruning, ratio %.2f, round-to %lld, unless pairs were given)", ratio, static_cast<long long>(round_to));
   std::printf("\n| model | batch | runtime original | runtime pruned | runtime ratio | ORT original | ORT pruned | ORT ratio "
               "| ORT 1-Relu model | ORT ratio net of it |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -189,5 +206,19 @@ int main(int argc, char** argv) {
   std::printf("ratio = pruned / original on the same engine: <= 0.60 is the pruning issue's target.\n"
               "ORT is timed through Node: the 1-Relu model with the same input shows the per-call binding overhead,\n"
               "and the last column is (pruned - overhead) / (original - overhead).\n");
+  if (ort_profile) {
+    std::printf("\nONNX Runtime's own profiler (a separate profiled session, same runs; medians per run; its times are\n"
+                "whole microseconds and it adds microseconds per node, so on small models these are not latencies)\n"
+                "| model | batch | ORT kernels original | ORT kernels pruned | model_run original | model_run pruned | ratio "
+                "| kernel sum original | kernel sum pruned | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const auto& r : rows) {
+      const auto& a = r.orig.ort;
+      const auto& b = r.pruned.ort;
+      std::printf("| %s | %lld | %.0f | %.0f | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |\n", r.model.c_str(),
+                  (long long)r.batch, a.profile_kernels, b.profile_kernels, a.profile_model_run_ms, b.profile_model_run_ms,
+                  b.profile_model_run_ms / a.profile_model_run_ms, a.profile_kernel_ms, b.profile_kernel_ms,
+                  b.profile_kernel_ms / a.profile_kernel_ms);
+    }
+  }
   return rc;
 }

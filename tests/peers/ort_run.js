@@ -11,9 +11,10 @@
 // --bench prints {"p50_ms":..,"min_ms":..,"runs":N} (session.run latency only).
 // --profile FILE: after that, a second session with ONNX Runtime's profiler on makes the
 // same runs (warm-up + runs with --bench, else one) and its trace JSON is written to FILE
-// (atomically). The timed session above never profiles: the profiler costs about 3 us per
-// node here. With --bench the JSON line gets "profile": {"file", "model_run_p50_ms" (ORT's
-// own timer of session.run, profiled), "kernels_per_run" (nodes of the optimized graph that
+// (atomically). The timed session above never profiles: the profiler costs microseconds per
+// node (mobile.onnx, batch 1: model_run 0.088 ms profiled vs 0.032 ms through Node unprofiled).
+// With --bench the JSON line gets "profile": {"file", "model_run_p50_ms" (ORT's own timer of
+// session.run, profiled), "kernels_per_run" (nodes of the optimized graph that
 // ran, e.g. NCHWc reorders), "kernel_ms_per_run" (their summed durations, integer us each);
 // medians over the timed runs}.
 // Exit codes: 0 ok, 2 bad input or usage (one line on stderr), 3 internal error.
