@@ -2,7 +2,7 @@
 // bundled runtime and in ONNX Runtime, in the same run. Not a test: it prints a table.
 //
 //   bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--round-to K]
-//                       [--ort-profile] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]
+//                       [--ort-profile] [--ort-prefixes] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]
 //
 // Without model arguments, examples/fashion-mnist/mobile.onnx and resnet.onnx are pruned
 // in process (prune_model: --granularity channel --ratio R, default 0.5, criterion l1,
@@ -18,12 +18,18 @@
 // e.g. NCHWc reorders), model_run p50 and summed kernel time, with their pruned/original
 // ratios. The profiler costs microseconds per node and its times are whole microseconds, so on
 // small models those figures say where time goes, not what the latency is.
+// --ort-prefixes times, in ORT through Node as above, the original and the pruned model cut at
+// the data input of each Conv (the prefix computing that value, which becomes the only output)
+// and whole; the difference between consecutive prefixes is what that stretch of the graph
+// adds to the latency (plus the change in output size copied back to Node), the first one is
+// net of the 1-Relu model. Unlike the profiler this costs nothing per node.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,7 +53,7 @@ using mc::bench::find_node;
 int usage() {
   std::fprintf(stderr,
                "usage: bench_prune_latency [--runs N] [--warmup W] [--batches 1,32] [--ratio R] [--round-to K] "
-               "[--ort-profile] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]\n");
+               "[--ort-profile] [--ort-prefixes] [--node PATH] [ORIGINAL.onnx PRUNED.onnx ...]\n");
   return 2;
 }
 
@@ -106,13 +112,73 @@ std::string write_overhead_model(const std::string& input_name, const std::vecto
   return out.string();
 }
 
+// The data input of every Conv that is not a graph input, in graph order, without repeats.
+std::vector<std::string> conv_cuts(const mc::Model& m) {
+  std::vector<std::string> cuts;
+  for (const auto& n : m.graph.nodes)
+    if (n.op_type == "Conv" && !n.inputs.empty() && !m.graph.is_graph_input(n.inputs[0]) &&
+        std::find(cuts.begin(), cuts.end(), n.inputs[0]) == cuts.end())
+      cuts.push_back(n.inputs[0]);
+  return cuts;
+}
+
+// `m` cut at `value`: the nodes `value` depends on, with `value` as the only graph output.
+mc::Model prefix_model(const mc::Model& m, const std::string& value) {
+  mc::Model p = m;
+  std::set<std::string> need = {value};
+  std::vector<mc::Node> kept;
+  for (auto it = m.graph.nodes.rbegin(); it != m.graph.nodes.rend(); ++it) {
+    if (std::none_of(it->outputs.begin(), it->outputs.end(), [&](const std::string& o) { return need.count(o) > 0; }))
+      continue;
+    kept.insert(kept.begin(), *it);
+    need.insert(it->inputs.begin(), it->inputs.end());
+  }
+  p.graph.nodes = kept;
+  p.graph.initializers.clear();
+  for (const auto& t : m.graph.initializers)
+    if (need.count(t.name)) p.graph.initializers.push_back(t);
+  mc::ValueInfo out;
+  if (const mc::ValueInfo* vi = m.graph.value(value)) out = *vi;
+  out.name = value;
+  out.dtype = mc::DType::F32;
+  p.graph.outputs = {out};
+  return p;
+}
+
+struct PrefixRow {
+  std::string cut;
+  double orig = 0, pruned = 0;
+};
+
+// ORT p50 of each prefix of `orig_path` and `pruned_path` (cut at the Convs' inputs both share), then whole.
+std::vector<PrefixRow> time_prefixes(const std::string& orig_path, const std::string& pruned_path, const std::string& input,
+                                     const std::vector<int64_t>& shape, int runs, int warmup, const std::string& node,
+                                     const fs::path& tmp) {
+  const mc::Model a = mc::import_onnx_file(orig_path), b = mc::import_onnx_file(pruned_path);
+  const auto cb = conv_cuts(b);
+  std::vector<PrefixRow> rows;
+  const fs::path file = tmp / "prefix.onnx";
+  for (const auto& cut : conv_cuts(a)) {
+    if (std::find(cb.begin(), cb.end(), cut) == cb.end()) continue;
+    PrefixRow r{cut};
+    mc::export_onnx_file(prefix_model(a, cut), file.string());
+    r.orig = time_ort(file.string(), input, shape, runs, warmup, node, tmp);
+    mc::export_onnx_file(prefix_model(b, cut), file.string());
+    r.pruned = time_ort(file.string(), input, shape, runs, warmup, node, tmp);
+    rows.push_back(r);
+  }
+  rows.push_back({"(whole model)", time_ort(orig_path, input, shape, runs, warmup, node, tmp),
+                  time_ort(pruned_path, input, shape, runs, warmup, node, tmp)});
+  return rows;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int runs = 200, warmup = 20;
   double ratio = 0.5;
   int64_t round_to = 1;
-  bool ort_profile = false;
+  bool ort_profile = false, ort_prefixes = false;
   std::vector<int64_t> batches = {1, 32};
   std::string node_arg;
   std::vector<std::string> models;
@@ -125,6 +191,7 @@ int main(int argc, char** argv) {
     else if (a == "--ratio") ratio = std::atof(value().c_str());
     else if (a == "--round-to") round_to = std::atoll(value().c_str());
     else if (a == "--ort-profile") ort_profile = true;
+    else if (a == "--ort-prefixes") ort_prefixes = true;
     else if (a == "--batches") {
       batches.clear();
       std::stringstream ss(value());
@@ -172,17 +239,19 @@ int main(int argc, char** argv) {
     int64_t batch;
     Timing orig, pruned;
     double overhead;
+    std::vector<PrefixRow> prefixes;
   };
   std::vector<Row> rows;
   for (size_t i = 0; i < models.size(); i += 2)
     for (int64_t b : batches) {
       try {
-        Row r{fs::path(models[i]).stem().string(), b, {}, {}, 0};
+        Row r{fs::path(models[i]).stem().string(), b, {}, {}, 0, {}};
         std::vector<int64_t> shape;
         std::string input;
         r.orig = time_model(models[i], b, runs, warmup, node, tmp, ort_profile, &shape, &input);
         r.pruned = time_model(models[i + 1], b, runs, warmup, node, tmp, ort_profile, &shape, &input);
         r.overhead = time_ort(write_overhead_model(input, shape, tmp), input, shape, runs, warmup, node, tmp);
+        if (ort_prefixes) r.prefixes = time_prefixes(models[i], models[i + 1], input, shape, runs, warmup, node, tmp);
         rows.push_back(r);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_prune_latency: %s batch %lld: %s\n", models[i].c_str(), (long long)b, e.what());
@@ -220,5 +289,21 @@ int main(int argc, char** argv) {
                   b.profile_kernel_ms / a.profile_kernel_ms);
     }
   }
+  if (ort_prefixes)
+    for (const auto& r : rows) {
+      std::printf("\n%s, batch %lld: ORT p50 (ms, through Node) of the model cut at each Conv's input; 'adds' = this\n"
+                  "prefix - the previous one (the first: - the 1-Relu model, %.4f)\n"
+                  "| cut at | original | pruned | original adds | pruned adds | pruned/original of what it adds |\n"
+                  "|---|---:|---:|---:|---:|---:|\n",
+                  r.model.c_str(), (long long)r.batch, r.overhead);
+      double pa = r.overhead, pb = r.overhead;
+      for (const auto& p : r.prefixes) {
+        const double da = p.orig - pa, db = p.pruned - pb;
+        std::printf("| %s | %.4f | %.4f | %.4f | %.4f | %s |\n", p.cut.c_str(), p.orig, p.pruned, da, db,
+                    da > 0.0005 ? std::to_string(db / da).substr(0, 4).c_str() : "n/a");
+        pa = p.orig;
+        pb = p.pruned;
+      }
+    }
   return rc;
 }
