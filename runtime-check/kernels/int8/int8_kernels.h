@@ -63,18 +63,24 @@ void int8_conv_qoffsets(const ConvGeom& g, const Int8ConvImage& im, int64_t* qof
 // W'[M][taps * Cq * 4] from W[M][C][kh][kw] (w2 must hold M * taps * Cq * 4 bytes).
 void int8_conv_reorder_weights(const ConvGeom& g, const int8_t* w, int8_t* w2);
 
-struct Int8Out {
-  const float* mult = nullptr;  // [M] per output channel
-  int32_t zero_point = 0, act_min = -128, act_max = 127;
-  bool f32 = false;             // fp32 output: y = (float)acc * mult[m] + fbias[m]
-  const float* fbias = nullptr; // [M] or nullptr (fp32 output only)
-};
-
 // QLinearAdd on runs: y[i] = clamp(rhe(ma * (float)(a[i*as] - za) + mb * (float)(b[i*bs] - zb)) + zy, lo, hi),
 // each product rounded to float32, then the sum (no FMA); strides 0 (broadcast) or 1.
 struct Int8AddParams {
   float ma = 1.f, mb = 1.f;
   int32_t za = 0, zb = 0, zy = 0, lo = -128, hi = 127;
+};
+
+struct Int8Out {
+  const float* mult = nullptr;  // [M] per output channel
+  int32_t zero_point = 0, act_min = -128, act_max = 127;
+  bool f32 = false;             // fp32 output: y = (float)acc * mult[m] + fbias[m]
+  const float* fbias = nullptr; // [M] or nullptr (fp32 output only)
+  // Fused residual QLinearAdd (conv_run only; int8 output): each output v, formed exactly as above, is
+  // replaced by add(v, r) of add_run with r = residual[same index as v] (y's layout): v is the add's
+  // input A when conv_is_a, else B. Sets apply add_run in place on output runs they just stored.
+  const int8_t* residual = nullptr;
+  bool conv_is_a = true;
+  Int8AddParams add;
 };
 
 // Depthwise geometry: one image [C][H][W] -> [C][OH][OW], weight [C][kh][kw]. Uses ConvGeom's

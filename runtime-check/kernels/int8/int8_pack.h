@@ -53,6 +53,20 @@ inline void gemm_pack(int M, int K, int MR, const int8_t* w, const int32_t* bias
     }
 }
 
+// Fused residual add of conv_run (Int8Out::residual): outputs [i0, i0 + n) of channels [m0, m1) (channel m's
+// outputs P apart), already stored, replaced in place by the set's add_run of them and the residual.
+using AddRunFn = void (*)(int64_t, const int8_t*, int, const int8_t*, int, const Int8AddParams&, int8_t*);
+inline void residual_block(AddRunFn add, const Int8Out& out, int m0, int m1, int64_t P, int64_t i0, int64_t n,
+                           int8_t* y) {
+  if (n <= 0) return;
+  for (int m = m0; m < m1; ++m) {
+    int8_t* ym = y + (int64_t)m * P + i0;
+    const int8_t* rm = out.residual + (int64_t)m * P + i0;
+    if (out.conv_is_a) add(n, ym, 1, rm, 1, out.add, ym);
+    else add(n, rm, 1, ym, 1, out.add, ym);
+  }
+}
+
 // Depthwise.
 inline int dw_taps_padded(int taps) { return (taps + 3) / 4 * 4; }
 inline size_t dw_w_off(int C) { return (size_t)round_up((int64_t)C * 4, 64); }

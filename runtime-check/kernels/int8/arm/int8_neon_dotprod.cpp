@@ -81,6 +81,9 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
       const int oy = rem / nt, ox0 = rem % nt * 16;
       gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
+      if (out.residual)
+        int8_pack::residual_block(add_run, out, tile * MR, tile * MR + MR < M ? tile * MR + MR : M, P,
+                                  (int64_t)oy * OW + ox0, OW - ox0 < 16 ? OW - ox0 : 16, y);
     }
   });
 }

@@ -75,6 +75,12 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
           }
           store(out, (int)m, (int32_t)acc, y, m * OH * OW + (int64_t)oy * OW + ox);
         }
+      if (out.residual) {  // fused QLinearAdd: the add's rule on channel m's int8 outputs and the residual
+        int8_t* ym = y + m * OH * OW;
+        const int8_t* rm = out.residual + m * OH * OW;
+        if (out.conv_is_a) add_run((int64_t)OH * OW, ym, 1, rm, 1, out.add, ym);
+        else add_run((int64_t)OH * OW, rm, 1, ym, 1, out.add, ym);
+      }
     }
   });
 }

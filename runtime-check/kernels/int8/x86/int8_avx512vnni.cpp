@@ -278,6 +278,13 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
           gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
         else
           gemm_tile<1, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
+        if (out.residual) {  // the outputs of grid columns [n0, e] are one run of y
+          const int e = (n0 + 32 < N ? n0 + 32 : N) - 1;
+          const int first = n0 % pitch < OW ? n0 / pitch * OW + n0 % pitch : (n0 / pitch + 1) * OW;
+          const int last = e / pitch * OW + (e % pitch < OW ? e % pitch : OW - 1);
+          const int m0 = half * 8;
+          int8_pack::residual_block(add_run, out, m0, m0 + 8 < M ? m0 + 8 : M, P, first, last - first + 1, y);
+        }
       }
     });
     return;
@@ -292,6 +299,9 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
         gemm_tile<2, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
       else
         gemm_tile<1, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
+      if (out.residual)
+        int8_pack::residual_block(add_run, out, half * 8, half * 8 + 8 < M ? half * 8 + 8 : M, P,
+                                  (int64_t)oy * OW + ox0, OW - ox0 < 32 ? OW - ox0 : 32, y);
     }
   });
 }

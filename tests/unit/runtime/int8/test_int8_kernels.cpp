@@ -346,6 +346,10 @@ struct ConvOpts {
   bool fixed_zx = false;
   int32_t zx = 0, lo = -128, hi = 127;
   int sh = 0;  // 0: same as s
+  // Fused residual QLinearAdd (Int8Out::residual): the conv output is the add's input A (or B), the add's
+  // output range [add_lo, add_hi]; multipliers 0.5 / 0.75 (ties) or seeded.
+  bool residual = false, conv_is_a = true, tie_mults = false;
+  int32_t add_lo = -128, add_hi = 127;
 };
 
 void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
@@ -419,6 +423,39 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
                 << g.sh << "," << s << " d" << d << " zx " << zx << " range [" << opt.lo << "," << opt.hi << "]");
     REQUIRE(run(*ks, pf) == ref);
   }
+  if (!opt.residual) return;
+  // Fused residual add: every set, the reference included, equals the unfused pair written literally
+  // (the conv bytes above, then the QLinearAdd rule: float32 products, then the sum, rhe, + z_y, clamp).
+  std::vector<int8_t> res(ref.size());
+  for (int8_t& v : res) v = (int8_t)r.range(-128, 127);
+  mcrt::Int8AddParams ap;
+  ap.ma = opt.tie_mults ? 0.5f : 0.2f + 1.5f * r.unit();
+  ap.mb = opt.tie_mults ? 0.75f : 0.2f + 1.5f * r.unit();
+  ap.za = r.range(-128, 127);
+  ap.zb = r.range(-128, 127);
+  ap.zy = r.range(-30, 30);
+  ap.lo = opt.add_lo;
+  ap.hi = opt.add_hi;
+  std::vector<int8_t> want(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const int32_t a = opt.conv_is_a ? ref[i] : res[i], b = opt.conv_is_a ? res[i] : ref[i];
+    const float fa = ap.ma * (float)(a - ap.za), fb = ap.mb * (float)(b - ap.zb);
+    const float f = fa + fb;
+    const double v = (double)std::nearbyint(f) + ap.zy;
+    want[i] = (int8_t)(v < ap.lo ? ap.lo : (v > ap.hi ? ap.hi : v));
+  }
+  o.residual = res.data();
+  o.conv_is_a = opt.conv_is_a;
+  o.add = ap;
+  {
+    INFO("reference set, fused add, conv is A: " << opt.conv_is_a);
+    REQUIRE(run(mcrt::int8_kernels_reference(), nullptr) == want);
+  }
+  for (const Int8KernelSet* ks : optimized_sets()) {
+    INFO("set " << ks->name << " fused add C=" << C << " " << H << "x" << W << " M=" << M << " k " << kh << "x" << kw
+                << " s" << s << " conv is A: " << opt.conv_is_a);
+    REQUIRE(run(*ks, pf) == want);
+  }
 }
 
 }  // namespace
@@ -481,6 +518,28 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   check_conv(8, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(2, 1, 4200, 3, 1, 3, 1, 1, 0, 1, 0, 1, seed++);    // rows wider than the row buffer
   check_conv(5, 2, 4301, 4, 1, 3, 2, 1, 0, 1, 0, 0, seed++);    // same, stride 2
+}
+
+TEST_CASE("int8 implicit-GEMM conv with a fused residual QLinearAdd: every set equals conv then add", "[int8][kernels]") {
+  uint64_t seed = 900;
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  ConvOpts o;
+  o.residual = true;
+  o.tie_mults = true;
+  check_conv(16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);  // rows of 28 (per-row tiles)
+  check_conv(32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);  // grid, pitch 16
+  check_conv(64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook(), o);
+  o.conv_is_a = false;
+  o.tie_mults = false;
+  o.add_lo = -3;  // a Relu fused into the add: act_min = z_y-like floor
+  check_conv(13, 14, 14, 19, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+  check_conv(16, 28, 28, 32, 1, 1, 2, 1, 0, 0, 0, 0, seed++, nullptr, o);  // strided 1x1 (flat rows)
+  check_conv(9, 5, 40, 7, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook(), o);
+  o.add_hi = 50;
+  o.lo = 0;  // the conv's own clamp first, then the add's
+  check_conv(12, 9, 9, 20, 1, 1, 1, 1, 0, 0, 0, 0, seed++, nullptr, o);  // pointwise
+  check_conv(5, 13, 7, 17, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook(), o);
 }
 
 namespace {
