@@ -18,8 +18,10 @@ Status int8_act_quant(const NodePlan& n, const TensorPlan& t, const char* what, 
   return Status::Ok();
 }
 
-Status int8_act_range(const NodePlan& n, int32_t* lo, int32_t* hi) {
-  const int64_t a = n.attrs.i(fb::AttrKey_act_min, -128), b = n.attrs.i(fb::AttrKey_act_max, 127);
+Status int8_act_range(const NodePlan& n, int32_t* lo, int32_t* hi) { return int8_act_range(n, n.attrs, lo, hi); }
+
+Status int8_act_range(const NodePlan& n, const AttrMap& attrs, int32_t* lo, int32_t* hi) {
+  const int64_t a = attrs.i(fb::AttrKey_act_min, -128), b = attrs.i(fb::AttrKey_act_max, 127);
   if (a < -128 || a > 127 || b < -128 || b > 127 || a > b)
     return fail(n, StatusCode::kInvalidModel, "act_min/act_max must satisfy -128 <= act_min <= act_max <= 127");
   *lo = (int32_t)a;

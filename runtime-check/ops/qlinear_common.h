@@ -15,6 +15,8 @@ struct ActQuant {
 Status int8_act_quant(const NodePlan& n, const TensorPlan& t, const char* what, ActQuant* q);
 // act_min / act_max attributes (default -128 / 127): both in [-128, 127], min <= max.
 Status int8_act_range(const NodePlan& n, int32_t* lo, int32_t* hi);
+// Same, from another node's attributes (a fused QLinearAdd's); errors name n.
+Status int8_act_range(const NodePlan& n, const AttrMap& attrs, int32_t* lo, int32_t* hi);
 // Constant int8 weight with per-tensor or per-channel (along `axis`) symmetric quant: scales per
 // channel (`channels` of them, one repeated when per-tensor), weights in [-127, 127].
 Status int8_weight_scales(const NodePlan& n, const TensorPlan& w, int axis, int64_t channels, std::vector<float>* s);

@@ -8,9 +8,11 @@
 // weight has zeros runs the int8 sparse kernels (kernels/sparse/sparse_int8_kernels.h) where the cost model
 // (sparse_cost_model.h) says they beat the dense GEMM (same bytes either way).
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
+#include "kernels/parallel_for.h"
 #include "kernels/sparse/sparse_cost_model.h"
 #include "kernels/sparse/sparse_int8_kernels.h"
 #include "ops/qlinear_common.h"
@@ -38,6 +40,7 @@ struct QConvState : OpState {
   const Int8SparseKernelSet* sks = nullptr;  // sparse pointwise: W [M, C] in CSR, bias (or null)
   Int8CsrMatrix csr;
   const int32_t* bias = nullptr;
+  bool residual = false;  // fused QLinearAdd (NodePlan::residual_*): out.add, out.conv_is_a
 };
 
 void run_qconv(const NodePlan& n, const ExecContext& ctx) {
@@ -48,20 +51,38 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
   const int64_t in_img = (int64_t)g.C * g.H * g.W;
   const int64_t P = (int64_t)g.OH * g.OW, out_img = (int64_t)g.M * P;
   void* scratch = ctx.scratch(n);
+  const int8_t* res = st.residual ? static_cast<const int8_t*>(ctx.in(n.inputs[(size_t)n.residual_input])) : nullptr;
+  // Fused add outside conv_run: the add's rule on the image's int8 outputs, in place.
+  auto add_after = [&](int b) {
+    if (!res) return;
+    int8_t* yb = y + b * out_img;
+    const int8_t* rb = res + b * out_img;
+    parallel_for(ctx.pf, g.M, [&](int64_t m0, int64_t m1) {
+      int8_t* ym = yb + m0 * P;
+      const int8_t* rm = rb + m0 * P;
+      const int64_t len = (m1 - m0) * P;
+      if (st.out.conv_is_a) st.ks->add_run(len, ym, 1, rm, 1, st.out.add, ym);
+      else st.ks->add_run(len, rm, 1, ym, 1, st.out.add, ym);
+    });
+  };
   for (int b = 0; b < g.N; ++b) {
     if (st.sks) {
       st.sks->pointwise_run((int)P, st.csr, st.bias, x + b * in_img, st.zx, st.out, y + b * out_img, ctx.pf);
+      add_after(b);
       continue;
     }
     if (st.depthwise) {
       st.ks->dw_run(g, st.packed[0], x + b * in_img, st.zx, st.out, y + b * out_img, scratch, ctx.pf);
+      add_after(b);
       continue;
     }
     if (st.implicit) {
       int8_t* img = static_cast<int8_t*>(scratch);
       int8_conv_image(g, st.im, x + b * in_img, (int8_t)st.zx, img);
+      Int8Out o = st.out;  // a fused add happens in conv_run, on the outputs it has just stored
+      if (res) o.residual = res + b * out_img;
       st.ks->conv_run(g.M, st.flat ? 1 : g.OH, st.flat ? (int)P : g.OW, st.K, st.packed[0], img, st.im.row_step,
-                      st.qoff.data(), st.zx, st.out, y + b * out_img, ctx.pf);
+                      st.qoff.data(), st.zx, o, y + b * out_img, ctx.pf);
       continue;
     }
     for (int gi = 0; gi < g.group; ++gi) {
@@ -72,6 +93,7 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
       st.ks->gemm_run(st.mg, (int)P, st.K, st.packed[(size_t)gi], xp, st.zx, o, y + b * out_img + gi * st.mg * P, P,
                       ctx.pf);
     }
+    add_after(b);
   }
 }
 
@@ -94,7 +116,8 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
   Shape oshape = {x.shape[0], M};
   for (int i = 0; i < sg.rank; ++i) oshape.push_back(sg.out[i]);
   MCRT_RETURN_IF_ERROR(ctx.set_output(n, 0, DType::kI8, oshape));
-  MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.outputs[0]), "output", &qy));
+  // A fused residual QLinearAdd: the conv's own output is tensor residual_mid, the step's output the add's.
+  MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.residual_mid >= 0 ? n.residual_mid : n.outputs[0]), "output", &qy));
   MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(oshape) * (double)K));
 
   auto st = std::make_unique<QConvState>();
@@ -105,6 +128,24 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
   st->out.mult = st->mult.data();
   st->out.zero_point = qy.zp;
   MCRT_RETURN_IF_ERROR(int8_act_range(n, &st->out.act_min, &st->out.act_max));
+  if (n.residual_mid >= 0) {  // the add's rule (ops/qlinear_add.cpp) with the conv output as A or B
+    ActQuant qr, qo;
+    MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.inputs[(size_t)n.residual_input]), "residual input", &qr));
+    MCRT_RETURN_IF_ERROR(int8_act_quant(n, ctx.t(n.outputs[0]), "fused add output", &qo));
+    const ActQuant& qa = n.residual_conv_is_a ? qy : qr;
+    const ActQuant& qb = n.residual_conv_is_a ? qr : qy;
+    Int8AddParams& ap = st->out.add;
+    ap.ma = qa.scale / qo.scale;
+    ap.mb = qb.scale / qo.scale;
+    if (!std::isfinite(ap.ma) || !std::isfinite(ap.mb))
+      return fail(n, StatusCode::kUnsupported, "fused add: scale ratio s_a/s_y or s_b/s_y is not finite");
+    ap.za = qa.zp;
+    ap.zb = qb.zp;
+    ap.zy = qo.zp;
+    MCRT_RETURN_IF_ERROR(int8_act_range(n, n.residual_attrs, &ap.lo, &ap.hi));
+    st->out.conv_is_a = n.residual_conv_is_a;
+    st->residual = true;
+  }
   std::vector<int32_t> bias;
   n.prepare_only_inputs |= 1u << 1;
   if (ctx.present(n, 2)) {

@@ -261,6 +261,38 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
         break;
       }
     }
+    // 3b. int8 residual: QLinearConv output x read only by QLinearAdd(x, r) (either order), r computed before
+    // the conv, x, r and the add's output int8 of one declared shape. The conv still forms x's bytes
+    // exactly (with x's quantization, residual_mid) and then applies the add's rule to them in its epilogue.
+    for (uint32_t ni = 0; ni < nn; ++ni) {
+      NodePlan& a = nodes[ni];
+      if (a.op != fb::OpType_QLinearAdd || a.inputs.size() != 2 || a.inputs[0] < 0 || a.inputs[1] < 0) continue;
+      for (int k = 0; k < 2; ++k) {
+        const int x = a.inputs[k], r = a.inputs[1 - k];
+        const int p = producer[x];
+        if (p < 0 || x == r || readers[x] != 1 || is_graph_output[x] || skip[p] || nodes[p].fused ||
+            nodes[p].residual_input >= 0 || nodes[p].op != fb::OpType_QLinearConv)
+          continue;
+        if (producer[r] >= (int)p) continue;  // r must exist before the conv step runs
+        if (im.tensors[x].dtype != DType::kI8 || im.tensors[r].dtype != DType::kI8 ||
+            im.tensors[a.outputs[0]].dtype != DType::kI8)
+          continue;
+        std::vector<int64_t> sx, sr, so;
+        if (!declared(x, &sx) || !declared(r, &sr) || !declared(a.outputs[0], &so) || sx != sr || sx != so) continue;
+        NodePlan& c = nodes[p];
+        while (c.inputs.size() < 3) c.inputs.push_back(-1);
+        c.residual_input = (int)c.inputs.size();
+        c.inputs.push_back(r);
+        c.residual_node = (int)ni;
+        c.residual_mid = x;
+        c.residual_conv_is_a = k == 0;
+        c.residual_attrs = a.attrs;
+        c.outputs[0] = a.outputs[0];
+        producer[a.outputs[0]] = p;
+        skip[ni] = 1;
+        break;
+      }
+    }
     for (uint32_t ni = 0; ni < nn; ++ni) {
       NodePlan& a = nodes[ni];
       if (a.op != fb::OpType_Relu && a.op != fb::OpType_Clip) continue;
@@ -292,7 +324,7 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
     if (n.run == nullptr) return Status(StatusCode::kUnsupported, node_label(n) + ": no kernel chosen");
     if (n.residual_input >= 0) {  // fused residual: exactly the output's shape (no broadcasting)
       const TensorPlan& r = im.tensors[n.inputs[n.residual_input]];
-      if (r.shape != im.tensors[n.outputs[0]].shape || r.dtype != DType::kF32)
+      if (r.shape != im.tensors[n.outputs[0]].shape || r.dtype != im.tensors[n.outputs[0]].dtype)
         return InvalidModel(node_label(n) + ": residual input '" + r.name + "' of the fused Add has another shape");
     }
     // The file's declared shapes must agree with the inferred ones (§4.1).

@@ -93,6 +93,12 @@ struct NodePlan {
   // this step ran); -1 = none. residual_node: index of the fused Add node.
   int residual_input = -1;
   int residual_node = -1;
+  // int8 (QLinearConv -> QLinearAdd(., r)): the conv forms its int8 output as unfused, with the
+  // quantization of its own output tensor residual_mid (no longer produced), then applies the add's
+  // rule; residual_conv_is_a: that output was the add's input A; residual_attrs: the add's attributes.
+  int residual_mid = -1;
+  bool residual_conv_is_a = true;
+  AttrMap residual_attrs;
   // Chosen in prepare:
   RunFn run = nullptr;
   std::string kernel_name;

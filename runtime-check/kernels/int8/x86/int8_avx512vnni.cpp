@@ -63,7 +63,7 @@ struct Grid {
 template <int NV, bool kOff>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
                const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
-               int64_t ldy, const Grid* grid = nullptr) {
+               int64_t ldy, const Grid* grid = nullptr, const int8_t* res = nullptr) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
@@ -88,15 +88,43 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xv[v], wb);
     }
   }
+  // Fused residual add (res: out.residual aligned with y): the conv's int8 value v of each output, formed
+  // exactly (float product, clamp to [act_min - zp, act_max - zp], rhe, + zp), stays in int32 lanes; then
+  // the add's rule: ma * (float)(A - za) and mb * (float)(B - zb) rounded each, their sum, clamped to
+  // [lo - zy, hi - zy], rhe (+ zy at the pack). r16 loads the residual's 16 bytes at index i (mask k).
+  // Constants in locals (stores through int8_t* would otherwise force reloads of out's fields).
+  const Int8AddParams& ap = out.add;
+  const bool conv_a = out.conv_is_a;
+  const __m512 c_flo = _mm512_set1_ps((float)(out.act_min - out.zero_point));
+  const __m512 c_fhi = _mm512_set1_ps((float)(out.act_max - out.zero_point));
+  const __m512i c_zp = _mm512_set1_epi32(out.zero_point);
+  const __m512 a_ma = _mm512_set1_ps(ap.ma), a_mb = _mm512_set1_ps(ap.mb);
+  const __m512i a_za = _mm512_set1_epi32(ap.za), a_zb = _mm512_set1_epi32(ap.zb);
+  const __m512 a_flo = _mm512_set1_ps((float)(ap.lo - ap.zy)), a_fhi = _mm512_set1_ps((float)(ap.hi - ap.zy));
+  auto conv_v = [&](__m512i acc32, int m) {  // v in [act_min, act_max]
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc32), _mm512_set1_ps(out.mult[m]));
+    f = _mm512_min_ps(_mm512_max_ps(f, c_flo), c_fhi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(f), c_zp);
+  };
+  auto add_f = [&](__m512i v, __m512i r) {  // -> rhe'd add result minus zy, int32 lanes
+    const __m512i a = conv_a ? v : r, b = conv_a ? r : v;
+    const __m512 fa = _mm512_mul_ps(a_ma, _mm512_cvtepi32_ps(_mm512_sub_epi32(a, a_za)));
+    const __m512 fb = _mm512_mul_ps(a_mb, _mm512_cvtepi32_ps(_mm512_sub_epi32(b, a_zb)));
+    const __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(fa, fb), a_flo), a_fhi);
+    return _mm512_cvtps_epi32(f);
+  };
+  auto r16 = [&](int64_t i, __mmask16 k) { return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, res + i)); };
   if (grid == nullptr && !out.f32) {
     // int8 output, 4 vectors at a time (rows r, r+1 x 2 vectors, or rows r..r+3 x 1 vector): float product,
     // min with 65536 (so that vcvtps2dq cannot overflow to INT_MIN from above), vcvtps2dq (round half to
     // even), then saturating packs to int16, + zp (saturating), to int8, and the clamp to [act_min, act_max]
     // on bytes. Same integers as the rule: a value past int16 stays past [-128, 127] after + zp (|zp| <= 128),
     // and clamping to integer bounds commutes with rounding. One vpermd puts the packs' lanes in order.
+    // With a fused add, q32 is the add's result minus zy (already within [lo - zy, hi - zy]), packed the same.
     const __m512 big = _mm512_set1_ps(65536.f);
-    const __m512i zp16 = _mm512_set1_epi16((short)out.zero_point);
-    const __m512i lo8 = _mm512_set1_epi8((char)out.act_min), hi8 = _mm512_set1_epi8((char)out.act_max);
+    const __m512i zp16 = _mm512_set1_epi16((short)(res ? ap.zy : out.zero_point));
+    const __m512i lo8 = _mm512_set1_epi8((char)(res ? ap.lo : out.act_min));
+    const __m512i hi8 = _mm512_set1_epi8((char)(res ? ap.hi : out.act_max));
     // pack lane i holds dwords i of the 4 vectors a, b, c, d: output dword 4j + i <- pack dword 4i + j
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     auto q32 = [&](__m512i a, int m) {
@@ -112,12 +140,19 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     int8_t* y8 = static_cast<int8_t*>(y);
     const int m0 = tile * MR + h * 8;
     const int valid = N - n0;  // columns of this tile that exist (> 16 * (NV - 1))
+    const __mmask16 k0 = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
+    const __mmask16 k1 = valid >= 32 ? (__mmask16)0xFFFF : valid > 16 ? (__mmask16)((1u << (valid - 16)) - 1) : 0;
+    // one vector of channel m, columns n0 + 16 * v: the conv's value, or with a fused add the add's
+    auto qv = [&](__m512i a, int m, int v) {
+      if (res == nullptr) return q32(a, m);
+      return add_f(conv_v(a, m), r16((int64_t)m * ldy + n0 + 16 * v, v ? k1 : k0));
+    };
     if (NV == 2) {
       const __mmask32 k = valid >= 32 ? 0xFFFFFFFFu : ((1u << valid) - 1);
       for (int r = 0; r < 8 && m0 + r < M; r += 2) {
         const int m = m0 + r, m1 = m + 1 < M ? m + 1 : m;
-        const __m512i v = pack4(q32(acc[r][0], m), q32(acc[r][NV - 1], m), q32(acc[r + 1][0], m1),
-                                q32(acc[r + 1][NV - 1], m1));
+        const __m512i v = pack4(qv(acc[r][0], m, 0), qv(acc[r][NV - 1], m, 1), qv(acc[r + 1][0], m1, 0),
+                                qv(acc[r + 1][NV - 1], m1, 1));
         int8_t* p = y8 + (int64_t)m * ldy + n0;
         if (valid >= 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));
         else _mm256_mask_storeu_epi8(p, k, _mm512_castsi512_si256(v));
@@ -132,8 +167,8 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       for (int r = 0; r < 8 && m0 + r < M; r += 4) {
         int mm[4];
         for (int i = 0; i < 4; ++i) mm[i] = m0 + r + i < M ? m0 + r + i : m0 + r;
-        const __m512i v = pack4(q32(acc[r][0], mm[0]), q32(acc[r + 1][0], mm[1]), q32(acc[r + 2][0], mm[2]),
-                                q32(acc[r + 3][0], mm[3]));
+        const __m512i v = pack4(qv(acc[r][0], mm[0], 0), qv(acc[r + 1][0], mm[1], 0), qv(acc[r + 2][0], mm[2], 0),
+                                qv(acc[r + 3][0], mm[3], 0));
         alignas(64) int8_t t[64];
         _mm512_store_si512(t, v);
         for (int i = 0; i < 4 && m0 + r + i < M; ++i)
@@ -171,9 +206,11 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
         continue;
       }
       if (keep[v] == 0) continue;
-      const __m512i q = requant16(acc[r][v], m, out);
-      store_bytes(static_cast<int8_t*>(y) + (int64_t)m * ldy + first[v], (__mmask16)((1u << cnt[v]) - 1), cnt[v],
-                  _mm512_cvtepi32_epi8(_mm512_maskz_compress_epi32(keep[v], q)));
+      const __mmask16 kc = (__mmask16)((1u << cnt[v]) - 1);
+      const int64_t at = (int64_t)m * ldy + first[v];
+      __m512i q = _mm512_maskz_compress_epi32(keep[v], requant16(acc[r][v], m, out));
+      if (res) q = _mm512_add_epi32(add_f(q, r16(at, kc)), _mm512_set1_epi32(ap.zy));
+      store_bytes(static_cast<int8_t*>(y) + at, kc, cnt[v], _mm512_cvtepi32_epi8(q));
     }
   }
 }
@@ -275,16 +312,9 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       for (int64_t t = t0; t < t1; ++t) {
         const int half = (int)(t / ng), n0 = (int)(t % ng) * 32;
         if (N - n0 > 16)
-          gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
+          gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid, out.residual);
         else
-          gemm_tile<1, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid);
-        if (out.residual) {  // the outputs of grid columns [n0, e] are one run of y
-          const int e = (n0 + 32 < N ? n0 + 32 : N) - 1;
-          const int first = n0 % pitch < OW ? n0 / pitch * OW + n0 % pitch : (n0 / pitch + 1) * OW;
-          const int last = e / pitch * OW + (e % pitch < OW ? e % pitch : OW - 1);
-          const int m0 = half * 8;
-          int8_pack::residual_block(add_run, out, m0, m0 + 8 < M ? m0 + 8 : M, P, first, last - first + 1, y);
-        }
+          gemm_tile<1, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid, out.residual);
       }
     });
     return;
@@ -295,13 +325,11 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       const int oy = rem / nt, ox0 = rem % nt * 32;
       const int8_t* xr = img + oy * row_step;
       int8_t* yr = y + (int64_t)oy * OW;
+      const int8_t* rr = out.residual ? out.residual + (int64_t)oy * OW : nullptr;
       if (OW - ox0 > 16)
-        gemm_tile<2, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
+        gemm_tile<2, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P, nullptr, rr);
       else
-        gemm_tile<1, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P);
-      if (out.residual)
-        int8_pack::residual_block(add_run, out, half * 8, half * 8 + 8 < M ? half * 8 + 8 : M, P,
-                                  (int64_t)oy * OW + ox0, OW - ox0 < 32 ? OW - ox0 : 32, y);
+        gemm_tile<1, true>(l, base, half / 2, half % 2, M, OW, ox0, xr, 0, qoff, zx, out, yr, P, nullptr, rr);
     }
   });
 }

@@ -449,7 +449,7 @@ TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, 
                      G{1, 5, 11, 11, 7, 3, 3, 1, 2, 2, 2, 2, 2, 1}, G{1, 6, 9, 10, 6, 5, 5, 3, 1, 2, 2, 2, 2, 6},
                      G{1, 2, 1, 17, 3, 1, 5, 2, 1, 0, 2, 0, 1, 1}, G{1, 9, 5, 5, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1},
                      G{1, 8, 6, 6, 8, 3, 3, 2, 1, 1, 1, 0, 0, 8},
-                     // strided 1x1 (gathered into a compact block): odd sizes, batch 2, stride 3
+                     // strided 1x1 (implicit GEMM on stride phase 0): odd sizes, batch 2, stride 3
                      G{1, 9, 9, 10, 13, 1, 1, 2, 1, 0, 0, 0, 0, 1}, G{2, 5, 8, 8, 4, 1, 1, 3, 1, 0, 0, 0, 0, 1}}) {
     std::vector<int8_t> x((size_t)c.N * c.C * c.H * c.W), w((size_t)c.M * (c.C / c.group) * c.kh * c.kw);
     for (int8_t& v : x) v = (int8_t)rnd(-128, 127);
@@ -579,4 +579,133 @@ TEST_CASE("int8 Transpose, Unsqueeze, Squeeze keep the input's quant for the nex
   REQUIRE(r.status.ok());
   // x^T = {{1,4},{2,5},{3,6}} -> minus 1
   REQUIRE(as_i8(r.out) == std::vector<int8_t>{0, 3, 1, 4, 2, 5});
+}
+
+namespace {
+
+// An int8 residual block: x -> conv a (3x3 pad 1, Relu-clamped) -> t -> conv b (k x k, stride s, group g) -> u;
+// the shortcut is x itself (s == 1, C == M) or conv c (1x1 stride s) of x -> v; then QLinearAdd(u, shortcut)
+// (or the operands swapped), with a Relu (act_min = z_y). u_extra: u is also a graph output (a second reader,
+// so nothing may fuse into conv b).
+struct Block {
+  int N, C, H, W, M, k, s, g;
+  bool swap, conv_shortcut, u_extra;
+};
+
+ModelWriter block_model(const Block& b, uint32_t seed, std::vector<uint8_t>* input) {
+  auto rnd = [&](int lo, int hi) {
+    seed = seed * 1664525u + 1013904223u;
+    return lo + (int)((seed >> 8) % (uint32_t)(hi - lo + 1));
+  };
+  auto vec8 = [&](size_t n, int lo, int hi) {
+    std::vector<int8_t> v(n);
+    for (int8_t& e : v) e = (int8_t)rnd(lo, hi);
+    return v;
+  };
+  auto bias = [&](int n) {
+    std::vector<int32_t> v((size_t)n);
+    for (int32_t& e : v) e = rnd(-3000, 3000);
+    return v;
+  };
+  auto scales = [&](int n) {
+    std::vector<float> v((size_t)n);
+    for (float& e : v) e = 0.001f * (float)rnd(2, 9);
+    return v;
+  };
+  ModelWriter w;
+  const int OH = (b.H - 1) / b.s + 1, OW = (b.W - 1) / b.s + 1, p = b.k / 2;
+  const int x = act_i8(w, "x", {b.N, b.C, b.H, b.W}, 0.04f, rnd(-10, 10));
+  const int t = act_i8(w, "t", {b.N, b.C, b.H, b.W}, 0.05f, -20);
+  const int u = act_i8(w, "u", {b.N, b.M, OH, OW}, 0.06f, rnd(-10, 10));
+  const int y = act_i8(w, "y", {b.N, b.M, OH, OW}, 0.09f, -5);
+  const int wa = weight_i8(w, "wa", {b.C, b.C, 3, 3}, vec8((size_t)b.C * b.C * 9, -127, 127), scales(b.C), 0);
+  w.add_node(fb::OpType_QLinearConv, {x, wa, bias_i32(w, "ba", bias(b.C))}, {t},
+             {Attribute::Ints(fb::AttrKey_pads, {1, 1, 1, 1}), Attribute::Int(fb::AttrKey_act_min, -20)}, "conv_a");
+  const int wb = weight_i8(w, "wb", {b.M, b.C / b.g, b.k, b.k}, vec8((size_t)b.M * (b.C / b.g) * b.k * b.k, -127, 127),
+                           scales(b.M), 0);
+  w.add_node(fb::OpType_QLinearConv, {t, wb, bias_i32(w, "bb", bias(b.M))}, {u},
+             {Attribute::Ints(fb::AttrKey_pads, {p, p, p, p}), Attribute::Ints(fb::AttrKey_strides, {b.s, b.s}),
+              Attribute::Int(fb::AttrKey_group, b.g)},
+             "conv_b");
+  int sc = x;
+  if (b.conv_shortcut) {
+    sc = act_i8(w, "v", {b.N, b.M, OH, OW}, 0.03f, rnd(-10, 10));
+    const int wc = weight_i8(w, "wc", {b.M, b.C, 1, 1}, vec8((size_t)b.M * b.C, -127, 127), scales(b.M), 0);
+    w.add_node(fb::OpType_QLinearConv, {x, wc, bias_i32(w, "bc", bias(b.M))}, {sc},
+               {Attribute::Ints(fb::AttrKey_strides, {b.s, b.s})}, "conv_c");
+  }
+  w.add_node(fb::OpType_QLinearAdd, b.swap ? std::vector<int>{sc, u} : std::vector<int>{u, sc}, {y},
+             {Attribute::Int(fb::AttrKey_act_min, -5)}, "add");
+  w.set_inputs({x});
+  w.set_outputs(b.u_extra ? std::vector<int>{y, u} : std::vector<int>{y});
+  *input = bytes_of(vec8((size_t)b.N * b.C * b.H * b.W, -128, 127));
+  return w;
+}
+
+struct BlockRun {
+  std::vector<uint8_t> out;
+  size_t steps = 0;
+  std::string fused_kernel;  // the step named "...+add", if any
+};
+
+BlockRun run_block(const ModelWriter& w, const std::vector<uint8_t>& in, const mcrt::PrepareOptions& opt) {
+  BlockRun r;
+  std::vector<uint8_t> bytes;
+  REQUIRE(w.finish(&bytes).ok());
+  std::unique_ptr<mcrt::Model> m;
+  REQUIRE(mcrt::Model::load_buffer(bytes.data(), bytes.size(), &m).ok());
+  std::unique_ptr<mcrt::Interpreter> it;
+  const mcrt::Status s = mcrt::Interpreter::prepare(*m, opt, &it);
+  INFO(s.to_string());
+  REQUIRE(s.ok());
+  mcrt::TensorInfo t = it->input(0);
+  REQUIRE(t.bytes == in.size());
+  std::memcpy(t.data, in.data(), t.bytes);
+  REQUIRE(it->run().ok());
+  mcrt::TensorInfo o = it->output(0);
+  r.out.assign(static_cast<uint8_t*>(o.data), static_cast<uint8_t*>(o.data) + o.bytes);
+  r.steps = it->num_steps();
+  for (size_t i = 0; i < r.steps; ++i) {
+    const std::string k = it->step(i).kernel;
+    if (k.size() >= 4 && k.compare(k.size() - 4, 4, "+add") == 0) r.fused_kernel = k;
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("QLinearConv + QLinearAdd fused: the same bytes as unfused (sets, threads, operand order, paths)",
+          "[int8][ops][fusion]") {
+  for (const Block& b : {Block{1, 16, 14, 14, 16, 3, 1, 1, false, false, false},  // identity shortcut, conv is A
+                         Block{2, 16, 14, 14, 16, 3, 1, 1, true, false, false},   // conv is B, batch 2
+                         Block{1, 16, 14, 14, 32, 3, 2, 1, false, true, false},   // ResNet downsample: fuses into conv c
+                         Block{1, 12, 9, 9, 12, 1, 1, 1, true, false, false},     // pointwise conv b
+                         Block{1, 16, 7, 7, 16, 3, 1, 16, false, false, false},   // depthwise conv b (add after the kernel)
+                         Block{1, 8, 10, 10, 12, 3, 1, 2, true, true, false},     // grouped conv b (im2col)
+                         Block{1, 16, 14, 14, 16, 3, 1, 1, false, false, true}}) {  // u read twice: no fusion
+    INFO("block N" << b.N << " C" << b.C << " " << b.H << "x" << b.W << " M" << b.M << " k" << b.k << " s" << b.s
+                   << " g" << b.g << " swap " << b.swap << " conv shortcut " << b.conv_shortcut << " u read twice "
+                   << b.u_extra);
+    std::vector<uint8_t> in;
+    const ModelWriter w = block_model(b, 31u + (uint32_t)(b.M * 7 + b.k + b.g), &in);
+    mcrt::PrepareOptions unfused;
+    unfused.fuse_activations = false;
+    const BlockRun plain = run_block(w, in, unfused);
+    REQUIRE(plain.fused_kernel.empty());
+    mcrt::PrepareOptions ref, two;
+    ref.int8_kernels = &mcrt::int8_kernels_reference();
+    two.threads = 2;
+    for (const mcrt::PrepareOptions* o : {&ref, &two, static_cast<mcrt::PrepareOptions*>(nullptr)}) {
+      const BlockRun f = run_block(w, in, o ? *o : mcrt::PrepareOptions());
+      INFO("fused kernel " << f.fused_kernel << (o == &ref ? " (reference set)" : o == &two ? " (2 threads)" : ""));
+      REQUIRE(f.out == plain.out);
+      if (b.u_extra) {
+        REQUIRE(f.fused_kernel.empty());
+        REQUIRE(f.steps == plain.steps);
+      } else {
+        REQUIRE(f.fused_kernel.rfind("qconv2d_", 0) == 0);
+        REQUIRE(f.steps + 1 == plain.steps);
+      }
+    }
+  }
 }
