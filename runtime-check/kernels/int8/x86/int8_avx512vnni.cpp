@@ -81,10 +81,10 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     __m512i xv[NV];
     for (int v = 0; v < NV; ++v) xv[v] = _mm512_xor_si512(_mm512_loadu_si512(xq + 64 * v), flip);
-    int32_t w4[8];
-    std::memcpy(w4, wp, sizeof w4);
     for (int r = 0; r < 8; ++r) {
-      const __m512i wb = _mm512_set1_epi32(w4[r]);
+      int32_t w4;  // one 32-bit load per broadcast (vpbroadcastd from memory, not from a GPR)
+      std::memcpy(&w4, wp + 4 * r, 4);
+      const __m512i wb = _mm512_set1_epi32(w4);
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], xv[v], wb);
     }
   }
