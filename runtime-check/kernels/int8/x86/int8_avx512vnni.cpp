@@ -57,20 +57,21 @@ struct Grid {
   int pitch = 0, OW = 0;
 };
 
-// 8 output channels (half h of a packed 16-row tile) x 16*NV columns.
+// R output channels x 16*NV columns: R = 8 (half h of a packed 16-row tile) or R = 16 (the whole tile, h = 0;
+// for a single vector of columns, 16 dpbusd per column load instead of 8).
 // kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
 // grid (kOff only): columns are grid columns, see Grid.
-template <int NV, bool kOff>
+template <int NV, bool kOff, int R = 8>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
                const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
                int64_t ldy, const Grid* grid = nullptr, const int8_t* res = nullptr) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
-  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;
+  const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;  // (h = 0 when R = 16)
   // Accumulators start at the compensated bias of their row: bias - (zx + 128) * Σw (uint32 arithmetic).
-  __m512i acc[8][NV];
-  for (int r = 0; r < 8; ++r) {
-    const int m = tile * MR + h * 8 + r;  // rows past M: packed zeros, never stored
+  __m512i acc[R][NV];
+  for (int r = 0; r < R; ++r) {
+    const int m = tile * MR + h * R + r;  // rows past M: packed zeros, never stored
     const __m512i comp = m < M ? _mm512_set1_epi32((int32_t)((uint32_t)bias[m] - ((uint32_t)zx + 128u) * (uint32_t)wsum[m]))
                                : _mm512_setzero_si512();
     for (int v = 0; v < NV; ++v) acc[r][v] = comp;
@@ -81,7 +82,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     __m512i xv[NV];
     for (int v = 0; v < NV; ++v) xv[v] = _mm512_xor_si512(_mm512_loadu_si512(xq + 64 * v), flip);
-    for (int r = 0; r < 8; ++r) {
+    for (int r = 0; r < R; ++r) {
       int32_t w4;  // one 32-bit load per broadcast (vpbroadcastd from memory, not from a GPR)
       std::memcpy(&w4, wp + 4 * r, 4);
       const __m512i wb = _mm512_set1_epi32(w4);
@@ -138,7 +139,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       return _mm512_permutexvar_epi32(order, v);
     };
     int8_t* y8 = static_cast<int8_t*>(y);
-    const int m0 = tile * MR + h * 8;
+    const int m0 = tile * MR + h * R;
     const int valid = N - n0;  // columns of this tile that exist (> 16 * (NV - 1))
     const __mmask16 k0 = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
     const __mmask16 k1 = valid >= 32 ? (__mmask16)0xFFFF : valid > 16 ? (__mmask16)((1u << (valid - 16)) - 1) : 0;
@@ -149,7 +150,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     };
     if (NV == 2) {
       const __mmask32 k = valid >= 32 ? 0xFFFFFFFFu : ((1u << valid) - 1);
-      for (int r = 0; r < 8 && m0 + r < M; r += 2) {
+      for (int r = 0; r < R && m0 + r < M; r += 2) {
         const int m = m0 + r, m1 = m + 1 < M ? m + 1 : m;
         const __m512i v = pack4(qv(acc[r][0], m, 0), qv(acc[r][NV - 1], m, 1), qv(acc[r + 1][0], m1, 0),
                                 qv(acc[r + 1][NV - 1], m1, 1));
@@ -164,7 +165,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       }
     } else {
       const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
-      for (int r = 0; r < 8 && m0 + r < M; r += 4) {
+      for (int r = 0; r < R && m0 + r < M; r += 4) {
         int mm[4];
         for (int i = 0; i < 4; ++i) mm[i] = m0 + r + i < M ? m0 + r + i : m0 + r;
         const __m512i v = pack4(qv(acc[r][0], mm[0], 0), qv(acc[r + 1][0], mm[1], 0), qv(acc[r + 2][0], mm[2], 0),
@@ -195,8 +196,8 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       }
       cnt[v] = __builtin_popcount((unsigned)keep[v]);
     }
-  for (int r = 0; r < 8; ++r) {
-    const int m = tile * MR + h * 8 + r;
+  for (int r = 0; r < R; ++r) {
+    const int m = tile * MR + h * R + r;
     if (m >= M) break;
     for (int v = 0; v < NV; ++v) {
       const int c = n0 + 16 * v;
@@ -315,6 +316,18 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
           gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid, out.residual);
         else
           gemm_tile<1, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid, out.residual);
+      }
+    });
+    return;
+  }
+  if (OW <= 16 && !out.f32) {
+    // One vector of columns per row (e.g. a pointwise conv on a 4x4 plane, flattened): whole 16-row tiles.
+    parallel_for(pf, (int64_t)(l.Mp / MR) * OH, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int tile = (int)(t / OH), oy = (int)(t % OH);
+        const int8_t* rr = out.residual ? out.residual + (int64_t)oy * OW : nullptr;
+        gemm_tile<1, true, 16>(l, base, tile, 0, M, OW, 0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW,
+                               P, nullptr, rr);
       }
     });
     return;

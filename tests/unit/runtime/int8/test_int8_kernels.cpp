@@ -516,6 +516,13 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   check_conv(130, 4, 4, 129, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(6, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);    // channels past C on a plane past the z_x row
   check_conv(8, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
+  // Rows of at most 16 outputs outside the grid (whole 16-row tiles in the AVX-512 set): one row, a kernel much
+  // wider than the output, exactly 16 wide; M not a multiple of 16.
+  check_conv(20, 1, 16, 40, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
+  check_conv(9, 1, 13, 23, 1, 3, 1, 1, 0, 0, 0, 0, seed++, pool.hook());
+  check_conv(6, 5, 12, 20, 1, 9, 1, 1, 0, 0, 0, 0, seed++);
+  check_conv(8, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+  check_conv(128, 1, 16, 128, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(2, 1, 4200, 3, 1, 3, 1, 1, 0, 1, 0, 1, seed++);    // rows wider than the row buffer
   check_conv(5, 2, 4301, 4, 1, 3, 2, 1, 0, 1, 0, 0, seed++);    // same, stride 2
 }
@@ -540,6 +547,7 @@ TEST_CASE("int8 implicit-GEMM conv with a fused residual QLinearAdd: every set e
   o.lo = 0;  // the conv's own clamp first, then the add's
   check_conv(12, 9, 9, 20, 1, 1, 1, 1, 0, 0, 0, 0, seed++, nullptr, o);  // pointwise
   check_conv(5, 13, 7, 17, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook(), o);
+  check_conv(64, 1, 16, 40, 1, 1, 1, 1, 0, 0, 0, 0, seed++, nullptr, o);  // one row of 16 (16-row tiles)
 }
 
 namespace {
