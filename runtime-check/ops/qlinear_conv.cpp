@@ -24,6 +24,7 @@ namespace {
 struct QConvState : OpState {
   ConvGeom g{};
   bool depthwise = false;
+  bool conv1 = false;           // one input channel (group 1): the set's conv1 kernel (stem on a grey image)
   bool implicit = false;        // implicit GEMM on the re-laid-out image (group 1, not a plain 1x1)
   // The image's phase rows are exactly OW wide (no column of a row is junk: a 1x1 conv, or a kernel no
   // wider than the stride, e.g. ResNet's strided 1x1 downsample), so the output rows are one row of
@@ -73,6 +74,11 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
     }
     if (st.depthwise) {
       st.ks->dw_run(g, st.packed[0], x + b * in_img, st.zx, st.out, y + b * out_img, scratch, ctx.pf);
+      add_after(b);
+      continue;
+    }
+    if (st.conv1) {
+      st.ks->conv1_run(g, st.packed[0], x + b * in_img, st.zx, st.out, y + b * out_img, ctx.pf);
       add_after(b);
       continue;
     }
@@ -172,11 +178,11 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
   const bool sparse_pw = consider && (ctx.sparse_policy == SparsePolicy::kSparse || density < limit);
   if (st->depthwise) {
     void* p = nullptr;
-    MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.dw_packed_size(g.C, g.kh * g.kw), &p));
-    ks.dw_pack(g.C, g.kh * g.kw, wd8, bias.empty() ? nullptr : bias.data(), p);
+    MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.dw_packed_size(g), &p));
+    const char* variant = ks.dw_pack(g, wd8, bias.empty() ? nullptr : bias.data(), p);
     st->packed.push_back(p);
     n.scratch_bytes = ks.dw_scratch_size(g);
-    n.kernel_name = std::string("qconv2d_depthwise_") + ks.name;
+    n.kernel_name = std::string("qconv2d_depthwise_") + variant;
   } else if (sparse_pw) {
     // Sparse pointwise: W [M, C] in CSR.
     const Int8SparseKernelSet& sks =
@@ -197,6 +203,15 @@ Status prepare_qlinear_conv(PrepareContext& ctx, NodePlan& n) {
     if (density < limit) std::snprintf(why, sizeof why, "density %.2f < %.2f", density, limit);
     else std::snprintf(why, sizeof why, "density %.2f, sparse forced", density);
     n.kernel_reason = why;
+  } else if (g.group == 1 && g.C == 1 && ks.conv1_packed_size != nullptr && ks.conv1_packed_size(g) > 0) {
+    // One input channel (a stem on a grey image): K = kh * kw is too short for the GEMM's K-quads of 4
+    // channels (3 of 4 bytes zero); the set's conv1 kernel gathers the taps themselves 4 per quad.
+    st->conv1 = true;
+    void* p = nullptr;
+    MCRT_RETURN_IF_ERROR(ctx.alloc_weights(ks.conv1_packed_size(g), &p));
+    const char* variant = ks.conv1_pack(g, wd8, bias.empty() ? nullptr : bias.data(), p);
+    st->packed.push_back(p);
+    n.kernel_name = std::string("qconv2d_1ch_") + variant;
   } else if (g.group == 1) {
     // Implicit GEMM: the weight in the image's K order (tap-major, 4 channels per quad). Tiles run along
     // one output row, so a 7-wide output fills 7 of 16 lanes; im2col measured slower still (resnet's 7x7

@@ -100,15 +100,25 @@ struct Int8KernelSet {
   void (*conv_run)(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
                    const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf);
 
-  // --- depthwise conv ---
-  size_t (*dw_packed_size)(int C, int taps);
-  void (*dw_pack)(int C, int taps, const int8_t* w, const int32_t* bias, void* packed);
+  // --- depthwise conv (weight [C][kh][kw]); the packed buffer is for this geometry only ---
+  size_t (*dw_packed_size)(const ConvGeom& g);
+  // Returns the name of the kernel variant it packed for g (the ISA part of the kernel name: the set's
+  // name, or e.g. "avx512vbmi" when the AVX-512 VNNI set runs its VBMI depthwise path).
+  const char* (*dw_pack)(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);
   size_t (*dw_scratch_size)(const ConvGeom& g);
   void (*dw_run)(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
                  void* scratch, const ParallelFor* pf);
 
   // --- QLinearAdd on a run of n elements ---
   void (*add_run)(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y);
+
+  // --- one-input-channel conv (group 1, C == 1: a stem conv on a grey image), optional ---
+  // Same semantics as the implicit-GEMM conv of that geometry (weight [M][kh][kw], y [M][OH][OW]), no
+  // scratch. nullptr, or conv1_packed_size(g) == 0: the set has no such kernel for g (use conv_run).
+  size_t (*conv1_packed_size)(const ConvGeom& g);
+  const char* (*conv1_pack)(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);  // variant name
+  void (*conv1_run)(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+                    const ParallelFor* pf);
 };
 
 // The specification: scalar, readable, always available.
@@ -121,8 +131,9 @@ const Int8KernelSet* int8_kernels_avx512vnni();
 // getauxval(AT_HWCAP) has HWCAP_ASIMDDP; nullptr otherwise.
 const Int8KernelSet* int8_kernels_neon();
 const Int8KernelSet* int8_kernels_neon_dotprod();
-// The fastest available set, chosen once. MCRT_KERNELS=reference|avx2|neon caps the choice
-// (neon: the baseline even when dotprod exists).
+// The fastest available set, chosen once. MCRT_KERNELS=reference|avx2|avx512vnni|neon caps the choice
+// (neon: the baseline even when dotprod exists; avx512vnni: without the VBMI depthwise and one-channel
+// conv kernels, which the AVX-512 VNNI set otherwise runs when the CPU has AVX512_VBMI).
 const Int8KernelSet& int8_kernels_best();
 
 // QuantizeLinear per tensor, float32 -> int8 (s8) or uint8: y = saturate(rhe(x / scale) + zp), NaN -> 0,

@@ -12,8 +12,8 @@ namespace mcrt {
                 void* y, int64_t ldy, const ParallelFor* pf);                                                     \
   void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,          \
                 const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf);            \
-  size_t dw_packed_size(int C, int taps);                                                                         \
-  void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed);                              \
+  size_t dw_packed_size(const ConvGeom& g);                                                                       \
+  const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);                     \
   size_t dw_scratch_size(const ConvGeom& g);                                                                      \
   void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y, \
               void* scratch, const ParallelFor* pf);                                                              \
@@ -27,6 +27,23 @@ MCRT_INT8_DECLARE_SET(int8_neon_dotprod)
   Int8KernelSet {                                                                                              \
     name, ns::gemm_packed_size, ns::gemm_pack, ns::gemm_run, ns::conv_run, ns::dw_packed_size, ns::dw_pack,       \
         ns::dw_scratch_size,                                                                                   \
-        ns::dw_run, ns::add_run                                                                                \
+        ns::dw_run, ns::add_run, nullptr, nullptr, nullptr                                                     \
   }
+// The AVX-512 VBMI gather kernels (x86/int8_avx512vbmi_dw.cpp): depthwise and one-input-channel conv on a
+// plan of vpermb index tables built at pack. Used by the AVX-512 VNNI set when int8_x86_avx512vbmi().
+namespace int8_avx512vbmi {
+// Bytes of the packed plan for g (group == C == M, or C == 1 and group 1), 0 when the plan does not fit.
+size_t plan_size(const ConvGeom& g);
+void plan_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);  // packed: plan_size(g)
+void plan_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+              const ParallelFor* pf);
+}  // namespace int8_avx512vbmi
+// cpuid AVX512_VBMI (and AVX-512 VNNI) present and MCRT_KERNELS is not avx512vnni (x86 only).
+bool int8_x86_avx512vbmi();
+namespace int8_avx512vnni {
+size_t conv1_packed_size(const ConvGeom& g);
+const char* conv1_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);
+void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+               const ParallelFor* pf);
+}  // namespace int8_avx512vnni
 }  // namespace mcrt

@@ -121,9 +121,10 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   });
 }
 
-size_t dw_packed_size(int C, int taps) { return int8_pack::dw_packed_size(C, taps); }
-void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) {
-  int8_pack::dw_pack(C, taps, w, bias, packed);
+size_t dw_packed_size(const ConvGeom& g) { return int8_pack::dw_packed_size(g.C, g.kh * g.kw); }
+const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
+  int8_pack::dw_pack(g.C, g.kh * g.kw, w, bias, packed);
+  return "neon";
 }
 size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,

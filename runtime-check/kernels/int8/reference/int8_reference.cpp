@@ -85,9 +85,12 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   });
 }
 
-size_t dw_packed_size(int C, int taps) { return w_off(C) + (size_t)C * (size_t)taps; }
+size_t dw_packed_size(const ConvGeom& g) { return w_off(g.C) + (size_t)g.C * (size_t)(g.kh * g.kw); }
 
-void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) { gemm_pack(C, taps, w, bias, packed); }
+const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
+  gemm_pack(g.C, g.kh * g.kw, w, bias, packed);
+  return "reference";
+}
 
 size_t dw_scratch_size(const ConvGeom&) { return 0; }
 

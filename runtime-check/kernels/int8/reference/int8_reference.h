@@ -11,8 +11,8 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
               int64_t ldy, const ParallelFor* pf);
 void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
               const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf);
-size_t dw_packed_size(int C, int taps);
-void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed);
+size_t dw_packed_size(const ConvGeom& g);
+const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);
 size_t dw_scratch_size(const ConvGeom& g);
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf);

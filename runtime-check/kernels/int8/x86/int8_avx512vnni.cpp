@@ -369,16 +369,37 @@ inline DwLanes dw_lanes_layout(const ConvGeom& g) {
 }
 }  // namespace
 
-size_t dw_packed_size(int C, int taps) { return dw_lanes_off(C, taps) + (size_t)taps * dw_cp(C) * 2; }
-void dw_pack(int C, int taps, const int8_t* w, const int32_t* bias, void* packed) {
+// With AVX512_VBMI the gather plan of x86/int8_avx512vbmi_dw.cpp runs where it fits the geometry. The
+// packed buffer starts with a 64-byte tag block: the plan (its own header, tag 1) or tag 0 and the
+// layouts below from byte 64.
+namespace {
+constexpr size_t kDwTag = 64;
+inline size_t dw_vbmi_size(const ConvGeom& g) { return int8_x86_avx512vbmi() ? int8_avx512vbmi::plan_size(g) : 0; }
+}  // namespace
+
+size_t dw_packed_size(const ConvGeom& g) {
+  if (const size_t v = dw_vbmi_size(g)) return v;
+  const int C = g.C, taps = g.kh * g.kw;
+  return kDwTag + dw_lanes_off(C, taps) + (size_t)taps * dw_cp(C) * 2;
+}
+const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
+  if (dw_vbmi_size(g)) {
+    int8_avx512vbmi::plan_pack(g, w, bias, packed);
+    return "avx512vbmi";
+  }
+  std::memset(packed, 0, kDwTag);
+  packed = static_cast<uint8_t*>(packed) + kDwTag;
+  const int C = g.C, taps = g.kh * g.kw;
   int8_pack::dw_pack(C, taps, w, bias, packed);
   int16_t* wl = reinterpret_cast<int16_t*>(static_cast<uint8_t*>(packed) + dw_lanes_off(C, taps));
   const int Cp = dw_cp(C);
   std::memset(wl, 0, (size_t)taps * Cp * 2);
   for (int c = 0; c < C; ++c)
     for (int t = 0; t < taps; ++t) wl[(int64_t)t * Cp + c] = w[(int64_t)c * taps + t];
+  return "avx512vnni";
 }
 size_t dw_scratch_size(const ConvGeom& g) {
+  if (dw_vbmi_size(g)) return 0;
   if (!dw_lanes(g)) return int8_pack::dw_scratch_size(g);
   const DwLanes l = dw_lanes_layout(g);
   return l.t_bytes + l.o_bytes;
@@ -495,6 +516,10 @@ void dw_fill_plane_avx512(const ConvGeom& g, const int8_pack::DwPlanes& p, const
 // The unpacks leave outputs in a fixed lane order that one vpermt2d per 16 outputs undoes.
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
+  int32_t tag;
+  std::memcpy(&tag, packed, 4);
+  if (tag != 0) return int8_avx512vbmi::plan_run(g, packed, x, zx, out, y, pf);
+  packed = static_cast<const uint8_t*>(packed) + kDwTag;
   if (dw_lanes(g)) return dw_run_lanes(g, static_cast<const uint8_t*>(packed), x, zx, out, y, scratch, pf);
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
   const uint8_t* base = static_cast<const uint8_t*>(packed);

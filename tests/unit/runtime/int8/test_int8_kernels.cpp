@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -200,20 +202,42 @@ TEST_CASE("int8 requantization: ties round to even, in every set", "[int8][kerne
 
 namespace {
 
+// The variant names that dw_pack returned in the optimized sets (e.g. "avx512vbmi"), over all check_dw calls.
+std::map<std::string, int>& dw_variants() {
+  static std::map<std::string, int> v;
+  return v;
+}
+
+// Sets whose conv1 kernel exists on this CPU (the VBMI plan of the AVX-512 VNNI set).
+bool vbmi_expected() {
+#if defined(__x86_64__)
+  const char* cap = std::getenv("MCRT_KERNELS");
+  return mcrt::int8_kernels_avx512vnni() != nullptr && __builtin_cpu_supports("avx512vbmi") &&
+         !(cap != nullptr && std::string(cap) == "avx512vnni");
+#else
+  return false;
+#endif
+}
+
 std::vector<int8_t> run_dw(const Int8KernelSet& ks, const ConvGeom& g, const std::vector<int8_t>& w,
                            const std::vector<int32_t>& bias, const std::vector<int8_t>& x, int32_t zx,
-                           const Int8Out& o, const mcrt::ParallelFor* pf) {
-  const int taps = g.kh * g.kw;
-  Aligned packed(ks.dw_packed_size(g.C, taps));
-  ks.dw_pack(g.C, taps, w.data(), bias.data(), packed.p);
+                           const Int8Out& o, const mcrt::ParallelFor* pf, std::string* variant = nullptr) {
+  Aligned packed(ks.dw_packed_size(g));
+  const char* v = ks.dw_pack(g, w.data(), bias.data(), packed.p);
+  if (variant) *variant = v;
   Aligned scratch(ks.dw_scratch_size(g));
   std::vector<int8_t> y((size_t)g.C * g.OH * g.OW, (int8_t)0x11);
   ks.dw_run(g, packed.p, x.data(), zx, o, y.data(), scratch.p, pf);
   return y;
 }
 
-void check_dw(int C, int H, int W, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
-              const mcrt::ParallelFor* pf = nullptr) {
+struct DwOpts {
+  int zx = 1000;              // 1000: random
+  int act_min = -128, act_max = 127;
+  bool extreme_w = false;     // weights only +-127
+};
+
+ConvGeom dw_geom(int C, int H, int W, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int pb, int pr) {
   ConvGeom g{};
   g.N = 1;
   g.C = g.M = g.group = C;
@@ -221,32 +245,51 @@ void check_dw(int C, int H, int W, int kh, int kw, int s, int d, int pt, int pl,
   g.W = W;
   g.kh = kh;
   g.kw = kw;
-  g.sh = g.sw = s;
-  g.dh = g.dw = d;
+  g.sh = sh;
+  g.sw = sw;
+  g.dh = dh;
+  g.dw = dw;
   g.pad_t = pt;
   g.pad_l = pl;
   g.pad_b = pb;
   g.pad_r = pr;
   mcrt::conv2d_geom_finish(g);
+  return g;
+}
+
+void check_dw_geom(const ConvGeom& g, uint64_t seed, const mcrt::ParallelFor* pf = nullptr, const DwOpts& opt = {}) {
   REQUIRE(mcrt::conv2d_geom_valid(g));
+  const int C = g.C, kh = g.kh, kw = g.kw;
   Lcg r(seed);
-  std::vector<int8_t> w((size_t)C * kh * kw), x((size_t)C * H * W);
-  for (int8_t& v : w) v = (int8_t)r.range(-127, 127);
+  std::vector<int8_t> w((size_t)C * kh * kw), x((size_t)C * g.H * g.W);
+  for (int8_t& v : w) v = opt.extreme_w ? (int8_t)(r.next() % 2 ? 127 : -127) : (int8_t)r.range(-127, 127);
   for (int8_t& v : x) v = (int8_t)r.range(-128, 127);
   std::vector<int32_t> bias((size_t)C);
   for (int32_t& b : bias) b = r.range(-3000, 3000);
   std::vector<float> mult((size_t)C);
   for (float& m : mult) m = (0.3f + 4.f * r.unit()) / (float)(60 * kh * kw + 1);
-  const int32_t zx = r.range(-128, 127);
+  const int32_t zx = opt.zx == 1000 ? r.range(-128, 127) : opt.zx;
   Int8Out o;
   o.mult = mult.data();
   o.zero_point = r.range(-20, 20);
+  o.act_min = opt.act_min;
+  o.act_max = opt.act_max;
   const std::vector<int8_t> ref = run_dw(mcrt::int8_kernels_reference(), g, w, bias, x, zx, o, nullptr);
   for (const Int8KernelSet* ks : optimized_sets()) {
-    INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " k " << kh << "x" << kw << " s" << s << " d"
-                << d << " pads " << pt << "," << pl << "," << pb << "," << pr);
-    REQUIRE(run_dw(*ks, g, w, bias, x, zx, o, pf) == ref);
+    std::string variant;
+    const std::vector<int8_t> got = run_dw(*ks, g, w, bias, x, zx, o, pf, &variant);
+    INFO("set " << ks->name << " (" << variant << ") C=" << C << " " << g.H << "x" << g.W << " k " << kh << "x" << kw
+                << " s" << g.sh << "," << g.sw << " d" << g.dh << "," << g.dw << " pads " << g.pad_t << "," << g.pad_l
+                << "," << g.pad_b << "," << g.pad_r << " zx " << zx << " act [" << o.act_min << "," << o.act_max
+                << "]");
+    ++dw_variants()[variant];
+    REQUIRE(got == ref);
   }
+}
+
+void check_dw(int C, int H, int W, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
+              const mcrt::ParallelFor* pf = nullptr) {
+  check_dw_geom(dw_geom(C, H, W, kh, kw, s, s, d, d, pt, pl, pb, pr), seed, pf);
 }
 
 }  // namespace
@@ -268,6 +311,61 @@ TEST_CASE("int8 depthwise: every set equals the reference (odd sizes, strides, p
   check_dw(3, 4, 4, 3, 3, 2, 1, 0, 0, 1, 1, seed++);    // SAME_UPPER-like
 }
 
+TEST_CASE("int8 depthwise: kernels 1x1..7x7, strides 1..3, dilations, C 1..130, planes 1x1..40x40, extremes",
+          "[int8][kernels][dw]") {
+  dw_variants().clear();
+  uint64_t seed = 5000;
+  Lcg r(4242);
+  // Mobile's six depthwise layers (the VBMI plan's targets), then a seeded sweep of geometries.
+  check_dw(16, 28, 28, 3, 3, 2, 1, 1, 1, 1, 1, seed++);
+  check_dw(32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  check_dw(32, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1, seed++);
+  check_dw(64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  check_dw(64, 7, 7, 3, 3, 2, 1, 1, 1, 1, 1, seed++);
+  check_dw(128, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  const int vbmi_mobile = dw_variants()["avx512vbmi"];
+  if (vbmi_expected()) REQUIRE(vbmi_mobile == 6);  // the plan fits all six layers
+  int checked = 0;
+  for (int kh = 1; kh <= 7; ++kh)
+    for (int kw = 1; kw <= 7; ++kw) {
+      const int sh = r.range(1, 3), sw = r.range(1, 3), dh = r.range(1, 2), dw = r.range(1, 2);
+      const int H = r.range(1, 40), W = r.range(1, 40);
+      const int pt = r.range(0, kh / 2 + 1), pb = r.range(0, kh / 2 + 1), pl = r.range(0, kw / 2 + 1),
+                pr = r.range(0, kw / 2 + 1);
+      const ConvGeom g = dw_geom(r.range(1, 130), H, W, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr);
+      if (!mcrt::conv2d_geom_valid(g)) continue;  // window larger than the padded input
+      check_dw_geom(g, seed++);
+      ++checked;
+    }
+  REQUIRE(checked > 30);
+  // Planes 1x1 .. 40x40 at 3x3 (flattened groups, row groups, wide rows).
+  for (int hw : {1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 23, 31, 33, 40})
+    for (int s : {1, 2, 3}) check_dw_geom(dw_geom(3, hw, hw, 3, 3, s, s, 1, 1, 1, 1, 1, 1), seed++);
+  check_dw_geom(dw_geom(130, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), seed++);  // C past the 128 of mobile
+  check_dw_geom(dw_geom(5, 40, 40, 7, 7, 1, 1, 2, 2, 6, 6, 6, 6), seed++);  // 7x7 dilation 2
+  check_dw_geom(dw_geom(4, 12, 30, 2, 5, 3, 1, 1, 2, 0, 3, 1, 2), seed++);  // non-square, mixed strides
+  check_dw_geom(dw_geom(6, 3, 3, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4), seed++);    // outputs entirely in the padding
+  // z_x at the extremes and 0, fused activation ranges, weights at +-127.
+  for (int zx : {-128, 0, 127}) {
+    DwOpts o;
+    o.zx = zx;
+    check_dw_geom(dw_geom(20, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), seed++, nullptr, o);
+    o.extreme_w = true;
+    check_dw_geom(dw_geom(20, 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1), seed++, nullptr, o);
+    o.act_min = -5;
+    o.act_max = 60;
+    check_dw_geom(dw_geom(20, 28, 28, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2), seed++, nullptr, o);
+    o.act_min = 0;
+    o.act_max = 127;
+    check_dw_geom(dw_geom(33, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), seed++, nullptr, o);
+  }
+  std::string seen;
+  for (const auto& kv : dw_variants()) seen += kv.first + ":" + std::to_string(kv.second) + " ";
+  INFO("depthwise variants run: " << seen);
+  if (vbmi_expected()) REQUIRE(dw_variants()["avx512vbmi"] > 40);
+  SUCCEED();
+}
+
 TEST_CASE("int8 depthwise: results do not depend on the thread count", "[int8][kernels][threads]") {
   mcrt::ThreadPool pool;
   REQUIRE(pool.set_threads(2).ok());
@@ -275,6 +373,8 @@ TEST_CASE("int8 depthwise: results do not depend on the thread count", "[int8][k
   check_dw(32, 14, 14, 3, 3, 2, 1, 1, 1, 1, 1, 402, pool.hook());
   check_dw(72, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 403, pool.hook());  // small planes: channels in lanes (3 blocks)
   check_dw(40, 8, 8, 3, 3, 2, 1, 1, 1, 1, 1, 404, pool.hook());
+  check_dw(128, 4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 405, pool.hook());
+  check_dw(3, 28, 28, 3, 3, 2, 1, 1, 1, 1, 1, 406, pool.hook());  // 3 channels on 2 threads
 }
 
 TEST_CASE("int8 im2col: taps outside the input read the zero point", "[int8][kernels]") {
@@ -339,6 +439,8 @@ TEST_CASE("int8 add: every set equals the reference (runs, broadcast operands, t
 }
 
 namespace {
+
+int conv1_runs = 0;  // conv1 kernels compared in check_conv
 
 // Options of check_conv past the geometry: a fixed z_x (else seeded), a narrowed output range (fused
 // activation), a vertical stride different from the horizontal one.
@@ -422,6 +524,15 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
     INFO("set " << ks->name << " C=" << C << " " << H << "x" << W << " M=" << M << " k " << kh << "x" << kw << " s"
                 << g.sh << "," << s << " d" << d << " zx " << zx << " range [" << opt.lo << "," << opt.hi << "]");
     REQUIRE(run(*ks, pf) == ref);
+    // The one-input-channel kernel (where the set has one for g) on the raw input: the same bytes.
+    if (ks->conv1_packed_size == nullptr || ks->conv1_packed_size(g) == 0) continue;
+    Aligned packed(ks->conv1_packed_size(g));
+    const char* variant = ks->conv1_pack(g, w.data(), bias.data(), packed.p);
+    std::vector<int8_t> y((size_t)M * g.OH * g.OW, (int8_t)0x44);
+    ks->conv1_run(g, packed.p, x.data(), zx, o, y.data(), pf);
+    INFO("conv1 variant " << variant);
+    REQUIRE(y == ref);
+    ++conv1_runs;
   }
   if (!opt.residual) return;
   // Fused residual add: every set, the reference included, equals the unfused pair written literally
@@ -548,6 +659,43 @@ TEST_CASE("int8 implicit-GEMM conv with a fused residual QLinearAdd: every set e
   check_conv(12, 9, 9, 20, 1, 1, 1, 1, 0, 0, 0, 0, seed++, nullptr, o);  // pointwise
   check_conv(5, 13, 7, 17, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook(), o);
   check_conv(64, 1, 16, 40, 1, 1, 1, 1, 0, 0, 0, 0, seed++, nullptr, o);  // one row of 16 (16-row tiles)
+}
+
+TEST_CASE("int8 one-input-channel conv (stems): every set equals the reference, which equals the rule",
+          "[int8][kernels][conv1]") {
+  conv1_runs = 0;
+  uint64_t seed = 950;
+  check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++);  // mobile / resnet stem
+  check_conv(1, 28, 28, 6, 5, 5, 1, 1, 0, 0, 0, 0, seed++);   // LeNet-5 conv1
+  const int stems = conv1_runs;
+  if (vbmi_expected()) REQUIRE(stems == 2);
+  check_conv(1, 1, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0, seed++);     // 1x1 plane
+  check_conv(1, 5, 3, 7, 3, 3, 1, 1, 1, 1, 1, 1, seed++);
+  check_conv(1, 40, 40, 17, 7, 7, 2, 1, 3, 3, 3, 3, seed++);  // 7x7 stride 2
+  check_conv(1, 33, 21, 8, 3, 3, 3, 2, 2, 2, 1, 0, seed++);   // stride 3, dilation 2, asymmetric pads
+  check_conv(1, 9, 40, 5, 1, 7, 1, 1, 0, 3, 0, 3, seed++);    // 1x7
+  check_conv(1, 16, 16, 33, 4, 2, 2, 1, 1, 0, 2, 1, seed++);  // even kernel, M past 32
+  ConvOpts tall;
+  tall.sh = 2;
+  check_conv(1, 15, 12, 10, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, tall);  // vertical stride 2 only
+  for (int zx : {-128, 0, 127}) {
+    ConvOpts o;
+    o.fixed_zx = true;
+    o.zx = zx;
+    check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    o.lo = 0;  // fused Relu
+    check_conv(1, 14, 14, 8, 3, 3, 2, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    o.lo = -7;
+    o.hi = 50;
+    check_conv(1, 12, 12, 4, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+  }
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+  check_conv(1, 20, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
+  INFO("conv1 kernels compared: " << conv1_runs);
+  if (vbmi_expected()) REQUIRE(conv1_runs == 20);
+  SUCCEED();
 }
 
 namespace {

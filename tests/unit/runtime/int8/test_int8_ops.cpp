@@ -450,7 +450,12 @@ TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, 
                      G{1, 2, 1, 17, 3, 1, 5, 2, 1, 0, 2, 0, 1, 1}, G{1, 9, 5, 5, 13, 1, 1, 1, 1, 0, 0, 0, 0, 1},
                      G{1, 8, 6, 6, 8, 3, 3, 2, 1, 1, 1, 0, 0, 8},
                      // strided 1x1 (implicit GEMM on stride phase 0): odd sizes, batch 2, stride 3
-                     G{1, 9, 9, 10, 13, 1, 1, 2, 1, 0, 0, 0, 0, 1}, G{2, 5, 8, 8, 4, 1, 1, 3, 1, 0, 0, 0, 0, 1}}) {
+                     G{1, 9, 9, 10, 13, 1, 1, 2, 1, 0, 0, 0, 0, 1}, G{2, 5, 8, 8, 4, 1, 1, 3, 1, 0, 0, 0, 0, 1},
+                     // one input channel (stems: mobile/resnet, LeNet-5 conv1 at batch 2, 1-D), depthwise on
+                     // planes of 7x7 and 4x4 and a stride-2 28x28
+                     G{1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1}, G{2, 1, 28, 28, 6, 5, 5, 1, 1, 0, 0, 0, 0, 1},
+                     G{1, 1, 1, 23, 4, 1, 3, 2, 1, 0, 1, 0, 1, 1}, G{1, 24, 7, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 24},
+                     G{2, 40, 4, 4, 40, 3, 3, 1, 1, 1, 1, 1, 1, 40}, G{1, 16, 28, 28, 16, 3, 3, 2, 1, 1, 1, 1, 1, 16}}) {
     std::vector<int8_t> x((size_t)c.N * c.C * c.H * c.W), w((size_t)c.M * (c.C / c.group) * c.kh * c.kw);
     for (int8_t& v : x) v = (int8_t)rnd(-128, 127);
     for (int8_t& v : w) v = (int8_t)rnd(-127, 127);
@@ -496,6 +501,27 @@ TEST_CASE("QLinearConv equals the rule written directly (groups, strides, pads, 
       REQUIRE(r.status.ok());
       REQUIRE(as_i8(r.out) == want);
       if (c.kh == 1 && c.kw == 1 && c.s > 1 && c.H > 1) REQUIRE(r.kernel.rfind("qconv2d_1x1_strided_gemm_", 0) == 0);
+      // A one-input-channel conv runs the set's conv1 kernel wherever the set has one for the geometry.
+      const mcrt::Int8KernelSet& ks = mode == 1 ? mcrt::int8_kernels_reference() : mcrt::int8_kernels_best();
+      if (c.C == 1 && c.group == 1 && ks.conv1_packed_size != nullptr) {
+        mcrt::ConvGeom g{};
+        g.N = c.N;
+        g.C = 1;
+        g.H = c.H;
+        g.W = c.W;
+        g.M = c.M;
+        g.kh = c.kh;
+        g.kw = c.kw;
+        g.sh = g.sw = c.s;
+        g.dh = g.dw = c.d;
+        g.pad_t = one_d ? 0 : c.pt;
+        g.pad_b = one_d ? 0 : c.pb;
+        g.pad_l = c.pl;
+        g.pad_r = c.pr;
+        g.group = 1;
+        mcrt::conv2d_geom_finish(g);
+        if (ks.conv1_packed_size(g) > 0) REQUIRE(r.kernel.rfind("qconv2d_1ch_", 0) == 0);
+      }
     }
   }
 }
@@ -682,6 +708,8 @@ TEST_CASE("QLinearConv + QLinearAdd fused: the same bytes as unfused (sets, thre
                          Block{1, 12, 9, 9, 12, 1, 1, 1, true, false, false},     // pointwise conv b
                          Block{1, 16, 7, 7, 16, 3, 1, 16, false, false, false},   // depthwise conv b (add after the kernel)
                          Block{1, 8, 10, 10, 12, 3, 1, 2, true, true, false},     // grouped conv b (im2col)
+                         Block{1, 1, 14, 14, 1, 3, 1, 1, false, false, false},    // one input channel (conv1 kernel)
+                         Block{2, 1, 28, 28, 16, 3, 1, 1, true, true, false},     // same, a stem with a 1x1 shortcut
                          Block{1, 16, 14, 14, 16, 3, 1, 1, false, false, true}}) {  // u read twice: no fusion
     INFO("block N" << b.N << " C" << b.C << " " << b.H << "x" << b.W << " M" << b.M << " k" << b.k << " s" << b.s
                    << " g" << b.g << " swap " << b.swap << " conv shortcut " << b.conv_shortcut << " u read twice "
