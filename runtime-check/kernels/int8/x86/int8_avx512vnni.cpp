@@ -188,11 +188,13 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
       keep[v] = 0;
       first[v] = -1;
       const int c = n0 + 16 * v;
+      int oy = c / grid->pitch, ox = c % grid->pitch;  // one division per vector, then steps
       for (int i = 0; i < 16 && c + i < N; ++i) {
-        const int oy = (c + i) / grid->pitch, ox = (c + i) % grid->pitch;
-        if (ox >= grid->OW) continue;
-        keep[v] |= (__mmask16)(1u << i);
-        if (first[v] < 0) first[v] = (int64_t)oy * grid->OW + ox;
+        if (ox < grid->OW) {
+          keep[v] |= (__mmask16)(1u << i);
+          if (first[v] < 0) first[v] = (int64_t)oy * grid->OW + ox;
+        }
+        if (++ox == grid->pitch) ox = 0, ++oy;
       }
       cnt[v] = __builtin_popcount((unsigned)keep[v]);
     }
