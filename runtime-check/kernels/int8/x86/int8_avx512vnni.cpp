@@ -64,7 +64,7 @@ struct Grid {
 template <int NV, bool kOff, int R = 8>
 void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int h, int M, int N, int n0,
                const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
-               int64_t ldy, const Grid* grid = nullptr, const int8_t* res = nullptr) {
+               int64_t ldy, const Grid* grid = nullptr, const int8_t* res = nullptr, int y_m0 = 0) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int8_t* wp = reinterpret_cast<const int8_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4 + h * 32;  // (h = 0 when R = 16)
@@ -154,7 +154,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
         const int m = m0 + r, m1 = m + 1 < M ? m + 1 : m;
         const __m512i v = pack4(qv(acc[r][0], m, 0), qv(acc[r][NV - 1], m, 1), qv(acc[r + 1][0], m1, 0),
                                 qv(acc[r + 1][NV - 1], m1, 1));
-        int8_t* p = y8 + (int64_t)m * ldy + n0;
+        int8_t* p = y8 + (int64_t)(m - y_m0) * ldy + n0;  // y's first row is channel y_m0 (pack4 path only)
         if (valid >= 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));
         else _mm256_mask_storeu_epi8(p, k, _mm512_castsi512_si256(v));
         if (m + 1 < M) {
@@ -173,7 +173,7 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
         alignas(64) int8_t t[64];
         _mm512_store_si512(t, v);
         for (int i = 0; i < 4 && m0 + r + i < M; ++i)
-          store_bytes(y8 + (int64_t)(m0 + r + i) * ldy + n0, k, valid, _mm_load_si128(reinterpret_cast<const __m128i*>(t + 16 * i)));
+          store_bytes(y8 + (int64_t)(m0 + r + i - y_m0) * ldy + n0, k, valid, _mm_load_si128(reinterpret_cast<const __m128i*>(t + 16 * i)));
       }
     }
     return;
@@ -311,6 +311,32 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
     // Narrow outputs: tiles over the grid of all rows' columns (pitch - OW wasted lanes per row, not 16 - OW).
     const Grid grid{pitch, OW};
     const int N = (OH - 1) * pitch + OW, ng = (N + 31) / 32;
+    constexpr int kGridBuf = 16384;
+    const int64_t ldg = (N + 31) / 32 * 32 + 32;  // grid row bytes in the buffer (+ slack for 16-byte reads)
+    if (out.residual == nullptr && 8 * ldg <= kGridBuf) {
+      // 8 channels at a time: all grid columns through the plain epilogue into a local buffer of grid rows,
+      // then each output row's OW bytes copied out (one masked 16-byte store: OW < 16).
+      const __mmask16 krow = (__mmask16)((1u << OW) - 1);
+      parallel_for(pf, mt, [&](int64_t t0, int64_t t1) {
+        alignas(64) int8_t gbuf[kGridBuf];
+        for (int64_t half = t0; half < t1; ++half) {
+          const int m0 = (int)half * 8;
+          for (int n0 = 0; n0 < N; n0 += 32) {
+            if (N - n0 > 16)
+              gemm_tile<2, true>(l, base, (int)half / 2, (int)half % 2, M, N, n0, img, 0, qoff, zx, out, gbuf, ldg,
+                                 nullptr, nullptr, m0);
+            else
+              gemm_tile<1, true>(l, base, (int)half / 2, (int)half % 2, M, N, n0, img, 0, qoff, zx, out, gbuf, ldg,
+                                 nullptr, nullptr, m0);
+          }
+          for (int m = m0; m < m0 + 8 && m < M; ++m)
+            for (int oy = 0; oy < OH; ++oy)
+              _mm_mask_storeu_epi8(y + (int64_t)m * P + (int64_t)oy * OW, krow,
+                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(gbuf + (m - m0) * ldg + (int64_t)oy * pitch)));
+        }
+      });
+      return;
+    }
     parallel_for(pf, (int64_t)mt * ng, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int half = (int)(t / ng), n0 = (int)(t % ng) * 32;
