@@ -30,6 +30,7 @@
 #include "compress/passes/refresh_shapes.h"
 #include "export/qdq_lowering.h"
 #include "export/weight_encoding.h"
+#include "format/file_header.h"
 #include "format/writer.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
@@ -823,17 +824,18 @@ std::vector<uint8_t> Exporter::run() {
   }
   w_.set_inputs(inputs);
   w_.set_outputs(outputs);
-  if (opts_.entropy_coding) {
-    uint64_t coded = 0;
-    const uint64_t saved = entropy_code_buffers(w_, &coded);
-    weight_bytes_ -= std::min(weight_bytes_, saved);
-    note("entropy coding: " + std::to_string(coded) + " weight buffers Huffman-coded, " + std::to_string(saved) +
-         " bytes saved");
-  }
   w_.set_producer("mcompress export (" + (m_.producer_name.empty() ? std::string("unknown producer") : m_.producer_name) + ")");
+  w_.set_coded_body(opts_.entropy_coding);
   std::vector<uint8_t> bytes;
   const mcrt::Status st = w_.finish(&bytes);
   if (!st.ok()) throw Error(ErrorKind::Internal, "runtime writer: " + st.to_string());
+  if (opts_.entropy_coding) {
+    mcrt::FileHeader h;
+    mcrt::decode_file_header(bytes.data(), &h);
+    const uint64_t image = h.weights_offset + h.weights_size;
+    note("entropy coding: graph and weights coded as one body, " + std::to_string(image) + " -> " +
+         std::to_string(bytes.size()) + " bytes");
+  }
   if (report_) report_->weight_bytes = weight_bytes_;
   return bytes;
 }

@@ -15,8 +15,8 @@ namespace mc {
 struct RuntimeExportOptions {
   bool fp16_weights = false;  // store fp32 weights as fp16 (converted back at prepare); scales,
                               // clip bounds, pad values and resize scales stay fp32
-  bool entropy_coding = false;  // Huffman-code each weight buffer where that is smaller on disk
-                                // (docs/runtime-format.md §3.1); decoded once at load
+  bool entropy_coding = false;  // store graph and weights as a coded body (LZ77 + Huffman segments,
+                                // docs/runtime-format.md §2.1); decoded once at load
   bool lower_qdq = true;      // QDQ patterns -> runtime int8 ops (export/qdq_lowering.h); false keeps
                               // the QuantizeLinear/DequantizeLinear form (fp32 compute, for comparisons)
   bool verify = true;         // load + prepare the result on the runtime (batch 1); kUnsupported
@@ -25,7 +25,7 @@ struct RuntimeExportOptions {
 
 struct RuntimeExportReport {
   uint64_t nodes = 0;
-  uint64_t weight_bytes = 0;  // bytes of weights in the file
+  uint64_t weight_bytes = 0;  // bytes of weights in the file (before the coding of a coded body)
   std::vector<std::string> notes;  // e.g. "Softmax 'sm': opset-11 semantics (coerced to 2-D)"
 };
 

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <map>
 
-#include "runtime/huffman.h"
 
 namespace mc {
 
@@ -50,22 +49,6 @@ bool palette_encoding(const float* w, uint64_t count, PaletteEncoding* out) {
   out->packed = mcrt::ModelWriter::pack_indices(idx, bits);
   out->disk_bytes = r64(out->codebook.size() * 4) + r64(out->packed.size());
   return true;
-}
-
-uint64_t entropy_code_buffers(mcrt::ModelWriter& w, uint64_t* coded) {
-  uint64_t saved = 0, n = 0;
-  for (uint32_t k = 1; k < w.num_buffers(); ++k) {
-    const std::vector<uint8_t>& raw = w.buffer_bytes(k);
-    if (raw.size() <= mcrt::kHuffmanTableBytes) continue;  // the code table alone is as large
-    std::vector<uint8_t> c = mcrt::huffman_encode(raw.data(), raw.size());
-    if (r64(c.size()) >= r64(raw.size())) continue;
-    saved += raw.size() - c.size();
-    ++n;
-    const uint64_t raw_size = raw.size();
-    w.set_buffer_coding(k, std::move(c), raw_size);
-  }
-  if (coded) *coded = n;
-  return saved;
 }
 
 namespace {

@@ -1,7 +1,8 @@
-// How the runtime exporter encodes weight bytes (docs/runtime-format.md §3.1, §4.4, §4.5):
+// How the runtime exporter encodes weight bytes (docs/runtime-format.md §4.3, §4.4, §4.5):
 // the sizes on disk of the dense and sparse forms, the palette form of a weight with few
-// distinct values, and entropy coding of whole buffers. export/runtime_export.cpp picks
-// the form; this file holds the encodings and their size rules, once.
+// distinct values, and weight-only quantized constants (entropy coding is the writer's coded
+// body, §2.1). export/runtime_export.cpp picks the form; this file holds the encodings and
+// their size rules, once.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -35,11 +36,6 @@ struct PaletteEncoding {
   uint64_t disk_bytes = 0;  // r64(codebook) + r64(packed)
 };
 bool palette_encoding(const float* w, uint64_t count, PaletteEncoding* out);
-
-// §3.1: replaces every buffer of `w` whose canonical Huffman coding occupies fewer bytes on
-// disk (r64) than the raw bytes by its coding. Returns raw minus coded bytes summed over them;
-// *coded (optional) receives the number of buffers coded.
-uint64_t entropy_code_buffers(mcrt::ModelWriter& w, uint64_t* coded = nullptr);
 
 // §4.3 weight-only storage: a constant int8/uint8 initializer behind DequantizeLinear, written
 // as one quantized constant (dequantized to fp32 by the runtime at prepare) in place of the

@@ -9,7 +9,9 @@ namespace mcrt {
 
 constexpr char kFileMagic[4] = {'M', 'C', 'R', 'T'};
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kFormatMinor = 0;        // written when the body is not coded
+constexpr uint16_t kFormatMinorCodedBody = 1;  // written with kFlagCodedBody (§2.1, §10)
+constexpr uint32_t kFlagCodedBody = 1;         // header flag bit 0: the body is coded (§2.1)
 constexpr uint32_t kHeaderSize = 64;
 constexpr uint64_t kWeightAlign = 64;  // every weight buffer and the weights blob (§3)
 
@@ -17,7 +19,7 @@ struct FileHeader {
   uint16_t major = kFormatMajor;
   uint16_t minor = kFormatMinor;
   uint32_t header_size = kHeaderSize;
-  uint32_t flags = 0;            // reserved, must be 0
+  uint32_t flags = 0;            // 0, or kFlagCodedBody; other bits are reserved
   uint64_t graph_offset = kHeaderSize;
   uint64_t graph_size = 0;
   uint64_t weights_offset = 0;   // multiple of 64

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "format/file_header.h"
+#include "runtime/coded_body.h"
 
 namespace mcrt {
 
@@ -145,18 +147,50 @@ int ModelWriter::add_node(fb::OpType op, std::vector<int> inputs, std::vector<in
   return (int)nodes_.size() - 1;
 }
 
+// Element width of each buffer's bytes: the dtype size of the tensor part that uses it (1 when
+// no tensor does).
+std::vector<uint8_t> ModelWriter::buffer_widths() const {
+  std::vector<uint8_t> w(buffers_.size(), 1);
+  auto set = [&](uint32_t b, size_t v) {
+    if (b < w.size()) w[b] = static_cast<uint8_t>(v);
+  };
+  for (const TensorSpec& t : tensors_) {
+    const size_t esz = dtype_size(t.dtype);
+    if (t.buffer) set(t.buffer, esz);
+    if (t.has_sparse) {
+      set(t.sparse.values, esz);
+      set(t.sparse.row_ptr, 4);
+      set(t.sparse.col_idx, 4);
+      set(t.sparse.mask, 1);
+    }
+    if (t.has_palette) {
+      set(t.palette.codebook, 4);
+      set(t.palette.indices, 1);
+    }
+  }
+  w[0] = 1;
+  return w;
+}
+
 Status ModelWriter::finish(std::vector<uint8_t>* out) const {
   flatbuffers::FlatBufferBuilder b(1024);
-  // Weights blob layout: each buffer at the next multiple of 64.
-  std::vector<fb::BufferRef> refs;
+  // Weights blob layout: each buffer at the next multiple of 64, in index order; with a coded
+  // body, grouped by element width so that each group is one segment (§2.1).
+  std::vector<uint32_t> order;
+  const std::vector<uint8_t> width = coded_body_ ? buffer_widths() : std::vector<uint8_t>(buffers_.size(), 1);
+  for (uint32_t i = 1; i < buffers_.size(); ++i) order.push_back(i);
+  if (coded_body_)
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) { return width[a] < width[c]; });
+  std::vector<fb::BufferRef> refs(buffers_.size(), fb::BufferRef(0, 0));
+  std::vector<BodySegmentPlan> plan;  // weights part of a coded body: one entry per width group
   uint64_t blob = 0;
-  for (size_t i = 0; i < buffers_.size(); ++i) {
-    if (i == 0) {
-      refs.emplace_back(0, 0);
-      continue;
-    }
-    blob = (blob + kWeightAlign - 1) / kWeightAlign * kWeightAlign;
-    refs.emplace_back(blob, buffers_[i].size());
+  for (uint32_t i : order) {
+    const uint64_t start = (blob + kWeightAlign - 1) / kWeightAlign * kWeightAlign;
+    if (!plan.empty()) plan.back().raw_size += start - blob;  // padding: a group ends where the next starts
+    if (plan.empty() || plan.back().width != width[i]) plan.push_back({0, width[i]});
+    plan.back().raw_size += buffers_[i].size();
+    blob = start;
+    refs[i] = fb::BufferRef(blob, buffers_[i].size());
     blob += buffers_[i].size();
   }
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
@@ -220,6 +254,18 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
   for (size_t i = 1; i < buffers_.size(); ++i)
     if (!buffers_[i].empty())
       std::memcpy(out->data() + h.weights_offset + refs[i].offset(), buffers_[i].data(), buffers_[i].size());
+  if (!coded_body_) return Status::Ok();
+  // §2.1: the image after the header as segments: the graph section with its padding, then
+  // one per width group of the weights blob (the first group starts at offset 0 of the blob).
+  std::vector<BodySegmentPlan> segs = {BodySegmentPlan{h.weights_offset - kHeaderSize, 1}};
+  for (const BodySegmentPlan& p : plan)
+    if (p.raw_size) segs.push_back(p);  // groups of empty buffers hold no bytes
+  const std::vector<uint8_t> body = encode_coded_body(out->data() + kHeaderSize, segs);
+  if (major_ == 0 && minor_ == 0) h.minor = kFormatMinorCodedBody;
+  h.flags |= kFlagCodedBody;
+  out->resize(kHeaderSize);
+  encode_file_header(h, out->data());
+  out->insert(out->end(), body.begin(), body.end());
   return Status::Ok();
 }
 

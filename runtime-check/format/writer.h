@@ -74,6 +74,10 @@ class ModelWriter {
   // Model.codings with the raw size; the loader decodes it once at load.
   void set_buffer_coding(uint32_t buffer, std::vector<uint8_t> coded, uint64_t raw_size);
   size_t num_buffers() const { return buffers_.size(); }
+  // Coded body (§2.1): the graph section and the weights blob are stored as entropy-coded
+  // segments after the header (version 1.1, header flag kFlagCodedBody). The blob then groups
+  // the buffers by element width (1, 2, 4, 8 bytes), one segment per group.
+  void set_coded_body(bool on) { coded_body_ = on; }
   const std::vector<uint8_t>& buffer_bytes(uint32_t buffer) const { return buffers_[buffer]; }
 
   // Appends a node; inputs may contain -1 for an absent optional input. Returns its index.
@@ -137,6 +141,8 @@ class ModelWriter {
   std::vector<CodingSpec> codings_;
   std::string producer_ = "mcrt-writer";
   uint16_t major_ = 0, minor_ = 0;  // 0 = current version
+  bool coded_body_ = false;
+  std::vector<uint8_t> buffer_widths() const;
 };
 
 }  // namespace mcrt

@@ -560,8 +560,47 @@ Status Model::load_file(const std::string& path, std::unique_ptr<Model>* out, co
   return s;
 }
 
+// §2.1 coded body: the header's sections describe the decoded image; the segments after the
+// header must decode to exactly that many bytes. Bounded before allocating (image size <=
+// max_file_bytes and <= what the segments' coded bytes can hold), then decoded into one
+// 64-byte aligned image that replaces the file bytes: every later check reads the image.
+Status Model::decode_body(const LoadLimits& limits) {
+  FileHeader h;
+  decode_file_header(data_, &h);
+  if (h.weights_offset > limits.max_file_bytes || h.weights_size > limits.max_file_bytes - h.weights_offset)
+    return Status(StatusCode::kLimitExceeded, str("§7: the decoded image [0, %llu + %llu) exceeds the limit of %llu bytes",
+                                                  (unsigned long long)h.weights_offset, (unsigned long long)h.weights_size,
+                                                  (unsigned long long)limits.max_file_bytes));
+  const uint64_t image = h.weights_offset + h.weights_size;
+  if (image <= kHeaderSize) return InvalidModel("§2.1: the header's sections leave no image to decode");
+  std::vector<BodySegment> segs;
+  try {
+    MCRT_RETURN_IF_ERROR(parse_coded_body(data_ + kHeaderSize, size_ - kHeaderSize, image - kHeaderSize, &segs));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("cannot allocate the segment table");
+  }
+  void* p = aligned_alloc64(image);
+  if (!p) return OutOfMemory(str("cannot allocate %llu bytes for the decoded image", (unsigned long long)image));
+  Status st = decode_coded_body(data_ + kHeaderSize, segs, static_cast<uint8_t*>(p) + kHeaderSize);
+  if (!st.ok()) {
+    std::free(p);
+    return st;
+  }
+  h.flags &= ~kFlagCodedBody;  // the image is an uncoded file
+  encode_file_header(h, static_cast<uint8_t*>(p));
+  if (mapped_) munmap(mapped_, mapped_size_);
+  mapped_ = nullptr;
+  std::free(owned_);
+  owned_ = p;
+  data_ = static_cast<const uint8_t*>(p);
+  size_ = image;
+  segments_ = std::move(segs);
+  return Status::Ok();
+}
+
 Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out, const LoadLimits& limits) {
   // §2 header.
+  m->disk_size_ = m->size_;
   if (m->size_ < kHeaderSize)
     return InvalidModel(str("§2: file is %zu bytes, shorter than the %u-byte header (truncated?)", m->size_, kHeaderSize));
   FileHeader h;
@@ -569,6 +608,11 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
   if (h.major != kFormatMajor)
     return InvalidModel(str("§2: format version %u.%u is not supported (this runtime reads %u.x)", h.major, h.minor,
                             kFormatMajor));
+  if (h.flags & ~kFlagCodedBody) return InvalidModel(str("§2: unknown header flags 0x%x", h.flags));
+  if (h.flags & kFlagCodedBody) {
+    MCRT_RETURN_IF_ERROR(m->decode_body(limits));
+    h.flags = 0;
+  }
   if (h.header_size != kHeaderSize || h.flags != 0 || h.graph_offset != kHeaderSize)
     return InvalidModel("§2: header size, flags or graph offset invalid");
   if (h.graph_size > m->size_ - h.graph_offset)

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mcrt_generated.h"
+#include "runtime/coded_body.h"
 #include "runtime/status.h"
 
 namespace mcrt {
@@ -46,7 +47,12 @@ class Model {
   // Bytes of weight buffer `index` (0 = empty). Valid for indices checked at load.
   const uint8_t* buffer_data(uint32_t index) const;
   uint64_t buffer_size(uint32_t index) const;
-  size_t file_bytes() const { return size_; }
+  size_t file_bytes() const { return disk_size_; }
+  // Coded body (§2.1): the segments the file held; they were decoded at load into one aligned
+  // image of image_bytes() (header included), which the model then reads as an uncoded file.
+  bool coded_body() const { return !segments_.empty(); }
+  const std::vector<BodySegment>& body_segments() const { return segments_; }
+  size_t image_bytes() const { return size_; }
   // Bytes decoded at load from entropy-coded buffers (§3.1), held in owned aligned memory.
   uint64_t decoded_bytes() const { return decoded_bytes_; }
   bool buffer_is_decoded(uint32_t index) const { return index < decoded_.size() && decoded_[index].data; }
@@ -55,9 +61,12 @@ class Model {
   Model() = default;
   static Status finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out, const LoadLimits& limits);
   Status decode_codings(const LoadLimits& limits);  // §3.1
+  Status decode_body(const LoadLimits& limits);     // §2.1
 
   const uint8_t* data_ = nullptr;
-  size_t size_ = 0;
+  size_t size_ = 0;       // bytes of the (decoded) image
+  size_t disk_size_ = 0;  // bytes of the file
+  std::vector<BodySegment> segments_;
   void* owned_ = nullptr;    // aligned copy (load_buffer)
   void* mapped_ = nullptr;   // mmap (load_file)
   size_t mapped_size_ = 0;

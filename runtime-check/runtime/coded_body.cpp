@@ -1,0 +1,206 @@
+// Coded body (coded_body.h): segment table, the three codecs and the byte-plane split.
+#include "runtime/coded_body.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "runtime/huffman.h"
+#include "runtime/lz.h"
+
+namespace mcrt {
+
+namespace {
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+void put_le(std::vector<uint8_t>& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+uint64_t get_le(const uint8_t* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+// plane j of the result = byte j of every w-byte element of in (n % w == 0).
+void split_planes(const uint8_t* in, uint64_t n, int w, uint8_t* out) {
+  const uint64_t count = n / w;
+  for (uint64_t e = 0; e < count; ++e)
+    for (int j = 0; j < w; ++j) out[j * count + e] = in[e * w + j];
+}
+void join_planes(const uint8_t* in, uint64_t n, int w, uint8_t* out) {
+  const uint64_t count = n / w;
+  for (uint64_t e = 0; e < count; ++e)
+    for (int j = 0; j < w; ++j) out[e * w + j] = in[j * count + e];
+}
+
+std::vector<uint8_t> code(BodyCodec c, const uint8_t* d, size_t n) {
+  if (c == BodyCodec::kStored) return std::vector<uint8_t>(d, d + n);
+  if (c == BodyCodec::kHuffman) return huffman_encode(d, n);
+  const std::vector<uint8_t> lz = lz_encode(d, n);
+  std::vector<uint8_t> out;
+  put_le(out, lz.size(), 8);
+  const std::vector<uint8_t> h = huffman_encode(lz.data(), lz.size());
+  out.insert(out.end(), h.begin(), h.end());
+  return out;
+}
+
+// The largest raw size `coded` bytes of codec c can hold (0: none).
+uint64_t max_raw(BodyCodec c, uint64_t coded) {
+  if (c == BodyCodec::kStored) return coded;
+  if (c == BodyCodec::kHuffman) return huffman_max_raw_size(coded);
+  if (coded < 8) return 0;
+  const uint64_t lz = huffman_max_raw_size(coded - 8);
+  return lz > UINT64_MAX / kLzMaxExpansion ? UINT64_MAX : lz * kLzMaxExpansion;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_coded_body(const uint8_t* image, const std::vector<BodySegmentPlan>& plan,
+                                       std::vector<BodySegment>* chosen) {
+  std::vector<uint8_t> table, data;
+  put_le(table, plan.size(), 4);
+  put_le(table, 0, 4);
+  uint64_t pos = 0;
+  for (const BodySegmentPlan& p : plan) {
+    const uint8_t* raw = image + pos;
+    pos += p.raw_size;
+    std::vector<uint8_t> best;
+    BodySegment seg;
+    seg.raw_size = p.raw_size;
+    bool have = false;
+    std::vector<uint8_t> planes;
+    for (int pass = 0; pass < 2; ++pass) {
+      const int w = pass == 0 ? 1 : p.width;
+      if (pass == 1 && (w <= 1 || p.raw_size % w != 0)) break;
+      const uint8_t* src = raw;
+      if (w > 1) {
+        planes.resize(p.raw_size);
+        split_planes(raw, p.raw_size, w, planes.data());
+        src = planes.data();
+      }
+      for (BodyCodec c : {BodyCodec::kStored, BodyCodec::kHuffman, BodyCodec::kLzHuffman}) {
+        if (c == BodyCodec::kStored && w > 1) continue;  // a split without coding gains nothing
+        std::vector<uint8_t> coded = code(c, src, p.raw_size);
+        if (!have || coded.size() < best.size()) {
+          best = std::move(coded);
+          seg.codec = c;
+          seg.width = static_cast<uint8_t>(w);
+          have = true;
+        }
+      }
+    }
+    seg.coded_size = best.size();
+    table.push_back(static_cast<uint8_t>(seg.codec));
+    table.push_back(seg.width);
+    put_le(table, 0, 6);
+    put_le(table, seg.raw_size, 8);
+    put_le(table, seg.coded_size, 8);
+    data.insert(data.end(), best.begin(), best.end());
+    if (chosen) chosen->push_back(seg);
+  }
+  table.insert(table.end(), data.begin(), data.end());
+  return table;
+}
+
+Status parse_coded_body(const uint8_t* body, uint64_t n, uint64_t raw_total, std::vector<BodySegment>* segments) {
+  segments->clear();
+  if (n < kBodyTableHead) return InvalidModel(fmt("§2.1: coded body of %llu bytes has no segment table", (unsigned long long)n));
+  const uint64_t count = get_le(body, 4);
+  if (count < 1 || count > kMaxBodySegments || get_le(body + 4, 4) != 0)
+    return InvalidModel(fmt("§2.1: segment count %llu outside [1, %u] or reserved bytes set", (unsigned long long)count,
+                            kMaxBodySegments));
+  if ((n - kBodyTableHead) / kBodySegmentEntry < count)
+    return InvalidModel(fmt("§2.1: the table of %llu segments runs past the end of the file (truncated?)",
+                            (unsigned long long)count));
+  uint64_t data_left = n - kBodyTableHead - count * kBodySegmentEntry;
+  uint64_t raw_left = raw_total;
+  for (uint64_t k = 0; k < count; ++k) {
+    const uint8_t* e = body + kBodyTableHead + k * kBodySegmentEntry;
+    BodySegment s;
+    const uint8_t codec = e[0];
+    s.width = e[1];
+    s.raw_size = get_le(e + 8, 8);
+    s.coded_size = get_le(e + 16, 8);
+    if (codec > static_cast<uint8_t>(BodyCodec::kLzHuffman))
+      return InvalidModel(fmt("§2.1: segment %llu: unknown codec %u", (unsigned long long)k, codec));
+    s.codec = static_cast<BodyCodec>(codec);
+    if (get_le(e + 2, 6) != 0) return InvalidModel(fmt("§2.1: segment %llu: reserved bytes set", (unsigned long long)k));
+    if (s.width != 1 && s.width != 2 && s.width != 4 && s.width != 8)
+      return InvalidModel(fmt("§2.1: segment %llu: width %u not in {1, 2, 4, 8}", (unsigned long long)k, s.width));
+    if (s.raw_size == 0 || s.raw_size % s.width != 0)
+      return InvalidModel(fmt("§2.1: segment %llu: raw_size %llu is 0 or not a multiple of its width %u",
+                              (unsigned long long)k, (unsigned long long)s.raw_size, s.width));
+    if (s.coded_size > data_left)
+      return InvalidModel(fmt("§2.1: segment %llu: %llu coded bytes run past the end of the file (truncated?)",
+                              (unsigned long long)k, (unsigned long long)s.coded_size));
+    data_left -= s.coded_size;
+    if (s.raw_size > raw_left)
+      return InvalidModel(fmt("§2.1: segment %llu: raw sizes exceed the %llu bytes of the image after the header",
+                              (unsigned long long)k, (unsigned long long)raw_total));
+    raw_left -= s.raw_size;
+    if (s.codec == BodyCodec::kStored ? s.raw_size != s.coded_size : s.raw_size > max_raw(s.codec, s.coded_size))
+      return InvalidModel(fmt("§2.1: segment %llu: raw_size %llu cannot come from %llu coded bytes (at most %llu)",
+                              (unsigned long long)k, (unsigned long long)s.raw_size, (unsigned long long)s.coded_size,
+                              (unsigned long long)max_raw(s.codec, s.coded_size)));
+    segments->push_back(s);
+  }
+  if (data_left != 0)
+    return InvalidModel(fmt("§2.1: %llu bytes after the last segment", (unsigned long long)data_left));
+  if (raw_left != 0)
+    return InvalidModel(fmt("§2.1: the segments decode to %llu bytes, the header's sections need %llu",
+                            (unsigned long long)(raw_total - raw_left), (unsigned long long)raw_total));
+  return Status::Ok();
+}
+
+Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, uint8_t* out) {
+  const uint8_t* in = body + kBodyTableHead + segments.size() * kBodySegmentEntry;
+  std::vector<uint8_t> lz, planes;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const BodySegment& s = segments[k];
+    try {  // scratch vectors throw only std::bad_alloc; their sizes were bounded by parse_coded_body
+      uint8_t* dst = out;
+      if (s.width > 1) {
+        planes.assign(s.raw_size, 0);
+        dst = planes.data();
+      }
+      const char* err = nullptr;
+      if (s.codec == BodyCodec::kStored) {
+        std::memcpy(dst, in, s.raw_size);
+      } else if (s.codec == BodyCodec::kHuffman) {
+        err = huffman_decode(in, s.coded_size, dst, s.raw_size);
+      } else {
+        const uint64_t lz_size = get_le(in, 8);
+        if (lz_size == 0 || lz_size > huffman_max_raw_size(s.coded_size - 8))
+          return InvalidModel(fmt("§2.1: segment %zu: lz_size %llu outside [1, 8·(coded - 136)]", k,
+                                  (unsigned long long)lz_size));
+        if (s.raw_size / kLzMaxExpansion > lz_size)
+          return InvalidModel(fmt("§2.1: segment %zu: raw_size %llu exceeds 255 bytes per LZ byte", k,
+                                  (unsigned long long)s.raw_size));
+        lz.assign(lz_size, 0);
+        err = huffman_decode(in + 8, s.coded_size - 8, lz.data(), lz_size);
+        if (!err) err = lz_decode(lz.data(), lz_size, dst, s.raw_size);
+      }
+      if (err) return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));
+      if (s.width > 1) join_planes(planes.data(), s.raw_size, s.width, out);
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory(fmt("cannot allocate scratch memory to decode segment %zu", k));
+    }
+    in += s.coded_size;
+    out += s.raw_size;
+  }
+  return Status::Ok();
+}
+
+}  // namespace mcrt
