@@ -122,7 +122,11 @@ int inspect_runtime_file(const InspectOptions& o, const Globals& g) {
     j["nodes"] = s.nodes;
     j["size"] = {{"file_bytes", s.file_bytes}, {"graph_bytes", s.graph_bytes},
                  {"weights_section_bytes", s.weights_section_bytes}, {"weight_disk_bytes", s.weight_disk_bytes},
-                 {"coded_buffers", s.coded_buffers}};
+                 {"coded_buffers", s.coded_buffers}, {"coded_body", s.coded_body}, {"image_bytes", s.image_bytes}};
+    j["segments"] = nlohmann::ordered_json::array();
+    for (const auto& g : s.segments)
+      j["segments"].push_back({{"content", g.content}, {"codec", g.codec}, {"width", g.width},
+                               {"raw_bytes", g.raw_bytes}, {"coded_bytes", g.coded_bytes}});
     j["memory"] = {{"decoded_bytes", s.decoded_bytes}, {"weight_raw_bytes", s.weight_raw_bytes},
                    {"weight_bytes", s.weight_memory_bytes}};
     j["constants"] = nlohmann::ordered_json::array();
@@ -140,13 +144,27 @@ int inspect_runtime_file(const InspectOptions& o, const Globals& g) {
       std::string shape = "[";
       for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? "," : "") + std::to_string(t.shape[d]);
       shape += "]";
-      rows.push_back({std::to_string(i), t.name, t.dtype, shape, t.storage + (t.coded ? ", huffman" : ""),
+      rows.push_back({std::to_string(i), t.name, t.dtype, shape,
+                      t.storage + (s.coded_body ? "" : t.coded ? ", huffman" : ""),
                       thousands(t.disk_bytes), thousands(t.raw_bytes), thousands(t.memory_bytes)});
     }
     print_table(std::cout, rows, {true, false, false, false, false, true, true, true});
     std::cout << "\nTotals:\n";
-    std::cout << "  file bytes          " << thousands(s.file_bytes) << " (graph " << thousands(s.graph_bytes)
-              << ", weights section " << thousands(s.weights_section_bytes) << ")\n";
+    if (s.coded_body) {
+      std::cout << "  file bytes          " << thousands(s.file_bytes) << ", a coded body of " << s.segments.size()
+                << " segments (docs/runtime-format.md §2.1), decoded at load to " << thousands(s.image_bytes)
+                << " (graph " << thousands(s.graph_bytes) << ", weights section " << thousands(s.weights_section_bytes)
+                << "); the column \"bytes on disk\" is before coding\n";
+      for (size_t k = 0; k < s.segments.size(); ++k) {
+        const auto& g = s.segments[k];
+        std::cout << "    segment " << k << "  " << g.content << "  " << g.codec
+                  << (g.width > 1 ? " over " + std::to_string(g.width) + " byte planes" : std::string())
+                  << "  " << thousands(g.raw_bytes) << " -> " << thousands(g.coded_bytes) << "\n";
+      }
+    } else {
+      std::cout << "  file bytes          " << thousands(s.file_bytes) << " (graph " << thousands(s.graph_bytes)
+                << ", weights section " << thousands(s.weights_section_bytes) << ")\n";
+    }
     std::cout << "  weights on disk     " << thousands(s.weight_disk_bytes) << " (" << s.coded_buffers
               << " buffers entropy-coded)\n";
     std::cout << "  decoded at load     " << thousands(s.decoded_bytes) << "\n";

@@ -34,8 +34,23 @@ RuntimeFileStats runtime_file_stats(const std::vector<uint8_t>& bytes, const std
   RuntimeFileStats s;
   const mcrt::fb::Model& g = model->graph();
   mcrt::FileHeader h;
-  mcrt::decode_file_header(bytes.data(), &h);  // verified by load
+  mcrt::decode_file_header(bytes.data(), &h);  // verified by load (sections of the decoded image)
   s.file_bytes = bytes.size();
+  s.coded_body = model->coded_body();
+  s.image_bytes = model->image_bytes();
+  uint64_t at = mcrt::kHeaderSize;
+  for (const mcrt::BodySegment& seg : model->body_segments()) {
+    RuntimeSegmentStats ss;
+    ss.content = at < h.weights_offset ? "graph" : "weights";
+    ss.codec = seg.codec == mcrt::BodyCodec::kStored    ? "stored"
+               : seg.codec == mcrt::BodyCodec::kHuffman ? "huffman"
+                                                        : "lz+huffman";
+    ss.width = seg.width;
+    ss.raw_bytes = seg.raw_size;
+    ss.coded_bytes = seg.coded_size;
+    at += seg.raw_size;
+    s.segments.push_back(ss);
+  }
   s.graph_bytes = h.graph_size;
   s.weights_section_bytes = h.weights_size;
   s.nodes = g.nodes() ? g.nodes()->size() : 0;
@@ -83,7 +98,7 @@ RuntimeFileStats runtime_file_stats(const std::vector<uint8_t>& bytes, const std
       if (!b) continue;
       ts.disk_bytes += disk(b);
       ts.raw_bytes += model->buffer_size(b);
-      ts.coded = ts.coded || coded.count(b);
+      ts.coded = ts.coded || coded.count(b) || s.coded_body;
     }
     const bool stays = int8_weights.count(static_cast<int32_t>(i)) ||
                        (!t->palette() && !t->sparsity() && !t->quant() && dt != mcrt::DType::kF16);

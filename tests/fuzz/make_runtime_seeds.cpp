@@ -31,13 +31,13 @@ int main(int argc, char** argv) {
       f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
       if (!f) return 3;
       ++written;
-      // The same model with entropy-coded buffers (§3.1), when coding changed anything: seeds the
-      // Huffman decoder at load.
+      // The same model as a coded body (§2.1): seeds the segment table, the Huffman and the LZ
+      // decoders at load.
       mc::RuntimeExportOptions coded;
       coded.entropy_coding = true;
       const std::vector<uint8_t> cb = mc::export_runtime_bytes(m, coded);
       if (cb != bytes) {
-        std::ofstream g(out + "/" + name + ".huffman.mcrt", std::ios::binary);
+        std::ofstream g(out + "/" + name + ".coded.mcrt", std::ios::binary);
         g.write(reinterpret_cast<const char*>(cb.data()), static_cast<std::streamsize>(cb.size()));
         if (!g) return 3;
         ++written;
