@@ -1,5 +1,5 @@
 // Generates the malformed runtime files of the weight storage checks (docs/runtime-format.md
-// §3.1 entropy-coded buffers, §4.1 INT4, §4.3 block-wise scales), one file per check, written
+// §2.1 coded body, §3.1 entropy-coded buffers, §4.1 INT4, §4.3 block-wise scales), one file per check, written
 // with the runtime's own ModelWriter. Each must be rejected by load or prepare with
 // kInvalidModel (tests/unit/runtime: "the malformed corpus ..."; ASan/UBSan loader run) and
 // they seed fuzz_runtime_loader (scripts/fuzz.sh).
@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "format/file_header.h"
 #include "format/writer.h"
 #include "runtime/huffman.h"
+#include "runtime/lz.h"
 
 using mcrt::DType;
 using mcrt::ModelWriter;
@@ -49,6 +51,23 @@ mcrt::QuantParams q(std::vector<float> s, std::vector<int64_t> zp, int axis, int
   return p;
 }
 
+void put_le(uint8_t* p, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// The file of base(w, 64) with a coded body (§2.1), as the writer lays it out.
+std::vector<uint8_t> coded_body_file() {
+  ModelWriter w;
+  base(w, 64);
+  w.set_coded_body(true);
+  std::vector<uint8_t> f;
+  if (!w.finish(&f).ok()) f.clear();
+  return f;
+}
+
+// Offset of segment entry k in a coded file.
+size_t entry(size_t k) { return mcrt::kHeaderSize + 8 + 24 * k; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,6 +87,63 @@ int main(int argc, char** argv) {
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!f) ++failed;
   };
+  auto emit_bytes = [&](const char* name, const std::vector<uint8_t>& bytes) {
+    if (bytes.size() <= entry(1)) {
+      ++failed;
+      return;
+    }
+    std::ofstream f(dir + "/" + name, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f) ++failed;
+  };
+  {  // §2: header flag bit 1 is not defined
+    std::vector<uint8_t> f = coded_body_file();
+    if (!f.empty()) f[12] |= 2;
+    emit_bytes("coded_body_unknown_flag.mcrt", f);
+  }
+  {  // §2.1: codec 7 in the segment table
+    std::vector<uint8_t> f = coded_body_file();
+    if (!f.empty()) f[entry(0)] = 7;
+    emit_bytes("coded_body_unknown_codec.mcrt", f);
+  }
+  {  // §2.1: 16 bytes after the last segment
+    std::vector<uint8_t> f = coded_body_file();
+    f.resize(f.size() + 16, 0);
+    emit_bytes("coded_body_trailing_bytes.mcrt", f);
+  }
+  {  // §2.1: the header claims a 1 GiB image; segment 0 claims it from a few hundred coded bytes
+    std::vector<uint8_t> f = coded_body_file();
+    if (!f.empty()) {
+      mcrt::FileHeader h;
+      mcrt::decode_file_header(f.data(), &h);
+      h.weights_size = (1ull << 30) - h.weights_offset;
+      mcrt::encode_file_header(h, f.data());
+      put_le(f.data() + entry(0) + 8, (1ull << 30) - mcrt::kHeaderSize, 8);
+    }
+    emit_bytes("coded_body_raw_size_amplified.mcrt", f);
+  }
+  {  // §2.1: one LZ_HUFFMAN segment whose LZ stream copies from before the start of the output
+    std::vector<uint8_t> plain;
+    ModelWriter w;
+    base(w, 64);
+    if (!w.finish(&plain).ok()) plain.clear();
+    const uint64_t raw = plain.size() - mcrt::kHeaderSize;
+    std::vector<uint8_t> lz = {0x10, 'M', 0x05, 0x00};  // 1 literal, then a match at offset 5 > 1
+    lz.resize(raw, 0);                                  // never reached
+    const std::vector<uint8_t> h = mcrt::huffman_encode(lz.data(), lz.size());
+    std::vector<uint8_t> f(plain.begin(), plain.begin() + mcrt::kHeaderSize);
+    f[12] = 1;
+    f.resize(entry(1), 0);
+    put_le(f.data() + mcrt::kHeaderSize, 1, 4);
+    f[entry(0)] = 2;
+    f[entry(0) + 1] = 1;
+    put_le(f.data() + entry(0) + 8, raw, 8);
+    put_le(f.data() + entry(0) + 16, 8 + h.size(), 8);
+    f.resize(f.size() + 8, 0);
+    put_le(f.data() + entry(1), lz.size(), 8);
+    f.insert(f.end(), h.begin(), h.end());
+    emit_bytes("coded_body_lz_offset_before_start.mcrt", f);
+  }
   {  // §3.1: a coding names buffer 7 of 2
     ModelWriter w;
     base(w, 64);
@@ -184,6 +260,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_storage_cases: %d files failed\n", failed);
     return 3;
   }
-  std::printf("make_storage_cases: 16 files written to %s\n", dir.c_str());
+  std::printf("make_storage_cases: 21 files written to %s\n", dir.c_str());
   return 0;
 }
