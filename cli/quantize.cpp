@@ -38,6 +38,7 @@ struct QuantizeCliOptions {
   bool has_max_layer_error = false, cle = false, bias_correction = false, calibrate_given = false;
   int block_size = 0;
   bool entropy_coding = false;
+  bool strip_names = false;
   std::string kmeans_init = "kmeans++";
   int threads = 1;
   uint64_t seed = 0;
@@ -89,6 +90,7 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   if (o.block_size && mode != quant::Mode::WeightOnly)
     throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only");
   if (o.entropy_coding && o.format != "runtime") throw Error(ErrorKind::Input, "--entropy-coding needs --format runtime");
+  if (o.strip_names && o.format != "runtime") throw Error(ErrorKind::Input, "--strip-names needs --format runtime");
   if (o.kmeans_init != "kmeans++" && o.kmeans_init != "linear")
     throw Error(ErrorKind::Input, "--kmeans-init '" + o.kmeans_init + "': expected kmeans++ or linear");
   quant::QuantizeOptions qo;
@@ -279,6 +281,7 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     RuntimeExportOptions eo;
     eo.fp16_weights = mode == quant::Mode::Fp16;
     eo.entropy_coding = o.entropy_coding;
+    eo.strip_names = o.strip_names;
     RuntimeExportReport rr;
     export_runtime_file(m, o.output, eo, m.source_files, &rr);
     after = measure_model(m, {o.output});
@@ -331,7 +334,12 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
       ->each([o](const std::string&) { o->calibrate_given = true; });
   sub->add_option("--block-size", o->block_size, "weight-only: one scale per block of 32, 64 or 128 (default: per channel)");
   sub->add_option("--kmeans-init", o->kmeans_init, "kmeans: kmeans++ (seeded by --seed, default) or linear");
-  sub->add_flag("--entropy-coding", o->entropy_coding, "Huffman-code weight buffers of the runtime file (--format runtime)");
+  sub->add_flag("--entropy-coding", o->entropy_coding,
+                "Store graph and weights of the runtime file as an entropy-coded body (LZ77 + Huffman), decoded at "
+                "load (--format runtime; docs/runtime-format.md §2.1)");
+  sub->add_flag("--strip-names", o->strip_names,
+                "Write no internal tensor and node names into the runtime file (--format runtime; graph inputs and "
+                "outputs keep theirs; tools label the rest #index)");
   sub->add_option("--exclude", o->exclude, "Node names or op types to keep fp32 (comma-separated, repeatable)");
   sub->add_option("--max-layer-error", o->max_layer_error, "Keep layers whose SQNR (dB) is below this in fp32")
       ->each([o](const std::string&) { o->has_max_layer_error = true; });

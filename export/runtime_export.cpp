@@ -826,6 +826,7 @@ std::vector<uint8_t> Exporter::run() {
   w_.set_outputs(outputs);
   w_.set_producer("mcompress export (" + (m_.producer_name.empty() ? std::string("unknown producer") : m_.producer_name) + ")");
   w_.set_coded_body(opts_.entropy_coding);
+  w_.set_strip_names(opts_.strip_names);
   std::vector<uint8_t> bytes;
   const mcrt::Status st = w_.finish(&bytes);
   if (!st.ok()) throw Error(ErrorKind::Internal, "runtime writer: " + st.to_string());

@@ -17,6 +17,8 @@ struct RuntimeExportOptions {
                               // clip bounds, pad values and resize scales stay fp32
   bool entropy_coding = false;  // store graph and weights as a coded body (LZ77 + Huffman segments,
                                 // docs/runtime-format.md §2.1); decoded once at load
+  bool strip_names = false;   // write no internal tensor and node names (graph inputs and outputs keep
+                              // theirs; docs/runtime-format.md §4); names are for debugging
   bool lower_qdq = true;      // QDQ patterns -> runtime int8 ops (export/qdq_lowering.h); false keeps
                               // the QuantizeLinear/DequantizeLinear form (fp32 compute, for comparisons)
   bool verify = true;         // load + prepare the result on the runtime (batch 1); kUnsupported

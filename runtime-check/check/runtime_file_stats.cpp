@@ -69,7 +69,7 @@ RuntimeFileStats runtime_file_stats(const std::vector<uint8_t>& bytes, const std
     const mcrt::fb::Tensor* t = g.tensors()->Get(i);
     if (!t->buffer() && !t->sparsity() && !t->palette()) continue;
     RuntimeTensorStats ts;
-    ts.name = t->name() ? t->name()->str() : "";
+    ts.name = t->name() && t->name()->size() ? t->name()->str() : "#" + std::to_string(i);  // --strip-names
     const auto dt = static_cast<mcrt::DType>(t->dtype());
     ts.dtype = mcrt::dtype_name(dt);
     ts.shape.assign(t->shape()->begin(), t->shape()->end());

@@ -193,8 +193,13 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
     refs[i] = fb::BufferRef(blob, buffers_[i].size());
     blob += buffers_[i].size();
   }
+  std::vector<char> keep_name(tensors_.size(), !strip_names_);
+  for (const std::vector<int>* io : {&inputs_, &outputs_})
+    for (int i : *io)
+      if (i >= 0 && (size_t)i < keep_name.size()) keep_name[i] = 1;
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
-  for (const TensorSpec& t : tensors_) {
+  for (size_t ti = 0; ti < tensors_.size(); ++ti) {
+    const TensorSpec& t = tensors_[ti];
     flatbuffers::Offset<fb::Quantization> q = 0;
     if (t.has_quant) {
       // An all-zero zero_point is written as an empty vector (§4.3: empty = all zero): symmetric
@@ -214,7 +219,8 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
     flatbuffers::Offset<fb::Palette> pal = 0;
     if (t.has_palette)
       pal = fb::CreatePalette(b, (uint8_t)t.palette.bits, t.palette.size, t.palette.codebook, t.palette.indices);
-    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), (fb::DType)t.dtype, b.CreateVector(t.shape),
+    const bool named = keep_name[ti] && !t.name.empty();
+    tensors.push_back(fb::CreateTensor(b, named ? b.CreateString(t.name) : 0, (fb::DType)t.dtype, b.CreateVector(t.shape),
                                        t.buffer, q, sp, pal));
   }
   std::vector<flatbuffers::Offset<fb::Node>> nodes;
@@ -226,7 +232,7 @@ Status ModelWriter::finish(std::vector<uint8_t>* out) const {
                                      a.s.empty() ? 0 : b.CreateString(a.s)));
     }
     nodes.push_back(fb::CreateNode(b, n.op, b.CreateVector(n.inputs), b.CreateVector(n.outputs),
-                                   b.CreateVector(attrs), n.name.empty() ? 0 : b.CreateString(n.name)));
+                                   b.CreateVector(attrs), n.name.empty() || strip_names_ ? 0 : b.CreateString(n.name)));
   }
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::BufferCoding>>> codings = 0;
   if (!codings_.empty()) {

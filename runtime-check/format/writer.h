@@ -78,6 +78,9 @@ class ModelWriter {
   // segments after the header (version 1.1, header flag kFlagCodedBody). The blob then groups
   // the buffers by element width (1, 2, 4, 8 bytes), one segment per group.
   void set_coded_body(bool on) { coded_body_ = on; }
+  // Names are for debugging: with strip_names, finish() writes no tensor names except those of
+  // the graph inputs and outputs, and no node names (tools then label them "#index").
+  void set_strip_names(bool on) { strip_names_ = on; }
   const std::vector<uint8_t>& buffer_bytes(uint32_t buffer) const { return buffers_[buffer]; }
 
   // Appends a node; inputs may contain -1 for an absent optional input. Returns its index.
@@ -142,6 +145,7 @@ class ModelWriter {
   std::string producer_ = "mcrt-writer";
   uint16_t major_ = 0, minor_ = 0;  // 0 = current version
   bool coded_body_ = false;
+  bool strip_names_ = false;
   std::vector<uint8_t> buffer_widths() const;
 };
 

@@ -139,7 +139,7 @@ Status Interpreter::prepare_impl(const Model& model, const PrepareOptions& opts,
   im.tensors.resize(nt);
   for (uint32_t i = 0; i < nt; ++i) {
     const fb::Tensor* t = g.tensors()->Get(i);
-    im.tensors[i].name = t->name() ? t->name()->str() : "";
+    im.tensors[i].name = t->name() && t->name()->size() ? t->name()->str() : "#" + std::to_string(i);  // unnamed: by index
     im.tensors[i].dtype = (DType)t->dtype();
   }
   // 1. constants read by some node (or listed as graph outputs).

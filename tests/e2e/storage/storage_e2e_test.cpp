@@ -306,3 +306,56 @@ TEST_CASE("malformed coded bodies: inspect and check exit 2 with one line naming
   }
   CHECK(seen == 5);
 }
+
+// --strip-names (export and quantize, runtime format): internal tensor and node names are not
+// written; graph inputs and outputs keep theirs, inspect labels the rest "#index", and the runtime
+// computes the same bytes. Anything but --format runtime is exit 2 with one line.
+TEST_CASE("--strip-names: smaller file, inputs and outputs keep their names, same output bytes", "[e2e][storage]") {
+  TempDir d;
+  const fs::path named = d.path / "named.mcrt", stripped = d.path / "stripped.mcrt";
+  for (const auto& [out, extra] : {std::pair<fs::path, std::vector<std::string>>{named, {}},
+                                   std::pair<fs::path, std::vector<std::string>>{stripped, {"--strip-names"}}}) {
+    std::vector<std::string> argv = {MC_BIN, "export", kExamples + "mobile.onnx", "--format", "runtime", "-o", out.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto r = mc::test::run_process(argv, 120);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  CHECK(fs::file_size(stripped) < fs::file_size(named));
+  CHECK(run_bytes(stripped, 1) == run_bytes(named, 1));
+  std::unique_ptr<mcrt::Model> a, b;
+  REQUIRE(mcrt::Model::load_file(named.string(), &a).ok());
+  REQUIRE(mcrt::Model::load_file(stripped.string(), &b).ok());
+  const auto* ta = a->graph().tensors();
+  const auto* tb = b->graph().tensors();
+  REQUIRE(ta->size() == tb->size());
+  for (const auto* io : {b->graph().inputs(), b->graph().outputs()})
+    for (int32_t i : *io) {
+      REQUIRE(tb->Get(i)->name());
+      CHECK(tb->Get(i)->name()->str() == ta->Get(i)->name()->str());
+    }
+  size_t unnamed = 0;
+  for (uint32_t i = 0; i < tb->size(); ++i) unnamed += tb->Get(i)->name() ? 0 : 1;
+  CHECK(unnamed + 2 == tb->size());
+  for (const auto* n : *b->graph().nodes()) CHECK(!n->name());
+  const auto r = mc::test::run_process({MC_BIN, "inspect", stripped.string(), "--json"}, 120);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const auto& c : j["constants"]) CHECK(c["name"].get<std::string>().rfind("#", 0) == 0);
+
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{MC_BIN, "export", kExamples + "mlp.onnx", "--format", "onnx", "--strip-names", "-o",
+                                 (d.path / "x.onnx").string()},
+        std::vector<std::string>{MC_BIN, "export", kExamples + "mlp.onnx", "--format", "onnx", "--entropy-coding", "-o",
+                                 (d.path / "x.onnx").string()},
+        std::vector<std::string>{MC_BIN, "quantize", kExamples + "mlp.onnx", "--mode", "dynamic", "--strip-names", "-o",
+                                 (d.path / "x.onnx").string()}}) {
+    const auto e = mc::test::run_process(argv, 120);
+    INFO(e.err);
+    CHECK(e.exit_code == 2);
+    CHECK(std::count(e.err.begin(), e.err.end(), '\n') == 1);
+    CHECK(e.err.find("runtime") != std::string::npos);
+    CHECK(!fs::exists(d.path / "x.onnx"));
+  }
+}

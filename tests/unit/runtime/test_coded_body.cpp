@@ -102,7 +102,7 @@ std::vector<float> run_add(const std::vector<uint8_t>& bytes, int threads) {
   REQUIRE(s.ok());
   std::unique_ptr<mcrt::Interpreter> it;
   REQUIRE(mcrt::Interpreter::prepare(*m, {}, &it).ok());
-  it->set_threads(threads);
+  REQUIRE(it->set_threads(threads).ok());
   const size_t n = it->input(0).bytes / 4;
   std::vector<float> x(n);
   for (size_t i = 0; i < n; ++i) x[i] = 0.25f * (float)i;
