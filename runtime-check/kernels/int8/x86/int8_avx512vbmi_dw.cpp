@@ -308,10 +308,25 @@ void plan_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx
   Hdr h;
   std::memcpy(&h, base, sizeof h);
   parallel_for(pf, h.M, [&](int64_t m0, int64_t m1) {
-    if (h.Q == 3 && h.nwin == 1) run_kind<3, true, 1>(g, h, base, x, zx, out, y, m0, m1);  // 3x3, one window
-    else if (h.Q == 3) run_kind<3, true, 0>(g, h, base, x, zx, out, y, m0, m1);           // 3x3, a window per row
-    else if (h.Q <= 4) run_kind<4, false, 0>(g, h, base, x, zx, out, y, m0, m1);
-    else if (h.Q <= 8) run_kind<8, false, 0>(g, h, base, x, zx, out, y, m0, m1);
+    // Exact quad counts of common kernels (one window: 3x3 3, 5x5 7, 7x7 13; windows per row or row pair:
+    // 3x3 3, 5x5 8 or 10, 7x7 14): fully unrolled with the quads in registers.
+    switch (h.nwin == 1 ? h.Q : 16 + h.Q) {
+      case 1: return run_kind<1, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 2: return run_kind<2, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 3: return run_kind<3, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 4: return run_kind<4, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 7: return run_kind<7, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 13: return run_kind<13, true, 1>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 2: return run_kind<2, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 3: return run_kind<3, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 4: return run_kind<4, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 6: return run_kind<6, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 8: return run_kind<8, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 10: return run_kind<10, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      case 16 + 14: return run_kind<14, true, 0>(g, h, base, x, zx, out, y, m0, m1);
+      default: break;
+    }
+    if (h.Q <= 8) run_kind<8, false, 0>(g, h, base, x, zx, out, y, m0, m1);
     else run_kind<16, false, 0>(g, h, base, x, zx, out, y, m0, m1);
   });
 }

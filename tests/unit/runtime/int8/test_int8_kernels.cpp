@@ -345,6 +345,14 @@ TEST_CASE("int8 depthwise: kernels 1x1..7x7, strides 1..3, dilations, C 1..130, 
   check_dw_geom(dw_geom(5, 40, 40, 7, 7, 1, 1, 2, 2, 6, 6, 6, 6), seed++);  // 7x7 dilation 2
   check_dw_geom(dw_geom(4, 12, 30, 2, 5, 3, 1, 1, 2, 0, 3, 1, 2), seed++);  // non-square, mixed strides
   check_dw_geom(dw_geom(6, 3, 3, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4), seed++);    // outputs entirely in the padding
+  // Common kernels whose quad counts have their own unrolled instantiations: 5x5 and 7x7 in one window
+  // (7 and 13 quads), 5x5 per row and row pair (10, 8), 7x7 per row (14), 3x5 per row (6).
+  check_dw_geom(dw_geom(9, 7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2), seed++);
+  check_dw_geom(dw_geom(9, 7, 7, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3), seed++);
+  check_dw_geom(dw_geom(7, 28, 28, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2), seed++);
+  check_dw_geom(dw_geom(3, 56, 56, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2), seed++);
+  check_dw_geom(dw_geom(5, 28, 28, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3), seed++);
+  check_dw_geom(dw_geom(5, 20, 20, 3, 5, 2, 2, 1, 1, 1, 2, 1, 2), seed++);
   // z_x at the extremes and 0, fused activation ranges, weights at +-127.
   for (int zx : {-128, 0, 127}) {
     DwOpts o;
