@@ -17,7 +17,7 @@
 // A one-input-channel conv gathers a group's quads once and runs all M output channels on them.
 // Where it stops (plan_size 0, the caller keeps its other kernel): more than 16 quads or 8 blocks, a window
 // wider than 64 bytes even for r = 1 and row groups (e.g. stride 5 with 16 outputs per row), or tables
-// past 8 MiB.
+// (index vectors and group records) past 8 MiB.
 #include <immintrin.h>
 
 #include <climits>
@@ -50,7 +50,7 @@ constexpr int64_t kHdrBytes = (sizeof(Hdr) + 63) / 64 * 64;
 
 struct GroupRec {
   int32_t o0, n;                // outputs o0 .. o0 + n - 1 of the flattened plane
-  int64_t woff[kMaxWin];        // window start of each block, in bytes from the channel plane (may be < 0)
+  int64_t woff[kMaxWin];        // window start of each block: the first plane byte a tap of the block reads
   uint64_t lmask[kMaxWin];      // window bytes inside the plane
   uint64_t pmask[kMaxQ];        // quad bytes that are real taps inside the input
 };
@@ -151,7 +151,9 @@ bool choose(const ConvGeom& g, Choice* ch) {
       if (!make_quads(g, r, &ch->qd)) continue;
       ch->mode = mode;
       ch->ngroups = group_count(g, mode);
-      if (ch->ngroups > INT32_MAX || ch->ngroups * ch->qd.Q * 64 > (int64_t)8 << 20) continue;
+      // tables (index vectors and group records) past 8 MiB: a plane of ~300k outputs and more
+      if (ch->ngroups > INT32_MAX || ch->ngroups * (ch->qd.Q * 64 + (int64_t)sizeof(GroupRec)) > (int64_t)8 << 20)
+        continue;
       bool ok = true;
       for (int64_t gi = 0; gi < ch->ngroups && ok; ++gi) {
         int64_t o0;
