@@ -338,8 +338,9 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       return;
     }
     parallel_for(pf, (int64_t)mt * ng, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        const int half = (int)(t / ng), n0 = (int)(t % ng) * 32;
+      int half = (int)(t0 / ng), nb = (int)(t0 % ng);
+      for (int64_t t = t0; t < t1; ++t, (++nb == ng ? (nb = 0, ++half) : 0)) {
+        const int n0 = nb * 32;
         if (N - n0 > 16)
           gemm_tile<2, true>(l, base, half / 2, half % 2, M, N, n0, img, 0, qoff, zx, out, y, P, &grid, out.residual);
         else
@@ -361,9 +362,10 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
     return;
   }
   parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int half = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
-      const int oy = rem / nt, ox0 = rem % nt * 32;
+    // task t = (half * OH + oy) * nt + column block: divided once per chunk, then stepped
+    int half = (int)(t0 / ((int64_t)OH * nt)), oy = (int)(t0 % ((int64_t)OH * nt) / nt), xb = (int)(t0 % nt);
+    for (int64_t t = t0; t < t1; ++t, (++xb == nt ? (xb = 0, (++oy == OH ? (oy = 0, ++half) : 0)) : 0)) {
+      const int ox0 = xb * 32;
       const int8_t* xr = img + oy * row_step;
       int8_t* yr = y + (int64_t)oy * OW;
       const int8_t* rr = out.residual ? out.residual + (int64_t)oy * OW : nullptr;
