@@ -84,7 +84,7 @@ void run_qconv(const NodePlan& n, const ExecContext& ctx) {
     }
     if (st.implicit) {
       int8_t* img = static_cast<int8_t*>(scratch);
-      int8_conv_image(g, st.im, x + b * in_img, (int8_t)st.zx, img);
+      int8_conv_image_with(*st.ks, g, st.im, x + b * in_img, (int8_t)st.zx, img);
       Int8Out o = st.out;  // a fused add happens in conv_run, on the outputs it has just stored
       if (res) o.residual = res + b * out_img;
       st.ks->conv_run(g.M, st.flat ? 1 : g.OH, st.flat ? (int)P : g.OW, st.K, st.packed[0], img, st.im.row_step,

@@ -369,7 +369,8 @@ const Int8KernelSet& int8_kernels_reference() {
                                     int8_ref::gemm_run,    int8_ref::conv_run,         int8_ref::dw_packed_size,
                                     int8_ref::dw_pack,
                                     int8_ref::dw_scratch_size, int8_ref::dw_run,    int8_ref::add_run,
-                                    nullptr,                   nullptr,             nullptr};
+                                    nullptr,                   nullptr,             nullptr,
+                                    nullptr};
   return set;
 }
 

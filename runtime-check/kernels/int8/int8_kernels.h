@@ -119,7 +119,16 @@ struct Int8KernelSet {
   const char* (*conv1_pack)(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);  // variant name
   void (*conv1_run)(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
                     const ParallelFor* pf);
+
+  // --- the implicit-GEMM image (int8_conv_image's bytes exactly), optional: a faster twin or nullptr ---
+  void (*conv_image)(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img);
 };
+// The set's conv_image, else the shared int8_conv_image.
+inline void int8_conv_image_with(const Int8KernelSet& ks, const ConvGeom& g, const Int8ConvImage& im, const int8_t* x,
+                                 int8_t zx, int8_t* img) {
+  if (ks.conv_image) ks.conv_image(g, im, x, zx, img);
+  else int8_conv_image(g, im, x, zx, img);
+}
 
 // The specification: scalar, readable, always available.
 const Int8KernelSet& int8_kernels_reference();

@@ -27,7 +27,7 @@ MCRT_INT8_DECLARE_SET(int8_neon_dotprod)
   Int8KernelSet {                                                                                              \
     name, ns::gemm_packed_size, ns::gemm_pack, ns::gemm_run, ns::conv_run, ns::dw_packed_size, ns::dw_pack,       \
         ns::dw_scratch_size,                                                                                   \
-        ns::dw_run, ns::add_run, nullptr, nullptr, nullptr                                                     \
+        ns::dw_run, ns::add_run, nullptr, nullptr, nullptr, nullptr                                            \
   }
 // The AVX-512 VBMI gather kernels (x86/int8_avx512vbmi_dw.cpp): depthwise and one-input-channel conv on a
 // plan of vpermb index tables built at pack. Used by the AVX-512 VNNI set when int8_x86_avx512vbmi().
@@ -45,5 +45,6 @@ size_t conv1_packed_size(const ConvGeom& g);
 const char* conv1_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);
 void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
                const ParallelFor* pf);
+void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img);
 }  // namespace int8_avx512vnni
 }  // namespace mcrt

@@ -377,6 +377,44 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   });
 }
 
+// The implicit-GEMM image of a pointwise conv (no pads, no phases, rows exactly W wide: the image is the
+// input's channel quads interleaved, 4 channels per 32-bit word): 64 columns per step (vpunpck{l,h}bw/wd,
+// then a 4x4 transpose of 128-bit lanes with vshufi64x2; a last block of fewer columns masked); channels
+// past C read z_x; other geometries take the shared int8_conv_image. Same bytes as int8_conv_image.
+void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
+  const bool direct = g.sw == 1 && g.sh == 1 && g.pad_l == 0 && g.pad_t == 0 && im.Wph == g.W && im.Hph == g.H;
+  if (!direct) return int8_conv_image(g, im, x, zx, img);
+  const int64_t plane = (int64_t)g.H * g.W;
+  const size_t body = (size_t)im.Cq * plane * 4;
+  std::memset(img + body, (uint8_t)zx, im.bytes - body);  // the slack past the image
+  const __m512i zv = _mm512_set1_epi8((char)zx);
+  for (int cq = 0; cq < im.Cq; ++cq) {
+    const int8_t* s[4];
+    for (int j = 0; j < 4; ++j) s[j] = cq * 4 + j < g.C ? x + (int64_t)(cq * 4 + j) * plane : nullptr;
+    uint32_t* w = reinterpret_cast<uint32_t*>(img) + (int64_t)cq * plane;
+    for (int64_t i = 0; i < plane; i += 64) {
+      const int64_t n = plane - i < 64 ? plane - i : 64;  // a last block of n < 64 columns: masked
+      const __mmask64 kb = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+      __m512i v[4];
+      for (int j = 0; j < 4; ++j) v[j] = s[j] ? _mm512_maskz_loadu_epi8(kb, s[j] + i) : zv;
+      const __m512i ab0 = _mm512_unpacklo_epi8(v[0], v[1]), ab1 = _mm512_unpackhi_epi8(v[0], v[1]);
+      const __m512i cd0 = _mm512_unpacklo_epi8(v[2], v[3]), cd1 = _mm512_unpackhi_epi8(v[2], v[3]);
+      // r_j, 128-bit lane L: the words of columns 16L + 4j .. 16L + 4j + 3
+      const __m512i r0 = _mm512_unpacklo_epi16(ab0, cd0), r1 = _mm512_unpackhi_epi16(ab0, cd0);
+      const __m512i r2 = _mm512_unpacklo_epi16(ab1, cd1), r3 = _mm512_unpackhi_epi16(ab1, cd1);
+      // out_L = (r0, r1, r2, r3) lane L: transpose the 4x4 matrix of 128-bit lanes
+      const __m512i t0 = _mm512_shuffle_i64x2(r0, r1, 0x44), t1 = _mm512_shuffle_i64x2(r0, r1, 0xEE);  // r0L0 r0L1 r1L0 r1L1 / L2 L3
+      const __m512i t2 = _mm512_shuffle_i64x2(r2, r3, 0x44), t3 = _mm512_shuffle_i64x2(r2, r3, 0xEE);
+      const __m512i o[4] = {_mm512_shuffle_i64x2(t0, t2, 0x88), _mm512_shuffle_i64x2(t0, t2, 0xDD),   // lanes 0, 1
+                            _mm512_shuffle_i64x2(t1, t3, 0x88), _mm512_shuffle_i64x2(t1, t3, 0xDD)};  // lanes 2, 3
+      for (int L = 0; L < 4 && 16 * L < n; ++L) {
+        if (n - 16 * L >= 16) _mm512_storeu_si512(w + i + 16 * L, o[L]);
+        else _mm512_mask_storeu_epi32(w + i + 16 * L, (__mmask16)((1u << (n - 16 * L)) - 1), o[L]);
+      }
+    }
+  }
+}
+
 // Depthwise packing: the shared layout (int8_pack.h), then for the channels-in-lanes path on small
 // planes the weights [taps][Cp] int16 (Cp = C rounded up to 32, zeros past C).
 namespace {

@@ -32,6 +32,7 @@ const Int8KernelSet* int8_kernels_avx512vnni() {
     s.conv1_packed_size = int8_avx512vnni::conv1_packed_size;
     s.conv1_pack = int8_avx512vnni::conv1_pack;
     s.conv1_run = int8_avx512vnni::conv1_run;
+    s.conv_image = int8_avx512vnni::conv_image;
     return s;
   }();
   static const bool ok = [] {

@@ -508,6 +508,13 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
   mcrt::int8_conv_reorder_weights(g, w.data(), w2.data());
   Aligned img(im.bytes);
   mcrt::int8_conv_image(g, im, x.data(), (int8_t)zx, static_cast<int8_t*>(img.p));
+  for (const Int8KernelSet* ks : optimized_sets()) {  // a set's own image re-layout: the same bytes
+    if (!ks->conv_image) continue;
+    Aligned img2(im.bytes);
+    ks->conv_image(g, im, x.data(), (int8_t)zx, static_cast<int8_t*>(img2.p));
+    INFO("set " << ks->name << " conv_image C=" << C << " " << H << "x" << W << " k " << kh << "x" << kw);
+    REQUIRE(std::memcmp(img.p, img2.p, im.bytes) == 0);
+  }
   auto run = [&](const Int8KernelSet& ks, const mcrt::ParallelFor* p) {
     Aligned packed(ks.gemm_packed_size(M, K));
     ks.gemm_pack(M, K, w2.data(), bias.data(), packed.p);
@@ -638,6 +645,8 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   check_conv(13, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, seed++, pool.hook());
   check_conv(130, 4, 4, 129, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(6, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);    // channels past C on a plane past the z_x row
+  check_conv(7, 8, 8, 5, 1, 1, 1, 1, 0, 0, 0, 0, seed++);      // plane of exactly 64 columns
+  check_conv(5, 9, 15, 6, 1, 1, 1, 1, 0, 0, 0, 0, seed++);     // 135 = 2 x 64 + a tail
   check_conv(8, 70, 70, 9, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
   // Rows of at most 16 outputs outside the grid (whole 16-row tiles in the AVX-512 set): one row, a kernel much
   // wider than the output, exactly 16 wide; M not a multiple of 16.
