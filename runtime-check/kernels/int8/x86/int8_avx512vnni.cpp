@@ -78,6 +78,38 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
   }
   const __m512i flip = _mm512_set1_epi8((char)0x80);
   const int8_t* xc = xp + (int64_t)n0 * 4;
+  if constexpr (NV == 2 && R == 8) {
+    // The common tile with 16 named accumulators (GCC kept the array's in registers but copied all of them
+    // every K-quad).
+    __m512i c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1], c20 = acc[2][0], c21 = acc[2][1],
+            c30 = acc[3][0], c31 = acc[3][1], c40 = acc[4][0], c41 = acc[4][1], c50 = acc[5][0], c51 = acc[5][1],
+            c60 = acc[6][0], c61 = acc[6][1], c70 = acc[7][0], c71 = acc[7][1];
+    for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
+      const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
+      const __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(xq), flip);
+      const __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(xq + 64), flip);
+#define MCRT_VNNI_ROW(r, a0, a1)                     \
+  {                                                  \
+    int32_t w4;                                      \
+    std::memcpy(&w4, wp + 4 * r, 4);                 \
+    const __m512i wb = _mm512_set1_epi32(w4);        \
+    a0 = _mm512_dpbusd_epi32(a0, x0, wb);            \
+    a1 = _mm512_dpbusd_epi32(a1, x1, wb);            \
+  }
+      MCRT_VNNI_ROW(0, c00, c01)
+      MCRT_VNNI_ROW(1, c10, c11)
+      MCRT_VNNI_ROW(2, c20, c21)
+      MCRT_VNNI_ROW(3, c30, c31)
+      MCRT_VNNI_ROW(4, c40, c41)
+      MCRT_VNNI_ROW(5, c50, c51)
+      MCRT_VNNI_ROW(6, c60, c61)
+      MCRT_VNNI_ROW(7, c70, c71)
+#undef MCRT_VNNI_ROW
+    }
+    acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20, acc[2][1] = c21;
+    acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+    acc[6][0] = c60, acc[6][1] = c61, acc[7][0] = c70, acc[7][1] = c71;
+  } else
   for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
     const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
     __m512i xv[NV];
