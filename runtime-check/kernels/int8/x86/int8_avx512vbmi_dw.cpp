@@ -12,8 +12,9 @@
 // falls in the padding (or past the block). One vpdpbusd per quad multiplies them, as x + 128 (xor 0x80,
 // unsigned), by the output channel's 4 weights (a broadcast dword, zero past the block), so
 //   acc = Σ (x - z_x) · w + bias  =  vpdpbusd sums + bias - (z_x + 128) · Σw   (exact int32)
-// with Σw precomputed at pack. The index tables depend only on the geometry and are built at pack (plan),
-// with the largest r whose windows fit. Requantization: int8_avx512::store16 (the rule of int8_kernels.h).
+// with Σw precomputed at pack. The index tables depend only on the geometry and are built at pack (the
+// plan: flattened groups before row groups, then the largest r whose windows fit). Requantization: the
+// output stage of int8_avx512::store16 (the rule of int8_kernels.h) with its constants hoisted.
 // A one-input-channel conv gathers a group's quads once and runs all M output channels on them.
 // Where it stops (plan_size 0, the caller keeps its other kernel): more than 16 quads or 8 blocks, a window
 // wider than 64 bytes even for r = 1 and row groups (e.g. stride 5 with 16 outputs per row), or tables
