@@ -464,6 +464,7 @@ struct ConvOpts {
   // output range [add_lo, add_hi]; multipliers 0.5 / 0.75 (ties) or seeded.
   bool residual = false, conv_is_a = true, tie_mults = false;
   int32_t add_lo = -128, add_hi = 127;
+  int32_t zy = 1000;  // output zero point; 1000: seeded in [-20, 20]
 };
 
 void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt, int pl, int pb, int pr, uint64_t seed,
@@ -498,6 +499,7 @@ void check_conv(int C, int H, int W, int M, int kh, int kw, int s, int d, int pt
   Int8Out o;
   o.mult = mult.data();
   o.zero_point = r.range(-20, 20);
+  if (opt.zy != 1000) o.zero_point = opt.zy;
   o.act_min = opt.lo;
   o.act_max = opt.hi;
   const mcrt::Int8ConvImage im = mcrt::int8_conv_image_layout(g);
@@ -696,6 +698,8 @@ TEST_CASE("int8 one-input-channel conv (stems): every set equals the reference, 
   check_conv(1, 33, 21, 8, 3, 3, 3, 2, 2, 2, 1, 0, seed++);   // stride 3, dilation 2, asymmetric pads
   check_conv(1, 9, 40, 5, 1, 7, 1, 1, 0, 3, 0, 3, seed++);    // 1x7
   check_conv(1, 16, 16, 33, 4, 2, 2, 1, 1, 0, 2, 1, seed++);  // even kernel, M past 32
+  check_conv(1, 6, 10, 5, 3, 3, 1, 1, 1, 1, 1, 1, seed++);    // 60 outputs: 4 groups, the last one 12 wide
+  check_conv(1, 4, 31, 3, 3, 3, 1, 1, 1, 1, 1, 1, seed++);    // 124 outputs: a full and a 60-wide block of 4
   ConvOpts tall;
   tall.sh = 2;
   check_conv(1, 15, 12, 10, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, tall);  // vertical stride 2 only
@@ -704,6 +708,9 @@ TEST_CASE("int8 one-input-channel conv (stems): every set equals the reference, 
     o.fixed_zx = true;
     o.zx = zx;
     check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    o.zy = zx;  // output zero point at the extremes too (a ReLU6 output has z_y = -128)
+    check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, nullptr, o);
+    o.zy = 1000;
     o.lo = 0;  // fused Relu
     check_conv(1, 14, 14, 8, 3, 3, 2, 1, 1, 1, 1, 1, seed++, nullptr, o);
     o.lo = -7;
@@ -715,7 +722,7 @@ TEST_CASE("int8 one-input-channel conv (stems): every set equals the reference, 
   check_conv(1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
   check_conv(1, 20, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
   INFO("conv1 kernels compared: " << conv1_runs);
-  if (vbmi_expected()) REQUIRE(conv1_runs == 20);
+  if (vbmi_expected()) REQUIRE(conv1_runs == 25);
   SUCCEED();
 }
 
