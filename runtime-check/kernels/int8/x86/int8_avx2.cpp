@@ -122,11 +122,12 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
       const int oy = rem / nt, ox0 = rem % nt * NR;
       gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
-      if (out.residual)
-        int8_pack::residual_block(add_run, out, tile * MR, tile * MR + MR < M ? tile * MR + MR : M, P,
-                                  (int64_t)oy * OW + ox0, OW - ox0 < NR ? OW - ox0 : NR, y);
     }
   });
+  if (out.residual)  // the fused add: one pass per channel over the outputs just written (in cache)
+    parallel_for(pf, M, [&](int64_t m0, int64_t m1) {
+      int8_pack::residual_block(add_run, out, (int)m0, (int)m1, P, 0, P, y);
+    });
 }
 
 size_t dw_packed_size(const ConvGeom& g) { return int8_pack::dw_packed_size(g.C, g.kh * g.kw); }
