@@ -165,9 +165,15 @@ int inspect_runtime_file(const InspectOptions& o, const Globals& g) {
       std::cout << "  file bytes          " << thousands(s.file_bytes) << " (graph " << thousands(s.graph_bytes)
                 << ", weights section " << thousands(s.weights_section_bytes) << ")\n";
     }
-    std::cout << "  weights on disk     " << thousands(s.weight_disk_bytes) << " (" << s.coded_buffers
-              << " buffers entropy-coded)\n";
-    std::cout << "  decoded at load     " << thousands(s.decoded_bytes) << "\n";
+    if (s.coded_body)
+      std::cout << "  weights             " << thousands(s.weight_disk_bytes) << " before coding (in the coded body)\n";
+    else
+      std::cout << "  weights on disk     " << thousands(s.weight_disk_bytes) << " (" << s.coded_buffers
+                << " buffers entropy-coded)\n";
+    std::cout << "  decoded at load     " << thousands(s.decoded_bytes)
+              << (s.coded_body ? " from per-buffer codings (§3.1); the coded body's image: " + thousands(s.image_bytes)
+                               : std::string())
+              << "\n";
     std::cout << "  weights in memory   " << thousands(s.weight_memory_bytes)
               << " after prepare (batch 1; decoded buffers, materialized and packed weights)\n";
   }

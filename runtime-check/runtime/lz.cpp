@@ -125,7 +125,7 @@ const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_
     if (lit == 15 && !ext(&lit)) return "input ends inside a literal length";
     if (lit > n - ip) return "literals run past the end of the input";
     if (lit > raw_size - op) return "literals run past raw_size";
-    std::memcpy(out + op, in + ip, lit);
+    if (lit) std::memcpy(out + op, in + ip, lit);  // (out may be null when raw_size is 0)
     ip += lit;
     op += lit;
     if (ip == n) {
