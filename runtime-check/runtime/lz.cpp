@@ -14,6 +14,7 @@ constexpr int kMinMatch = 4;
 constexpr uint64_t kWindow = 65535;
 constexpr int kMaxChain = 64;
 constexpr int kHashBits = 16;
+constexpr size_t kRing = 65536;  // > kWindow
 
 uint32_t hash4(const uint8_t* p) {
   uint32_t v;
@@ -31,12 +32,14 @@ void put_ext(std::vector<uint8_t>& out, uint64_t r) {
 
 class Matcher {
  public:
-  Matcher(const uint8_t* d, size_t n) : d_(d), n_(n), head_(size_t(1) << kHashBits, -1), prev_(n, -1) {}
+  // prev_ is a ring over the window: the slot of position p is reused only by p + 65536, which
+  // is inserted after every search that may still reach p, so memory stays 64K entries.
+  Matcher(const uint8_t* d, size_t n) : d_(d), n_(n), head_(size_t(1) << kHashBits, -1), prev_(kRing, -1) {}
   // Registers position i (needs 4 bytes from i).
   void insert(size_t i) {
     if (i + kMinMatch > n_) return;
     const uint32_t h = hash4(d_ + i);
-    prev_[i] = head_[h];
+    prev_[i & (kRing - 1)] = head_[h];
     head_[h] = static_cast<int64_t>(i);
   }
   // Longest match for position i among earlier positions (ties: the nearest).
@@ -44,7 +47,7 @@ class Matcher {
     if (i + kMinMatch > n_) return 0;
     size_t best_len = 0;
     int chain = 0;
-    for (int64_t p = head_[hash4(d_ + i)]; p >= 0 && chain < kMaxChain; p = prev_[p], ++chain) {
+    for (int64_t p = head_[hash4(d_ + i)]; p >= 0 && chain < kMaxChain; p = prev_[p & (kRing - 1)], ++chain) {
       const size_t c = static_cast<size_t>(p);
       if (i - c > kWindow) break;
       size_t l = 0;
