@@ -1,7 +1,8 @@
 // bench_weight_storage MODEL.onnx [MODE] [BITS] [EXTRA] [OUT.mcrt]
 // MODE kmeans (default; EXTRA = k-means++ seed, default 0), weight-only (EXTRA = block size, 0 =
 // per channel) or fp16, BITS default 4, on every Conv/Gemm/MatMul of MODEL; then the sizes of the
-// runtime file without and with entropy coding (Huffman over bytes, the exporter's option). For
+// runtime file without and with entropy coding (the exporter's option: a coded body of LZ77 +
+// Huffman segments, docs/runtime-format.md §2.1). For
 // each palette's packed indices it also prints the size of Huffman over indices (one symbol per
 // index) and of zstd -19 over the packed bytes, the two alternatives the format could have
 // taken. Writes the entropy-coded file to OUT when given (fp16: exported with fp16_weights).
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     const std::vector<uint8_t> b = mc::export_runtime_bytes(m, coded);
     std::printf("fp32 ONNX file            %9llu bytes\n", (unsigned long long)onnx_bytes);
     std::printf("runtime file              %9zu bytes  (%.2fx smaller)\n", a.size(), (double)onnx_bytes / a.size());
-    std::printf("  + Huffman over bytes    %9zu bytes  (%.2fx smaller)\n", b.size(), (double)onnx_bytes / b.size());
+    std::printf("  + --entropy-coding      %9zu bytes  (%.2fx smaller)\n", b.size(), (double)onnx_bytes / b.size());
     // Per palette: its packed indices under the three codings.
     uint64_t packed = 0, huff_bytes = 0, huff_idx = 0, zstd = 0;
     for (const auto& t : m.graph.initializers) {
