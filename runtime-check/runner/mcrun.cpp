@@ -160,6 +160,7 @@ bool npy_dtype_of(mcrt::DType t, mcrt::NpyDtype* out) {
     case mcrt::DType::kI32: *out = mcrt::NpyDtype::kI32; return true;
     case mcrt::DType::kI64: *out = mcrt::NpyDtype::kI64; return true;
     case mcrt::DType::kBool: *out = mcrt::NpyDtype::kBool; return true;
+    case mcrt::DType::kI4: return false;  // constants only: never an input or output
   }
   return false;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "runtime/interpreter.h"
@@ -26,8 +27,9 @@ double element(DType t, const uint8_t* p, size_t i) {
     case DType::kI32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); return v; }
     case DType::kI64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); return static_cast<double>(v); }
     case DType::kF16: { uint16_t h; std::memcpy(&h, p + 2 * i, 2); return half_to_float(h); }
+    case DType::kI4: break;  // constants only: never an output; NaN fails any comparison
   }
-  return 0;
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace
