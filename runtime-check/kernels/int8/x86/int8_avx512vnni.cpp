@@ -401,10 +401,21 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
               gemm_tile<1, true>(l, base, (int)half / 2, (int)half % 2, M, N, n0, img, 0, qoff, zx, out, gbuf, ldg,
                                  nullptr, nullptr, m0);
           }
-          for (int m = m0; m < m0 + 8 && m < M; ++m)
-            for (int oy = 0; oy < OH; ++oy)
-              _mm_mask_storeu_epi8(y + (int64_t)m * P + (int64_t)oy * OW, krow,
-                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(gbuf + (m - m0) * ldg + (int64_t)oy * pitch)));
+          // Rows in increasing order: a plain 16-byte store spills 16 - OW junk bytes into the following rows,
+          // which later stores of this task overwrite; a row whose 16 bytes would reach past this task's
+          // channels (another task's, or past y) is stored masked.
+          const int m1 = m0 + 8 < M ? m0 + 8 : M, oh = OH, ow = OW, pg = pitch;
+          const int64_t p = P, lg = ldg, end = (int64_t)(m1 - m0) * p;
+          int8_t* yt = y + (int64_t)m0 * p;
+          for (int m = m0; m < m1; ++m) {
+            const int8_t* gr = gbuf + (m - m0) * lg;
+            for (int oy = 0; oy < oh; ++oy) {
+              const int64_t at = (int64_t)(m - m0) * p + (int64_t)oy * ow;
+              const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(gr + (int64_t)oy * pg));
+              if (at + 16 <= end) _mm_storeu_si128(reinterpret_cast<__m128i*>(yt + at), v);
+              else _mm_mask_storeu_epi8(yt + at, krow, v);
+            }
+          }
         }
       });
       return;

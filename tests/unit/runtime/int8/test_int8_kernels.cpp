@@ -640,6 +640,10 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   tall.sh = 3;
   check_conv(5, 17, 19, 8, 3, 5, 2, 1, 2, 1, 0, 2, seed++, nullptr, tall);
   check_conv(6, 11, 13, 7, 3, 3, 2, 2, 2, 2, 2, 2, seed++);     // stride 2 with dilation 2
+  // Grid planes smaller than one 16-byte row store (2x3, 3x2 outputs), channels over several 8-channel tasks
+  check_conv(5, 3, 5, 20, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook());
+  check_conv(7, 5, 3, 17, 3, 3, 2, 1, 1, 1, 1, 1, seed++);
+  check_conv(9, 2, 2, 33, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
   check_conv(5, 70, 70, 6, 3, 3, 1, 1, 1, 1, 1, 1, seed++);     // plane past the whole-plane buffer: row by row
   check_conv(3, 72, 66, 5, 3, 3, 2, 1, 1, 1, 1, 1, seed++);     // same, stride 2
   // Pointwise (1x1, stride 1, no pads): the image is the interleaved input, written in place.
