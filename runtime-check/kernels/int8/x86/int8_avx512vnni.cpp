@@ -460,40 +460,106 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   });
 }
 
-// The implicit-GEMM image of a pointwise conv (no pads, no phases, rows exactly W wide: the image is the
-// input's channel quads interleaved, 4 channels per 32-bit word): 64 columns per step (vpunpck{l,h}bw/wd,
-// then a 4x4 transpose of 128-bit lanes with vshufi64x2; a last block of fewer columns masked); channels
-// past C read z_x; other geometries take the shared int8_conv_image. Same bytes as int8_conv_image.
-void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
-  const bool direct = g.sw == 1 && g.sh == 1 && g.pad_l == 0 && g.pad_t == 0 && im.Wph == g.W && im.Hph == g.H;
-  if (!direct) return int8_conv_image(g, im, x, zx, img);
-  const int64_t plane = (int64_t)g.H * g.W;
-  const size_t body = (size_t)im.Cq * plane * 4;
-  std::memset(img + body, (uint8_t)zx, im.bytes - body);  // the slack past the image
+namespace {
+// w[i] = s0[i] | s1[i] << 8 | s2[i] << 16 | s3[i] << 24 for i in [0, n), 64 columns per step (vpunpck{l,h}bw/wd,
+// then a 4x4 transpose of 128-bit lanes with vshufi64x2; a last block of fewer columns masked). s[j] null:
+// that channel reads zx.
+void interleave4_avx512(const int8_t* const s[4], int64_t n_all, int8_t zx, uint32_t* w) {
   const __m512i zv = _mm512_set1_epi8((char)zx);
+  for (int64_t i = 0; i < n_all; i += 64) {
+    const int64_t n = n_all - i < 64 ? n_all - i : 64;
+    const __mmask64 kb = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+    __m512i v[4];
+    for (int j = 0; j < 4; ++j) v[j] = s[j] ? _mm512_maskz_loadu_epi8(kb, s[j] + i) : zv;
+    const __m512i ab0 = _mm512_unpacklo_epi8(v[0], v[1]), ab1 = _mm512_unpackhi_epi8(v[0], v[1]);
+    const __m512i cd0 = _mm512_unpacklo_epi8(v[2], v[3]), cd1 = _mm512_unpackhi_epi8(v[2], v[3]);
+    // r_j, 128-bit lane L: the words of columns 16L + 4j .. 16L + 4j + 3
+    const __m512i r0 = _mm512_unpacklo_epi16(ab0, cd0), r1 = _mm512_unpackhi_epi16(ab0, cd0);
+    const __m512i r2 = _mm512_unpacklo_epi16(ab1, cd1), r3 = _mm512_unpackhi_epi16(ab1, cd1);
+    const __m512i t0 = _mm512_shuffle_i64x2(r0, r1, 0x44), t1 = _mm512_shuffle_i64x2(r0, r1, 0xEE);
+    const __m512i t2 = _mm512_shuffle_i64x2(r2, r3, 0x44), t3 = _mm512_shuffle_i64x2(r2, r3, 0xEE);
+    const __m512i o[4] = {_mm512_shuffle_i64x2(t0, t2, 0x88), _mm512_shuffle_i64x2(t0, t2, 0xDD),   // lanes 0, 1
+                          _mm512_shuffle_i64x2(t1, t3, 0x88), _mm512_shuffle_i64x2(t1, t3, 0xDD)};  // lanes 2, 3
+    for (int L = 0; L < 4 && 16 * L < n; ++L) {
+      if (n - 16 * L >= 16) _mm512_storeu_si512(w + i + 16 * L, o[L]);
+      else _mm512_mask_storeu_epi32(w + i + 16 * L, (__mmask16)((1u << (n - 16 * L)) - 1), o[L]);
+    }
+  }
+}
+}  // namespace
+
+// The implicit-GEMM image, same bytes as int8_conv_image: a pointwise conv (no pads, no phases, rows exactly W
+// wide) interleaves straight into the image; strides 1 and 2 with a plane of at most 4096 pixels interleave the
+// plane once into a stack buffer (interleave4_avx512), then copy each row's words to its phases, 16 per step
+// (stride 2: even/odd words by vpermt2d); other geometries take the shared int8_conv_image.
+void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img) {
+  const int64_t plane = (int64_t)g.H * g.W;
+  const bool direct = g.sw == 1 && g.sh == 1 && g.pad_l == 0 && g.pad_t == 0 && im.Wph == g.W && im.Hph == g.H;
+  if (direct) {
+    const size_t body = (size_t)im.Cq * plane * 4;
+    std::memset(img + body, (uint8_t)zx, im.bytes - body);  // the slack past the image
+    for (int cq = 0; cq < im.Cq; ++cq) {
+      const int8_t* s[4];
+      for (int j = 0; j < 4; ++j) s[j] = cq * 4 + j < g.C ? x + (int64_t)(cq * 4 + j) * plane : nullptr;
+      interleave4_avx512(s, plane, zx, reinterpret_cast<uint32_t*>(img) + (int64_t)cq * plane);
+    }
+    return;
+  }
+  constexpr int64_t kMaxWords = 4096;
+  if (plane > kMaxWords || g.sw > 2) return int8_conv_image(g, im, x, zx, img);
+  auto col_used = [&](int ph) {
+    for (int kx = 0; kx < g.kw; ++kx)
+      if ((kx * g.dw) % g.sw == ph) return true;
+    return false;
+  };
+  auto row_used = [&](int rp) {
+    for (int ky = 0; ky < g.kh; ++ky)
+      if ((ky * g.dh) % g.sh == rp) return true;
+    return false;
+  };
+  // column phase ph: words j in [j0, j0 + n) hold input columns j * sw + ph - pad_l (word src of the row)
+  int j0[2] = {0, 0}, nw[2] = {0, 0};
+  int64_t src[2] = {0, 0};
+  for (int ph = 0; ph < g.sw; ++ph) {
+    if (!col_used(ph)) continue;
+    const int c0 = ph - g.pad_l;
+    j0[ph] = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+    int j1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+    if (j1 > im.Wph) j1 = im.Wph;
+    nw[ph] = j1 - j0[ph];
+    src[ph] = (int64_t)j0[ph] * g.sw + c0;
+  }
+  const size_t phase_bytes = (size_t)im.Cq * im.Hph * im.Wph * 4, phases = (size_t)g.sw * g.sh;
+  for (int ph = 0; ph < g.sw; ++ph)
+    for (int rp = 0; rp < g.sh; ++rp)
+      if (col_used(ph) && row_used(rp)) std::memset(img + ((size_t)ph * g.sh + rp) * phase_bytes, (uint8_t)zx, phase_bytes);
+  std::memset(img + phases * phase_bytes, (uint8_t)zx, im.bytes - phases * phase_bytes);
+  alignas(64) uint32_t tw[kMaxWords + 32];  // + 32: the stride-2 copy reads up to 31 words past its last
+  std::memset(tw + plane, 0, 32 * sizeof(uint32_t));
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int cq = 0; cq < im.Cq; ++cq) {
     const int8_t* s[4];
     for (int j = 0; j < 4; ++j) s[j] = cq * 4 + j < g.C ? x + (int64_t)(cq * 4 + j) * plane : nullptr;
-    uint32_t* w = reinterpret_cast<uint32_t*>(img) + (int64_t)cq * plane;
-    for (int64_t i = 0; i < plane; i += 64) {
-      const int64_t n = plane - i < 64 ? plane - i : 64;  // a last block of n < 64 columns: masked
-      const __mmask64 kb = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
-      __m512i v[4];
-      for (int j = 0; j < 4; ++j) v[j] = s[j] ? _mm512_maskz_loadu_epi8(kb, s[j] + i) : zv;
-      const __m512i ab0 = _mm512_unpacklo_epi8(v[0], v[1]), ab1 = _mm512_unpackhi_epi8(v[0], v[1]);
-      const __m512i cd0 = _mm512_unpacklo_epi8(v[2], v[3]), cd1 = _mm512_unpackhi_epi8(v[2], v[3]);
-      // r_j, 128-bit lane L: the words of columns 16L + 4j .. 16L + 4j + 3
-      const __m512i r0 = _mm512_unpacklo_epi16(ab0, cd0), r1 = _mm512_unpackhi_epi16(ab0, cd0);
-      const __m512i r2 = _mm512_unpacklo_epi16(ab1, cd1), r3 = _mm512_unpackhi_epi16(ab1, cd1);
-      // out_L = (r0, r1, r2, r3) lane L: transpose the 4x4 matrix of 128-bit lanes
-      const __m512i t0 = _mm512_shuffle_i64x2(r0, r1, 0x44), t1 = _mm512_shuffle_i64x2(r0, r1, 0xEE);  // r0L0 r0L1 r1L0 r1L1 / L2 L3
-      const __m512i t2 = _mm512_shuffle_i64x2(r2, r3, 0x44), t3 = _mm512_shuffle_i64x2(r2, r3, 0xEE);
-      const __m512i o[4] = {_mm512_shuffle_i64x2(t0, t2, 0x88), _mm512_shuffle_i64x2(t0, t2, 0xDD),   // lanes 0, 1
-                            _mm512_shuffle_i64x2(t1, t3, 0x88), _mm512_shuffle_i64x2(t1, t3, 0xDD)};  // lanes 2, 3
-      for (int L = 0; L < 4 && 16 * L < n; ++L) {
-        if (n - 16 * L >= 16) _mm512_storeu_si512(w + i + 16 * L, o[L]);
-        else _mm512_mask_storeu_epi32(w + i + 16 * L, (__mmask16)((1u << (n - 16 * L)) - 1), o[L]);
+    interleave4_avx512(s, plane, zx, tw);
+    int rp = g.pad_t % g.sh, ri = g.pad_t / g.sh;  // padded row ih + pad_t: row ri of row phase rp
+    for (int ih = 0; ih < g.H && ri < im.Hph; ++ih) {
+      if (row_used(rp)) {
+        for (int ph = 0; ph < g.sw; ++ph) {
+          const int n = nw[ph];
+          if (n <= 0) continue;
+          uint32_t* d = reinterpret_cast<uint32_t*>(img) +
+                        ((((int64_t)ph * g.sh + rp) * im.Cq + cq) * im.Hph + ri) * im.Wph + j0[ph];
+          const uint32_t* w = tw + (int64_t)ih * g.W + src[ph];
+          for (int j = 0; j < n; j += 16) {
+            const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+            const __m512i v = g.sw == 1 ? _mm512_maskz_loadu_epi32(k, w + j)
+                                        : _mm512_permutex2var_epi32(_mm512_loadu_si512(w + 2 * j), even,
+                                                                    _mm512_loadu_si512(w + 2 * j + 16));
+            _mm512_mask_storeu_epi32(d + j, k, v);
+          }
+        }
       }
+      if (++rp == g.sh) rp = 0, ++ri;
     }
   }
 }
