@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <climits>
@@ -12,6 +11,7 @@
 #include "compress/error.h"
 #include "compress/io/checked_math.h"
 #include "compress/io/file_io.h"
+#include "compress/onnx/guarded_inference.h"
 #include "compress/onnx/value_info_proto.h"
 #include "compress/onnx/tensor_proto.h"
 
@@ -227,19 +227,14 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& model_dir, 
     // ONNX's own inference, with data propagation so Shape→Reshape chains resolve.
     // Node-level errors are not fatal (error_mode 0): values simply stay unshaped.
     onnx::ModelProto inferred = mp;
-    for (auto& t : *inferred.mutable_graph()->mutable_initializer())
-      if (t.data_location() == onnx::TensorProto::EXTERNAL) { /* inference needs no bytes */ }
-    try {
-      onnx::ShapeInferenceOptions so(false, 0, true);
-      onnx::shape_inference::InferShapes(inferred, onnx::OpSchemaRegistry::Instance(), so);
+    // An inconsistent model (or one inference cannot safely see, guarded_inference.h) keeps its
+    // declared shapes.
+    if (infer_shapes_guarded(inferred).empty()) {
       mp.mutable_graph()->mutable_value_info()->CopyFrom(inferred.graph().value_info());
       // Outputs may gain shapes too.
       for (int i = 0; i < mp.graph().output_size() && i < inferred.graph().output_size(); ++i)
         if (!mp.graph().output(i).type().tensor_type().has_shape())
           *mp.mutable_graph()->mutable_output(i) = inferred.graph().output(i);
-    } catch (const std::exception& e) {
-      // An inconsistent model: keep the declared shapes, note it for inspect.
-      (void)e;
     }
   }
 

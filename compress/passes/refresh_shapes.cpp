@@ -2,9 +2,9 @@
 
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include "compress/error.h"
+#include "compress/onnx/guarded_inference.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/value_info_proto.h"
 
@@ -29,12 +29,7 @@ std::string refresh_shapes(Model& m) {
   model_to_proto(m, &mp);
   // Stale entries must not constrain inference: start from the declared inputs/outputs only.
   mp.mutable_graph()->clear_value_info();
-  try {
-    onnx::ShapeInferenceOptions so(/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true);
-    onnx::shape_inference::InferShapes(mp, onnx::OpSchemaRegistry::Instance(), so);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
+  if (std::string why = infer_shapes_guarded(mp); !why.empty()) return why;
   std::vector<ValueInfo> fresh;
   for (const auto& v : mp.graph().value_info()) {
     ValueInfo vi;

@@ -12,6 +12,8 @@
 #include "compress/error.h"
 #include "compress/onnx/onnx_import.h"
 
+#include <onnx/onnx_pb.h>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -93,4 +95,84 @@ TEST_CASE("external data through links is rejected", "[loader]") {
     CHECK(expect_rejected(model.string(), r[2]) == "");
   }
   fs::remove_all(tmp);
+}
+
+// libonnx's Conv shape inference without kernel_shape indexes pads/strides/dilations (sized by X's
+// rank) with the weight's rank: a rank-64 weight crashed the importer (found by fuzz_onnx_import).
+// compress/onnx/guarded_inference.h: kernel_shape is supplied from the weight's known dims for
+// inference, which then rejects the mismatch itself; with an unknown weight shape inference is not run.
+namespace {
+
+std::string conv_model(const std::vector<int64_t>& wdims, const std::string& weight_via) {
+  onnx::ModelProto mp;
+  mp.set_ir_version(8);
+  auto* op = mp.add_opset_import();
+  op->set_domain("");
+  op->set_version(13);
+  onnx::GraphProto* g = mp.mutable_graph();
+  g->set_name("g");
+  auto add_value = [](onnx::ValueInfoProto* v, const std::string& name, const std::vector<int64_t>* dims) {
+    v->set_name(name);
+    auto* tt = v->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    if (dims)
+      for (int64_t d : *dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  };
+  const std::vector<int64_t> xd = {1, 1, 5, 5};
+  add_value(g->add_input(), "x", &xd);
+  add_value(g->add_output(), "y", nullptr);
+  onnx::TensorProto* w = g->add_initializer();
+  w->set_name("w0");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  int64_t numel = 1;
+  for (int64_t d : wdims) w->add_dims(d), numel *= d;
+  for (int64_t i = 0; i < numel; ++i) w->add_float_data(1.f);
+  std::string weight = "w0";
+  if (weight_via == "Identity" || weight_via == "Relu") {  // Identity keeps the shape; Relu is not followed
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(weight_via);
+    n->add_input("w0");
+    n->add_output("w");
+    n->set_name("wnode");
+    weight = "w";
+  }
+  onnx::NodeProto* conv = g->add_node();
+  conv->set_op_type("Conv");
+  conv->set_name("conv");
+  conv->add_input("x");
+  conv->add_input(weight);
+  conv->add_output("y");
+  onnx::AttributeProto* pads = conv->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  return mp.SerializeAsString();
+}
+
+const mc::ValueInfo& output_y(const mc::Model& m) { return m.graph.outputs.at(0); }
+
+}  // namespace
+
+TEST_CASE("a Conv without kernel_shape: shape inference only where libonnx can take it", "[loader]") {
+  SECTION("a consistent weight: inferred as before (kernel from the weight)") {
+    for (const char* via : {"", "Identity"}) {
+      INFO(via);
+      const mc::Model m = mc::import_onnx_bytes(conv_model({2, 1, 3, 3}, via), ".", "conv.onnx");
+      REQUIRE(output_y(m).has_shape);
+      CHECK(output_y(m).static_shape() == std::vector<int64_t>{1, 2, 5, 5});
+      CHECK(m.graph.nodes.back().attr("kernel_shape") == nullptr);  // the guard's attribute stays out of the model
+    }
+  }
+  SECTION("a weight of rank 64 on a rank-4 input: no crash, the output stays unshaped") {
+    std::vector<int64_t> wd(64, 1);
+    for (const char* via : {"", "Identity"}) {
+      INFO(via);
+      const mc::Model m = mc::import_onnx_bytes(conv_model(wd, via), ".", "conv.onnx");
+      CHECK_FALSE(output_y(m).has_shape);
+    }
+  }
+  SECTION("a weight whose shape only inference knows: inference is not run") {
+    const mc::Model m = mc::import_onnx_bytes(conv_model({2, 1, 3, 3}, "Relu"), ".", "conv.onnx");
+    CHECK_FALSE(output_y(m).has_shape);
+  }
 }
