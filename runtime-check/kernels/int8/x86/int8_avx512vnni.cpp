@@ -15,6 +15,7 @@
 #include "../../parallel_for.h"
 #include "../int8_pack.h"
 #include "../int8_sets.h"
+#include "int8_avx512_store.h"
 
 namespace mcrt {
 namespace int8_avx512vnni {
@@ -22,34 +23,9 @@ namespace {
 
 constexpr int MR = 16;  // packed rows per tile; the GEMM tile takes 8 of them, the GEMV all 16
 
-// 16 bytes (register-form vpmovdb, then a plain or byte-masked store: the memory form of vpmovdb is
-// microcoded and slow on some cores).
-inline void store_bytes(int8_t* p, __mmask16 k, int valid, __m128i v) {
-  if (valid >= 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
-  else _mm_mask_storeu_epi8(p, k, v);
-}
-
-// The int8 output stage of 16 accumulators of channel m: int32 lanes holding the output bytes.
-inline __m512i requant16(__m512i acc, int m, const Int8Out& out) {
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(out.mult[m]));
-  f = _mm512_max_ps(f, _mm512_set1_ps((float)(out.act_min - out.zero_point)));
-  f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
-  return _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
-}
-
-inline void store16(__m512i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {
-  const __mmask16 k = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(out.mult[m]));
-  if (out.f32) {
-    if (out.fbias) f = _mm512_add_ps(f, _mm512_set1_ps(out.fbias[m]));
-    _mm512_mask_storeu_ps(static_cast<float*>(y) + idx, k, f);
-    return;
-  }
-  f = _mm512_max_ps(f, _mm512_set1_ps((float)(out.act_min - out.zero_point)));
-  f = _mm512_min_ps(f, _mm512_set1_ps((float)(out.act_max - out.zero_point)));
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(out.zero_point));
-  store_bytes(static_cast<int8_t*>(y) + idx, k, valid, _mm512_cvtepi32_epi8(q));
-}
+using int8_avx512::requant16;
+using int8_avx512::store16;
+using int8_avx512::store_bytes;
 
 // Grid mode of the implicit GEMM (stride 1 in height, narrow outputs): column n of the tile is image
 // column n of a grid `pitch` wide, i.e. output (n / pitch, n % pitch), stored only when n % pitch < OW.
