@@ -32,11 +32,12 @@ step "$MC" check "$OUT/mlp.pruned.mcrt" --reference examples/fashion-mnist/mlp.o
   --mean 0.2860 --std 0.3530
 
 # Quantization (issue 4): static int8 of the depthwise CNN, calibrated on 1,000 *training*
-# images, written as the runtime's int8 file; quantize prints its per-layer report and the
+# images, written as the runtime's int8 file with its coded body (--entropy-coding: graph and weights
+# LZ77+Huffman coded, decoded once at load); quantize prints its per-layer report and the
 # before/after line, check the accuracy and the fidelity to the fp32 original.
 rm -f "$OUT"/mobile.int8.mcrt
 step "$MC" quantize "$MODEL" --mode static \
-  --calib-data "$DATA/train-images-idx3-ubyte.gz" --mean 0.2860 --std 0.3530 --format runtime -o "$OUT/mobile.int8.mcrt"
+  --calib-data "$DATA/train-images-idx3-ubyte.gz" --mean 0.2860 --std 0.3530 --format runtime --entropy-coding -o "$OUT/mobile.int8.mcrt"
 step "$MC" check "$OUT/mobile.int8.mcrt" --reference "$MODEL" \
   --data "$DATA/t10k-images-idx3-ubyte.gz" --labels "$DATA/t10k-labels-idx1-ubyte.gz" \
   --mean 0.2860 --std 0.3530
