@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "int8_kernels.h"
+#include "int8_pack.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -270,16 +271,8 @@ void int8_conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x
   const bool pad_channels = g.C % 4 != 0;
   if (pad_channels) std::memset(zrow, (uint8_t)zx, sizeof zrow);
   // Phases that no tap reads (e.g. a 1x1 conv with stride 2 reads only phase 0) are left at z_x.
-  auto col_used = [&](int ph) {
-    for (int kx = 0; kx < g.kw; ++kx)
-      if ((kx * g.dw) % g.sw == ph) return true;
-    return false;
-  };
-  auto row_used = [&](int rp) {
-    for (int ky = 0; ky < g.kh; ++ky)
-      if ((ky * g.dh) % g.sh == rp) return true;
-    return false;
-  };
+  auto col_used = [&](int ph) { return int8_pack::conv_col_phase_used(g, ph); };
+  auto row_used = [&](int rp) { return int8_pack::conv_row_phase_used(g, rp); };
   // Column phase ph: words j in [j0, j0 + n) hold input columns j * sw + ph - pad_l (word src of the row).
   struct ColRun {
     int j0 = 0, n = 0;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../parallel_for.h"
 #include "int8_kernels.h"
 
 namespace mcrt {
@@ -65,6 +66,24 @@ inline void residual_block(AddRunFn add, const Int8Out& out, int m0, int m1, int
     if (out.conv_is_a) add(n, ym, 1, rm, 1, out.add, ym);
     else add(n, rm, 1, ym, 1, out.add, ym);
   }
+}
+
+// The fused add after a whole conv: one pass per channel over its P outputs just written (in cache).
+inline void residual_pass(const ParallelFor* pf, AddRunFn add, const Int8Out& out, int M, int64_t P, int8_t* y) {
+  parallel_for(pf, M, [&](int64_t m0, int64_t m1) { residual_block(add, out, (int)m0, (int)m1, P, 0, P, y); });
+}
+
+// Conv image re-layout (Int8ConvImage): whether any tap reads column phase ph / row phase rp
+// (a phase no tap reads, e.g. phase 1 of a strided 1x1, is left at z_x).
+inline bool conv_col_phase_used(const ConvGeom& g, int ph) {
+  for (int kx = 0; kx < g.kw; ++kx)
+    if ((kx * g.dw) % g.sw == ph) return true;
+  return false;
+}
+inline bool conv_row_phase_used(const ConvGeom& g, int rp) {
+  for (int ky = 0; ky < g.kh; ++ky)
+    if ((ky * g.dh) % g.sh == rp) return true;
+  return false;
 }
 
 // Depthwise.

@@ -116,10 +116,7 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
     }
   });
-  if (out.residual)  // the fused add: one pass per channel over the outputs just written (in cache)
-    parallel_for(pf, M, [&](int64_t m0, int64_t m1) {
-      int8_pack::residual_block(add_run, out, (int)m0, (int)m1, P, 0, P, y);
-    });
+  if (out.residual) int8_pack::residual_pass(pf, add_run, out, M, P, y);  // the fused add
 }
 
 size_t dw_packed_size(const ConvGeom& g) { return int8_pack::dw_packed_size(g.C, g.kh * g.kw); }

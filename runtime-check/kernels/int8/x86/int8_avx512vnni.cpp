@@ -483,16 +483,8 @@ void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int
   }
   constexpr int64_t kMaxWords = 4096;
   if (plane > kMaxWords || g.sw > 2) return int8_conv_image(g, im, x, zx, img);
-  auto col_used = [&](int ph) {
-    for (int kx = 0; kx < g.kw; ++kx)
-      if ((kx * g.dw) % g.sw == ph) return true;
-    return false;
-  };
-  auto row_used = [&](int rp) {
-    for (int ky = 0; ky < g.kh; ++ky)
-      if ((ky * g.dh) % g.sh == rp) return true;
-    return false;
-  };
+  auto col_used = [&](int ph) { return int8_pack::conv_col_phase_used(g, ph); };
+  auto row_used = [&](int rp) { return int8_pack::conv_row_phase_used(g, rp); };
   // column phase ph: words j in [j0, j0 + n) hold input columns j * sw + ph - pad_l (word src of the row)
   int j0[2] = {0, 0}, nw[2] = {0, 0};
   int64_t src[2] = {0, 0};
