@@ -168,6 +168,17 @@ void export_onnx_file(const Model& m, const std::string& path, const ExportOptio
   onnx::ModelProto mp;
   model_to_proto_impl(m, &mp, &sink);
   if (opts.run_checker) {
+    // The checker requires a shape on every graph input and output. One that has none came from the
+    // input model (declared without one, and shape inference could not find it): an input problem.
+    auto no_shape = [&](const google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>& vs, const char* what) {
+      for (const auto& v : vs)
+        if (v.type().has_tensor_type() && !v.type().tensor_type().has_shape())
+          throw Error(ErrorKind::Input, path + ": cannot write graph " + what + " '" + v.name() +
+                                            "' without a shape: the input model declares none and shape inference "
+                                            "cannot find one (ONNX requires it)");
+    };
+    no_shape(mp.graph().input(), "input");
+    no_shape(mp.graph().output(), "output");
     try {
       // The checker looks for external files relative to the working folder; check the
       // in-memory equivalent instead, before anything is written.

@@ -334,3 +334,39 @@ TEST_CASE("optimize: an op ONNX does not define is an input error naming the op"
   REQUIRE(r.err.find("FancyOp") != std::string::npos);
   REQUIRE(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
+
+TEST_CASE("optimize: a graph output whose shape nobody can know is an input error, not an internal one", "[e2e]") {
+  // A Conv whose weight has rank 6 on a rank-4 input: ONNX's inference gives y no shape (and the
+  // guard in compress/onnx/guarded_inference.h keeps it from crashing), so y cannot be written.
+  TempDir tmp;
+  mc::Model m;
+  m.opsets = {{"", 13}};
+  m.graph.name = "conv_rank";
+  mc::ValueInfo x;
+  x.name = "x";
+  x.dtype = mc::DType::F32;
+  x.has_shape = true;
+  x.shape = {mc::Dim::known(1), mc::Dim::known(1), mc::Dim::known(5), mc::Dim::known(5)};
+  mc::ValueInfo y;
+  y.name = "y";
+  y.dtype = mc::DType::F32;  // no shape
+  m.graph.inputs.push_back(x);
+  m.graph.outputs.push_back(y);
+  m.graph.initializers.push_back(mc::Tensor::make_f32("w", {1, 1, 1, 1, 1, 1}, {1.f}));
+  mc::Node n;
+  n.op_type = "Conv";
+  n.name = "conv";
+  n.inputs = {"x", "w"};
+  n.outputs = {"y"};
+  m.graph.nodes = {n};
+  mc::ExportOptions eo;
+  eo.run_checker = false;  // the checker would refuse the unshaped output, which is the point
+  const fs::path model = tmp.path / "conv_rank.onnx";
+  mc::export_onnx_file(m, model.string(), eo);
+  const fs::path out = tmp.path / "out.onnx";
+  auto r = optimize({model.string(), "-o", out.string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("graph output 'y' without a shape") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(!fs::exists(out));
+}
