@@ -3,21 +3,19 @@
 // AVX512_VBMI: the VBMI depthwise and one-input-channel kernels) and with the reference int8 set, at batch 1
 // and 3, 1 and 2 threads: the logits are the same bytes. Where the CPU has the VBMI kernels, the plan names
 // them (mobile: six qconv2d_depthwise_avx512vbmi and a qconv2d_1ch_avx512vbmi stem; lenet5, resnet: the stem).
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/interpreter.h"
-#include "runtime/model.h"
 #include "tests/support/run_process.h"
+#include "tests/support/runtime_run.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -26,50 +24,14 @@ namespace {
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kData = "/usr/share/datasets/fashion-mnist/";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_int8_models_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using mc::test::count_containing;
+using mc::test::RuntimeRun;
 
-struct Result {
-  std::vector<uint8_t> y;
-  std::vector<std::string> kernels;
-};
-
-Result run(const std::string& bytes, const mcrt::Int8KernelSet* ks, int batch, int threads) {
-  std::unique_ptr<mcrt::Model> model;
-  REQUIRE(mcrt::Model::load_buffer(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &model).ok());
+RuntimeRun run(const std::string& bytes, const mcrt::Int8KernelSet* ks, int batch, int threads) {
   mcrt::PrepareOptions po;
   po.batch = batch;
   po.int8_kernels = ks;
-  std::unique_ptr<mcrt::Interpreter> it;
-  const mcrt::Status st = mcrt::Interpreter::prepare(*model, po, &it);
-  INFO(st.to_string());
-  REQUIRE(st.ok());
-  REQUIRE(it->set_threads(threads).ok());
-  mcrt::TensorInfo in = it->input(0);
-  float* x = static_cast<float*>(in.data);
-  for (size_t i = 0; i < in.bytes / 4; ++i) x[i] = 1.5f * std::sin(0.013f * (float)i) + 0.3f * std::cos(0.7f * (float)i);
-  REQUIRE(it->run().ok());
-  const mcrt::TensorInfo out = it->output(0);
-  Result r;
-  r.y.assign(static_cast<const uint8_t*>(out.data), static_cast<const uint8_t*>(out.data) + out.bytes);
-  for (size_t s = 0; s < it->num_steps(); ++s) r.kernels.push_back(it->step(s).kernel);
-  return r;
-}
-
-int count_with(const std::vector<std::string>& ks, const std::string& part) {
-  int n = 0;
-  for (const std::string& k : ks) n += k.find(part) != std::string::npos;
-  return n;
+  return mc::test::run_runtime(bytes, po, threads);
 }
 
 bool vbmi_kernels() {
@@ -84,7 +46,7 @@ bool vbmi_kernels() {
 }  // namespace
 
 TEST_CASE("static int8 lenet5, mobile, resnet: the best int8 set gives the reference set's logits", "[e2e][int8]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_int8_models");
   struct Ex {
     const char* name;
     int depthwise, stems;  // VBMI kernels expected in the plan
@@ -104,14 +66,14 @@ TEST_CASE("static int8 lenet5, mobile, resnet: the best int8 set gives the refer
     REQUIRE(!bytes.empty());
     for (int batch : {1, 3}) {
       INFO("batch " << batch);
-      const Result ref = run(bytes, &mcrt::int8_kernels_reference(), batch, 1);
-      REQUIRE(count_with(ref.kernels, "qconv2d_") > 0);
-      const Result best = run(bytes, nullptr, batch, 1), best2 = run(bytes, nullptr, batch, 2);
+      const RuntimeRun ref = run(bytes, &mcrt::int8_kernels_reference(), batch, 1);
+      REQUIRE(count_containing(ref.kernels, "qconv2d_") > 0);
+      const RuntimeRun best = run(bytes, nullptr, batch, 1), best2 = run(bytes, nullptr, batch, 2);
       CHECK(best.y == ref.y);
       CHECK(best2.y == ref.y);
       if (vbmi_kernels()) {
-        CHECK(count_with(best.kernels, "qconv2d_depthwise_avx512vbmi") == ex.depthwise);
-        CHECK(count_with(best.kernels, "qconv2d_1ch_avx512vbmi") == ex.stems);
+        CHECK(count_containing(best.kernels, "qconv2d_depthwise_avx512vbmi") == ex.depthwise);
+        CHECK(count_containing(best.kernels, "qconv2d_1ch_avx512vbmi") == ex.stems);
       }
     }
   }

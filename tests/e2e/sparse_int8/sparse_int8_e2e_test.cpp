@@ -4,7 +4,6 @@
 // (kSparse) and by the cost model, at batch 1 and 8, 1 and 2 threads: the logits are the same bytes,
 // and the QLinearMatMul steps name the kernel they run and why. The file stores those int8 weights
 // sparse.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -16,8 +15,9 @@
 #include <vector>
 
 #include "runtime/interpreter.h"
-#include "runtime/model.h"
 #include "tests/support/run_process.h"
+#include "tests/support/runtime_run.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -26,56 +26,20 @@ namespace {
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kData = "/usr/share/datasets/fashion-mnist/";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_sparse_int8_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using mc::test::count_containing;
+using mc::test::RuntimeRun;
 
-struct Result {
-  std::vector<uint8_t> y;
-  std::vector<std::string> kernels;
-};
-
-Result run(const std::string& bytes, mcrt::SparsePolicy policy, int batch, int threads) {
-  std::unique_ptr<mcrt::Model> model;
-  REQUIRE(mcrt::Model::load_buffer(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &model).ok());
+RuntimeRun run(const std::string& bytes, mcrt::SparsePolicy policy, int batch, int threads) {
   mcrt::PrepareOptions po;
   po.batch = batch;
   po.sparse = policy;
-  std::unique_ptr<mcrt::Interpreter> it;
-  const mcrt::Status st = mcrt::Interpreter::prepare(*model, po, &it);
-  INFO(st.to_string());
-  REQUIRE(st.ok());
-  REQUIRE(it->set_threads(threads).ok());
-  mcrt::TensorInfo in = it->input(0);
-  float* x = static_cast<float*>(in.data);
-  for (size_t i = 0; i < in.bytes / 4; ++i) x[i] = 1.5f * std::sin(0.013f * (float)i) + 0.3f * std::cos(0.7f * (float)i);
-  REQUIRE(it->run().ok());
-  const mcrt::TensorInfo out = it->output(0);
-  Result r;
-  r.y.assign(static_cast<const uint8_t*>(out.data), static_cast<const uint8_t*>(out.data) + out.bytes);
-  for (size_t s = 0; s < it->num_steps(); ++s) r.kernels.push_back(it->step(s).kernel);
-  return r;
-}
-
-int count_with(const std::vector<std::string>& ks, const std::string& part) {
-  int n = 0;
-  for (const std::string& k : ks) n += k.find(part) != std::string::npos;
-  return n;
+  return mc::test::run_runtime(bytes, po, threads);
 }
 
 }  // namespace
 
 TEST_CASE("pruned 90% + static int8 LeNet-300-100: int8 sparse kernels give the dense bytes", "[e2e][sparse]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sparse_int8");
   const fs::path pruned = d.path / "mlp90.onnx", q = d.path / "mlp90.int8.mcrt";
   const auto p = mc::test::run_process(
       {MC_BIN, "prune", kExamples + "mlp.onnx", "--ratio", "0.9", "-o", pruned.string(), "-q"}, 300);
@@ -107,15 +71,15 @@ TEST_CASE("pruned 90% + static int8 LeNet-300-100: int8 sparse kernels give the 
   }
   for (int batch : {1, 8}) {
     INFO("batch " << batch);
-    const Result dense = run(bytes, mcrt::SparsePolicy::kDense, batch, 1);
-    REQUIRE(count_with(dense.kernels, "qmatmul_gemm_") == 3);
-    const Result sparse = run(bytes, mcrt::SparsePolicy::kSparse, batch, 1);
-    CHECK(count_with(sparse.kernels, "qmatmul_sparse_csr_") == 3);
+    const RuntimeRun dense = run(bytes, mcrt::SparsePolicy::kDense, batch, 1);
+    REQUIRE(count_containing(dense.kernels, "qmatmul_gemm_") == 3);
+    const RuntimeRun sparse = run(bytes, mcrt::SparsePolicy::kSparse, batch, 1);
+    CHECK(count_containing(sparse.kernels, "qmatmul_sparse_csr_") == 3);
     CHECK(sparse.y == dense.y);
-    const Result sparse2 = run(bytes, mcrt::SparsePolicy::kSparse, batch, 2);
+    const RuntimeRun sparse2 = run(bytes, mcrt::SparsePolicy::kSparse, batch, 2);
     CHECK(sparse2.y == dense.y);
-    const Result model = run(bytes, mcrt::SparsePolicy::kCostModel, batch, 1);
-    CHECK(count_with(model.kernels, "density 0.") == 3);  // every QLinearMatMul says why
+    const RuntimeRun model = run(bytes, mcrt::SparsePolicy::kCostModel, batch, 1);
+    CHECK(count_containing(model.kernels, "density 0.") == 3);  // every QLinearMatMul says why
     CHECK(model.y == dense.y);
   }
 }
