@@ -9,6 +9,7 @@
 
 #include "cli/before_after.h"
 #include "cli/command.h"
+#include "cli/runtime_file_options.h"
 #include "compress/error.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
@@ -26,8 +27,7 @@ struct ExportCliOptions {
   std::string output;
   std::string format = "runtime";
   bool fp16 = false;
-  bool entropy_coding = false;
-  bool strip_names = false;
+  RuntimeFileArgs file;
   bool no_optimize = false;
   bool json = false;
 };
@@ -37,9 +37,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   if (o.format != "runtime" && o.format != "onnx" && o.format != "torchscript")
     throw Error(ErrorKind::Input, "--format: '" + o.format + "' is not one of runtime, onnx, torchscript");
   if (o.fp16 && o.format != "runtime") throw Error(ErrorKind::Input, "--fp16 applies to --format runtime only");
-  if (o.entropy_coding && o.format != "runtime")
-    throw Error(ErrorKind::Input, "--entropy-coding applies to --format runtime only");
-  if (o.strip_names && o.format != "runtime") throw Error(ErrorKind::Input, "--strip-names applies to --format runtime only");
+  check_runtime_file_options(o.file, o.format);
   if (o.model == o.output || same_file(o.model, o.output))
     throw Error(ErrorKind::Input, "export: the output '" + o.output + "' is the input model; write to another file (-o)");
 
@@ -57,8 +55,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   if (o.format == "runtime") {
     RuntimeExportOptions eo;
     eo.fp16_weights = o.fp16;
-    eo.entropy_coding = o.entropy_coding;
-    eo.strip_names = o.strip_names;
+    apply_runtime_file_options(o.file, eo);
     try {
       export_runtime_file(m, o.output, eo, m.source_files, &rep);
     } catch (const Error& e) {
@@ -90,7 +87,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
     for (const auto& r : reports) j["passes"].push_back({{"name", r.pass}, {"summary", r.summary}});
     if (o.format == "runtime") {
       j["runtime"] = {{"nodes", rep.nodes},          {"weight_bytes", rep.weight_bytes}, {"fp16_weights", o.fp16},
-                      {"entropy_coding", o.entropy_coding}, {"strip_names", o.strip_names}};
+                      {"entropy_coding", o.file.entropy_coding}, {"strip_names", o.file.strip_names}};
       j["notes"] = rep.notes;
     }
     std::cout << j.dump(2) << "\n";
@@ -100,7 +97,7 @@ int run_export(const ExportCliOptions& o, const Globals& g) {
   for (const auto& n : rep.notes) std::cout << "  note: " << n << "\n";
   std::cout << before_after_line("export", before, after) << "\n";
   std::cout << "wrote " << o.output << " (" << o.format << (o.fp16 ? ", fp16 weights" : "")
-            << (o.entropy_coding ? ", coded body" : "") << (o.strip_names ? ", names stripped" : "") << ")\n";
+            << (o.file.entropy_coding ? ", coded body" : "") << (o.file.strip_names ? ", names stripped" : "") << ")\n";
   return 0;
 }
 
@@ -113,12 +110,7 @@ CLI::App* add_export(CLI::App& root, Action* action) {
   sub->add_option("-o,--output", opts->output, "Where to write (not the input)")->required();
   sub->add_option("--format", opts->format, "runtime (the bundled runtime's .mcrt), onnx or torchscript (.pt) (default: runtime)");
   sub->add_flag("--fp16", opts->fp16, "Store fp32 weights as fp16 in the runtime file (computation stays fp32)");
-  sub->add_flag("--entropy-coding", opts->entropy_coding,
-                "Store graph and weights of the runtime file as an entropy-coded body (LZ77 + Huffman), decoded at "
-                "load (docs/runtime-format.md §2.1)");
-  sub->add_flag("--strip-names", opts->strip_names,
-                "Write no internal tensor and node names into the runtime file (graph inputs and outputs keep theirs; "
-                "tools label the rest #index)");
+  add_runtime_file_options(*sub, opts->file);
   sub->add_flag("--no-optimize", opts->no_optimize,
                 "Do not run the optimize pipeline first (the runtime then needs static shapes and constant "
                 "shape inputs already)");

@@ -10,6 +10,7 @@
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "cli/data_options.h"
+#include "cli/runtime_file_options.h"
 #include "cli/text_format.h"
 #include "compress/data/dataset.h"
 #include "compress/error.h"
@@ -37,8 +38,7 @@ struct QuantizeCliOptions {
   double max_layer_error = 0;
   bool has_max_layer_error = false, cle = false, bias_correction = false, calibrate_given = false;
   int block_size = 0;
-  bool entropy_coding = false;
-  bool strip_names = false;
+  RuntimeFileArgs file;
   std::string kmeans_init = "kmeans++";
   int threads = 1;
   uint64_t seed = 0;
@@ -89,8 +89,7 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
                                       quant::mode_name(mode));
   if (o.block_size && mode != quant::Mode::WeightOnly)
     throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only");
-  if (o.entropy_coding && o.format != "runtime") throw Error(ErrorKind::Input, "--entropy-coding needs --format runtime");
-  if (o.strip_names && o.format != "runtime") throw Error(ErrorKind::Input, "--strip-names needs --format runtime");
+  check_runtime_file_options(o.file, o.format);
   if (o.kmeans_init != "kmeans++" && o.kmeans_init != "linear")
     throw Error(ErrorKind::Input, "--kmeans-init '" + o.kmeans_init + "': expected kmeans++ or linear");
   quant::QuantizeOptions qo;
@@ -120,7 +119,7 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     wo.init = o.kmeans_init == "linear" ? quant::KMeansInit::Linear : quant::KMeansInit::KMeansPlusPlus;
     wo.seed = o.seed;
     wo.exclude = qo.sq.exclude;
-    wo.entropy_coding = o.entropy_coding;
+    wo.entropy_coding = o.file.entropy_coding;
     quant::validate_weight_storage_options(wo);
   }
   std::optional<quant::LayerBitsConfig> bits_cfg;
@@ -280,8 +279,7 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   } else {
     RuntimeExportOptions eo;
     eo.fp16_weights = mode == quant::Mode::Fp16;
-    eo.entropy_coding = o.entropy_coding;
-    eo.strip_names = o.strip_names;
+    apply_runtime_file_options(o.file, eo);
     RuntimeExportReport rr;
     export_runtime_file(m, o.output, eo, m.source_files, &rr);
     after = measure_model(m, {o.output});
@@ -334,12 +332,7 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
       ->each([o](const std::string&) { o->calibrate_given = true; });
   sub->add_option("--block-size", o->block_size, "weight-only: one scale per block of 32, 64 or 128 (default: per channel)");
   sub->add_option("--kmeans-init", o->kmeans_init, "kmeans: kmeans++ (seeded by --seed, default) or linear");
-  sub->add_flag("--entropy-coding", o->entropy_coding,
-                "Store graph and weights of the runtime file as an entropy-coded body (LZ77 + Huffman), decoded at "
-                "load (--format runtime; docs/runtime-format.md §2.1)");
-  sub->add_flag("--strip-names", o->strip_names,
-                "Write no internal tensor and node names into the runtime file (--format runtime; graph inputs and "
-                "outputs keep theirs; tools label the rest #index)");
+  add_runtime_file_options(*sub, o->file);
   sub->add_option("--exclude", o->exclude, "Node names or op types to keep fp32 (comma-separated, repeatable)");
   sub->add_option("--max-layer-error", o->max_layer_error, "Keep layers whose SQNR (dB) is below this in fp32")
       ->each([o](const std::string&) { o->has_max_layer_error = true; });
