@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/bench_args.h"
 #include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
@@ -62,29 +63,20 @@ Timing time_model(const std::string& model, int64_t batch, int runs, int warmup,
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = 200, warmup = 20;
-  std::vector<int64_t> batches = {1};
-  std::string node_arg;
+  mc::bench::BenchArgs args;
+  args.batches = {1};
   bool verbose = false;
-  std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
+    if (mc::bench::take_bench_arg(argc, argv, i, args)) continue;
     const std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--runs") runs = std::atoi(value().c_str());
-    else if (a == "--warmup") warmup = std::atoi(value().c_str());
-    else if (a == "--node") node_arg = value();
-    else if (a == "-v") verbose = true;
-    else if (a == "--batches") {
-      batches.clear();
-      std::stringstream ss(value());
-      std::string t;
-      while (std::getline(ss, t, ',')) batches.push_back(std::atoll(t.c_str()));
-    } else if (!a.empty() && a[0] == '-') return usage();
-    else models.push_back(a);
+    if (a == "-v") verbose = true;
+    else return usage();
   }
-  if (runs < 1 || warmup < 0 || batches.empty() || models.empty() || models.size() % 2 != 0) return usage();
-  for (int64_t b : batches)
-    if (b < 1) return usage();
+  if (!mc::bench::bench_args_valid(args) || args.models.empty() || args.models.size() % 2 != 0) return usage();
+  const int runs = args.runs, warmup = args.warmup;
+  const std::vector<int64_t>& batches = args.batches;
+  const std::string& node_arg = args.node;
+  std::vector<std::string>& models = args.models;
   const std::string node = find_node(node_arg);
   if (node.empty()) {
     std::fprintf(stderr, "bench_int8: node not found (PATH or MC_NODE)\n");

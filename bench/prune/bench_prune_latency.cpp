@@ -39,6 +39,7 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/ir/graph.h"
 #include "prune/prune_options.h"
+#include "bench/common/bench_args.h"
 #include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
@@ -175,34 +176,26 @@ std::vector<PrefixRow> time_prefixes(const std::string& orig_path, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = 200, warmup = 20;
+  mc::bench::BenchArgs args;
+  args.batches = {1, 32};
   double ratio = 0.5;
   int64_t round_to = 1;
   bool ort_profile = false, ort_prefixes = false;
-  std::vector<int64_t> batches = {1, 32};
-  std::string node_arg;
-  std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
+    if (mc::bench::take_bench_arg(argc, argv, i, args)) continue;
     const std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--runs") runs = std::atoi(value().c_str());
-    else if (a == "--warmup") warmup = std::atoi(value().c_str());
-    else if (a == "--node") node_arg = value();
-    else if (a == "--ratio") ratio = std::atof(value().c_str());
+    if (a == "--ratio") ratio = std::atof(value().c_str());
     else if (a == "--round-to") round_to = std::atoll(value().c_str());
     else if (a == "--ort-profile") ort_profile = true;
     else if (a == "--ort-prefixes") ort_prefixes = true;
-    else if (a == "--batches") {
-      batches.clear();
-      std::stringstream ss(value());
-      std::string t;
-      while (std::getline(ss, t, ',')) batches.push_back(std::atoll(t.c_str()));
-    } else if (!a.empty() && a[0] == '-') return usage();
-    else models.push_back(a);
+    else return usage();
   }
-  if (runs < 1 || warmup < 0 || batches.empty() || models.size() % 2 != 0 || !(ratio >= 0 && ratio < 1) || round_to < 1) return usage();
-  for (int64_t b : batches)
-    if (b < 1) return usage();
+  if (!mc::bench::bench_args_valid(args) || args.models.size() % 2 != 0 || !(ratio >= 0 && ratio < 1) || round_to < 1) return usage();
+  const int runs = args.runs, warmup = args.warmup;
+  const std::vector<int64_t>& batches = args.batches;
+  const std::string& node_arg = args.node;
+  std::vector<std::string>& models = args.models;
   const std::string node = find_node(node_arg);
   if (node.empty()) {
     std::fprintf(stderr, "bench_prune_latency: node not found (PATH or MC_NODE)\n");

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "compress/error.h"
+#include "bench/common/bench_args.h"
 #include "bench/common/ort_bench.h"
 #include "runtime-check/check/check_harness.h"
 #include "runtime-check/npy/npy.h"
@@ -48,27 +49,15 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int runs = 200, warmup = 20;
-  std::vector<int64_t> batches = {1, 32};
-  std::string node_arg;
-  std::vector<std::string> models;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--runs") runs = std::atoi(value().c_str());
-    else if (a == "--warmup") warmup = std::atoi(value().c_str());
-    else if (a == "--node") node_arg = value();
-    else if (a == "--batches") {
-      batches.clear();
-      std::stringstream ss(value());
-      std::string t;
-      while (std::getline(ss, t, ',')) batches.push_back(std::atoll(t.c_str()));
-    } else if (!a.empty() && a[0] == '-') return usage();
-    else models.push_back(a);
-  }
-  if (runs < 1 || warmup < 0 || batches.empty()) return usage();
-  for (int64_t b : batches)
-    if (b < 1) return usage();
+  mc::bench::BenchArgs args;
+  args.batches = {1, 32};
+  for (int i = 1; i < argc; ++i)
+    if (!mc::bench::take_bench_arg(argc, argv, i, args)) return usage();
+  if (!mc::bench::bench_args_valid(args)) return usage();
+  const int runs = args.runs, warmup = args.warmup;
+  const std::vector<int64_t>& batches = args.batches;
+  const std::string& node_arg = args.node;
+  std::vector<std::string>& models = args.models;
   if (models.empty()) {
     for (const auto& e : fs::directory_iterator(std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist"))
       if (e.path().extension() == ".onnx") models.push_back(e.path().string());
