@@ -228,35 +228,6 @@ bool act_then_q(const Graph& g, const Index& ix, const std::string& v, ActQ* y, 
   return *lo <= *hi;
 }
 
-void add_f(Node& n, const char* name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::Float;
-  a.f = v;
-  n.attrs.push_back(std::move(a));
-}
-void add_i(Node& n, const char* name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::Int;
-  a.i = v;
-  n.attrs.push_back(std::move(a));
-}
-void add_fs(Node& n, const char* name, std::vector<float> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::Floats;
-  a.floats = std::move(v);
-  n.attrs.push_back(std::move(a));
-}
-void add_is(Node& n, const char* name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::Ints;
-  a.ints = std::move(v);
-  n.attrs.push_back(std::move(a));
-}
-
 struct Lowering {
   Graph& g;
   Index ix;
@@ -345,13 +316,13 @@ struct Lowering {
     nl.outputs = {y.q};
     if (conv)
       for (const auto& a : n.attrs) nl.attrs.push_back(a);
-    add_f(nl, "x_scale", x.s);
-    add_i(nl, "x_zero_point", x.z);
-    add_fs(nl, "w_scales", w.scales);
-    add_f(nl, "y_scale", y.s);
-    add_i(nl, "y_zero_point", y.z);
-    add_i(nl, "act_min", lo);
-    add_i(nl, "act_max", hi);
+    nl.set_attr_float("x_scale", x.s);
+    nl.set_attr_int("x_zero_point", x.z);
+    nl.set_attr_floats("w_scales", w.scales);
+    nl.set_attr_float("y_scale", y.s);
+    nl.set_attr_int("y_zero_point", y.z);
+    nl.set_attr_int("act_min", lo);
+    nl.set_attr_int("act_max", hi);
     const std::string what = nl.op_type + " '" + n.name + "'";
     commit(nodes, std::move(nl), {x.node, w.node, bias_dq}, what);
   }
@@ -371,14 +342,14 @@ struct Lowering {
     nl.op_type = "QLinearAdd";
     nl.inputs = {a.q, b.q};
     nl.outputs = {y.q};
-    add_f(nl, "a_scale", a.s);
-    add_i(nl, "a_zero_point", a.z);
-    add_f(nl, "b_scale", b.s);
-    add_i(nl, "b_zero_point", b.z);
-    add_f(nl, "y_scale", y.s);
-    add_i(nl, "y_zero_point", y.z);
-    add_i(nl, "act_min", lo);
-    add_i(nl, "act_max", hi);
+    nl.set_attr_float("a_scale", a.s);
+    nl.set_attr_int("a_zero_point", a.z);
+    nl.set_attr_float("b_scale", b.s);
+    nl.set_attr_int("b_zero_point", b.z);
+    nl.set_attr_float("y_scale", y.s);
+    nl.set_attr_int("y_zero_point", y.z);
+    nl.set_attr_int("act_min", lo);
+    nl.set_attr_int("act_max", hi);
     commit(nodes, std::move(nl), {a.node, b.node}, "QLinearAdd '" + n.name + "'");
   }
 
@@ -404,10 +375,10 @@ struct Lowering {
     }
     nl.domain = kInt8Domain;
     nl.op_type = avg ? "QLinearAveragePool" : "QLinearGlobalAveragePool";
-    add_f(nl, "x_scale", x.s);
-    add_i(nl, "x_zero_point", x.z);
-    add_f(nl, "y_scale", y.s);
-    add_i(nl, "y_zero_point", y.z);
+    nl.set_attr_float("x_scale", x.s);
+    nl.set_attr_int("x_zero_point", x.z);
+    nl.set_attr_float("y_scale", y.s);
+    nl.set_attr_int("y_zero_point", y.z);
     const std::string what = nl.op_type + " '" + n.name + "'";
     commit(nodes, std::move(nl), {x.node}, what);
   }
@@ -437,10 +408,10 @@ struct Lowering {
       dqs.push_back(x.node);
     }
     nl.attrs.push_back(*n.attr("axis"));
-    add_fs(nl, "in_scales", ss);
-    add_is(nl, "in_zero_points", zs);
-    add_f(nl, "y_scale", y.s);
-    add_i(nl, "y_zero_point", y.z);
+    nl.set_attr_floats("in_scales", ss);
+    nl.set_attr_ints("in_zero_points", zs);
+    nl.set_attr_float("y_scale", y.s);
+    nl.set_attr_int("y_zero_point", y.z);
     commit(nodes, std::move(nl), dqs, "QLinearConcat '" + n.name + "'");
   }
 
@@ -502,7 +473,7 @@ struct Lowering {
     nl.inputs = {d->inputs[0], mi.inputs[1]};
     if (!bias.empty()) nl.inputs.push_back(bias);
     nl.outputs = {out};
-    add_fs(nl, "w_scales", scales);
+    nl.set_attr_floats("w_scales", scales);
     commit(nodes, std::move(nl), {ix.producer.at(mi.inputs[0]), si}, "DynamicQuantizeMatMul '" + mi.name + "'");
   }
 

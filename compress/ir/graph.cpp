@@ -47,23 +47,19 @@ std::vector<int64_t> Node::attr_ints(const std::string& n, const std::vector<int
   const Attribute* a = attr(n);
   return a && a->type == AttrType::Ints ? a->ints : def;
 }
-void Node::set_attr_int(const std::string& n, int64_t v) {
+Attribute& Node::reset_attr(const std::string& n, AttrType t) {
   Attribute* a = attr(n);
-  if (!a) { attrs.push_back({}); a = &attrs.back(); a->name = n; }
+  if (!a) a = &attrs.emplace_back();
   *a = Attribute{};
-  a->name = n; a->type = AttrType::Int; a->i = v;
+  a->name = n;
+  a->type = t;
+  return *a;
 }
-void Node::set_attr_ints(const std::string& n, std::vector<int64_t> v) {
-  Attribute* a = attr(n);
-  if (!a) { attrs.push_back({}); a = &attrs.back(); }
-  *a = Attribute{};
-  a->name = n; a->type = AttrType::Ints; a->ints = std::move(v);
-}
-void Node::set_attr_float(const std::string& n, float v) {
-  Attribute* a = attr(n);
-  if (!a) { attrs.push_back({}); a = &attrs.back(); }
-  *a = Attribute{};
-  a->name = n; a->type = AttrType::Float; a->f = v;
+void Node::set_attr_int(const std::string& n, int64_t v) { reset_attr(n, AttrType::Int).i = v; }
+void Node::set_attr_ints(const std::string& n, std::vector<int64_t> v) { reset_attr(n, AttrType::Ints).ints = std::move(v); }
+void Node::set_attr_float(const std::string& n, float v) { reset_attr(n, AttrType::Float).f = v; }
+void Node::set_attr_floats(const std::string& n, std::vector<float> v) {
+  reset_attr(n, AttrType::Floats).floats = std::move(v);
 }
 void Node::remove_attr(const std::string& n) {
   attrs.erase(std::remove_if(attrs.begin(), attrs.end(), [&](const Attribute& a) { return a.name == n; }), attrs.end());

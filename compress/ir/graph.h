@@ -81,8 +81,13 @@ struct Node {
   void set_attr_int(const std::string& n, int64_t v);
   void set_attr_ints(const std::string& n, std::vector<int64_t> v);
   void set_attr_float(const std::string& n, float v);
+  void set_attr_floats(const std::string& n, std::vector<float> v);
   void remove_attr(const std::string& n);
   bool is_default_domain() const { return domain.empty() || domain == "ai.onnx"; }
+
+ private:
+  // The attribute named n, cleared and given type t: the existing one in place, else a new one at the end.
+  Attribute& reset_attr(const std::string& n, AttrType t);
 };
 
 struct Graph {
