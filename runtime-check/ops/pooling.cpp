@@ -1,6 +1,7 @@
 // MaxPool, AveragePool, GlobalAveragePool (ONNX), fp32, 1-D to 3-D windows.
 // Reference kernels: for each output position, scan its (dilated) window, skipping
-// padded positions. AveragePool divides by the window size clipped to the input
+// padded positions. 1-D and 2-D MaxPool without dilation take a row-wise path with the same
+// bytes (run_maxpool2d). AveragePool divides by the window size clipped to the input
 // (count_include_pad = 0) or to the padded input (count_include_pad = 1); with
 // ceil_mode the part of a window past the end padding never counts.
 #include <algorithm>
@@ -88,6 +89,104 @@ void run_pool(const NodePlan& n, const ExecContext& ctx) {
   });
 }
 
+// 2-D (or 1-D) MaxPool with dilation 1, the common case (LeNet's 2x2 stride 2 pools): per
+// output row, the outputs whose window lies inside the input are computed tap by tap across the
+// row, in loops the compiler vectorises; the few windows that touch padding take the
+// reference's per-output scan. Every output visits its taps in the reference's order
+// (row-major) with its comparison (the first tap inside, then `v > acc ? v : acc`), so the
+// bytes equal the reference's, NaN and signed zeros included.
+
+// Outputs [0, count) of one row whose windows are inside: x points at the first tap of the first
+// output, `pitch` is the input row length, S the stride (0: the runtime `sw`).
+template <int S>
+void maxpool_row_inside(const float* x, int64_t pitch, int64_t rows, int64_t kw, int64_t sw, int64_t count,
+                        float* y) {
+  const int64_t st = S ? S : sw;
+  for (int64_t o = 0; o < count; ++o) y[o] = x[o * st];
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t kx = r == 0 ? 1 : 0; kx < kw; ++kx) {
+      const float* xk = x + r * pitch + kx;
+      for (int64_t o = 0; o < count; ++o) {
+        const float v = xk[o * st];
+        const float a = y[o];
+        y[o] = v > a ? v : a;
+      }
+    }
+  }
+}
+
+// The same with the window fixed at KxK and the stride at S, taps unrolled inside the loop
+// over outputs: one pass over the row instead of K*K (LeNet's 4x4 outputs are row overhead otherwise).
+template <int S, int K>
+void maxpool_row_inside_k(const float* x, int64_t pitch, int64_t count, float* y) {
+  for (int64_t o = 0; o < count; ++o) {
+    float acc = x[o * S];
+    for (int r = 0; r < K; ++r)
+      for (int kx = r == 0 ? 1 : 0; kx < K; ++kx) {
+        const float v = x[r * pitch + o * S + kx];
+        acc = v > acc ? v : acc;
+      }
+    y[o] = acc;
+  }
+}
+
+void run_maxpool2d(const NodePlan& n, const ExecContext& ctx) {
+  const PoolState& st = static_cast<const PoolState&>(*n.state);
+  const SpatialGeom& g = st.g;
+  const float* x = ctx.inf(n.inputs[0]);
+  float* y = ctx.outf(n.outputs[0]);
+  const int two = g.rank == 2;
+  const int64_t H = two ? g.in[0] : 1, W = g.in[two], OH = two ? g.out[0] : 1, OW = g.out[two];
+  const int64_t kh = two ? g.k[0] : 1, kw = g.k[two], sh = two ? g.s[0] : 1, sw = g.s[two];
+  const int64_t pt = two ? g.pb[0] : 0, pl = g.pb[two];
+  // Outputs [lo, hi) of every row have their whole window inside the row.
+  const int64_t lo = std::min(OW, (pl + sw - 1) / sw);
+  const int64_t hi = W - kw + pl < 0 ? lo : std::max(lo, std::min(OW, (W - kw + pl) / sw + 1));
+  parallel_for(ctx.pf, st.planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* xp = x + p * H * W;
+      float* yp = y + p * OH * OW;
+      for (int64_t oy = 0; oy < OH; ++oy) {
+        const int64_t y0 = oy * sh - pt;
+        const int64_t a = y0 >= 0 ? 0 : std::min(kh, -y0), b = std::max(a, std::min(kh, H - y0));
+        float* yr = yp + oy * OW;
+        // The reference's scan, for windows that touch padding (or have no row inside).
+        auto scan = [&](int64_t ox) {
+          const int64_t x0 = ox * sw - pl;
+          float acc = -FLT_MAX;
+          bool any = false;
+          for (int64_t ky = a; ky < b; ++ky)
+            for (int64_t kx = x0 >= 0 ? 0 : -x0; kx < kw && x0 + kx < W; ++kx) {
+              const float v = xp[(y0 + ky) * W + x0 + kx];
+              if (!any || v > acc) acc = v;
+              any = true;
+            }
+          yr[ox] = acc;
+        };
+        const int64_t in_lo = b > a ? lo : OW;
+        for (int64_t ox = 0; ox < in_lo; ++ox) scan(ox);
+        if (b > a && hi > lo) {
+          const float* x0 = xp + (y0 + a) * W + lo * sw - pl;
+          const bool full = b - a == kh && kh == kw;
+          if (full && kw == 2 && sw == 2)
+            maxpool_row_inside_k<2, 2>(x0, W, hi - lo, yr + lo);
+          else if (full && kw == 3 && sw == 2)
+            maxpool_row_inside_k<2, 3>(x0, W, hi - lo, yr + lo);
+          else if (full && kw == 3 && sw == 1)
+            maxpool_row_inside_k<1, 3>(x0, W, hi - lo, yr + lo);
+          else if (sw == 2)
+            maxpool_row_inside<2>(x0, W, b - a, kw, sw, hi - lo, yr + lo);
+          else if (sw == 1)
+            maxpool_row_inside<1>(x0, W, b - a, kw, sw, hi - lo, yr + lo);
+          else
+            maxpool_row_inside<0>(x0, W, b - a, kw, sw, hi - lo, yr + lo);
+        }
+        for (int64_t ox = std::max(in_lo, hi); ox < OW; ++ox) scan(ox);
+      }
+    }
+  });
+}
+
 struct GapState : OpState {
   int64_t planes = 0, size = 0;
 };
@@ -151,9 +250,10 @@ Status prepare_pool(PrepareContext& ctx, NodePlan& n) {
   double window = 1;
   for (int i = 0; i < st->g.rank; ++i) window *= (double)std::min(st->g.k[i], st->g.in[i]);
   MCRT_RETURN_IF_ERROR(ctx.add_work(n, (double)shape_numel(out) * window));
+  const bool rows_fast = st->is_max && st->g.rank <= 2 && st->g.d[0] == 1 && (st->g.rank == 1 || st->g.d[1] == 1);
   n.state = std::move(st);
-  n.run = run_pool;
-  n.kernel_name = n.op == fb::OpType_MaxPool ? "maxpool_reference" : "avgpool_reference";
+  n.run = rows_fast ? run_maxpool2d : run_pool;
+  n.kernel_name = rows_fast ? "maxpool2d_rows" : n.op == fb::OpType_MaxPool ? "maxpool_reference" : "avgpool_reference";
   return Status::Ok();
 }
 

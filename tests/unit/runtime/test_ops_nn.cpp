@@ -1,7 +1,9 @@
 // Conv, ConvTranspose, Gemm, MatMul, pooling, Softmax, LayerNormalization, reductions:
 // hand-computed goldens, plus a naive direct implementation in this file for the larger
 // awkward shapes (groups, depthwise, dilation, stride, asymmetric pads).
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "runtime_test_support.h"
@@ -241,6 +243,85 @@ TEST_CASE("MaxPool and AveragePool: pads, count_include_pad, ceil_mode, dilation
                     {A::Ints(fb::AttrKey_kernel_shape, {2, 2}), A::Int(fb::AttrKey_storage_order, 1)}, DType::kF32,
                     {1, 1, 1, 1});
   CHECK(idx.status.code() == mcrt::StatusCode::kUnsupported);
+}
+
+// MaxPool, 1-D and 2-D without dilation, takes the row-wise path (maxpool2d_rows); dilated
+// windows take the reference scan. Both must give exactly the bytes of this naive pool: per
+// output, the first tap inside the input, then `v > acc ? v : acc` in row-major tap order.
+// Inputs hold NaN, +0 and -0, so the comparison order shows in the bytes.
+TEST_CASE("MaxPool row-wise path: bytes of the naive pool over random geometries", "[unit][runtime][ops][maxpool]") {
+  std::mt19937 rng(20261127);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int fast = 0, dilated = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const bool one_d = trial % 5 == 4;
+    const int rank = one_d ? 1 : 2;
+    const int64_t N = pick(1, 2), C = pick(1, 3);
+    int64_t in[2], k[2], st[2], d[2], pb[2], pe[2], out[2];
+    const bool ceil_mode = pick(0, 3) == 0;
+    for (int i = 0; i < rank; ++i) {
+      k[i] = pick(1, 4);
+      d[i] = trial % 7 == 6 ? pick(1, 2) : 1;
+      st[i] = pick(1, 3);
+      in[i] = pick((int)((k[i] - 1) * d[i] + 1), 13);
+      pb[i] = pick(0, (int)k[i] - 1);
+      pe[i] = pick(0, (int)k[i] - 1);
+      const int64_t span = in[i] + pb[i] + pe[i] - ((k[i] - 1) * d[i] + 1);
+      out[i] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+      // ONNX: with ceil_mode the last window must start inside the input or the begin padding.
+      if (ceil_mode && (out[i] - 1) * st[i] >= in[i] + pb[i]) --out[i];
+    }
+    std::vector<int64_t> xs = {N, C}, ys = {N, C};
+    int64_t xn = N * C, yn = N * C;
+    for (int i = 0; i < rank; ++i) {
+      xs.push_back(in[i]);
+      ys.push_back(out[i]);
+      xn *= in[i];
+      yn *= out[i];
+    }
+    std::vector<float> x(xn);
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (float& v : x) {
+      const int r = pick(0, 19);
+      v = r == 0 ? std::nanf("") : r == 1 ? 0.f : r == 2 ? -0.f : u(rng);
+    }
+    const int64_t H = one_d ? 1 : in[0], W = in[rank - 1], OH = one_d ? 1 : out[0], OW = out[rank - 1];
+    const int64_t kh = one_d ? 1 : k[0], kw = k[rank - 1], sh = one_d ? 1 : st[0], sw = st[rank - 1];
+    const int64_t dh = one_d ? 1 : d[0], dw = d[rank - 1], pt = one_d ? 0 : pb[0], pl = pb[rank - 1];
+    std::vector<float> want(yn);
+    for (int64_t p = 0; p < N * C; ++p)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          float acc = -FLT_MAX;
+          bool any = false;
+          for (int64_t ky = 0; ky < kh; ++ky)
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              const float v = x[(p * H + iy) * W + ix];
+              if (!any || v > acc) acc = v;
+              any = true;
+            }
+          want[(p * OH + oy) * OW + ox] = acc;
+        }
+    std::vector<int64_t> kv(k, k + rank), sv(st, st + rank), dv(d, d + rank), pads;
+    for (int i = 0; i < rank; ++i) pads.push_back(pb[i]);
+    for (int i = 0; i < rank; ++i) pads.push_back(pe[i]);
+    const int threads = trial % 2 + 1;
+    auto r = run_ok_op(fb::OpType_MaxPool, {act<float>(xs, x)},
+                       {A::Ints(fb::AttrKey_kernel_shape, kv), A::Ints(fb::AttrKey_strides, sv),
+                        A::Ints(fb::AttrKey_dilations, dv), A::Ints(fb::AttrKey_pads, pads),
+                        A::Int(fb::AttrKey_ceil_mode, ceil_mode ? 1 : 0)},
+                       DType::kF32, ys, threads);
+    const bool has_dilation = dv[0] != 1 || dv[rank - 1] != 1;
+    INFO("trial " << trial << " rank " << rank << " kernel " << r.kernel);
+    CHECK(r.kernel == (has_dilation ? "maxpool_reference" : "maxpool2d_rows"));
+    REQUIRE(r.bytes.size() == want.size() * sizeof(float));
+    CHECK(std::memcmp(r.bytes.data(), want.data(), r.bytes.size()) == 0);
+    (has_dilation ? dilated : fast) += 1;
+  }
+  CHECK(fast > 300);
+  CHECK(dilated > 20);
 }
 
 TEST_CASE("Softmax: opset-13 axis semantics and legacy 2-D coercion", "[unit][runtime][ops]") {
