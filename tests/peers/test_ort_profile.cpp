@@ -15,6 +15,7 @@
 #include "runtime-check/npy/npy.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -32,22 +33,15 @@ std::string node_path() {
   return "";
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_ort_profile_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
+// A temp dir holding the model's input x.npy (a fixed [1,1,28,28] ramp).
+struct ProfileDir : mc::test::TempDir {
+  ProfileDir() : mc::test::TempDir("mc_ort_profile") {
     mcrt::NpyArray x;
     x.dtype = mcrt::NpyDtype::kF32;
     x.shape = {1, 1, 28, 28};
     x.bytes.assign(784 * 4, 0);
     for (size_t i = 0; i < 784; ++i) reinterpret_cast<float*>(x.bytes.data())[i] = static_cast<float>(i % 17) / 17.f;
     REQUIRE(mcrt::npy_write_file((path / "x.npy").string(), x).ok());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
   }
   std::set<std::string> files() const {
     std::set<std::string> s;
@@ -56,7 +50,7 @@ struct TempDir {
   }
 };
 
-mc::test::ProcessResult ort_run(const TempDir& d, std::vector<std::string> extra) {
+mc::test::ProcessResult ort_run(const ProfileDir& d, std::vector<std::string> extra) {
   std::vector<std::string> argv = {node_path(), kTool, kModel, "--in", "input=" + (d.path / "x.npy").string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return mc::test::run_process(argv, 300);
@@ -68,7 +62,7 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-void expect_bad_profile(const TempDir& d, const std::vector<std::string>& extra, const std::string& needle) {
+void expect_bad_profile(const ProfileDir& d, const std::vector<std::string>& extra, const std::string& needle) {
   const auto before = d.files();
   const auto r = ort_run(d, extra);
   INFO(r.err);
@@ -82,7 +76,7 @@ void expect_bad_profile(const TempDir& d, const std::vector<std::string>& extra,
 
 TEST_CASE("ort_run.js --bench --profile: the trace file holds every run, the printed summary matches it", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   const fs::path prof = d.path / "p.json";
   const auto r = ort_run(d, {"--bench", "--runs", "20", "--warmup", "5", "--profile", prof.string()});
   INFO(r.err);
@@ -122,7 +116,7 @@ TEST_CASE("ort_run.js --bench --profile: the trace file holds every run, the pri
 
 TEST_CASE("ort_run.js --out-dir --profile: one profiled run next to the outputs", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   const fs::path prof = d.path / "p.json", out = d.path / "out";
   const auto r = ort_run(d, {"--out-dir", out.string(), "--profile", prof.string()});
   INFO(r.err);
@@ -137,26 +131,26 @@ TEST_CASE("ort_run.js --out-dir --profile: one profiled run next to the outputs"
 
 TEST_CASE("ort_run.js --profile without a file is exit 2", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   expect_bad_profile(d, {"--bench", "--runs", "2", "--profile"}, "--profile needs a file");
 }
 
 TEST_CASE("ort_run.js --profile in a folder that does not exist is exit 2", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   expect_bad_profile(d, {"--bench", "--runs", "2", "--profile", (d.path / "no" / "p.json").string()},
                      "cannot write the profile there (ENOENT)");
 }
 
 TEST_CASE("ort_run.js --profile naming a folder is exit 2", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   expect_bad_profile(d, {"--bench", "--runs", "2", "--profile", d.path.string()}, "is a directory");
 }
 
 TEST_CASE("ort_run.js --profile naming the model is exit 2 and leaves the model alone", "[peer][profile]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  ProfileDir d;
   const fs::path copy = d.path / "m.onnx";
   fs::copy_file(kModel, copy);
   const auto size = fs::file_size(copy);

@@ -8,7 +8,6 @@
 // The images are loaded with the same dataset loader the CLI uses (compress/data).
 // Error paths: data shape mismatch and missing files exit 2 naming expected/actual;
 // violated gates exit 1 with one line; a gate that holds exits 0.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -23,6 +22,7 @@
 #include "runtime-check/npy/npy.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,19 +33,6 @@ const std::string kDataDir = "/usr/share/datasets/fashion-mnist/";
 const std::string kImages = kDataDir + "t10k-images-idx3-ubyte.gz";
 const std::string kLabels = kDataDir + "t10k-labels-idx1-ubyte.gz";
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_check_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult check(std::vector<std::string> args, double timeout = 600) {
   args.insert(args.begin(), {MC_BIN, "check"});
@@ -103,7 +90,7 @@ TEST_CASE("check: runtime vs ONNX Runtime on all 10,000 Fashion-MNIST test image
           if (y[i * 10 + k] > y[i * 10 + best]) best = k;
         if (static_cast<int64_t>(best) == ds.labels()[i]) ++ort_correct;
       }
-      TempDir tmp;
+      mc::test::TempDir tmp("mc_e2e_check");
       const fs::path ort_out = tmp.path / "ort_logits.npy";
       write_npy_f32(ort_out, logits.shape, y, 10000 * 10);
 
@@ -167,7 +154,7 @@ TEST_CASE("check: --reference model, on data and on seeded random inputs", "[e2e
     CHECK(r.out.find(" dB") != std::string::npos);
   }
   SECTION("a .mcrt file is detected by its magic and checked against its ONNX original") {
-    TempDir tmp;
+    mc::test::TempDir tmp("mc_e2e_check");
     mc::Model m = mc::import_onnx_file(lenet);
     mc::PassContext ctx;
     mc::run_passes(m, ctx, mc::default_optimize_pipeline());
@@ -194,7 +181,7 @@ TEST_CASE("check: --reference model, on data and on seeded random inputs", "[e2e
 
 TEST_CASE("check: error paths and gates", "[e2e]") {
   const std::string mlp = kExamples + "mlp.onnx", lenet = kExamples + "lenet5.onnx";
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_check");
   SECTION("data whose samples do not fit the input: exit 2, expected versus actual") {
     std::vector<float> v(5 * 3 * 32 * 32, 0.5f);
     const fs::path bad = tmp.path / "cifar_like.npy";

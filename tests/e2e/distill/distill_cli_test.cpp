@@ -14,6 +14,7 @@
 
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -25,19 +26,6 @@ const std::string kFx = std::string(MC_DISTILL_FIXTURES) + "/";
 const std::string kData = "/usr/share/datasets/fashion-mnist/";
 const std::vector<std::string> kTrain = {"--data", kData + "train-images-idx3-ubyte.gz", "--labels",
                                          kData + "train-labels-idx1-ubyte.gz", "--mean", "0.286", "--std", "0.353"};
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_distill_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult run(std::vector<std::string> args) {
   args.insert(args.begin(), MC_BIN);
@@ -88,7 +76,7 @@ double max_weight_diff(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 TEST_CASE("distill over c10d: 2 processes on loopback give the single-process weights", "[e2e][distill][c10d]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const fs::path single = d.path / "single.onnx", r0 = d.path / "r0.onnx", r1 = d.path / "r1.onnx";
   const std::vector<std::string> common = cat({"distill", "--teacher", kExamples + "lenet5.onnx", "--student",
                                                kFx + "student.onnx", "--limit", "640", "--epochs", "2", "--batch-size",
@@ -121,7 +109,7 @@ TEST_CASE("distill over c10d: 2 processes on loopback give the single-process we
 }
 
 TEST_CASE("c10d: an unreachable master is exit 2 after the timeout", "[e2e][distill][c10d]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const fs::path out = d.path / "o.onnx";
   const auto t0 = std::chrono::steady_clock::now();
   expect_bad_input(cat({"finetune", kFx + "student.onnx", "--limit", "64", "--world-size", "2", "--rank", "1",
@@ -134,7 +122,7 @@ TEST_CASE("c10d: an unreachable master is exit 2 after the timeout", "[e2e][dist
 }
 
 TEST_CASE("finetune: a pruned MLP trains on 512 samples, zeros stay, JSON reports the epochs", "[e2e][distill]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const fs::path pruned = d.path / "mlp80.onnx", out = d.path / "mlp80ft.onnx";
   REQUIRE(run({"prune", kExamples + "mlp.onnx", "--ratio", "0.8", "-o", pruned.string()}).exit_code == 0);
   const auto r = run(cat({"finetune", pruned.string(), "--epochs", "2", "--limit", "512", "--json", "-o", out.string()},
@@ -151,7 +139,7 @@ TEST_CASE("finetune: a pruned MLP trains on 512 samples, zeros stay, JSON report
 }
 
 TEST_CASE("finetune and distill take TorchScript models", "[e2e][distill]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const fs::path out = d.path / "lenet_ft.onnx", kd = d.path / "student_kd.onnx";
   auto r = run(cat({"finetune", kFx + "lenet5.pt", "--limit", "256", "-o", out.string()}, kTrain));
   INFO(r.err);
@@ -167,7 +155,7 @@ TEST_CASE("finetune and distill take TorchScript models", "[e2e][distill]") {
 }
 
 TEST_CASE("finetune/distill bad input: exit 2 and one line", "[e2e][distill]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const fs::path out = d.path / "o.onnx";
   const std::string imgs = kData + "train-images-idx3-ubyte.gz";
   expect_bad_input({"finetune", kFx + "student.onnx", "--data", imgs, "--limit", "64", "-o", out.string()}, "labels",
@@ -190,7 +178,7 @@ TEST_CASE("finetune/distill bad input: exit 2 and one line", "[e2e][distill]") {
 }
 
 TEST_CASE("--input-shape serves every verb for a TorchScript archive without input_shapes", "[e2e][distill]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_distill");
   const std::string pt = kFx + "noshape.pt";
   const std::vector<std::string> test = {"--data", kData + "t10k-images-idx3-ubyte.gz", "--labels",
                                          kData + "t10k-labels-idx1-ubyte.gz", "--limit", "64", "--runs", "1",

@@ -2,7 +2,6 @@
 // models this test writes (LeNet-300-100, external data, an unknown op), plus the
 // error paths (missing file, non-ONNX file, bad --input-shape): exit code 2 and
 // exactly one line on stderr naming the problem.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -11,6 +10,7 @@
 
 #include "compress/onnx/onnx_export.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -25,19 +25,6 @@ mc::test::ProcessResult inspect(std::vector<std::string> args) {
 }
 
 size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_inspect_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::ValueInfo value(const std::string& name, std::vector<mc::Dim> shape) {
   mc::ValueInfo v;
@@ -136,7 +123,7 @@ TEST_CASE("inspect a node-suite ConvTranspose", "[e2e][inspect]") {
 }
 
 TEST_CASE("inspect LeNet-300-100: 266,610 params; --input-shape scales the MACs", "[e2e][inspect]") {
-  TempDir dir;
+  mc::test::TempDir dir("mc_e2e_inspect");
   const std::string path = (dir.path / "mlp.onnx").string();
   mc::export_onnx_file(lenet_300_100(), path);
   {
@@ -183,7 +170,7 @@ TEST_CASE("the bundled LeNet-300-100 example reports 266,610 params", "[e2e][ins
 }
 
 TEST_CASE("file bytes include the external-data file", "[e2e][inspect]") {
-  TempDir dir;
+  mc::test::TempDir dir("mc_e2e_inspect");
   const std::string path = (dir.path / "mlp.onnx").string();
   mc::ExportOptions eo;
   eo.external_data_file = "mlp.weights";
@@ -198,7 +185,7 @@ TEST_CASE("file bytes include the external-data file", "[e2e][inspect]") {
 }
 
 TEST_CASE("an unknown op is listed and marked, exit code 0", "[e2e][inspect]") {
-  TempDir dir;
+  mc::test::TempDir dir("mc_e2e_inspect");
   mc::Model m;
   m.opsets = {{"", 13}, {"com.example", 1}};
   m.graph.name = "g";
@@ -227,7 +214,7 @@ TEST_CASE("an unknown op is listed and marked, exit code 0", "[e2e][inspect]") {
 }
 
 TEST_CASE("bad input: exit code 2 and one line on stderr naming the file", "[e2e][inspect][errors]") {
-  TempDir dir;
+  mc::test::TempDir dir("mc_e2e_inspect");
   SECTION("missing file") {
     const std::string path = (dir.path / "no-such-model.onnx").string();
     const auto r = inspect({path});

@@ -7,7 +7,6 @@
 //    shortcut convs, residual Adds), with the channel, spatial and Tucker-2 Conv splits, gives
 //    ORT outputs within 1e-4 of the original's;
 //  - every bad input exits 2 with one line on stderr and writes nothing.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -24,6 +23,7 @@
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -32,19 +32,6 @@ namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_lowrank_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult mcompress(std::vector<std::string> args) {
   args.insert(args.begin(), MC_BIN);
@@ -102,7 +89,7 @@ double top1_agreement(const std::vector<float>& a, const std::vector<float>& b, 
 }  // namespace
 
 TEST_CASE("lowrank --energy 0.9 halves LeNet-300-100 and ORT agrees with the original", "[e2e][lowrank]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_lowrank");
   const std::string in = kExamples + "mlp.onnx", out = (tmp.path / "mlp.lr.onnx").string();
   const auto r = mcompress({"lowrank", in, "--energy", "0.9", "-o", out, "--json"});
   INFO(r.err);
@@ -144,7 +131,7 @@ TEST_CASE("lowrank --energy 0.9 halves LeNet-300-100 and ORT agrees with the ori
 }
 
 TEST_CASE("lowrank prints the before/after line and per-layer lines", "[e2e][lowrank]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_lowrank");
   const std::string out = (tmp.path / "lenet5.lr.onnx").string();
   const auto r = mcompress({"lowrank", kExamples + "lenet5.onnx", "--rank-ratio", "0.5", "-o", out});
   INFO(r.err);
@@ -183,7 +170,7 @@ TEST_CASE("lowrank prints the before/after line and per-layer lines", "[e2e][low
 }
 
 TEST_CASE("lowrank --exclude by op type and name; the cost rule names skipped layers", "[e2e][lowrank]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_lowrank");
   const std::string out = (tmp.path / "lenet5.lr.onnx").string();
   const auto r = mcompress(
       {"lowrank", kExamples + "lenet5.onnx", "--energy", "0.9", "--exclude", "Conv,/fc3/Gemm", "-o", out, "--json"});
@@ -211,7 +198,7 @@ TEST_CASE("full-rank factorization of LeNet-5 and the ResNet gives ORT outputs w
   const mc::ConvScheme scheme = GENERATE(mc::ConvScheme::Channel, mc::ConvScheme::Spatial, mc::ConvScheme::Tucker2);
   const std::string model = GENERATE(as<std::string>{}, "lenet5", "resnet");
   INFO(model << ", Conv scheme " << static_cast<int>(scheme));
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_lowrank");
   const std::string in = kExamples + model + ".onnx", out = (tmp.path / "full.onnx").string();
   mc::Model m = mc::import_onnx_file(in);
   mc::LowRankOptions o;
@@ -236,7 +223,7 @@ TEST_CASE("full-rank factorization of LeNet-5 and the ResNet gives ORT outputs w
 }
 
 TEST_CASE("lowrank bad input: exit 2, one line, nothing written", "[e2e][lowrank]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_lowrank");
   const std::string in = kExamples + "mlp.onnx", out = (tmp.path / "x.onnx").string();
   struct Case {
     std::vector<std::string> args;

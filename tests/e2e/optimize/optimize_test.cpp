@@ -10,7 +10,6 @@
 // Error paths: output == input and an unknown pass give exit 2 and one line.
 //
 // ORT runs through the test peer (tests/support/ort_peer.h); images come from compress/data.
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -30,6 +29,7 @@
 #include "compress/data/dataset.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -38,19 +38,6 @@ namespace {
 
 const std::string kNode = "/usr/share/libonnx-testdata/data/node/";
 const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_optimize_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 using mc::test::NpyArray;
 
@@ -171,7 +158,7 @@ TEST_CASE("optimize: example models lose BN/Identity/Dropout/Constant and keep O
   INFO("example models found in " << dir << ": " << models.size());
   REQUIRE(models.size() >= 4);
 
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   const std::map<std::string, NpyArray> feeds{{"input", fashion_mnist_images(256)}};
   for (const auto& model : models) {
     DYNAMIC_SECTION(model.filename().string()) {
@@ -206,7 +193,7 @@ TEST_CASE("optimize: node-suite models the passes rewrite keep ORT outputs", "[e
       "test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn",
       "test_batchnorm_example",                                // BN without a Conv: left alone
   };
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c) {
       const fs::path model = kNode + c + "/model.onnx";
@@ -233,7 +220,7 @@ TEST_CASE("optimize: node-suite models the passes rewrite keep ORT outputs", "[e
 }
 
 TEST_CASE("optimize: the nodes of a folded model shrink and the before/after line is printed", "[e2e]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   const std::string c = "test_layer_normalization_4d_axis0_expanded";
   const fs::path out = tmp.path / "ln.onnx";
   auto r = optimize({kNode + c + "/model.onnx", "-o", out.string(), "--json"});
@@ -247,7 +234,7 @@ TEST_CASE("optimize: the nodes of a folded model shrink and the before/after lin
 }
 
 TEST_CASE("optimize: usage errors exit 2 with one line", "[e2e]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   const fs::path model = tmp.path / "m.onnx";
   fs::copy_file(kNode + "test_relu/model.onnx", model);
   auto r = optimize({model.string(), "-o", model.string()});
@@ -270,7 +257,7 @@ TEST_CASE("optimize: usage errors exit 2 with one line", "[e2e]") {
 }
 
 TEST_CASE("optimize: a fold that creates Inf is a gate failure and writes nothing", "[e2e]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "div0";
@@ -306,7 +293,7 @@ TEST_CASE("optimize: a fold that creates Inf is a gate failure and writes nothin
 }
 
 TEST_CASE("optimize: an op ONNX does not define is an input error naming the op", "[e2e]") {
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "unknown";
@@ -338,7 +325,7 @@ TEST_CASE("optimize: an op ONNX does not define is an input error naming the op"
 TEST_CASE("optimize: a graph output whose shape nobody can know is an input error, not an internal one", "[e2e]") {
   // A Conv whose weight has rank 6 on a rank-4 input: ONNX's inference gives y no shape (and the
   // guard in compress/onnx/guarded_inference.h keeps it from crashing), so y cannot be written.
-  TempDir tmp;
+  mc::test::TempDir tmp("mc_e2e_optimize");
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "conv_rank";

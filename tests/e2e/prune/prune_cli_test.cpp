@@ -1,7 +1,6 @@
 // `mcompress prune` end to end: the built binary on the bundled examples.
 // Success paths check the JSON figures against the written file; every bad input
 // gives exit 2, one line on stderr, and writes nothing.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include "compress/analysis/model_stats.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,19 +20,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_prune_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult prune(std::vector<std::string> args) {
   std::vector<std::string> argv = {MC_BIN, "prune"};
@@ -53,7 +40,7 @@ void expect_bad_input(const std::vector<std::string>& args, const std::string& n
 }  // namespace
 
 TEST_CASE("prune: unstructured global 0.7 on the MLP, JSON figures match the written file", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "mlp70.onnx";
   const auto r = prune({kExamples + "mlp.onnx", "--ratio", "0.7", "--scope", "global", "-o", out.string(), "--json"});
   INFO(r.err);
@@ -73,7 +60,7 @@ TEST_CASE("prune: unstructured global 0.7 on the MLP, JSON figures match the wri
 }
 
 TEST_CASE("prune: channel 0.5 on ResNet prints before/after and the per-group report; runtime format works", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "resnet_ch.onnx";
   const auto r = prune({kExamples + "resnet.onnx", "--granularity", "channel", "--ratio", "0.5", "-o", out.string()});
   INFO(r.err);
@@ -91,32 +78,32 @@ TEST_CASE("prune: channel 0.5 on ResNet prints before/after and the per-group re
 }
 
 TEST_CASE("prune: --ratio 1.0 is exit 2", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mlp.onnx", "--ratio", "1.0", "-o", (d.path / "o.onnx").string()}, "[0, 1)",
                    d.path / "o.onnx");
 }
 
 TEST_CASE("prune: --ratio -0.1 is exit 2", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mlp.onnx", "--ratio=-0.1", "-o", (d.path / "o.onnx").string()}, "[0, 1)",
                    d.path / "o.onnx");
 }
 
 TEST_CASE("prune: n:m on a layer whose input dimension is not a multiple of m is exit 2 naming it", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "lenet5.onnx", "--granularity", "2:4", "-o", (d.path / "o.onnx").string()},
                    "layer '/conv1/Conv' (Conv): input dimension 1 is not a multiple of 4", d.path / "o.onnx");
 }
 
 TEST_CASE("prune: --exclude that matches nothing is exit 2", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--exclude", "/fc9/Gemm", "-o",
                     (d.path / "o.onnx").string()},
                    "'/fc9/Gemm' matches no node", d.path / "o.onnx");
 }
 
 TEST_CASE("prune: missing --ratio, output == input, bad granularity are exit 2", "[e2e][prune]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mlp.onnx", "-o", (d.path / "o.onnx").string()}, "--ratio is required",
                    d.path / "o.onnx");
   expect_bad_input({kExamples + "mlp.onnx", "--granularity", "3:2", "--ratio", "0.5", "-o", (d.path / "o.onnx").string()},
@@ -152,7 +139,7 @@ double test_top1(const std::string& model, int n) {
 
 TEST_CASE("prune --calib-data: the least-squares re-fit lowers every layer's error and recovers accuracy; same bytes twice",
           "[e2e][prune][reconstruct]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path plain = d.path / "plain.onnx", a = d.path / "a.onnx", b = d.path / "b.onnx";
   REQUIRE(prune({kExamples + "mlp.onnx", "--ratio", "0.8", "-o", plain.string()}).exit_code == 0);
   std::vector<std::string> args = {kExamples + "mlp.onnx", "--ratio", "0.8", "--calib-data",
@@ -185,7 +172,7 @@ TEST_CASE("prune --calib-data: the least-squares re-fit lowers every layer's err
 }
 
 TEST_CASE("prune --calib-data: data whose samples do not fit the model is exit 2 naming the file", "[e2e][prune][reconstruct]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "o.onnx";
   expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--calib-data", kFashion + "t10k-labels-idx1-ubyte.gz", "-o",
                     out.string()},
@@ -193,7 +180,7 @@ TEST_CASE("prune --calib-data: data whose samples do not fit the model is exit 2
 }
 
 TEST_CASE("prune: --mean without --calib-data, --calib-size 0 and a bad --criterion bn use are exit 2", "[e2e][prune][reconstruct]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "o.onnx";
   expect_bad_input({kExamples + "mlp.onnx", "--ratio", "0.5", "--mean", "0.3", "-o", out.string()},
                    "--mean and --std need --calib-data", out);
@@ -204,7 +191,7 @@ TEST_CASE("prune: --mean without --calib-data, --calib-size 0 and a bad --criter
 }
 
 TEST_CASE("prune: block:4x4 on a layer that is not divisible is exit 2 naming it; block:2x4 works", "[e2e][prune][block]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "o.onnx";
   expect_bad_input({kExamples + "mlp.onnx", "--granularity", "block:4x4", "--ratio", "0.5", "-o", out.string()},
                    "layer '/fc3/Gemm' (Gemm): its 10 x 100 weight matrix is not divisible into 4x4 blocks", out);
@@ -215,7 +202,7 @@ TEST_CASE("prune: block:4x4 on a layer that is not divisible is exit 2 naming it
 }
 
 TEST_CASE("prune --config (channel) --calib-data: the pruned layers are re-fitted to the channels they kept", "[e2e][prune][reconstruct]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path cfg = d.path / "c.json", out = d.path / "o.onnx";
   {
     std::ofstream f(cfg);
@@ -246,7 +233,7 @@ TEST_CASE("prune --config (channel) --calib-data: the pruned layers are re-fitte
 
 TEST_CASE("prune --round-to 16 --ratio 0.65 on mobile: groups keep multiples of 16, MACs <= 0.35x, report says so",
           "[e2e][prune][round_to]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path out = d.path / "o.onnx";
   const auto r = prune({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.65", "--round-to", "16",
                         "--json", "-o", out.string()});
@@ -270,27 +257,27 @@ TEST_CASE("prune --round-to 16 --ratio 0.65 on mobile: groups keep multiples of 
 }
 
 TEST_CASE("prune: --round-to 0 is exit 2", "[e2e][prune][round_to]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "--round-to", "0", "-o",
                     (d.path / "o.onnx").string()},
                    "--round-to '0': expected a whole number from 1 to 9999", d.path / "o.onnx");
 }
 
 TEST_CASE("prune: --round-to that is not a number is exit 2", "[e2e][prune][round_to]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "--round-to", "16x", "-o",
                     (d.path / "o.onnx").string()},
                    "--round-to '16x': expected a whole number", d.path / "o.onnx");
 }
 
 TEST_CASE("prune: --round-to without --granularity channel is exit 2", "[e2e][prune][round_to]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   expect_bad_input({kExamples + "mobile.onnx", "--ratio", "0.5", "--round-to", "8", "-o", (d.path / "o.onnx").string()},
                    "--round-to rounds kept channel counts; it needs --granularity channel", d.path / "o.onnx");
 }
 
 TEST_CASE("prune: --round-to with --config is exit 2", "[e2e][prune][round_to]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune");
   const fs::path cfg = d.path / "c.json";
   {
     std::ofstream f(cfg);

@@ -3,7 +3,6 @@
 // gives the same outputs in ONNX Runtime as on the bundled runtime: `mcompress prune`,
 // then `mcompress export --format runtime` + `mcrun --out-dir`, against tests/support's
 // ORT peer, on 16 Fashion-MNIST test images.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include "compress/data/idx.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -20,19 +20,6 @@ namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kFashion = "/usr/share/datasets/fashion-mnist/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_prune_ort_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::NpyArray images(int64_t n) {
   const auto idx = mc::data::read_idx_file(kFashion + "t10k-images-idx3-ubyte.gz");
@@ -65,7 +52,7 @@ void run_ok(const std::vector<std::string>& argv) {
 TEST_CASE("channel-pruned mobile and resnet: ONNX Runtime and the runtime agree (with and without re-fit)",
           "[e2e][prune][channel][ort]") {
   REQUIRE(mc::test::ort_available());
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_prune_ort");
   const auto x = images(16);
   const fs::path xin = d.path / "x.npy";
   REQUIRE(mcrt::npy_write_file(xin.string(), x).ok());

@@ -3,7 +3,6 @@
 // Runtime and agrees with the fp32 model and with the runtime's int8 file; runs are
 // byte-identical across repeats and thread counts; every bad input is exit 2 with one
 // line naming the problem (NaN/Inf in the quantized outputs: exit 1), writing nothing.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include "tests/support/run_process.h"
 #ifdef MC_HAVE_ORT_PEER
 #include "tests/support/ort_peer.h"
+#include "tests/support/temp_dir.h"
 #endif
 
 namespace fs = std::filesystem;
@@ -31,19 +31,6 @@ namespace {
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
 const std::string kTest = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_quantize_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult quantize(std::vector<std::string> args) {
   std::vector<std::string> argv = {MC_BIN, "quantize"};
@@ -100,7 +87,7 @@ std::vector<float> run_runtime(const std::string& path, const std::vector<float>
 }  // namespace
 
 TEST_CASE("quantize: LeNet-5 static int8, report table and JSON, runtime file agrees with fp32", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "lenet5.int8.onnx", rep = d.path / "lenet5.json";
   const auto r = quantize(with(calib("lenet5.onnx", out), {"--report", rep.string()}));
   INFO(r.err);
@@ -152,7 +139,7 @@ TEST_CASE("quantize: the QDQ ONNX runs in ONNX Runtime and agrees with the runti
     WARN("ONNX Runtime peer not available (bash scripts/setup.sh)");
     return;
   }
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   for (const std::string model : {"mobile", "resnet"}) {
     const fs::path onnx = d.path / (model + ".int8.onnx"), rt = d.path / (model + ".int8.mcrt");
     REQUIRE(quantize(calib(model + ".onnx", onnx)).exit_code == 0);
@@ -179,7 +166,7 @@ TEST_CASE("quantize: the QDQ ONNX runs in ONNX Runtime and agrees with the runti
 #endif
 
 TEST_CASE("quantize: two runs and 1 vs 2 threads give byte-identical files", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   for (const std::string fmt : {"onnx", "runtime"}) {
     const fs::path a = d.path / ("a." + fmt), b = d.path / ("b." + fmt), c = d.path / ("c." + fmt);
     const fs::path ra = d.path / ("a." + fmt + ".json"), rc = d.path / ("c." + fmt + ".json");
@@ -194,7 +181,7 @@ TEST_CASE("quantize: two runs and 1 vs 2 threads give byte-identical files", "[e
 }
 
 TEST_CASE("quantize: --exclude by op type keeps those layers fp32 and names them", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "mlp.onnx", rep = d.path / "r.json";
   const auto r = quantize(with(calib("mlp.onnx", out, 100), {"--exclude", "/fc3/Gemm", "--report", rep.string()}));
   INFO(r.err);
@@ -206,7 +193,7 @@ TEST_CASE("quantize: --exclude by op type keeps those layers fp32 and names them
 }
 
 TEST_CASE("quantize: --max-layer-error keeps the layers under the threshold fp32", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "mobile.onnx", rep = d.path / "r.json";
   // mobile's deeper layers measure 24-29 dB end to end (see docs/quantization.md): a 27 dB threshold trips some
   const auto r = quantize(with(calib("mobile.onnx", out, 100), {"--max-layer-error", "27", "--report", rep.string()}));
@@ -222,7 +209,7 @@ TEST_CASE("quantize: --max-layer-error keeps the layers under the threshold fp32
 }
 
 TEST_CASE("quantize: calibration data of the wrong shape is exit 2 naming expected and actual", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   mcrt::NpyArray a;
   a.dtype = mcrt::NpyDtype::kF32;
   a.shape = {4, 3, 5, 5};
@@ -234,7 +221,7 @@ TEST_CASE("quantize: calibration data of the wrong shape is exit 2 naming expect
 }
 
 TEST_CASE("quantize: a model input that is not float32 is exit 2 naming expected and actual type", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   mc::Model m;
   m.graph.name = "g";
   m.opsets = {{"", 13}};
@@ -262,46 +249,46 @@ TEST_CASE("quantize: a model input that is not float32 is exit 2 naming expected
 }
 
 TEST_CASE("quantize: unknown mode is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail({kExamples + "mlp.onnx", "--mode", "int3", "--calib-data", kTrain, "-o", out.string()}, 2,
               {"--mode 'int3'", "expected static"}, out);
 }
 
 TEST_CASE("quantize: --bits 4 with static is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail(with(calib("mlp.onnx", out), {"--bits", "4"}), 2, {"--bits 4 with --mode static"}, out);
 }
 
 TEST_CASE("quantize: --bits 9 with kmeans is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail({kExamples + "mlp.onnx", "--mode", "kmeans", "--bits", "9", "-o", out.string()}, 2,
               {"--bits 9 with --mode kmeans"}, out);
 }
 
 TEST_CASE("quantize: --exclude that matches nothing is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail(with(calib("mlp.onnx", out), {"--exclude", "Gemm,/no/such/node"}), 2,
               {"--exclude '/no/such/node': matches no node name or op type"}, out);
 }
 
 TEST_CASE("quantize: static without --calib-data is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail({kExamples + "mlp.onnx", "--mode", "static", "-o", out.string()}, 2, {"needs --calib-data"}, out);
 }
 
 TEST_CASE("quantize: an unknown calibrator is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail(with(calib("mlp.onnx", out), {"--calibrate", "kl"}), 2, {"--calibrate 'kl'"}, out);
 }
 
 TEST_CASE("quantize: the output may not be the input model", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path model = d.path / "mlp.onnx";
   fs::copy_file(kExamples + "mlp.onnx", model);
   const std::string before = slurp(model);
@@ -314,7 +301,7 @@ TEST_CASE("quantize: the output may not be the input model", "[e2e][quantize][ba
 TEST_CASE("quantize: NaN/Inf in the quantized model's outputs is exit 1", "[e2e][quantize][bad]") {
   // x -> Conv(w 1, bias 0.001) -> Relu -> Div(1, .): fp32 output <= 1000, finite. The Relu
   // output is quantized to [0, 100] (scale 0.39): inputs of 0 dequantize to exactly 0, 1/0 = inf.
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   mc::Model m;
   m.graph.name = "g";
   m.opsets = {{"", 13}};
@@ -354,7 +341,7 @@ TEST_CASE("quantize: NaN/Inf in the quantized model's outputs is exit 1", "[e2e]
 }
 
 TEST_CASE("quantize: dynamic int8 on the MLP runs in ONNX Runtime and lowers to DynamicQuantizeMatMul", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path onnx = d.path / "mlp.dyn.onnx", rt = d.path / "mlp.dyn.mcrt", rep = d.path / "r.json";
   const auto r = quantize({kExamples + "mlp.onnx", "--mode", "dynamic", "-o", onnx.string(), "--report", rep.string()});
   INFO(r.err);
@@ -396,7 +383,7 @@ TEST_CASE("quantize: dynamic int8 on the MLP runs in ONNX Runtime and lowers to 
 }
 
 TEST_CASE("quantize: weight-only, fp16 and kmeans modes go through the weight storage passes", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path wo = d.path / "wo.onnx", km = d.path / "km.mcrt", f16 = d.path / "f16.mcrt";
   auto r = quantize({kExamples + "lenet5.onnx", "--mode", "weight-only", "--bits", "4", "--block-size", "32", "-o", wo.string()});
   INFO(r.err);
@@ -415,21 +402,21 @@ TEST_CASE("quantize: weight-only, fp16 and kmeans modes go through the weight st
 }
 
 TEST_CASE("quantize: static-only options with another mode are exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail({kExamples + "mlp.onnx", "--mode", "dynamic", "--calibrate", "mse", "-o", out.string()}, 2,
               {"apply to --mode static, not dynamic"}, out);
 }
 
 TEST_CASE("quantize: --block-size outside weight-only is exit 2", "[e2e][quantize][bad]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "o.onnx";
   expect_fail({kExamples + "mlp.onnx", "--mode", "kmeans", "--block-size", "32", "-o", out.string()}, 2,
               {"--block-size applies to --mode weight-only"}, out);
 }
 
 TEST_CASE("quantize: --cle --bias-correction on ResNet keeps accuracy and reports what it did", "[e2e][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_quantize");
   const fs::path out = d.path / "resnet.cb.onnx", rep = d.path / "r.json";
   const auto r = quantize(with(calib("resnet.onnx", out, 100), {"--cle", "--bias-correction", "--report", rep.string()}));
   INFO(r.err);

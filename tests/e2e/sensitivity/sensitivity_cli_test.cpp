@@ -1,7 +1,6 @@
 // `mcompress sensitivity` end to end on the bundled MLP with a small --limit: the table's
 // figures against `check` on the same samples, the --auto config read back by
 // `prune --config` (exactly those ratios), and one test per bad input (exit 2, one line).
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include "compress/analysis/model_stats.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -22,19 +22,6 @@ namespace {
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kData = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_sens_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mc::test::ProcessResult mcompress(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {MC_BIN};
@@ -71,7 +58,7 @@ bool have_data() { return fs::exists(kData) && fs::exists(kLabels); }
 
 TEST_CASE("sensitivity: table as JSON on the MLP; baseline and a pruned point agree with check", "[e2e][sensitivity]") {
   REQUIRE(have_data());  // the Debian Fashion-MNIST package
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--ratios", "0.5,0.9", "--json"}));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -97,7 +84,7 @@ TEST_CASE("sensitivity: table as JSON on the MLP; baseline and a pruned point ag
 TEST_CASE("sensitivity --auto: config written, prune --config applies exactly those ratios, measured as reported",
           "[e2e][sensitivity]") {
   REQUIRE(have_data());  // the Debian Fashion-MNIST package
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const fs::path cfg = d.path / "ratios.json", out = d.path / "pruned.onnx";
   const auto r = mcompress(sens(kExamples + "mlp.onnx", {"--auto", "--target", "params=0.5", "--ratios",
                                                          "0.3,0.5,0.7,0.9", "-o", cfg.string(), "--json"}));
@@ -141,7 +128,7 @@ TEST_CASE("sensitivity --pass lowrank runs on the MLP", "[e2e][sensitivity]") {
 
 TEST_CASE("sensitivity and prune --config: bad input exits 2 with one line", "[e2e][sensitivity]") {
   REQUIRE(have_data());  // the Debian Fashion-MNIST package
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   expect_bad_input(sens(mlp, {"--auto", "--target", "params=abc"}), "--target 'params=abc'");
   expect_bad_input(sens(mlp, {"--auto", "--target", "flops=0.3"}), "--target 'flops=0.3'");
@@ -171,7 +158,7 @@ TEST_CASE("sensitivity and prune --config: bad input exits 2 with one line", "[e
 }
 
 TEST_CASE("lowrank --config: only the named layers are factorized, at the given rank ratio", "[e2e][sensitivity]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   const fs::path cfg = d.path / "lr.json", out = d.path / "lr.onnx";
   std::ofstream(cfg) << R"({"pass":"lowrank","layers":{"fc1.weight":0.1}})";
@@ -215,7 +202,7 @@ TEST_CASE("sensitivity: progress lines on stderr only with -v when stderr is not
 TEST_CASE("sensitivity --reconstruct: each trial is re-fitted; fc1 at 0.9 loses far less; the re-fitted config matches prune --calib-data",
           "[e2e][sensitivity][reconstruct]") {
   REQUIRE(have_data());
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   auto fc1_at_09 = [&](bool refit) {
     std::vector<std::string> more = {"--ratios", "0.9", "--json"};
     if (refit) more.push_back("--reconstruct");
@@ -268,7 +255,7 @@ json inspect_json(const std::string& file) {
 TEST_CASE("sensitivity --pass quantize --mode kmeans: table JSON, reproducible, a point equals quantize --config + check",
           "[e2e][sensitivity][quantize]") {
   REQUIRE(have_data());
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   const auto args = sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--bits-list", "2,8,4", "--json"});
   const auto r = mcompress(args);
@@ -320,7 +307,7 @@ TEST_CASE("sensitivity --pass quantize --mode kmeans: table JSON, reproducible, 
 TEST_CASE("sensitivity --pass quantize --auto --target size: config applied by quantize --config gives those bits",
           "[e2e][sensitivity][quantize]") {
   REQUIRE(have_data());
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   const fs::path cfg = d.path / "bits.json", out = d.path / "auto.mcrt";
   const auto r = mcompress(sens(mlp, {"--pass", "quantize", "--mode", "kmeans", "--auto", "--target", "size=0.2", "-o",
@@ -358,7 +345,7 @@ TEST_CASE("sensitivity --pass quantize --auto --target size: config applied by q
 
 TEST_CASE("sensitivity --pass quantize --mode weight-only and static: one layer at a time", "[e2e][sensitivity][quantize]") {
   REQUIRE(have_data());
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   const auto w = mcompress(sens(mlp, {"--pass", "quantize", "--json"}));  // default mode weight-only, bits 8,4
   INFO(w.err);
@@ -420,7 +407,7 @@ TEST_CASE("sensitivity --pass quantize: prune options, non-size targets, --auto 
 }
 
 TEST_CASE("quantize --config: bad configs exit 2 and write nothing", "[e2e][sensitivity][quantize]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_sens");
   const std::string mlp = kExamples + "mlp.onnx";
   const fs::path out = d.path / "q.mcrt";
   auto q = [&](const std::string& text, const std::string& mode, const std::string& needle) {

@@ -5,7 +5,6 @@
 // bytes; same seed, same bytes; inspect/check of a coded file; bad input. Static int8 with
 // --entropy-coding on every example: <= 0.27x the fp32 runtime file, same output bytes; malformed
 // coded bodies through the CLI.
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -23,6 +22,7 @@
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -30,19 +30,6 @@ namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kData = "/usr/share/datasets/fashion-mnist/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_e2e_storage_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -72,7 +59,7 @@ fs::path kmeans_runtime_file(const fs::path& dir, const std::string& name, uint6
 // The issue's acceptance, through the CLI: `mcompress quantize ... --mode kmeans --bits 4 --format
 // runtime --entropy-coding`, then `mcompress check` on the full test set for both files.
 TEST_CASE("kmeans 4 bits + entropy coding: LeNet-300-100 >= 8x smaller, top-1 loss <= 1 point", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path out = d.path / "mlp_k4.mcrt";
   const auto q = mc::test::run_process({MC_BIN, "quantize", kExamples + "mlp.onnx", "--mode", "kmeans", "--bits", "4",
                                         "--format", "runtime", "--entropy-coding", "-o", out.string()},
@@ -105,7 +92,7 @@ TEST_CASE("kmeans 4 bits + entropy coding: LeNet-300-100 >= 8x smaller, top-1 lo
 }
 
 TEST_CASE("quantize --mode kmeans: bad bits and misplaced flags are input errors", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path out = d.path / "x.mcrt";
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{"--mode", "kmeans", "--bits", "9", "--format", "runtime"},
@@ -122,14 +109,14 @@ TEST_CASE("quantize --mode kmeans: bad bits and misplaced flags are input errors
 }
 
 TEST_CASE("kmeans runtime files are byte-identical for the same seed", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path a = kmeans_runtime_file(d.path, "a.mcrt", 7);
   const fs::path b = kmeans_runtime_file(d.path, "b.mcrt", 7);
   CHECK(slurp(a) == slurp(b));
 }
 
 TEST_CASE("inspect and check on a coded-body runtime file: bytes on disk and in memory apart", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path f = kmeans_runtime_file(d.path, "mlp_k4.mcrt", 0);
   const auto r = mc::test::run_process({MC_BIN, "inspect", f.string(), "--json"}, 120);
   INFO(r.err);
@@ -171,7 +158,7 @@ TEST_CASE("inspect and check on a coded-body runtime file: bytes on disk and in 
 }
 
 TEST_CASE("inspect of a corrupt runtime file: exit 2, one line naming the file", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path f = kmeans_runtime_file(d.path, "bad.mcrt", 0);
   std::string bytes = slurp(f);
   bytes.resize(bytes.size() - 100);  // truncated
@@ -187,7 +174,7 @@ TEST_CASE("inspect of a corrupt runtime file: exit 2, one line naming the file",
 }
 
 TEST_CASE("quantize --mode weight-only --bits 4 --block-size 32: INT4 blocks in the runtime file", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path out = d.path / "mlp_w4b32.mcrt";
   const auto q = mc::test::run_process({MC_BIN, "quantize", kExamples + "mlp.onnx", "--mode", "weight-only", "--bits",
                                         "4", "--block-size", "32", "--format", "runtime", "-o", out.string()},
@@ -250,7 +237,7 @@ std::string run_bytes(const fs::path& file, int threads) {
 // calibration thread counts.
 TEST_CASE("static int8 + --entropy-coding: every example <= 0.27x its fp32 runtime file, same output bytes",
           "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   for (const std::string m : {"mlp", "lenet5", "mobile", "resnet"}) {
     INFO(m);
     const fs::path fp32 = d.path / (m + ".fp32.mcrt"), plain = d.path / (m + ".int8.mcrt"),
@@ -311,7 +298,7 @@ TEST_CASE("malformed coded bodies: inspect and check exit 2 with one line naming
 // written; graph inputs and outputs keep theirs, inspect labels the rest "#index", and the runtime
 // computes the same bytes. Anything but --format runtime is exit 2 with one line.
 TEST_CASE("--strip-names: smaller file, inputs and outputs keep their names, same output bytes", "[e2e][storage]") {
-  TempDir d;
+  mc::test::TempDir d("mc_e2e_storage");
   const fs::path named = d.path / "named.mcrt", stripped = d.path / "stripped.mcrt";
   for (const auto& [out, extra] : {std::pair<fs::path, std::vector<std::string>>{named, {}},
                                    std::pair<fs::path, std::vector<std::string>>{stripped, {"--strip-names"}}}) {

@@ -1,5 +1,4 @@
 // compress/analysis/file_size: bytes on disk and gzip bytes, external data included.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -9,23 +8,11 @@
 #include "compress/error.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_analysis_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // A model whose 64 KiB weight is mostly zeros: very compressible.
 mc::Model compressible_model() {
@@ -72,7 +59,7 @@ TEST_CASE("gzip size of buffers", "[analysis][gzip]") {
 }
 
 TEST_CASE("file bytes and gzip bytes of a model file, external data included", "[analysis][gzip]") {
-  TempDir dir;
+  mc::test::TempDir dir("mc_analysis");
   const mc::Model m = compressible_model();
 
   SECTION("one file") {

@@ -23,6 +23,7 @@
 #include "runtime/model.h"
 #ifdef MC_HAVE_ORT_PEER
 #include "tests/support/ort_peer.h"
+#include "tests/support/temp_dir.h"
 #endif
 
 using namespace mc;
@@ -212,16 +213,14 @@ void check_case(Builder& b, const std::vector<int64_t>& xdims, float step, const
     WARN("ONNX Runtime peer not available: the ORT comparison is skipped");
     return;
   }
-  char tmpl[] = "/tmp/mc_qdq_ort_XXXXXX";
-  REQUIRE(mkdtemp(tmpl));
-  const std::string path = std::string(tmpl) + "/m.onnx";
+  mc::test::TempDir tmp("mc_qdq_ort");
+  const std::string path = (tmp.path / "m.onnx").string();
   export_onnx_file(b.m, path);
   test::NpyArray in;
   in.shape = xdims;
   in.bytes.resize(x.size() * 4);
   std::memcpy(in.bytes.data(), x.data(), in.bytes.size());
   const auto outs = test::run_in_ort(path, {{b.m.graph.inputs[0].name, in}});
-  std::filesystem::remove_all(tmpl);
   const test::NpyArray& y = outs.at(b.m.graph.outputs[0].name);
   REQUIRE(y.bytes.size() == low.y.size() * 4);
   std::vector<float> yo(low.y.size());

@@ -9,7 +9,6 @@
 // the wrong positions would change them. The bundled ResNet and depthwise CNN are
 // checked for ratio 0 (identical outputs), ratio 0.5 (runs in ORT and on the runtime,
 // MACs <= 0.35x).
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -26,6 +25,7 @@
 #include "tests/unit/prune/prune_test_models.h"
 #ifdef MC_HAVE_ORT_PEER
 #include "tests/support/ort_peer.h"
+#include "tests/support/temp_dir.h"
 #endif
 
 using namespace mc;
@@ -127,19 +127,6 @@ std::vector<int64_t> weight_dims(const Model& m, const std::string& node, size_t
 }
 
 #ifdef MC_HAVE_ORT_PEER
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mc_prune_test_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 NpyArray input_array(std::vector<int64_t> shape, uint32_t seed) {
   NpyArray a;
   a.shape = shape;
@@ -204,7 +191,7 @@ TEST_CASE("channel surgery: residual, BN, depthwise, Concat, per-channel Add, Fl
   CHECK(compute_stats(m).macs < compute_stats(orig).macs / 2);
 #ifdef MC_HAVE_ORT_PEER
   REQUIRE(ort_available());
-  TempDir dir;
+  mc::test::TempDir dir("mc_prune_test");
   const NpyArray x = input_array({2, 3, 6, 6}, 99);
   std::vector<int64_t> s0, s1;
   const auto y0 = ort_output(orig, dir.path / "orig.onnx", x, "x", "y", &s0);
@@ -250,7 +237,7 @@ TEST_CASE("channel: --scope global and bad ratios are input errors", "[prune][ch
 #ifdef MC_HAVE_ORT_PEER
 TEST_CASE("channel: bundled ResNet and depthwise CNN — ratio 0 identical, 0.5 runs with MACs <= 0.35x", "[prune][channel]") {
   REQUIRE(ort_available());
-  TempDir dir;
+  mc::test::TempDir dir("mc_prune_test");
   const NpyArray x = input_array({3, 1, 28, 28}, 7);
   for (const char* name : {"resnet", "mobile"}) {
     INFO(name);

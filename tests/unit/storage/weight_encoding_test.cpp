@@ -1,7 +1,6 @@
 // export/weight_encoding: the palette form and its bit widths, and the runtime export of
 // kmeans weights as palettes in a coded body (docs/runtime-format.md §2.1): the file loads, the runtime's
 // output equals a reference computed from the IR weights, and the coded file is smaller.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "storage_test_models.h"
 #ifdef MC_HAVE_ORT_PEER
 #include "tests/support/ort_peer.h"
+#include "tests/support/temp_dir.h"
 #endif
 
 using namespace mc;
@@ -187,16 +187,14 @@ TEST_CASE("weight-only int8/int4, per channel and in blocks: runtime file, prepa
       WARN("ONNX Runtime peer not available: the ONNX form of weight-only storage is not checked");
       continue;
     }
-    char tmpl[] = "/tmp/mc_storage_ort_XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    const std::string path = std::string(tmpl) + "/wo.onnx";
+    mc::test::TempDir tmp("mc_storage_ort");
+    const std::string path = (tmp.path / "wo.onnx").string();
     export_onnx_file(md, path);
     test::NpyArray in;
     in.shape = {1, 40};
     in.bytes.resize(40 * 4);
     std::memcpy(in.bytes.data(), x.data(), 40 * 4);
     const auto outs = test::run_in_ort(path, {{"x", in}});
-    std::filesystem::remove_all(tmpl);
     const test::NpyArray& y = outs.at("y");
     REQUIRE(y.bytes.size() == r.y.size() * 4);
     std::vector<float> yo(r.y.size());
