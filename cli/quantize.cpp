@@ -40,6 +40,7 @@ struct QuantizeCliOptions {
   int block_size = 0;
   RuntimeFileArgs file;
   std::string kmeans_init = "kmeans++";
+  bool quantize_small_filters = false;
   int threads = 1;
   uint64_t seed = 0;
 };
@@ -92,6 +93,10 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
   check_runtime_file_options(o.file, o.format);
   if (o.kmeans_init != "kmeans++" && o.kmeans_init != "linear")
     throw Error(ErrorKind::Input, "--kmeans-init '" + o.kmeans_init + "': expected kmeans++ or linear");
+  if (o.quantize_small_filters && mode != quant::Mode::Kmeans)
+    throw Error(ErrorKind::Input, "--quantize-small-filters applies to --mode kmeans");
+  if (o.quantize_small_filters && !o.config.empty())
+    throw Error(ErrorKind::Input, "--quantize-small-filters and --config exclude each other (the config names each layer's bits)");
   quant::QuantizeOptions qo;
   qo.calibrator = quant::parse_calibrator(o.calibrate);
   qo.sq.per_channel = !o.per_tensor;
@@ -119,6 +124,11 @@ int run_quantize(const QuantizeCliOptions& o, const Globals& g) {
     wo.init = o.kmeans_init == "linear" ? quant::KMeansInit::Linear : quant::KMeansInit::KMeansPlusPlus;
     wo.seed = o.seed;
     wo.exclude = qo.sq.exclude;
+    // One codebook per tensor serves large filters; 3x3 depthwise and single-channel stems
+    // (9 weights per filter) lose the most at 4 bits and below (docs/quantization.md §5).
+    // A --config names every layer's bits itself.
+    if (mode == quant::Mode::Kmeans && o.config.empty() && !o.quantize_small_filters)
+      wo.small_filter_bits = quant::kmeans_small_filter_bits(bits);
     wo.entropy_coding = o.file.entropy_coding;
     quant::validate_weight_storage_options(wo);
   }
@@ -332,6 +342,8 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
       ->each([o](const std::string&) { o->calibrate_given = true; });
   sub->add_option("--block-size", o->block_size, "weight-only: one scale per block of 32, 64 or 128 (default: per channel)");
   sub->add_option("--kmeans-init", o->kmeans_init, "kmeans: kmeans++ (seeded by --seed, default) or linear");
+  sub->add_flag("--quantize-small-filters", o->quantize_small_filters,
+                "kmeans at 4 bits or fewer: cluster layers with fewer than 16 weights per filter (3x3 depthwise, 1-channel stems) at --bits too, not at 6 bits");
   add_runtime_file_options(*sub, o->file);
   sub->add_option("--exclude", o->exclude, "Node names or op types to keep fp32 (comma-separated, repeatable)");
   sub->add_option("--max-layer-error", o->max_layer_error, "Keep layers whose SQNR (dB) is below this in fp32")

@@ -297,7 +297,14 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
     std::vector<float> stored(n);
 
     if (opts.mode == WeightStorageMode::KMeans) {
-      const int k = 1 << opts.bits;
+      // Small filters (fan-in: weights per output channel) get the wider codebook when asked.
+      int bits = opts.bits;
+      const int axis = output_axis(node, *w);
+      const int64_t outs = axis >= 0 ? w->dims[axis] : 0;
+      const int64_t fan_in = outs > 0 ? static_cast<int64_t>(n) / outs : 0;
+      const bool small = opts.small_filter_bits > opts.bits && fan_in > 0 && fan_in < opts.small_filter_fan_in;
+      if (small) bits = opts.small_filter_bits;
+      const int k = 1 << bits;
       // Pruned layers (>= 1% exact zeros) keep 0 as an exact codebook entry and cluster the rest.
       uint64_t zeros = 0;
       for (float v : ref) zeros += (v == 0.f) ? 1 : 0;
@@ -315,9 +322,9 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
         stored[i] = km.centroids[km.assignment[j++]];
       }
       std::memcpy(w->data.data(), stored.data(), n * 4);
-      lr.storage = fmt_bits("kmeans", opts.bits) + " (" + std::to_string(km.centroids.size() + (keep_zero ? 1 : 0)) +
+      lr.storage = fmt_bits("kmeans", bits) + " (" + std::to_string(km.centroids.size() + (keep_zero ? 1 : 0)) +
                    " clusters" + (keep_zero ? ", zero kept" : "") + ", " + std::to_string(km.iterations) +
-                   " iterations)";
+                   " iterations" + (small ? ", filters of " + std::to_string(fan_in) + " weights" : "") + ")";
     } else if (opts.mode == WeightStorageMode::Fp16) {
       bool fits = true;
       for (uint64_t i = 0; i < n; ++i) {

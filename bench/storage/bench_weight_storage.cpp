@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
     const uint64_t extra = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 0;
     if (o.mode == mc::quant::WeightStorageMode::WeightOnly) o.block_size = static_cast<int>(extra);
     else o.seed = extra;
+    // As `quantize --mode kmeans` does (6-bit codebooks for filters of < 16 weights at <= 4 bits);
+    // MC_SMALL_FILTERS=same gives every layer BITS, as `--quantize-small-filters` does.
+    const char* same = std::getenv("MC_SMALL_FILTERS");
+    if (o.mode == mc::quant::WeightStorageMode::KMeans && !(same && std::string(same) == "same"))
+      o.small_filter_bits = mc::quant::kmeans_small_filter_bits(o.bits);
     const mc::quant::WeightStorageReport rep = mc::quant::apply_weight_storage(m, o);
     std::printf("%s: %s\n", path.c_str(), rep.summary.c_str());
     for (const auto& l : rep.layers)

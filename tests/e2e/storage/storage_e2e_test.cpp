@@ -108,6 +108,72 @@ TEST_CASE("quantize --mode kmeans: bad bits and misplaced flags are input errors
   }
 }
 
+// kmeans 4 bits on the depthwise CNN: its 3x3 depthwise Convs and its 1-channel stem (9 weights per
+// filter) get 6-bit codebooks by default. With one 4-bit codebook for them too
+// (--quantize-small-filters) top-1 collapses by about 8 points (docs/quantization.md).
+TEST_CASE("kmeans 4 bits on the depthwise CNN: small filters at 6 bits, top-1 loss <= 1 point", "[e2e][storage]") {
+  mc::test::TempDir d("mc_e2e_storage");
+  auto top1 = [](const std::string& model) {
+    const auto c = mc::test::run_process({MC_BIN, "check", model, "--data", kData + "t10k-images-idx3-ubyte.gz",
+                                          "--labels", kData + "t10k-labels-idx1-ubyte.gz", "--mean", "0.286", "--std",
+                                          "0.353", "--runs", "2", "--warmup", "0", "--json"},
+                                         300);
+    INFO(c.err);
+    REQUIRE(c.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(c.out);
+    REQUIRE(j["accuracy"]["samples"] == 10000);
+    return j["accuracy"]["top1"].get<double>();
+  };
+  auto quantize = [&](const std::string& name, const std::vector<std::string>& extra) {
+    const fs::path out = d.path / name;
+    std::vector<std::string> argv = {MC_BIN, "quantize", kExamples + "mobile.onnx", "--mode", "kmeans", "--bits", "4",
+                                     "--report", (d.path / (name + ".json")).string(), "-o", out.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto q = mc::test::run_process(argv, 300);
+    INFO(q.err);
+    REQUIRE(q.exit_code == 0);
+    return out;
+  };
+  const fs::path k4 = quantize("mobile_k4.onnx", {});
+  const fs::path all = quantize("mobile_k4_all.onnx", {"--quantize-small-filters"});
+  // The report names the wider codebook for each of the 7 small-filter Convs, and only for them.
+  const nlohmann::json rep = nlohmann::json::parse(slurp(d.path / "mobile_k4.onnx.json"));
+  int six = 0, four = 0;
+  for (const auto& l : rep["layers"]) {
+    const std::string s = l["storage"].get<std::string>();
+    six += s.rfind("kmeans6", 0) == 0 && s.find("filters of 9 weights") != std::string::npos;
+    four += s.rfind("kmeans4", 0) == 0;
+  }
+  CHECK(six == 7);
+  CHECK(four == 7);
+  const double fp32 = top1(kExamples + "mobile.onnx"), a = top1(k4.string()), b = top1(all.string());
+  WARN("mobile top-1: fp32 " << fp32 << "%, kmeans4 " << a << "%, kmeans4 --quantize-small-filters " << b << "%");
+  CHECK(fp32 - a <= 1.0);
+  CHECK(a > b);
+}
+
+TEST_CASE("quantize --quantize-small-filters: only with --mode kmeans and without --config", "[e2e][storage]") {
+  mc::test::TempDir d("mc_e2e_storage");
+  const fs::path out = d.path / "x.onnx";
+  const fs::path cfg = d.path / "bits.json";
+  {
+    std::ofstream f(cfg);
+    f << R"({"mode": "kmeans", "layers": {"/fc/Gemm": 4}})";
+  }
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--mode", "weight-only", "--bits", "4", "--quantize-small-filters"},
+        std::vector<std::string>{"--mode", "kmeans", "--config", cfg.string(), "--quantize-small-filters"}}) {
+    std::vector<std::string> argv = {MC_BIN, "quantize", kExamples + "mobile.onnx", "-o", out.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto r = mc::test::run_process(argv, 120);
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find("--quantize-small-filters") != std::string::npos);
+    CHECK(!fs::exists(out));
+  }
+}
+
 TEST_CASE("kmeans runtime files are byte-identical for the same seed", "[e2e][storage]") {
   mc::test::TempDir d("mc_e2e_storage");
   const fs::path a = kmeans_runtime_file(d.path, "a.mcrt", 7);

@@ -104,6 +104,44 @@ TEST_CASE("apply_weight_storage kmeans: weights hold only the codebook values", 
         test::test_values(8, 6));
 }
 
+// Filters of fewer than small_filter_fan_in weights (here a Gemm with K = 9, the fan-in of a 3x3
+// depthwise Conv) get small_filter_bits; larger ones (K = 64) keep `bits`; 0 turns it off.
+TEST_CASE("apply_weight_storage kmeans: small filters get the wider codebook", "[unit][storage]") {
+  auto distinct = [](const Model& m) {
+    const Tensor* w = m.graph.initializer("fc.w");
+    REQUIRE(w);
+    return std::set<float>(w->as<float>(), w->as<float>() + w->numel()).size();
+  };
+  WeightStorageOptions o;
+  o.mode = WeightStorageMode::KMeans;
+  o.bits = 3;
+  o.small_filter_bits = 6;
+  Model small = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  const WeightStorageReport rs = apply_weight_storage(small, o);
+  REQUIRE(rs.layers.size() == 1);
+  CHECK(rs.layers[0].applied);
+  CHECK(rs.layers[0].storage.rfind("kmeans6 (64 clusters", 0) == 0);
+  CHECK(rs.layers[0].storage.find("filters of 9 weights") != std::string::npos);
+  CHECK(distinct(small) == 64);
+  Model big = test::gemm_model(64, 8, test::test_values(512, 5), test::test_values(8, 6));
+  const WeightStorageReport rb = apply_weight_storage(big, o);
+  CHECK(rb.layers[0].storage.rfind("kmeans3 (8 clusters", 0) == 0);
+  CHECK(distinct(big) == 8);
+  o.small_filter_fan_in = 10;  // 9 < 10: still small
+  Model edge = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  apply_weight_storage(edge, o);
+  CHECK(distinct(edge) == 64);
+  o.small_filter_fan_in = 9;  // 9 is not < 9
+  Model at = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  apply_weight_storage(at, o);
+  CHECK(distinct(at) == 8);
+  o.small_filter_fan_in = 16;
+  o.small_filter_bits = 0;
+  Model off = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  apply_weight_storage(off, o);
+  CHECK(distinct(off) == 8);
+}
+
 TEST_CASE("apply_weight_storage: excluded layers stay fp32 and say why", "[unit][storage]") {
   for (const std::string& ex : {std::string("fc"), std::string("Gemm"), std::string("fc.w")}) {
     Model m = test::gemm_model(4, 2, test::test_values(8, 5), {0, 0});
