@@ -47,4 +47,11 @@ void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t z
                const ParallelFor* pf);
 void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int8_t zx, int8_t* img);
 }  // namespace int8_avx512vnni
+// The AVX2 one-input-channel conv (x86/int8_avx2.cpp): an int16 plane and the int16 GEMM loop.
+namespace int8_avx2 {
+size_t conv1_packed_size(const ConvGeom& g);
+const char* conv1_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed);
+void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+               const ParallelFor* pf);
+}  // namespace int8_avx2
 }  // namespace mcrt

@@ -1,11 +1,21 @@
 // AVX2 int8 kernels (compiled with -mavx2 only; no FMA is used anywhere, the output stage is a
 // float32 multiply then round-half-even conversion, exactly the reference's rule).
 //
-// GEMM: 4 output channels x 8 columns per tile. Per K-quad, 8 columns x 4 k (32 bytes of X) are
-// sign-extended to int16 (vpmovsxbw) and multiplied by the 4 weights of a channel broadcast as int16
-// with vpmaddwd (pairs of products summed exactly in int32); per channel two accumulators hold
-// [col, k-pair] sums that one vphaddd + vpermq turn into 8 column sums at the end. The zero point
-// enters once per output as - zx * Σw (precomputed Σw in the pack).
+// GEMM / implicit-GEMM conv: AVX2 has no u8 x s8 dot product that is exact for full-range weights
+// (vpmaddubsw saturates int16), so products go through int16: vpmaddwd adds two exact int16 products into
+// one int32 lane (16 multiply-adds per instruction). Weights are packed once as int16 in tiles of 8 rows
+// ([tile][Kq][8][4]: 4 k of a row contiguous). A task converts its block of X columns once to int16
+// ([Kq][cols][4], 4 k of a column contiguous: a sign extension of the int8 layout, gathered from the
+// image's rows for the conv) in a stack buffer that stays in L1 while every 4-row half-tile of W runs over
+// it; the K loop then only loads, multiplies and adds (4 channels x 8 columns, 8 named accumulators of
+// [column, k-pair] sums that one vphaddd + vpermq turn into 8 column sums per channel). The zero point
+// enters once per output as - zx * Σw (Σw precomputed in the pack). K too long for the buffer: the
+// same loop sign-extends X from the int8 layout itself.
+// GEMV (one column, batch-1 MatMul): 8 channels per pair of vectors (the packed tile rows), the column's
+// 4 k broadcast; the column converted once to int16.
+// One-input-channel conv (stems): the image once as an int16 plane of x - zx (the depthwise planes of
+// int8_pack.h), then per block of output pixels the taps gathered 4 per quad into the same int16 layout
+// (vpunpck of 4 tap rows) and the same GEMM loop (zero point 0: already subtracted).
 // Depthwise: int16 planes of x - zx (int8_pack.h), 8 outputs per step, vpmulld per tap.
 #include <immintrin.h>
 
@@ -19,7 +29,8 @@ namespace mcrt {
 namespace int8_avx2 {
 namespace {
 
-constexpr int MR = 4, NR = 8;
+constexpr int MRP = 8;              // packed rows per weight tile (the GEMV takes 8, the GEMM 4-row halves)
+constexpr int kBufBytes = 24576;    // int16 X block of one task (L1-resident with the weights' half-tile)
 
 // 8 int32 accumulators -> int8 (or float) outputs, `valid` of them stored.
 inline void store8(__m256i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {
@@ -51,80 +62,379 @@ inline void store8(__m256i acc, int m, const Int8Out& out, void* y, int64_t idx,
   }
 }
 
-// kOff: K-quad q of the tile's columns at xp + n0*4 + qoff[q] (implicit-GEMM conv); else at + q*Np*4.
-template <bool kOff>
-void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, int M, int N, int n0,
-               const int8_t* xp, int64_t Np, const int64_t* qoff, int32_t zx, const Int8Out& out, void* y,
-               int64_t ldy) {
+inline __m256i bcast4(const int16_t* p) {  // 4 int16 (one packed row's K-quad) to every 64-bit lane
+  long long v;
+  std::memcpy(&v, p, 8);
+  return _mm256_set1_epi64x(v);
+}
+// 4 columns x 4 k of X as int16: from the int16 block, or sign-extended from the int8 layout.
+inline __m256i xload(const int16_t* x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)); }
+inline __m256i xload(const int8_t* x) { return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x))); }
+
+
+// 4 rows (half-tile w: row r's K-quad q at w + q*32 + r*4) x 4*NV columns of X: quad q of column c at
+// x + q*xs + c*4, or x + qoff[q] + c*4 (kOff: the implicit-GEMM image read in place). s[r]: the 8 column
+// sums of row r (NV == 1: columns 0..3, repeated).
+template <int NV, bool kOff, class XT>
+inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff, int Kq, __m256i s[4]) {
+  const __m256i z = _mm256_setzero_si256();
+  if constexpr (NV == 2) {
+    __m256i a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
+    if constexpr (!kOff && sizeof(XT) == 2) {
+      // The hot loop written out: GCC's own allocation of the intrinsics copied every accumulator each K-quad
+      // and spilled one (measured). Per quad: 2 X loads, 4 weight broadcasts, 8 vpmaddwd, 8 vpaddd.
+      __m256i x0, x1, wb, t;
+      const int16_t* xq = x;
+      int64_t n = Kq;
+      const int64_t xstep = xs * 2;
+      asm volatile(
+          "1:\n\t"
+          "vmovdqu (%[x]), %[x0]\n\t"
+          "vmovdqu 32(%[x]), %[x1]\n\t"
+          "vpbroadcastq (%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a00], %[a00]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a01], %[a01]\n\t"
+          "vpbroadcastq 8(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a10], %[a10]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a11], %[a11]\n\t"
+          "vpbroadcastq 16(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a20], %[a20]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a21], %[a21]\n\t"
+          "vpbroadcastq 24(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a30], %[a30]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a31], %[a31]\n\t"
+          "add $64, %[w]\n\t"
+          "add %[xstep], %[x]\n\t"
+          "dec %[n]\n\t"
+          "jnz 1b\n\t"
+          : [x] "+r"(xq), [w] "+r"(w), [n] "+r"(n), [a00] "+x"(a00), [a01] "+x"(a01), [a10] "+x"(a10),
+            [a11] "+x"(a11), [a20] "+x"(a20), [a21] "+x"(a21), [a30] "+x"(a30), [a31] "+x"(a31), [x0] "=&x"(x0),
+            [x1] "=&x"(x1), [wb] "=&x"(wb), [t] "=&x"(t)
+          : [xstep] "r"(xstep)
+          : "memory", "cc");
+    } else
+    for (int q = 0; q < Kq; ++q, w += MRP * 4) {
+      const XT* xq = kOff ? x + qoff[q] : x + (int64_t)q * xs;
+      const __m256i x0 = xload(xq), x1 = xload(xq + 16);
+      __m256i wb = bcast4(w);
+      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x0, wb));
+      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x1, wb));
+      wb = bcast4(w + 4);
+      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x0, wb));
+      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x1, wb));
+      wb = bcast4(w + 8);
+      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x0, wb));
+      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x1, wb));
+      wb = bcast4(w + 12);
+      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x0, wb));
+      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x1, wb));
+    }
+    // a_r0: [c0 k01, c0 k23, c1 .., c1 .. | c2 .., c3 ..], a_r1 the same for c4..c7.
+    // vphaddd: [c0 c1 c4 c5 | c2 c3 c6 c7], vpermq 0xD8: c0..c7.
+    s[0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a00, a01), 0xD8);
+    s[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a10, a11), 0xD8);
+    s[2] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a20, a21), 0xD8);
+    s[3] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a30, a31), 0xD8);
+  } else {
+    __m256i a0 = z, a1 = z, a2 = z, a3 = z;
+    for (int q = 0; q < Kq; ++q, w += MRP * 4) {
+      const XT* xq = kOff ? x + qoff[q] : x + (int64_t)q * xs;
+      const __m256i x0 = xload(xq);
+      a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x0, bcast4(w)));
+      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(x0, bcast4(w + 4)));
+      a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(x0, bcast4(w + 8)));
+      a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(x0, bcast4(w + 12)));
+    }
+    s[0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a0), 0xD8);
+    s[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a1, a1), 0xD8);
+    s[2] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a2, a2), 0xD8);
+    s[3] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a3, a3), 0xD8);
+  }
+}
+
+// Every row of the packed W over columns [0, cnt) of X (x, xs, qoff as core4); output column c of row m at
+// element y[m * ldy + c]. zx: the zero point still in X (0 when already subtracted).
+template <bool kOff, class XT>
+void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const XT* x, int64_t xs,
+               const int64_t* qoff, int cnt, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
-  const int16_t* wp = reinterpret_cast<const int16_t*>(base + l.w_off) + (int64_t)tile * l.Kq * MR * 4;
-  __m256i lo0 = _mm256_setzero_si256(), lo1 = lo0, lo2 = lo0, lo3 = lo0;
-  __m256i hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
-  const int8_t* xc = xp + (int64_t)n0 * 4;
-  for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
-    const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
-    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
-    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
-    long long w64[4];
-    std::memcpy(w64, wp, 32);
-    __m256i wb = _mm256_set1_epi64x(w64[0]);
-    lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(x0, wb));
-    hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(x1, wb));
-    wb = _mm256_set1_epi64x(w64[1]);
-    lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(x0, wb));
-    hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(x1, wb));
-    wb = _mm256_set1_epi64x(w64[2]);
-    lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(x0, wb));
-    hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(x1, wb));
-    wb = _mm256_set1_epi64x(w64[3]);
-    lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(x0, wb));
-    hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(x1, wb));
+  const int16_t* w0 = reinterpret_cast<const int16_t*>(base + l.w_off);
+  for (int m0 = 0; m0 < M; m0 += 4) {
+    const int16_t* w = w0 + (int64_t)(m0 / MRP) * l.Kq * MRP * 4 + (m0 % MRP) * 4;
+    for (int c = 0; c < cnt; c += 8) {
+      __m256i s[4];
+      if (cnt - c > 4) core4<2, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
+      else core4<1, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
+      const int valid = cnt - c < 8 ? cnt - c : 8;
+      for (int r = 0; r < 4 && m0 + r < M; ++r) {
+        const int m = m0 + r;
+        const __m256i v =
+            _mm256_add_epi32(s[r], _mm256_set1_epi32((int32_t)((uint32_t)bias[m] - (uint32_t)zx * (uint32_t)wsum[m])));
+        store8(v, m, out, y, (int64_t)m * ldy + c, valid);
+      }
+    }
   }
-  const __m256i los[4] = {lo0, lo1, lo2, lo3}, his[4] = {hi0, hi1, hi2, hi3};
-  const int valid = N - n0 < NR ? N - n0 : NR;
-  for (int r = 0; r < MR; ++r) {
-    const int m = tile * MR + r;
-    if (m >= M) break;
-    __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(los[r], his[r]), 0xD8);
-    s = _mm256_add_epi32(s, _mm256_set1_epi32((int32_t)((uint32_t)bias[m] - (uint32_t)zx * (uint32_t)wsum[m])));
-    store8(s, m, out, y, (int64_t)m * ldy + n0, valid);
+}
+
+// Columns per task of the int16 block (a multiple of 8), 0 when not even 8 fit (K too long: no block).
+inline int block_cols(int Kq) {
+  const int pb = kBufBytes / (Kq * 8) / 8 * 8;
+  return pb > 256 ? 256 : pb;
+}
+// Sign-extends n columns (4 bytes each) to int16, 4 columns per step: reads and writes up to 3 columns past n.
+inline void widen_cols(const int8_t* src, int n, int16_t* dst) {
+  for (int j = 0; j < n; j += 4)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j * 4),
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j * 4))));
+}
+
+// GEMV: the 8 rows of packed tile w over all K-quads of one column x (int16 quads, 4 apart).
+inline __m256i gemv8(const int16_t* w, const int16_t* x, int Kq) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  int q = 0;
+  for (; q + 2 <= Kq; q += 2, w += 2 * MRP * 4) {
+    const __m256i b0 = bcast4(x + (int64_t)q * 4), b1 = bcast4(x + (int64_t)(q + 1) * 4);
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), b0));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)), b0));
+    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32)), b1));
+    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 48)), b1));
   }
+  if (q < Kq) {
+    const __m256i b0 = bcast4(x + (int64_t)q * 4);
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)), b0));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)), b0));
+  }
+  // a0 + a2: rows 0..3 as [row, k-pair] sums, a1 + a3: rows 4..7; vphaddd + vpermq: the 8 row sums in order.
+  return _mm256_permute4x64_epi64(_mm256_hadd_epi32(_mm256_add_epi32(a0, a2), _mm256_add_epi32(a1, a3)), 0xD8);
+}
+
+// 8 channels' accumulators (channels m0.., one column) through the output stage, stored ldy apart.
+inline void store_channels(__m256i acc, int m0, int M, const Int8Out& out, void* y, int64_t ldy) {
+  const int valid = M - m0 < 8 ? M - m0 : 8;
+  alignas(32) float mt[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::memcpy(mt, out.mult + m0, (size_t)valid * 4);
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_load_ps(mt));
+  if (out.f32) {
+    if (out.fbias) {
+      alignas(32) float bt[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::memcpy(bt, out.fbias + m0, (size_t)valid * 4);
+      f = _mm256_add_ps(f, _mm256_load_ps(bt));
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, f);
+    float* yf = static_cast<float*>(y);
+    for (int i = 0; i < valid; ++i) yf[(int64_t)(m0 + i) * ldy] = t[i];
+    return;
+  }
+  f = _mm256_max_ps(f, _mm256_set1_ps((float)(out.act_min - out.zero_point)));
+  f = _mm256_min_ps(f, _mm256_set1_ps((float)(out.act_max - out.zero_point)));
+  const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), _mm256_set1_epi32(out.zero_point));
+  const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  const __m128i q8 = _mm_packs_epi16(q16, q16);
+  int8_t* yb = static_cast<int8_t*>(y);
+  if (ldy == 1 && valid == 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(yb + m0), q8);
+    return;
+  }
+  alignas(16) int8_t t[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), q8);
+  for (int i = 0; i < valid; ++i) yb[(int64_t)(m0 + i) * ldy] = t[i];
+}
+
+// One column: 8 channels per task step; the column's K-quads (Np * 4 bytes apart in X) widened once per task
+// into int16 quads, in chunks of kChunkQ quads (partial sums in int32 across chunks: exact).
+void gemv(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const int8_t* xp, int64_t Np, int32_t zx,
+          const Int8Out& out, void* y, int64_t ldy, const ParallelFor* pf) {
+  const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
+  const int32_t* bias = wsum + l.Mp;
+  const int16_t* w0 = reinterpret_cast<const int16_t*>(base + l.w_off);
+  constexpr int kChunkQ = 2048;  // 16 KiB of int16 quads on the stack
+  parallel_for(pf, l.Mp / MRP, [&](int64_t t0, int64_t t1) {
+    alignas(32) int16_t xs[kChunkQ * 4];
+    const bool whole = l.Kq <= kChunkQ;
+    auto widen = [&](int q0, int nq) {
+      for (int q = 0; q < nq; ++q) {
+        int32_t v;
+        std::memcpy(&v, xp + (int64_t)(q0 + q) * Np * 4, 4);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(xs + q * 4), _mm_cvtepi8_epi16(_mm_cvtsi32_si128(v)));
+      }
+    };
+    if (whole) widen(0, l.Kq);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int16_t* w = w0 + t * l.Kq * MRP * 4;
+      __m256i acc = _mm256_setzero_si256();
+      for (int q0 = 0; q0 < l.Kq; q0 += kChunkQ) {
+        const int nq = l.Kq - q0 < kChunkQ ? l.Kq - q0 : kChunkQ;
+        if (!whole) widen(q0, nq);
+        acc = _mm256_add_epi32(acc, gemv8(w + (int64_t)q0 * MRP * 4, xs, nq));
+      }
+      const int m0 = (int)t * MRP;
+      const __m256i comp = _mm256_sub_epi32(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + m0)),
+          _mm256_mullo_epi32(_mm256_set1_epi32(zx), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + m0))));
+      store_channels(_mm256_add_epi32(acc, comp), m0, M, out, y, ldy);
+    }
+  });
 }
 
 }  // namespace
 
-size_t gemm_packed_size(int M, int K) { return int8_pack::gemm_layout<int16_t>(M, K, MR).bytes; }
+size_t gemm_packed_size(int M, int K) { return int8_pack::gemm_layout<int16_t>(M, K, MRP).bytes; }
 void gemm_pack(int M, int K, const int8_t* w, const int32_t* bias, void* packed) {
-  int8_pack::gemm_pack<int16_t>(M, K, MR, w, bias, packed);
+  int8_pack::gemm_pack<int16_t>(M, K, MRP, w, bias, packed);
 }
 
 void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t zx, const Int8Out& out, void* y,
               int64_t ldy, const ParallelFor* pf) {
-  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MR);
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MRP);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int64_t Np = int8_gemm_cols(N);
-  const int mt = l.Mp / MR, nt = (N + NR - 1) / NR;
-  parallel_for(pf, (int64_t)mt * nt, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      gemm_tile<false>(l, base, (int)(t / nt), M, N, (int)(t % nt) * NR, xp, Np, nullptr, zx, out, y, ldy);
+  if (N == 1) return gemv(l, base, M, xp, Np, zx, out, y, ldy, pf);
+  const size_t esz = out.f32 ? 4 : 1;
+  const int pb = block_cols(l.Kq);
+  if (pb == 0) {  // K too long for a block of 8 columns: straight from the int8 layout, 64 columns per task
+    parallel_for(pf, (N + 63) / 64, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int n0 = (int)b * 64, cnt = N - n0 < 64 ? N - n0 : 64;
+        run_block<false>(l, base, M, xp + (int64_t)n0 * 4, Np * 4, nullptr, cnt, zx, out,
+                         static_cast<uint8_t*>(y) + n0 * esz, ldy);
+      }
+    });
+    return;
+  }
+  parallel_for(pf, (N + pb - 1) / pb, [&](int64_t b0, int64_t b1) {
+    alignas(32) int16_t buf[kBufBytes / 2 + 16];  // + 16: widen_cols writes up to 3 columns past the last quad's
+    for (int64_t b = b0; b < b1; ++b) {
+      const int n0 = (int)b * pb, cnt = N - n0 < pb ? N - n0 : pb;
+      for (int q = 0; q < l.Kq; ++q) widen_cols(xp + ((int64_t)q * Np + n0) * 4, cnt, buf + (int64_t)q * pb * 4);
+      run_block<false>(l, base, M, buf, (int64_t)pb * 4, nullptr, cnt, zx, out, static_cast<uint8_t*>(y) + n0 * esz,
+                       ldy);
+    }
   });
 }
 
+// Tasks are blocks of pb output pixels in y's order (p = oy * OW + ox, rows of any width packed back to back);
+// each K-quad of the block is gathered from the image row by row (widen_cols: the spill past a row's end is
+// overwritten by the next row's columns, or lands in the block's next quad row, written after).
 void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* img, int64_t row_step,
               const int64_t* qoff, int32_t zx, const Int8Out& out, int8_t* y, const ParallelFor* pf) {
-  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MR);
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MRP);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
-  const int mt = l.Mp / MR, nt = (OW + NR - 1) / NR;
   const int64_t P = (int64_t)OH * OW;
-  parallel_for(pf, (int64_t)mt * OH * nt, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int tile = (int)(t / ((int64_t)OH * nt)), rem = (int)(t % ((int64_t)OH * nt));
-      const int oy = rem / nt, ox0 = rem % nt * NR;
-      gemm_tile<true>(l, base, tile, M, OW, ox0, img + oy * row_step, 0, qoff, zx, out, y + (int64_t)oy * OW, P);
+  const int pb = block_cols(l.Kq);
+  if (pb == 0) {  // K too long for the block: each output row read in place, 64 columns per task
+    const int nt = (OW + 63) / 64;
+    parallel_for(pf, (int64_t)OH * nt, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int oy = (int)(t / nt), ox0 = (int)(t % nt) * 64, cnt = OW - ox0 < 64 ? OW - ox0 : 64;
+        run_block<true>(l, base, M, img + oy * row_step + (int64_t)ox0 * 4, 0, qoff, cnt, zx, out,
+                        y + (int64_t)oy * OW + ox0, P);
+      }
+    });
+  } else {
+    parallel_for(pf, (P + pb - 1) / pb, [&](int64_t b0, int64_t b1) {
+      alignas(32) int16_t buf[kBufBytes / 2 + 16];
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t p0 = b * pb;
+        const int cnt = P - p0 < pb ? (int)(P - p0) : pb;
+        const int oy0 = (int)(p0 / OW), ox0 = (int)(p0 % OW);
+        for (int q = 0; q < l.Kq; ++q) {
+          int16_t* dst = buf + (int64_t)q * pb * 4;
+          int done = 0, oy = oy0, ox = ox0;
+          while (done < cnt) {
+            const int n = OW - ox < cnt - done ? OW - ox : cnt - done;
+            widen_cols(img + oy * row_step + (int64_t)ox * 4 + qoff[q], n, dst + (int64_t)done * 4);
+            done += n;
+            ox = 0;
+            ++oy;
+          }
+        }
+        run_block<false>(l, base, M, buf, (int64_t)pb * 4, nullptr, cnt, zx, out, y + p0, P);
+      }
+    });
+  }
+  if (out.residual) int8_pack::residual_pass(pf, add_run, out, M, P, y);  // the fused add
+}
+
+// --- one-input-channel conv ---
+namespace {
+constexpr size_t kPlaneBytes = 32768;  // the int16 plane of x - zx on the stack
+constexpr int kMaxTaps = 256;
+inline bool conv1_fits(const ConvGeom& g) {
+  if (g.C != 1 || g.group != 1 || g.kh * g.kw > kMaxTaps) return false;
+  return int8_pack::dw_planes(g).channel_elems * 2 <= kPlaneBytes && block_cols((g.kh * g.kw + 3) / 4) > 0;
+}
+}  // namespace
+
+size_t conv1_packed_size(const ConvGeom& g) { return conv1_fits(g) ? gemm_packed_size(g.M, g.kh * g.kw) : 0; }
+const char* conv1_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
+  gemm_pack(g.M, g.kh * g.kw, w, bias, packed);  // W [M][1][kh][kw] is [M][taps]
+  return "avx2";
+}
+
+// The plane (int8_pack::dw_fill_plane: padded rows split in column phases, taps contiguous along ox), then per
+// block of output pixels each K-quad of 4 taps: 16 columns of the 4 tap rows interleaved into 16 int16 quads
+// (vpunpck{l,h}wd, vpunpck{l,h}dq, vperm2i128), the GEMM loop with zero point 0.
+void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+               const ParallelFor* pf) {
+  const int taps = g.kh * g.kw, Kq = (taps + 3) / 4;
+  const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(g.M, taps, MRP);
+  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
+  alignas(32) int16_t plane[kPlaneBytes / 2 + 32];  // + 32: the last row's 16-column reads run past it
+  int8_pack::dw_fill_plane(g, p, x, zx, plane);
+  std::memset(plane + p.channel_elems, 0, 64);
+  int64_t toff[kMaxTaps + 3];
+  for (int t = 0; t < Kq * 4; ++t) toff[t] = t < taps ? int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw) : toff[0];
+  const int64_t P = (int64_t)g.OH * g.OW, row_step = (int64_t)g.sh * g.sw * p.L;
+  const int pb = block_cols(Kq);
+  parallel_for(pf, (P + pb - 1) / pb, [&](int64_t b0, int64_t b1) {
+    alignas(32) int16_t buf[kBufBytes / 2 + 64];  // + 64: the last quad row's spill (up to 15 columns)
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t p0 = b * pb;
+      const int cnt = P - p0 < pb ? (int)(P - p0) : pb;
+      for (int q = 0; q < Kq; ++q) {
+        int16_t* dst = buf + (int64_t)q * pb * 4;
+        int done = 0, oy = (int)(p0 / g.OW), ox = (int)(p0 % g.OW);
+        while (done < cnt) {
+          const int n = g.OW - ox < cnt - done ? g.OW - ox : cnt - done;
+          const int16_t* rowp = plane + oy * row_step + ox;
+          const int16_t *r0 = rowp + toff[4 * q], *r1 = rowp + toff[4 * q + 1], *r2 = rowp + toff[4 * q + 2],
+                        *r3 = rowp + toff[4 * q + 3];
+          for (int j = 0; j < n; j += 16) {
+            const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + j));
+            const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + j));
+            const __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r2 + j));
+            const __m256i v3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r3 + j));
+            // pairs (t0, t1) / (t2, t3): lo = columns 0-3 | 8-11, hi = 4-7 | 12-15
+            const __m256i l01 = _mm256_unpacklo_epi16(v0, v1), h01 = _mm256_unpackhi_epi16(v0, v1);
+            const __m256i l23 = _mm256_unpacklo_epi16(v2, v3), h23 = _mm256_unpackhi_epi16(v2, v3);
+            // quads: c0 c1 | c8 c9, c2 c3 | c10 c11, c4 c5 | c12 c13, c6 c7 | c14 c15
+            const __m256i q0 = _mm256_unpacklo_epi32(l01, l23), q1 = _mm256_unpackhi_epi32(l01, l23);
+            const __m256i q2 = _mm256_unpacklo_epi32(h01, h23), q3 = _mm256_unpackhi_epi32(h01, h23);
+            __m256i* d = reinterpret_cast<__m256i*>(dst + (int64_t)(done + j) * 4);
+            _mm256_storeu_si256(d, _mm256_permute2x128_si256(q0, q1, 0x20));
+            _mm256_storeu_si256(d + 1, _mm256_permute2x128_si256(q2, q3, 0x20));
+            _mm256_storeu_si256(d + 2, _mm256_permute2x128_si256(q0, q1, 0x31));
+            _mm256_storeu_si256(d + 3, _mm256_permute2x128_si256(q2, q3, 0x31));
+          }
+          done += n;
+          ox = 0;
+          ++oy;
+        }
+      }
+      run_block<false>(l, base, g.M, buf, (int64_t)pb * 4, nullptr, cnt, 0, out, y + p0, P);
     }
   });
-  if (out.residual) int8_pack::residual_pass(pf, add_run, out, M, P, y);  // the fused add
 }
 
 size_t dw_packed_size(const ConvGeom& g) { return int8_pack::dw_packed_size(g.C, g.kh * g.kw); }

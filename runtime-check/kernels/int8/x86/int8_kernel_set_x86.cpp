@@ -8,7 +8,13 @@
 namespace mcrt {
 
 const Int8KernelSet* int8_kernels_avx2() {
-  static const Int8KernelSet set = MCRT_INT8_TABLE(int8_avx2, "avx2");
+  static const Int8KernelSet set = [] {
+    Int8KernelSet s = MCRT_INT8_TABLE(int8_avx2, "avx2");
+    s.conv1_packed_size = int8_avx2::conv1_packed_size;
+    s.conv1_pack = int8_avx2::conv1_pack;
+    s.conv1_run = int8_avx2::conv1_run;
+    return s;
+  }();
   static const bool ok = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") != 0;
