@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/output_path.h"
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "cli/runtime_file_options.h"
@@ -107,7 +108,7 @@ CLI::App* add_export(CLI::App& root, Action* action) {
   auto opts = std::make_shared<ExportCliOptions>();
   CLI::App* sub = root.add_subcommand("export", "Write a model for deployment: runtime file (.mcrt) or ONNX");
   sub->add_option("model", opts->model, "ONNX model to export")->required();
-  sub->add_option("-o,--output", opts->output, "Where to write (not the input)")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write (default: MODEL.mcrt, MODEL.exported.onnx or MODEL.pt next to the model)");
   sub->add_option("--format", opts->format, "runtime (the bundled runtime's .mcrt), onnx or torchscript (.pt) (default: runtime)");
   sub->add_flag("--fp16", opts->fp16, "Store fp32 weights as fp16 in the runtime file (computation stays fp32)");
   add_runtime_file_options(*sub, opts->file);
@@ -120,7 +121,13 @@ CLI::App* add_export(CLI::App& root, Action* action) {
       "--no-optimize.\nOps, attributes or dtypes the runtime does not implement are refused (exit 2), naming the "
       "node.\nExample:\n  mcompress export model.onnx --format runtime -o model.mcrt\n"
       "Prints 'export: nodes A → B, params ..., MACs ..., bytes ...'.");
-  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_export(*opts, g); }; });
+  sub->callback([opts, action]() {
+    *action = [opts](const Globals& g) {
+      opts->output = output_or_default(opts->output, opts->model, opts->format == "onnx" ? "exported" : "",
+                                       format_extension(opts->format));
+      return run_export(*opts, g);
+    };
+  });
   return sub;
 }
 

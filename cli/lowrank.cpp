@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/output_path.h"
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "cli/text_format.h"
@@ -181,7 +182,7 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
   CLI::App* sub = root.add_subcommand(
       "lowrank", "Factorize Gemm/MatMul/Conv layers by truncated SVD where that reduces MACs and params");
   sub->add_option("model", opts->model, "ONNX model to factorize")->required();
-  sub->add_option("-o,--output", opts->output, "Where to write the factorized model (not the input)")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write the factorized model (default: MODEL.lowrank.onnx next to the model)");
   sub->add_option("--rank-ratio", opts->rank_ratio, "Rank as a fraction of each layer's full rank, in (0, 1]");
   sub->add_option("--energy", opts->energy, "Keep the smallest rank whose sum of squared singular values reaches this fraction, in (0, 1]");
   sub->add_option("--target-params", opts->target_params, "Total parameters the model should have at most");
@@ -198,7 +199,12 @@ CLI::App* add_lowrank(CLI::App& root, Action* action) {
       "Example:\n  mcompress lowrank mlp.onnx --energy 0.9 -o mlp.lr.onnx\n"
       "Prints per layer the rank, energy kept and reconstruction error, then\n"
       "'lowrank: params A → B, MACs A → B, bytes A → B'.");
-  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_lowrank(*opts, g); }; });
+  sub->callback([opts, action]() {
+    *action = [opts](const Globals& g) {
+      opts->output = output_or_default(opts->output, opts->model, "lowrank", "onnx");
+      return run_lowrank(*opts, g);
+    };
+  });
   return sub;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/output_path.h"
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "compress/error.h"
@@ -117,7 +118,7 @@ CLI::App* add_optimize(CLI::App& root, Action* action) {
   CLI::App* sub = root.add_subcommand(
       "optimize", "Clean up a graph: fold constants and BatchNorm, drop Identity/Dropout and dead nodes");
   sub->add_option("model", opts->model, "ONNX model to optimize")->required();
-  sub->add_option("-o,--output", opts->output, "Where to write the optimized model (not the input)")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write the optimized model (default: MODEL.opt.onnx next to the model)");
   sub->add_option("--passes", opts->passes, "Comma-separated passes to run, in order (default: all, in table order)");
   sub->add_option("--external-data", opts->external_data,
                   "Write tensors of 1 KiB or more to this file, next to the output");
@@ -125,7 +126,12 @@ CLI::App* add_optimize(CLI::App& root, Action* action) {
   sub->footer("Passes:" + pass_list +
               "\nExample:\n  mcompress optimize model.onnx -o model.opt.onnx\n"
               "Prints the per-pass summaries and 'optimize: nodes A → B, params ..., MACs ..., bytes ...'.");
-  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_optimize(*opts, g); }; });
+  sub->callback([opts, action]() {
+    *action = [opts](const Globals& g) {
+      opts->output = output_or_default(opts->output, opts->model, "opt", "onnx");
+      return run_optimize(*opts, g);
+    };
+  });
   return sub;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "cli/output_path.h"
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "cli/runtime_activations.h"
@@ -214,7 +215,7 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   auto opts = std::make_shared<PruneCliOptions>();
   CLI::App* sub = root.add_subcommand("prune", "Prune weights (unstructured, n:m) or remove channels (channel)");
   sub->add_option("model", opts->model, "ONNX model to prune")->required();
-  sub->add_option("-o,--output", opts->output, "Where to write the pruned model (not the input)")->required();
+  sub->add_option("-o,--output", opts->output, "Where to write the pruned model (default: MODEL.pruned.onnx, or .mcrt with --format runtime, next to the model)");
   sub->add_option("--ratio", opts->ratio, "Fraction of weights (channels) to remove, in [0, 1); implied by n:m");
   sub->add_option("--config", opts->config,
                   "Per-layer ratios (JSON from `sensitivity --auto -o`) instead of --ratio");
@@ -238,6 +239,7 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
   sub->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   sub->footer(
       "Examples:\n"
+      "  mcompress prune --ratio 0.7 model.onnx                 (writes model.pruned.onnx)\n"
       "  mcompress prune model.onnx --ratio 0.7 --scope global -o model.pruned.onnx\n"
       "  mcompress prune model.onnx --granularity 2:4 -o model.24.onnx\n"
       "  mcompress prune model.onnx --granularity channel --ratio 0.5 -o model.slim.onnx\n"
@@ -246,7 +248,12 @@ CLI::App* add_prune(CLI::App& root, Action* action) {
       "  mcompress prune mlp.onnx --config mlp.ratios.json --calib-data train-images-idx3-ubyte.gz \\\n"
       "      --mean 0.2860 --std 0.3530 -o mlp.pruned.onnx\n"
       "Unstructured and n:m keep dense tensors with zeros (gzip shows the gain); channel makes them smaller.");
-  sub->callback([opts, action]() { *action = [opts](const Globals& g) { return run_prune(*opts, g); }; });
+  sub->callback([opts, action]() {
+    *action = [opts](const Globals& g) {
+      opts->output = output_or_default(opts->output, opts->model, "pruned", format_extension(opts->format));
+      return run_prune(*opts, g);
+    };
+  });
   return sub;
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/output_path.h"
 #include "cli/before_after.h"
 #include "cli/command.h"
 #include "cli/data_options.h"
@@ -325,7 +326,7 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
   auto o = std::make_shared<QuantizeCliOptions>();
   CLI::App* sub = root.add_subcommand("quantize", "Quantize: static/dynamic int8, weight-only int8/int4, fp16, k-means weight sharing");
   sub->add_option("model", o->model, "ONNX model to quantize")->required();
-  sub->add_option("-o,--output", o->output, "Where to write the quantized model (not the input)")->required();
+  sub->add_option("-o,--output", o->output, "Where to write the quantized model (default: MODEL.int8.onnx for static, MODEL.<mode>.onnx otherwise, .mcrt with --format runtime, next to the model)");
   sub->add_option("--mode", o->mode, "static (int8 QDQ), dynamic, weight-only, fp16 or kmeans")->required();
   sub->add_option("--bits", o->bits, "8 (static, dynamic); 8 or 4 (weight-only); 2..8 (kmeans)");
   sub->add_flag("--per-channel", o->per_channel, "One weight scale per output channel (the default)");
@@ -362,7 +363,12 @@ CLI::App* add_quantize(CLI::App& root, Action* action) {
       "  mcompress quantize model.onnx --mode static --calib-data train-images-idx3-ubyte.gz \\\n"
       "      --mean 0.286 --std 0.353 -o model.int8.onnx --report model.int8.json\n"
       "Exit codes: 2 bad input (data that does not fit, unknown mode/bits); 1 NaN/Inf in the quantized outputs.");
-  sub->callback([o, action]() { *action = [o](const Globals& g) { return run_quantize(*o, g); }; });
+  sub->callback([o, action]() {
+    *action = [o](const Globals& g) {
+      o->output = output_or_default(o->output, o->model, o->mode == "static" ? "int8" : o->mode, format_extension(o->format));
+      return run_quantize(*o, g);
+    };
+  });
   return sub;
 }
 

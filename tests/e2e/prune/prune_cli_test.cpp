@@ -117,6 +117,46 @@ TEST_CASE("prune: missing --ratio, output == input, bad granularity are exit 2",
   CHECK(fs::file_size(copy) == size);
 }
 
+// The first command users type has no -o: `mcompress prune --ratio 0.7 model.onnx`. Every verb that
+// writes a model then writes MODEL.<tag>.<ext> next to the model, names it, and leaves the model alone.
+TEST_CASE("without -o, prune and the other writing verbs write MODEL.<tag>.<ext> next to the model", "[e2e][prune]") {
+  mc::test::TempDir d("mc_e2e_prune");
+  const fs::path model = d.path / "model.onnx";
+  fs::copy_file(kExamples + "mlp.onnx", model);
+  std::ifstream f0(model, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(f0)), {});
+  struct Case {
+    std::vector<std::string> argv;
+    std::string file;
+  };
+  const std::vector<Case> cases = {
+      {{"prune", "--ratio", "0.7", model.string()}, "model.pruned.onnx"},
+      {{"prune", "--ratio", "0.5", model.string(), "--format", "runtime"}, "model.pruned.mcrt"},
+      {{"quantize", model.string(), "--mode", "fp16"}, "model.fp16.onnx"},
+      {{"quantize", model.string(), "--mode", "weight-only", "--format", "runtime"}, "model.weight-only.mcrt"},
+      {{"export", model.string()}, "model.mcrt"},
+      {{"export", model.string(), "--format", "onnx"}, "model.exported.onnx"},
+      {{"optimize", model.string()}, "model.opt.onnx"},
+      {{"lowrank", model.string(), "--energy", "0.9"}, "model.lowrank.onnx"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {MC_BIN};
+    argv.insert(argv.end(), c.argv.begin(), c.argv.end());
+    const auto r = mc::test::run_process(argv, 300);
+    INFO(c.file << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(fs::exists(d.path / c.file));
+    CHECK(r.out.find("wrote " + (d.path / c.file).string()) != std::string::npos);
+  }
+  std::ifstream f1(model, std::ios::binary);
+  CHECK(std::string((std::istreambuf_iterator<char>(f1)), {}) == before);
+  // The default name is never the model: a model named like a default output gets a longer name.
+  const fs::path again = d.path / "model.pruned.onnx";
+  const auto r = prune({"--ratio", "0.5", again.string()});
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(d.path / "model.pruned.pruned.onnx"));
+}
+
 namespace {
 std::string file_bytes(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
