@@ -444,6 +444,71 @@ const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, voi
 }
 size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
 
+namespace {
+
+// int8_pack::dw_fill_plane's bytes, vectorized for column strides 1 and 2: 16 plane values per step, read as
+// 16 (32) input bytes while those stay before xend (the end of the input), lanes past the row's last value
+// cleared; the rest element by element.
+void dw_fill_plane_avx2(const ConvGeom& g, const int8_pack::DwPlanes& p, const int8_t* x, const int8_t* xend, int32_t zx,
+                        int16_t* plane) {
+  if (g.sw > 2) return int8_pack::dw_fill_plane(g, p, x, zx, plane);
+  const __m256i z = _mm256_set1_epi16((short)zx);
+  // even bytes of each 128-bit lane to its low 8 bytes
+  const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10, 12,
+                                        14, -1, -1, -1, -1, -1, -1, -1, -1);
+  alignas(32) static const int16_t kKeep[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+  for (int r = 0; r < p.Hn; ++r) {
+    const int ih = r - g.pad_t;
+    for (int ph = 0; ph < g.sw; ++ph) {
+      int16_t* row = plane + ((int64_t)r * g.sw + ph) * p.L;
+      std::memset(row, 0, (size_t)p.L * 2);
+      if (ih < 0 || ih >= g.H) continue;
+      const int8_t* xr = x + (int64_t)ih * g.W;
+      const int c0 = ph - g.pad_l;  // index i holds input column i * sw + c0
+      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
+      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
+      if (i1 > p.L) i1 = p.L;
+      int i = i0;
+      // (row + i .. + 16 stays inside the plane row: L >= OW rounded up to 32 >= i1 + 15 is not given, so the
+      // 16 values are written only while i + 16 <= L; the lanes past i1 are zeros, as the row already holds.)
+      for (; i < i1 && i + 16 <= p.L; i += 16) {
+        const int8_t* src = xr + (int64_t)i * g.sw + c0;
+        if (src + 16 * g.sw > xend) break;
+        __m256i v;
+        if (g.sw == 1) {
+          v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+        } else {
+          const __m256i b = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), even);
+          v = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(_mm256_permute4x64_epi64(b, 0x08)));  // qwords 0 and 2
+        }
+        v = _mm256_sub_epi16(v, z);
+        if (i1 - i < 16) v = _mm256_and_si256(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kKeep + 16 - (i1 - i))));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + i), v);
+      }
+      for (; i < i1; ++i) row[i] = (int16_t)(xr[i * g.sw + c0] - zx);
+    }
+  }
+}
+
+// The first n (< 16) bytes of v to dst.
+inline void store_partial(int8_t* dst, __m128i v, int n) {
+  alignas(16) int8_t t[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), v);
+  int i = 0;
+  if (n & 8) std::memcpy(dst, t, 8), i += 8;
+  if (n & 4) std::memcpy(dst + i, t + i, 4), i += 4;
+  if (n & 2) std::memcpy(dst + i, t + i, 2), i += 2;
+  if (n & 1) dst[i] = t[i];
+}
+
+}  // namespace
+
+// Depthwise: per channel, the plane of x - zx (int16), then 16 outputs of a row per step with the taps in
+// pairs (t, t+1): the two taps' rows interleaved (vpunpck{l,h}wd) and vpmaddwd with (w_t, w_t+1) adds both
+// products into int32 (exact). The unpacks leave outputs 0-3, 8-11 in `lo` and 4-7, 12-15 in `hi`, which
+// vpackssdw puts back in order. A row's 16 bytes are stored whole (the columns past the row are the next
+// rows' first outputs, stored later) while they stay inside the channel's outputs.
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
@@ -451,26 +516,51 @@ void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, 
   const int32_t* bias = reinterpret_cast<const int32_t*>(base);
   const int16_t* wall = reinterpret_cast<const int16_t*>(base + int8_pack::dw_w_off(g.C));
   const int taps = g.kh * g.kw, tp = int8_pack::dw_taps_padded(taps);
+  const int np = (taps + 1) / 2;  // tap pairs (an odd last tap pairs with weight 0 and any row)
+  const __m256 flo = _mm256_set1_ps((float)(out.act_min - out.zero_point));
+  const __m256 fhi = _mm256_set1_ps((float)(out.act_max - out.zero_point));
+  const __m256i zy = _mm256_set1_epi32(out.zero_point);
   parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
-    int64_t toff[64];
-    const int nt = taps < 64 ? taps : 64;
-    for (int t = 0; t < nt; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
+    constexpr int kT = 64;
+    int64_t toff[kT + 1];
+    const bool fits = taps <= kT;
+    if (fits) {
+      for (int t = 0; t < taps; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
+      toff[taps] = toff[0];
+    }
+    auto off = [&](int t) {
+      if (fits) return toff[t];
+      return t < taps ? int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw) : int8_pack::dw_tap_offset(g, p, 0, 0);
+    };
     for (int64_t c = c0; c < c1; ++c) {
       int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
-      int8_pack::dw_fill_plane(g, p, x + c * g.H * g.W, zx, plane);
-      const int16_t* w = wall + c * tp;
+      dw_fill_plane_avx2(g, p, x + c * g.H * g.W, x + (int64_t)g.C * g.H * g.W, zx, plane);
+      const int16_t* w = wall + c * tp;  // padded taps are 0
+      const __m256 mult = _mm256_set1_ps(out.mult[c]);
+      const __m256i b0 = _mm256_set1_epi32(bias[c]);
+      int8_t* yc = y + c * g.OH * g.OW;
       for (int oy = 0; oy < g.OH; ++oy) {
         const int16_t* rowp = plane + (int64_t)oy * g.sh * g.sw * p.L;
-        for (int ox = 0; ox < g.OW; ox += 8) {
-          __m256i acc = _mm256_set1_epi32(bias[c]);
-          for (int t = 0; t < taps; ++t) {
-            const int64_t o = t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
-            // |x - zx| <= 255 and |w| <= 127: the int16 product is exact.
-            const __m128i xv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rowp + o + ox));
-            const __m128i pr = _mm_mullo_epi16(xv, _mm_set1_epi16(w[t]));
-            acc = _mm256_add_epi32(acc, _mm256_cvtepi16_epi32(pr));
+        for (int ox = 0; ox < g.OW; ox += 16) {
+          __m256i lo = b0, hi = b0;  // the bias once per output: each output sits in one of lo, hi
+          for (int j = 0; j < np; ++j) {
+            const int t = 2 * j;
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rowp + off(t) + ox));
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rowp + off(t + 1) + ox));
+            const __m256i wp = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)w[t] | (uint32_t)(uint16_t)w[t + 1] << 16));
+            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), wp));
+            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), wp));
           }
-          store8(acc, (int)c, out, y, (c * g.OH + oy) * g.OW + ox, g.OW - ox < 8 ? g.OW - ox : 8);
+          __m256 flo_ = _mm256_mul_ps(_mm256_cvtepi32_ps(lo), mult), fhi_ = _mm256_mul_ps(_mm256_cvtepi32_ps(hi), mult);
+          flo_ = _mm256_min_ps(_mm256_max_ps(flo_, flo), fhi);
+          fhi_ = _mm256_min_ps(_mm256_max_ps(fhi_, flo), fhi);
+          const __m256i q16 = _mm256_packs_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(flo_), zy),
+                                                 _mm256_add_epi32(_mm256_cvtps_epi32(fhi_), zy));  // o0..o15 in order
+          const __m128i q8 = _mm_packs_epi16(_mm256_castsi256_si128(q16), _mm256_extracti128_si256(q16, 1));
+          const int valid = g.OW - ox < 16 ? g.OW - ox : 16;
+          int8_t* d = yc + (int64_t)oy * g.OW + ox;
+          if ((int64_t)oy * g.OW + ox + 16 <= (int64_t)g.OH * g.OW) _mm_storeu_si128(reinterpret_cast<__m128i*>(d), q8);
+          else store_partial(d, q8, valid);
         }
       }
     }
