@@ -437,12 +437,131 @@ void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t z
   });
 }
 
-size_t dw_packed_size(const ConvGeom& g) { return int8_pack::dw_packed_size(g.C, g.kh * g.kw); }
+// Depthwise packing: the shared layout (int8_pack.h: bias, per-channel int16 taps), then for the channels-in-lanes
+// path of small planes the tap pairs per block of 16 channels: for pair j (taps 2j, 2j+1) two vectors of 8
+// (w_2j, w_2j+1) int16 pairs, `lo` for channels 0-3, 8-11 of the block and `hi` for 4-7, 12-15 (the lane
+// order vpunpck{l,h}wd leaves), zeros past C and past the last tap.
+namespace {
+inline int dw_pairs(const ConvGeom& g) { return (g.kh * g.kw + 1) / 2; }
+inline int dw_cp16(int C) { return (C + 15) / 16 * 16; }
+inline size_t dw_lanes_off(const ConvGeom& g) { return (int8_pack::dw_packed_size(g.C, g.kh * g.kw) + 63) / 64 * 64; }
+// Small outputs (at most 64 per channel) take the channels-in-lanes path.
+inline bool dw_lanes(const ConvGeom& g) { return (int64_t)g.OH * g.OW <= 64 && g.kh * g.kw <= 64; }
+struct DwLanes {
+  int Hn, Wn;
+  size_t t_elems, o_bytes;  // per block of 16 channels: int16 input tile, int8 outputs [P][16]
+};
+inline DwLanes dw_lanes_layout(const ConvGeom& g) {
+  DwLanes l;
+  l.Hn = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  l.Wn = (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  l.t_elems = (size_t)l.Hn * l.Wn * 16;
+  l.o_bytes = (size_t)g.OH * g.OW * 16;
+  return l;
+}
+}  // namespace
+
+size_t dw_packed_size(const ConvGeom& g) {
+  return dw_lanes_off(g) + (size_t)dw_pairs(g) * dw_cp16(g.C) * 4;
+}
 const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
-  int8_pack::dw_pack(g.C, g.kh * g.kw, w, bias, packed);
+  const int C = g.C, taps = g.kh * g.kw, np = dw_pairs(g);
+  int8_pack::dw_pack(C, taps, w, bias, packed);
+  int16_t* wl = reinterpret_cast<int16_t*>(static_cast<uint8_t*>(packed) + dw_lanes_off(g));
+  for (int cb = 0; cb < dw_cp16(C) / 16; ++cb)
+    for (int j = 0; j < np; ++j)
+      for (int h = 0; h < 2; ++h)
+        for (int lane = 0; lane < 8; ++lane)
+          for (int e = 0; e < 2; ++e) {
+            const int c = cb * 16 + (lane < 4 ? lane : lane + 4) + 4 * h, t = 2 * j + e;
+            wl[(((int64_t)cb * np + j) * 2 + h) * 16 + lane * 2 + e] = c < C && t < taps ? w[(int64_t)c * taps + t] : 0;
+          }
   return "avx2";
 }
-size_t dw_scratch_size(const ConvGeom& g) { return int8_pack::dw_scratch_size(g); }
+size_t dw_scratch_size(const ConvGeom& g) {
+  if (!dw_lanes(g)) return int8_pack::dw_scratch_size(g);
+  const DwLanes l = dw_lanes_layout(g);
+  return (size_t)(dw_cp16(g.C) / 16) * (l.t_elems * 2 + l.o_bytes);
+}
+
+namespace {
+
+// Channels in lanes: per block of 16 channels T[r][col][16] int16 = x - z_x of the padded input window (0
+// outside), then per output pixel the taps in pairs: T's two tap vectors interleaved (vpunpck{l,h}wd) and
+// vpmaddwd with the packed pair weights (exact int32); the int8 results of the block go to O[pixel][16] and
+// are transposed to NCHW at the end. Work is split by channel block.
+void dw_run_lanes(const ConvGeom& g, const uint8_t* base, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
+                  void* scratch, const ParallelFor* pf) {
+  const DwLanes l = dw_lanes_layout(g);
+  const int taps = g.kh * g.kw, np = dw_pairs(g), C = g.C;
+  const int32_t* bias = reinterpret_cast<const int32_t*>(base);  // zeros up to a multiple of 16 channels
+  const int16_t* wl = reinterpret_cast<const int16_t*>(base + dw_lanes_off(g));
+  const int P = g.OH * g.OW;
+  const int64_t plane = (int64_t)g.H * g.W;
+  const __m256 flo = _mm256_set1_ps((float)(out.act_min - out.zero_point));
+  const __m256 fhi = _mm256_set1_ps((float)(out.act_max - out.zero_point));
+  const __m256i zy = _mm256_set1_epi32(out.zero_point);
+  int64_t toff[66];  // tap offsets in T (int16 elements); the odd last tap's partner repeats tap 0
+  for (int t = 0; t < 2 * np; ++t) {
+    const int tt = t < taps ? t : 0;
+    toff[t] = ((int64_t)(tt / g.kw) * g.dh * l.Wn + (int64_t)(tt % g.kw) * g.dw) * 16;
+  }
+  parallel_for(pf, dw_cp16(C) / 16, [&](int64_t b0, int64_t b1) {
+    for (int64_t cb = b0; cb < b1; ++cb) {
+      int16_t* T = reinterpret_cast<int16_t*>(static_cast<uint8_t*>(scratch) + (size_t)cb * (l.t_elems * 2 + l.o_bytes));
+      int8_t* O = reinterpret_cast<int8_t*>(T + l.t_elems);
+      const int c0 = (int)cb * 16, c1 = c0 + 16 < C ? c0 + 16 : C;
+      std::memset(T, 0, l.t_elems * 2);
+      for (int c = c0; c < c1; ++c) {
+        const int8_t* xc = x + (int64_t)c * plane;
+        int16_t* tc = T + (c - c0);
+        for (int ih = 0; ih < g.H; ++ih) {
+          const int r = ih + g.pad_t;
+          if (r >= l.Hn) break;
+          const int8_t* xr = xc + (int64_t)ih * g.W;
+          int16_t* tr = tc + ((int64_t)r * l.Wn + g.pad_l) * 16;
+          const int n = g.W < l.Wn - g.pad_l ? g.W : l.Wn - g.pad_l;
+          for (int iw = 0; iw < n; ++iw) tr[iw * 16] = (int16_t)(xr[iw] - zx);
+        }
+      }
+      // bias and multipliers in the lane order of lo (channels 0-3, 8-11) and hi (4-7, 12-15)
+      alignas(32) float mt[16] = {0};
+      std::memcpy(mt, out.mult + c0, (size_t)(c1 - c0) * 4);
+      const __m256 m0 = _mm256_load_ps(mt), m1 = _mm256_load_ps(mt + 8);
+      const __m256 mlo = _mm256_permute2f128_ps(m0, m1, 0x20), mhi = _mm256_permute2f128_ps(m0, m1, 0x31);
+      const __m256i n0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + c0));
+      const __m256i n1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + c0 + 8));
+      const __m256i blo = _mm256_permute2x128_si256(n0, n1, 0x20), bhi = _mm256_permute2x128_si256(n0, n1, 0x31);
+      const int16_t* wb = wl + (int64_t)cb * np * 32;
+      for (int oy = 0; oy < g.OH; ++oy)
+        for (int ox = 0; ox < g.OW; ++ox) {
+          const int16_t* tp = T + ((int64_t)oy * g.sh * l.Wn + (int64_t)ox * g.sw) * 16;
+          __m256i lo = blo, hi = bhi;
+          for (int j = 0; j < np; ++j) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tp + toff[2 * j]));
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tp + toff[2 * j + 1]));
+            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b),
+                                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + j * 32))));
+            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b),
+                                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + j * 32 + 16))));
+          }
+          __m256 fl = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(lo), mlo), flo), fhi);
+          __m256 fh = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(hi), mhi), flo), fhi);
+          const __m256i q16 = _mm256_packs_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fl), zy),
+                                                 _mm256_add_epi32(_mm256_cvtps_epi32(fh), zy));  // channels 0..15
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(O + ((int64_t)oy * g.OW + ox) * 16),
+                           _mm_packs_epi16(_mm256_castsi256_si128(q16), _mm256_extracti128_si256(q16, 1)));
+        }
+      for (int c = c0; c < c1; ++c) {
+        int8_t* yc = y + (int64_t)c * P;
+        const int8_t* oc = O + (c - c0);
+        for (int p = 0; p < P; ++p) yc[p] = oc[p * 16];
+      }
+    }
+  });
+}
+
+}  // namespace
 
 namespace {
 
@@ -511,6 +630,7 @@ inline void store_partial(int8_t* dst, __m128i v, int n) {
 // rows' first outputs, stored later) while they stay inside the channel's outputs.
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
+  if (dw_lanes(g)) return dw_run_lanes(g, static_cast<const uint8_t*>(packed), x, zx, out, y, scratch, pf);
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int32_t* bias = reinterpret_cast<const int32_t*>(base);
