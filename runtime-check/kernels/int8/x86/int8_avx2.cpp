@@ -74,7 +74,7 @@ inline __m256i xload(const int8_t* x) { return _mm256_cvtepi8_epi16(_mm_loadu_si
 
 // 4 rows (half-tile w: row r's K-quad q at w + q*32 + r*4) x 4*NV columns of X: quad q of column c at
 // x + q*xs + c*4, or x + qoff[q] + c*4 (kOff: the implicit-GEMM image read in place). s[r]: the 8 column
-// sums of row r (NV == 1: columns 0..3, repeated).
+// sums of row r in the order c0 c1 c4 c5 c2 c3 c6 c7 (vpermq 0xD8 sorts them; NV == 1: columns 0..3, repeated).
 template <int NV, bool kOff, class XT>
 inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff, int Kq, __m256i s[4]) {
   const __m256i z = _mm256_setzero_si256();
@@ -138,11 +138,11 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
       a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x1, wb));
     }
     // a_r0: [c0 k01, c0 k23, c1 .., c1 .. | c2 .., c3 ..], a_r1 the same for c4..c7.
-    // vphaddd: [c0 c1 c4 c5 | c2 c3 c6 c7], vpermq 0xD8: c0..c7.
-    s[0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a00, a01), 0xD8);
-    s[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a10, a11), 0xD8);
-    s[2] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a20, a21), 0xD8);
-    s[3] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a30, a31), 0xD8);
+    // vphaddd: [c0 c1 c4 c5 | c2 c3 c6 c7] (the epilogue puts the columns in order).
+    s[0] = _mm256_hadd_epi32(a00, a01);
+    s[1] = _mm256_hadd_epi32(a10, a11);
+    s[2] = _mm256_hadd_epi32(a20, a21);
+    s[3] = _mm256_hadd_epi32(a30, a31);
   } else {
     __m256i a0 = z, a1 = z, a2 = z, a3 = z;
     for (int q = 0; q < Kq; ++q, w += MRP * 4) {
@@ -153,10 +153,10 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
       a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(x0, bcast4(w + 8)));
       a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(x0, bcast4(w + 12)));
     }
-    s[0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a0), 0xD8);
-    s[1] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a1, a1), 0xD8);
-    s[2] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a2, a2), 0xD8);
-    s[3] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a3, a3), 0xD8);
+    s[0] = _mm256_hadd_epi32(a0, a0);
+    s[1] = _mm256_hadd_epi32(a1, a1);
+    s[2] = _mm256_hadd_epi32(a2, a2);
+    s[3] = _mm256_hadd_epi32(a3, a3);
   }
 }
 
@@ -168,18 +168,51 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int16_t* w0 = reinterpret_cast<const int16_t*>(base + l.w_off);
+  const __m256 flo = _mm256_set1_ps((float)(out.act_min - out.zero_point));
+  const __m256 fhi = _mm256_set1_ps((float)(out.act_max - out.zero_point));
+  const __m256i zp16 = _mm256_set1_epi16((short)out.zero_point);
+  // rows r of a qword each: dwords (lane 0 r, lane 1 r), then bytes c0 c1 c4 c5 c2 c3 c6 c7 -> c0..c7
+  const __m256i dsel = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i bsel = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2, 3, 6, 7, 8, 9,
+                                        12, 13, 10, 11, 14, 15);
   for (int m0 = 0; m0 < M; m0 += 4) {
     const int16_t* w = w0 + (int64_t)(m0 / MRP) * l.Kq * MRP * 4 + (m0 % MRP) * 4;
+    const bool rows4 = m0 + 4 <= M;
+    __m256i comp[4];
+    __m256 mult[4];
+    for (int r = 0; r < 4; ++r) {
+      const int m = m0 + r < M ? m0 + r : m0;
+      comp[r] = _mm256_set1_epi32((int32_t)((uint32_t)bias[m] - (uint32_t)zx * (uint32_t)wsum[m]));
+      mult[r] = _mm256_set1_ps(out.mult[m]);
+    }
     for (int c = 0; c < cnt; c += 8) {
       __m256i s[4];
       if (cnt - c > 4) core4<2, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
       else core4<1, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
       const int valid = cnt - c < 8 ? cnt - c : 8;
+      if (rows4 && valid == 8 && !out.f32) {
+        // 4 rows x 8 columns at once: the rule on each lane ((float)acc * mult, clamp to [lo - zp, hi - zp], rhe),
+        // packed to int16 (exact: |v| <= 255), + zp in int16 (the result is in [lo, hi]), packed to bytes.
+        __m256i q[4];
+        for (int r = 0; r < 4; ++r) {
+          const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[r], comp[r])), mult[r]);
+          q[r] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
+        }
+        const __m256i a = _mm256_add_epi16(_mm256_packs_epi32(q[0], q[1]), zp16);
+        const __m256i b = _mm256_add_epi16(_mm256_packs_epi32(q[2], q[3]), zp16);
+        // bytes: lane 0 [r0 r1 r2 r3] x (c0 c1 c4 c5), lane 1 the same x (c2 c3 c6 c7)
+        const __m256i v = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), dsel), bsel);
+        int8_t* yr = static_cast<int8_t*>(y) + (int64_t)m0 * ldy + c;
+        const __m128i v0 = _mm256_castsi256_si128(v), v1 = _mm256_extracti128_si256(v, 1);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(yr), v0);
+        _mm_storeh_pd(reinterpret_cast<double*>(yr + ldy), _mm_castsi128_pd(v0));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 2 * ldy), v1);
+        _mm_storeh_pd(reinterpret_cast<double*>(yr + 3 * ldy), _mm_castsi128_pd(v1));
+        continue;
+      }
       for (int r = 0; r < 4 && m0 + r < M; ++r) {
         const int m = m0 + r;
-        const __m256i v =
-            _mm256_add_epi32(s[r], _mm256_set1_epi32((int32_t)((uint32_t)bias[m] - (uint32_t)zx * (uint32_t)wsum[m])));
-        store8(v, m, out, y, (int64_t)m * ldy + c, valid);
+        store8(_mm256_add_epi32(_mm256_permute4x64_epi64(s[r], 0xD8), comp[r]), m, out, y, (int64_t)m * ldy + c, valid);
       }
     }
   }
