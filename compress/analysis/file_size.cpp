@@ -2,6 +2,9 @@
 // contents are thrown away; only the produced byte count is kept.
 #include "compress/analysis/file_size.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -68,8 +71,19 @@ FileSizes measure_files(const std::vector<std::string>& paths) {
   std::vector<unsigned char> buf(1 << 20);
   for (const auto& path : paths) {
     if (std::any_of(r.files.begin(), r.files.end(), [&](const FileSize& f) { return f.path == path; })) continue;
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-    if (!f) throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
+    // Opened without blocking and checked to be a regular file first: a FIFO would wait for a writer.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      throw_input_error(path, "not a regular file");
+    }
+    std::unique_ptr<FILE, int (*)(FILE*)> f(::fdopen(fd, "rb"), &std::fclose);
+    if (!f) {
+      ::close(fd);
+      throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
+    }
     auto gz = std::make_unique<GzipCounter>(9);
     FileSize fs;
     fs.path = path;

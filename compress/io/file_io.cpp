@@ -52,7 +52,8 @@ std::string basename_of(const std::string& path) {
 }
 
 std::string read_file_bounded(const std::string& path, uint64_t max_bytes) {
-  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO must not block the open (it is refused below); regular files ignore it.
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (f.fd < 0) throw_input_error(path, "cannot open: " + errno_text());
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) throw_input_error(path, "cannot stat: " + errno_text());

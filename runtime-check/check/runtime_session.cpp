@@ -1,7 +1,10 @@
 // How `check` gets a runnable model: see runtime_session.h.
 #include "runtime-check/check/runtime_session.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -26,10 +29,16 @@ constexpr uint64_t kMaxModelBytes = 4ull << 30;  // the runtime loader's own def
 }
 
 // Only the first 4 bytes decide; read_file_bounded / import report a missing file.
+// Opened without blocking, and only a regular file is read: a FIFO must not wait for a writer.
 bool file_starts_with_mcrt_magic(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st {};
   char magic[4] = {};
-  return f.read(magic, 4) && std::memcmp(magic, "MCRT", 4) == 0;
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::pread(fd, magic, 4, 0) == 4 &&
+                  std::memcmp(magic, "MCRT", 4) == 0;
+  ::close(fd);
+  return ok;
 }
 
 uint64_t product(const std::vector<int64_t>& shape, size_t from) {

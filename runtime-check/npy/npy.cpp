@@ -13,6 +13,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define MCRT_NPY_POSIX 1
 #endif
@@ -322,8 +323,19 @@ NpyStatus npy_read_buffer(const uint8_t* data, size_t size, NpyArray* out) {
 
 NpyStatus npy_read_file(const std::string& path, NpyArray* out, uint64_t max_data_bytes) {
   *out = NpyArray();
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return fail(NpyStatusCode::kIoError, path + ": cannot open for reading");
+  // Opened without blocking and checked to be a regular file first: a FIFO would wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(NpyStatusCode::kIoError, path + ": cannot open for reading");
+  struct stat fst {};
+  if (::fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+    ::close(fd);
+    return fail(NpyStatusCode::kIoError, path + ": not a regular file");
+  }
+  std::FILE* f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    return fail(NpyStatusCode::kIoError, path + ": cannot open for reading");
+  }
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }

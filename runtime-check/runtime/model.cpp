@@ -526,7 +526,8 @@ Status Model::load_buffer(const void* data, size_t size, std::unique_ptr<Model>*
 }
 
 Status Model::load_file(const std::string& path, std::unique_ptr<Model>* out, const LoadLimits& limits) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not block the open (it is refused below); regular files ignore it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status(StatusCode::kIoError, path + ": cannot open: " + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -2,6 +2,7 @@
 // gives exit code 2 and exactly one line on stderr that names the file, for both
 // a reading verb (inspect) and a writing verb (optimize), which must leave no
 // output behind. Runs under ASan+UBSan in CI (label "loader").
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -68,4 +69,39 @@ TEST_CASE("every malformed file: exit 2 and one line naming the file", "[e2e][lo
   // No temp files were left next to the outputs either.
   CHECK(fs::is_empty(out_dir));
   fs::remove_all(out_dir);
+}
+
+// A FIFO given where a file is read (model, reference, data, config, labels) must not block the
+// open waiting for a writer: exit 2 at once, one line naming it. Every path below used to hang.
+TEST_CASE("a FIFO in place of any input file: exit 2 naming it, no hang", "[e2e][loader]") {
+  const fs::path dir = fs::temp_directory_path() / ("mc_malformed_fifo_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string fifo = (dir / "pipe").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string model = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/mlp.onnx";
+  const std::string data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  const fs::path out = dir / "out.onnx";
+  const std::vector<std::vector<std::string>> cmds = {
+      {"inspect", fifo},
+      {"check", fifo},
+      {"optimize", fifo, "-o", out.string()},
+      {"prune", fifo, "--ratio", "0.5", "-o", out.string()},
+      {"check", model, "--reference", fifo},
+      {"check", model, "--data", data, "--labels", fifo},
+      {"quantize", model, "--mode", "static", "--calib-data", fifo, "-o", out.string()},
+      {"prune", model, "--config", fifo, "-o", out.string()},
+      {"check", model, "--data", data, "--limit", "4", "--reference-outputs", fifo},  // the runtime's npy reader
+  };
+  for (const auto& c : cmds) {
+    std::vector<std::string> argv{MC_BIN};
+    argv.insert(argv.end(), c.begin(), c.end());
+    INFO(c[0] << " " << c[1] << " " << (c.size() > 2 ? c[2] : ""));
+    const auto r = mc::test::run_process(argv, 20.0);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK(r.err.find(fifo + ": not a regular file") != std::string::npos);
+    CHECK_FALSE(fs::exists(out));
+  }
+  fs::remove_all(dir);
 }

@@ -1,6 +1,14 @@
 // Loader negative tests: each malformed model is rejected with the specific status and
 // the section of docs/runtime-format.md that the failed check implements.
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
 
 #include <fstream>
 #include <iterator>
@@ -427,4 +435,36 @@ TEST_CASE("a Reshape whose shape product overflows int64 is rejected", "[unit][r
   z.set_inputs({zi});
   z.set_outputs({zy});
   require_rejected(load_and_prepare(z), StatusCode::kInvalidModel, "§4.1");
+}
+
+// Model::load_file on a FIFO: refused at once as not a regular file, without waiting in open()
+// for a writer (npy_read_file's case runs through `check --reference-outputs` in e2e_malformed_cli). If a call does block, the test opens the FIFO's write end to
+// release it and fails, instead of hanging the suite.
+TEST_CASE("a FIFO is refused without blocking: Model::load_file", "[unit][runtime][loader]") {
+  char tmpl[] = "/tmp/mcrt_fifo_XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string fifo = std::string(tmpl) + "/pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto returns_promptly = [&](const std::function<void()>& call) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      call();
+      done = true;
+    });
+    for (int i = 0; i < 500 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool prompt = done;
+    if (!prompt) {
+      const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // releases the blocked open
+      if (w >= 0) ::close(w);
+    }
+    t.join();
+    return prompt;
+  };
+  mcrt::Status st;
+  std::unique_ptr<mcrt::Model> m;
+  CHECK(returns_promptly([&] { st = mcrt::Model::load_file(fifo, &m); }));
+  CHECK(st.code() == StatusCode::kIoError);
+  CHECK(st.message().find("not a regular file") != std::string::npos);
+  ::unlink(fifo.c_str());
+  ::rmdir(tmpl);
 }
