@@ -164,39 +164,79 @@ Status parse_coded_body(const uint8_t* body, uint64_t n, uint64_t raw_total, std
   return Status::Ok();
 }
 
-Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, uint8_t* out) {
+Status prove_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, CodedBodyProof* proof) {
+  proof->stage.clear();
+  proof->stage_size.clear();
   const uint8_t* in = body + kBodyTableHead + segments.size() * kBodySegmentEntry;
-  std::vector<uint8_t> lz, planes;
+  try {  // the two vectors throw only std::bad_alloc (segments.size() <= kMaxBodySegments)
+    proof->stage.resize(segments.size());
+    proof->stage_size.assign(segments.size(), 0);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("cannot allocate the coded body's segment list");
+  }
   for (size_t k = 0; k < segments.size(); ++k) {
     const BodySegment& s = segments[k];
-    try {  // scratch vectors throw only std::bad_alloc; their sizes were bounded by parse_coded_body
-      uint8_t* dst = out;
-      if (s.width > 1) {
-        planes.assign(s.raw_size, 0);
-        dst = planes.data();
-      }
-      const char* err = nullptr;
-      if (s.codec == BodyCodec::kStored) {
-        std::memcpy(dst, in, s.raw_size);
-      } else if (s.codec == BodyCodec::kHuffman) {
-        err = huffman_decode(in, s.coded_size, dst, s.raw_size);
-      } else {
-        const uint64_t lz_size = get_le(in, 8);
-        if (lz_size == 0 || lz_size > huffman_max_raw_size(s.coded_size - 8))
-          return InvalidModel(fmt("§2.1: segment %zu: lz_size %llu outside [1, 8·(coded - 136)]", k,
-                                  (unsigned long long)lz_size));
-        if (s.raw_size / kLzMaxExpansion > lz_size)
-          return InvalidModel(fmt("§2.1: segment %zu: raw_size %llu exceeds 255 bytes per LZ byte", k,
-                                  (unsigned long long)s.raw_size));
-        lz.assign(lz_size, 0);
-        err = huffman_decode(in + 8, s.coded_size - 8, lz.data(), lz_size);
-        if (!err) err = lz_decode(lz.data(), lz_size, dst, s.raw_size);
-      }
-      if (err) return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));
-      if (s.width > 1) join_planes(planes.data(), s.raw_size, s.width, out);
-    } catch (const std::bad_alloc&) {
-      return OutOfMemory(fmt("cannot allocate scratch memory to decode segment %zu", k));
+    if (s.codec == BodyCodec::kStored) {
+      in += s.coded_size;
+      continue;
     }
+    const uint8_t* huff = in;
+    uint64_t huff_size = s.coded_size, n = s.raw_size;
+    if (s.codec == BodyCodec::kLzHuffman) {
+      n = get_le(in, 8);
+      if (n == 0 || n > huffman_max_raw_size(s.coded_size - 8))
+        return InvalidModel(fmt("§2.1: segment %zu: lz_size %llu outside [1, 8·(coded - 136)]", k, (unsigned long long)n));
+      if (s.raw_size / kLzMaxExpansion > n)
+        return InvalidModel(fmt("§2.1: segment %zu: raw_size %llu exceeds 255 bytes per LZ byte", k,
+                                (unsigned long long)s.raw_size));
+      huff += 8;
+      huff_size -= 8;
+    }
+    // At most 8 bytes per coded byte (bounded by parse_coded_body and above), not zero-filled:
+    // pages are touched only as the Huffman decoder reaches them, and it stops at the first bad code.
+    proof->stage[k].reset(new (std::nothrow) uint8_t[n]);
+    if (!proof->stage[k])
+      return OutOfMemory(fmt("cannot allocate %llu bytes to decode segment %zu", (unsigned long long)n, k));
+    proof->stage_size[k] = n;
+    const char* err = huffman_decode(huff, huff_size, proof->stage[k].get(), n);
+    if (!err && s.codec == BodyCodec::kLzHuffman) err = lz_decode(proof->stage[k].get(), n, nullptr, s.raw_size);
+    if (err) return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));
+    in += s.coded_size;
+  }
+  return Status::Ok();
+}
+
+Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, const CodedBodyProof& proof,
+                         uint8_t* out) {
+  if (proof.stage.size() != segments.size() || proof.stage_size.size() != segments.size())
+    return Status(StatusCode::kInvalidArgument, "decode_coded_body: the segments were not proven (prove_coded_body)");
+  uint64_t max_planes = 0;  // LZ output of split segments goes through one scratch, not zero-filled
+  for (const BodySegment& s : segments)
+    if (s.codec == BodyCodec::kLzHuffman && s.width > 1 && s.raw_size > max_planes) max_planes = s.raw_size;
+  std::unique_ptr<uint8_t[]> planes;
+  if (max_planes) {
+    planes.reset(new (std::nothrow) uint8_t[max_planes]);
+    if (!planes) return OutOfMemory(fmt("cannot allocate %llu bytes to join byte planes", (unsigned long long)max_planes));
+  }
+  const uint8_t* in = body + kBodyTableHead + segments.size() * kBodySegmentEntry;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    const BodySegment& s = segments[k];
+    const uint8_t* stage = proof.stage[k].get();
+    if (s.codec != BodyCodec::kStored && !stage)
+      return Status(StatusCode::kInvalidArgument, fmt("decode_coded_body: segment %zu was not proven", k));
+    const uint8_t* src = in;  // the segment's raw bytes, as planes when width > 1
+    if (s.codec == BodyCodec::kHuffman) {
+      src = stage;  // decoded by the proof
+    } else if (s.codec == BodyCodec::kLzHuffman) {
+      uint8_t* dst = s.width > 1 ? planes.get() : out;
+      if (const char* err = lz_decode(stage, proof.stage_size[k], dst, s.raw_size))
+        return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));  // proven: not reached
+      src = dst;
+    }
+    if (s.width > 1)
+      join_planes(src, s.raw_size, s.width, out);
+    else if (src != out)
+      std::memcpy(out, src, s.raw_size);
     in += s.coded_size;
     out += s.raw_size;
   }

@@ -14,10 +14,13 @@
 // before coding (plane j = byte j of every w-byte element; raw_size % w == 0), which the
 // decoder undoes.
 // Every size is bounded before anything is allocated: STORED raw == coded; HUFFMAN
-// raw <= 8·(coded - 128); LZ_HUFFMAN lz_size <= 8·(coded - 136) and raw <= 255·lz_size.
+// raw <= 8·(coded - 128); LZ_HUFFMAN lz_size <= 8·(coded - 136) and raw <= 255·lz_size. The
+// image itself is allocated only once the coded data has proven it (prove_coded_body), and
+// the loader bounds it by LoadLimits::max_decode_ratio times the file size first.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/status.h"
@@ -55,7 +58,27 @@ std::vector<uint8_t> encode_coded_body(const uint8_t* image, const std::vector<B
 // tiling the body, and every raw size within its codec's bound. kInvalidModel otherwise.
 Status parse_coded_body(const uint8_t* body, uint64_t n, uint64_t raw_total, std::vector<BodySegment>* segments);
 
-// Decodes the segments (as returned by parse_coded_body) into out[0, raw_total).
-Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, uint8_t* out);
+// Memory follows proof: the loader allocates the image only after prove_coded_body has shown
+// that every segment decodes to exactly its raw_size, so a truncated or lying stream fails
+// before anything of the image's size exists.
+struct CodedBodyProof {
+  // Per segment, the output of its Huffman stage: the raw bytes (or planes) of a HUFFMAN segment,
+  // the LZ stream of an LZ_HUFFMAN one; empty for STORED.
+  std::vector<std::unique_ptr<uint8_t[]>> stage;
+  std::vector<uint64_t> stage_size;
+};
+
+// Checks the coded data of the segments (as returned by parse_coded_body) without the image:
+// the Huffman stage of each HUFFMAN and LZ_HUFFMAN segment is decoded into proof->stage (at most
+// 8 bytes per coded byte, not zero-filled: only what the decoder reaches is touched), after the
+// lz_size bounds of LZ_HUFFMAN; each LZ stream is then walked without output (lz_decode with no
+// output buffer). Reports every error decoding can meet (kInvalidModel, naming the segment).
+Status prove_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, CodedBodyProof* proof);
+
+// Decodes the proven segments into out[0, raw_total), every byte of which is written (out need
+// not be initialized): STORED and HUFFMAN bytes are copied (or their planes joined), LZ streams
+// decoded. The LZ output of split segments goes through one scratch of the largest such size.
+Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& segments, const CodedBodyProof& proof,
+                         uint8_t* out);
 
 }  // namespace mcrt

@@ -112,7 +112,12 @@ std::vector<uint8_t> lz_encode(const uint8_t* data, size_t n) {
   return out;
 }
 
-const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_size) {
+namespace {
+
+// kStore false: the same walk and verdict without writing (lz_decode with out == nullptr); it
+// skips over literals and matches in O(1) each.
+template <bool kStore>
+const char* lz_walk(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_size) {
   uint64_t ip = 0, op = 0;
   auto ext = [&](uint64_t* v) -> bool {  // false: input ended inside an extension
     for (;;) {
@@ -128,7 +133,7 @@ const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_
     if (lit == 15 && !ext(&lit)) return "input ends inside a literal length";
     if (lit > n - ip) return "literals run past the end of the input";
     if (lit > raw_size - op) return "literals run past raw_size";
-    if (lit) std::memcpy(out + op, in + ip, lit);  // (out may be null when raw_size is 0)
+    if (kStore && lit) std::memcpy(out + op, in + ip, lit);  // (out may be null when raw_size is 0)
     ip += lit;
     op += lit;
     if (ip == n) {
@@ -142,10 +147,19 @@ const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_
     if (mlen == 15 && !ext(&mlen)) return "input ends inside a match length";
     mlen += kMinMatch;
     if (mlen > raw_size - op) return "match runs past raw_size";
-    for (uint64_t k = 0; k < mlen; ++k, ++op) out[op] = out[op - off];
+    if (kStore)
+      for (uint64_t k = 0; k < mlen; ++k, ++op) out[op] = out[op - off];
+    else
+      op += mlen;
   }
   if (op != raw_size) return "stream ends before raw_size bytes";
   return nullptr;
+}
+
+}  // namespace
+
+const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_size) {
+  return out ? lz_walk<true>(in, n, out, raw_size) : lz_walk<false>(in, n, nullptr, raw_size);
 }
 
 }  // namespace mcrt

@@ -27,7 +27,9 @@ std::vector<uint8_t> lz_encode(const uint8_t* data, size_t n);
 // Decodes `in` (n bytes) into exactly raw_size bytes at out. Returns nullptr on success, or a
 // static message naming the first violation: a read past the input, a zero offset or one
 // reaching before the output start, output beyond raw_size, fewer than raw_size bytes, or a
-// final sequence that announces a match.
+// final sequence that announces a match. out == nullptr: the same checks and verdict without
+// writing anything, in time linear in n (not in raw_size): the loader proves a stream this way
+// before it allocates the output.
 const char* lz_decode(const uint8_t* in, uint64_t n, uint8_t* out, uint64_t raw_size);
 
 }  // namespace mcrt

@@ -478,6 +478,19 @@ Status check_alignment(const fb::Model& g) {
   return Status::Ok();
 }
 
+// §7 decode ratio: `decoded` bytes produced at load from a file of `file_bytes` must stay within
+// LoadLimits::max_decode_ratio per file byte (decompression bombs: the codecs alone allow 2040).
+Status check_decode_ratio(uint64_t decoded, uint64_t file_bytes, const LoadLimits& limits, const char* what) {
+  const uint64_t r = limits.max_decode_ratio;  // decoded > r·file_bytes, without overflow
+  const bool over = r == 0 ? decoded > 0 : decoded / r > file_bytes || (decoded / r == file_bytes && decoded % r != 0);
+  if (!over) return Status::Ok();
+  return Status(StatusCode::kLimitExceeded,
+                str("§7: %s: %llu bytes decoded at load, %.1f times the %llu-byte file, above the decode ratio limit of %llu "
+                    "(LoadLimits::max_decode_ratio; a decompression bomb?)",
+                    what, (unsigned long long)decoded, file_bytes ? (double)decoded / (double)file_bytes : 0.0,
+                    (unsigned long long)file_bytes, (unsigned long long)r));
+}
+
 void* aligned_alloc64(size_t n) {
   void* p = nullptr;
   if (posix_memalign(&p, 64, n ? n : 64) != 0) return nullptr;
@@ -563,8 +576,9 @@ Status Model::load_file(const std::string& path, std::unique_ptr<Model>* out, co
 
 // §2.1 coded body: the header's sections describe the decoded image; the segments after the
 // header must decode to exactly that many bytes. Bounded before allocating (image size <=
-// max_file_bytes and <= what the segments' coded bytes can hold), then decoded into one
-// 64-byte aligned image that replaces the file bytes: every later check reads the image.
+// max_file_bytes, <= max_decode_ratio times the file and <= what the segments' coded bytes can
+// hold), proven (prove_coded_body), then decoded into one 64-byte aligned image that replaces
+// the file bytes: every later check reads the image.
 Status Model::decode_body(const LoadLimits& limits) {
   FileHeader h;
   decode_file_header(data_, &h);
@@ -574,15 +588,21 @@ Status Model::decode_body(const LoadLimits& limits) {
                                                   (unsigned long long)limits.max_file_bytes));
   const uint64_t image = h.weights_offset + h.weights_size;
   if (image <= kHeaderSize) return InvalidModel("§2.1: the header's sections leave no image to decode");
+  MCRT_RETURN_IF_ERROR(check_decode_ratio(image, disk_size_, limits, "the coded body (§2.1)"));
   std::vector<BodySegment> segs;
   try {
     MCRT_RETURN_IF_ERROR(parse_coded_body(data_ + kHeaderSize, size_ - kHeaderSize, image - kHeaderSize, &segs));
   } catch (const std::bad_alloc&) {
     return OutOfMemory("cannot allocate the segment table");
   }
+  // Memory follows proof: every segment's coded data is checked (its Huffman stage decoded, its LZ
+  // stream walked) before the image exists, and the image is not zero-filled: decoding writes each
+  // of its bytes.
+  CodedBodyProof proof;
+  MCRT_RETURN_IF_ERROR(prove_coded_body(data_ + kHeaderSize, segs, &proof));
   void* p = aligned_alloc64(image);
   if (!p) return OutOfMemory(str("cannot allocate %llu bytes for the decoded image", (unsigned long long)image));
-  Status st = decode_coded_body(data_ + kHeaderSize, segs, static_cast<uint8_t*>(p) + kHeaderSize);
+  Status st = decode_coded_body(data_ + kHeaderSize, segs, proof, static_cast<uint8_t*>(p) + kHeaderSize);
   if (!st.ok()) {
     std::free(p);
     return st;
@@ -660,9 +680,9 @@ Status Model::finish_load(std::unique_ptr<Model> m, std::unique_ptr<Model>* out,
 }
 
 // §3.1 entropy-coded buffers: each coding names an existing non-empty buffer index once, a
-// known codec, and a raw_size the coded bytes can hold (>= 1 bit per byte) within the limit on
-// decoded bytes. The buffer is decoded into owned aligned memory, which buffer_data/buffer_size
-// then return, so every later check (§4) sees the decoded bytes.
+// known codec, and a raw_size the coded bytes can hold (>= 1 bit per byte) within the limits on
+// decoded bytes (max_file_bytes, max_decode_ratio). The buffer is decoded into owned aligned
+// memory, which buffer_data/buffer_size then return, so every later check (§4) sees the decoded bytes.
 Status Model::decode_codings(const LoadLimits& limits) {
   const auto* cs = graph_->codings();
   if (!cs || cs->size() == 0) return Status::Ok();
@@ -685,6 +705,12 @@ Status Model::decode_codings(const LoadLimits& limits) {
     if (raw > limits.max_file_bytes - decoded_bytes_)
       return Status(StatusCode::kLimitExceeded, str("§7: decoded buffers exceed the limit of %llu bytes",
                                                     (unsigned long long)limits.max_file_bytes));
+    // Everything decoded at load (the coded body's image, if any, and the decoded buffers) per file byte.
+    MCRT_RETURN_IF_ERROR(check_decode_ratio(
+        (coded_body() ? size_ : 0) + decoded_bytes_ + raw, disk_size_, limits,
+        coded_body() ? "the coded body (§2.1) and the entropy-coded buffers (§3.1)" : "the entropy-coded buffers (§3.1)"));
+    // At most 8 bytes per coded byte, not zero-filled: pages are touched only as the decoder
+    // reaches them, and it stops at the first bad code.
     void* p = aligned_alloc64(raw);
     if (!p) return OutOfMemory(str("cannot allocate %llu bytes for decoded buffer %u", (unsigned long long)raw, b));
     decoded_[b] = Decoded{p, raw};  // owned from here on (freed by the destructor)

@@ -29,6 +29,12 @@ struct LoadLimits {
   uint32_t max_nodes = 1u << 20;
   uint32_t max_rank = 8;
   uint64_t max_file_bytes = 4ull << 30;
+  // Bytes decoded at load (a coded body's image, §2.1, plus entropy-coded buffers, §3.1) per byte
+  // of the file, checked before anything is decoded or allocated (kLimitExceeded). The codecs
+  // alone allow 2040 per coded byte, so a 2 MB file could otherwise ask for 4 GiB. The coded
+  // files the toolchain writes for the examples decode to at most 3.4 bytes per file byte
+  // (docs/runtime-format.md §7); a model of mostly constant bytes may need a higher limit.
+  uint64_t max_decode_ratio = 64;
 };
 
 class Model {
