@@ -357,7 +357,7 @@ TEST_CASE("malformed coded bodies: inspect and check exit 2 with one line naming
       CHECK(r.err.find("§2") != std::string::npos);
     }
   }
-  CHECK(seen == 5);
+  CHECK(seen == 7);
 }
 
 // --strip-names (export and quantize, runtime format): internal tensor and node names are not

@@ -68,6 +68,51 @@ std::vector<uint8_t> coded_body_file() {
 // Offset of segment entry k in a coded file.
 size_t entry(size_t k) { return mcrt::kHeaderSize + 8 + 24 * k; }
 
+void append_le(std::vector<uint8_t>& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// The image of base(w, 64) followed, inside its weights section, by `zeros` zero bytes (a
+// multiple of 8), as two segments: the uncoded body STORED (padded to a multiple of 8), then
+// an LZ_HUFFMAN segment holding the zeros as one literal and one match at offset 1 (~1 bit per
+// 255 zeros). short_by > 0: the match is that much shorter, so the LZ stream is well formed
+// but ends before raw_size. (tests/unit/runtime/test_coded_body.cpp builds the same layout.)
+std::vector<uint8_t> zero_tail_file(uint64_t zeros, uint64_t short_by) {
+  ModelWriter w;
+  base(w, 64);
+  std::vector<uint8_t> plain;
+  if (!w.finish(&plain).ok()) return {};
+  std::vector<uint8_t> body(plain.begin() + mcrt::kHeaderSize, plain.end());
+  while (body.size() % 8) body.push_back(0);
+  mcrt::FileHeader h;
+  mcrt::decode_file_header(plain.data(), &h);
+  h.weights_size += (body.size() + mcrt::kHeaderSize - plain.size()) + zeros;
+  h.flags = mcrt::kFlagCodedBody;
+  h.minor = mcrt::kFormatMinorCodedBody;
+  std::vector<uint8_t> lz = {0x1F, 0x00, 0x01, 0x00};  // 1 literal (0), a match at offset 1, length ext:
+  for (uint64_t r = zeros - 1 - short_by - 4 - 15;; r -= 255) {
+    lz.push_back(static_cast<uint8_t>(r >= 255 ? 255 : r));
+    if (r < 255) break;
+  }
+  const std::vector<uint8_t> huff = mcrt::huffman_encode(lz.data(), lz.size());
+  std::vector<uint8_t> f(mcrt::kHeaderSize);
+  mcrt::encode_file_header(h, f.data());
+  append_le(f, 2, 4);
+  append_le(f, 0, 4);
+  const uint64_t segs[2][3] = {{0, body.size(), body.size()}, {2, zeros, 8 + huff.size()}};  // codec, raw, coded
+  for (const auto& seg : segs) {
+    f.push_back(static_cast<uint8_t>(seg[0]));
+    f.push_back(1);  // width
+    append_le(f, 0, 6);
+    append_le(f, seg[1], 8);
+    append_le(f, seg[2], 8);
+  }
+  f.insert(f.end(), body.begin(), body.end());
+  append_le(f, lz.size(), 8);
+  f.insert(f.end(), huff.begin(), huff.end());
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +188,14 @@ int main(int argc, char** argv) {
     put_le(f.data() + entry(1), lz.size(), 8);
     f.insert(f.end(), h.begin(), h.end());
     emit_bytes("coded_body_lz_offset_before_start.mcrt", f);
+  }
+  {  // §7: a well-formed coded body decoding to ~700 times the file (1 MiB of zeros in the weights
+     // section): above LoadLimits::max_decode_ratio, refused before anything is decoded
+    emit_bytes("coded_body_decode_ratio.mcrt", zero_tail_file(1u << 20, 0));
+  }
+  {  // §2.1: an LZ stream well formed up to its end, 1 byte short of raw_size (32 KiB of zeros:
+     // within the decode ratio), refused by the proof before the image is allocated
+    emit_bytes("coded_body_lz_ends_short.mcrt", zero_tail_file(32u << 10, 1));
   }
   {  // §3.1: a coding names buffer 7 of 2
     ModelWriter w;

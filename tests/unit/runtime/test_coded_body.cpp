@@ -2,6 +2,10 @@
 // (runtime/lz.h): LZ round trips and every decoder rejection; files written with
 // ModelWriter::set_coded_body load, hold the same tensors and compute the same bytes as the
 // uncoded file; every check of the segment table at load, on hand-made bodies of each codec.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <random>
 
 #include "format/file_header.h"
@@ -87,6 +91,76 @@ std::vector<uint8_t> one_segment_file(const ModelWriter& w, BodyCodec c) {
 
 // Offset of the segment table entry k in a coded file.
 size_t entry(size_t k) { return mcrt::kHeaderSize + 8 + 24 * k; }
+
+void append_le(std::vector<uint8_t>& out, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) out.push_back((uint8_t)(v >> (8 * i)));
+}
+
+// LZ length extension (lz.h): bytes of 255 while the rest is >= 255, then the rest.
+void append_ext(std::vector<uint8_t>& out, uint64_t r) {
+  for (; r >= 255; r -= 255) out.push_back(255);
+  out.push_back((uint8_t)r);
+}
+
+// A coded file whose image is the uncoded file of w followed, inside its weights section, by
+// `zeros` zero bytes (a multiple of 8, >= 8). Segment 0 STOREs the uncoded body (padded with zeros
+// to a multiple of 8); segment 1, LZ_HUFFMAN of width `width`, holds the zeros as one literal and
+// one match at offset 1, written by hand: about 1 LZ byte per 255 zeros and 1 bit per LZ byte, so
+// the file decodes to ~2000 times its size. short_by > 0: the match is that much shorter, so the
+// stream is well formed but ends before raw_size (a stream that lies only at its end).
+std::vector<uint8_t> zero_tail_file(const ModelWriter& w, uint64_t zeros, uint8_t width, uint64_t short_by = 0) {
+  std::vector<uint8_t> plain;
+  REQUIRE(w.finish(&plain).ok());
+  REQUIRE((zeros % 8 == 0 && zeros >= 8));
+  std::vector<uint8_t> body(plain.begin() + mcrt::kHeaderSize, plain.end());
+  while (body.size() % 8) body.push_back(0);
+  mcrt::FileHeader h;
+  REQUIRE(mcrt::decode_file_header(plain.data(), &h));
+  h.weights_size += (body.size() + mcrt::kHeaderSize - plain.size()) + zeros;
+  h.flags = mcrt::kFlagCodedBody;
+  h.minor = mcrt::kFormatMinorCodedBody;
+  const uint64_t mlen = zeros - 1 - short_by;  // after the one literal zero
+  std::vector<uint8_t> lz = {0x1F, 0x00, 0x01, 0x00};  // 1 literal (0), match at offset 1, length ext:
+  append_ext(lz, mlen - 4 - 15);
+  const std::vector<uint8_t> huff = mcrt::huffman_encode(lz.data(), lz.size());
+  std::vector<uint8_t> f(mcrt::kHeaderSize);
+  mcrt::encode_file_header(h, f.data());
+  append_le(f, 2, 4);
+  append_le(f, 0, 4);
+  f.push_back((uint8_t)BodyCodec::kStored);
+  f.push_back(1);
+  append_le(f, 0, 6);
+  append_le(f, body.size(), 8);
+  append_le(f, body.size(), 8);
+  f.push_back((uint8_t)BodyCodec::kLzHuffman);
+  f.push_back(width);
+  append_le(f, 0, 6);
+  append_le(f, zeros, 8);
+  append_le(f, 8 + huff.size(), 8);
+  f.insert(f.end(), body.begin(), body.end());
+  append_le(f, lz.size(), 8);
+  f.insert(f.end(), huff.begin(), huff.end());
+  return f;
+}
+
+uint64_t image_of(const std::vector<uint8_t>& f) {
+  mcrt::FileHeader h;
+  REQUIRE(mcrt::decode_file_header(f.data(), &h));
+  return h.weights_offset + h.weights_size;
+}
+
+mcrt::Status load_with(const std::vector<uint8_t>& f, const mcrt::LoadLimits& lim, std::unique_ptr<mcrt::Model>* m) {
+  return mcrt::Model::load_buffer(f.data(), f.size(), m, true, lim);
+}
+
+// Current address-space size of this process (/proc/self/statm, pages), 0 when unknown.
+uint64_t address_space_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t pages = 0;
+  if (!(in >> pages)) return 0;
+  const long page = sysconf(_SC_PAGESIZE);
+  return page > 0 ? pages * (uint64_t)page : 0;
+}
 
 void require_rejected21(const mcrt::Status& s, const char* needle, const char* section = "§2.1") {
   INFO(s.to_string());
@@ -334,5 +408,131 @@ TEST_CASE("§2.1 coded body checks at load", "[unit][runtime][loader]") {
     const mcrt::Status s = load_and_prepare(bad);
     REQUIRE(s.code() == StatusCode::kInvalidModel);
     CHECK(s.message().find("§4.2") != std::string::npos);
+  }
+}
+
+TEST_CASE("§7 decode ratio: a coded body decoding to more than max_decode_ratio bytes per file byte", "[unit][runtime][loader]") {
+  const ModelWriter w = mixed_model(64);
+  const std::vector<uint8_t> bomb = zero_tail_file(w, 4u << 20, 1);  // a well-formed 4 MiB image
+  const uint64_t image = image_of(bomb);
+  INFO("file " << bomb.size() << " bytes, image " << image);
+  REQUIRE(image / bomb.size() > 1000);
+  std::unique_ptr<mcrt::Model> m;
+  SECTION("refused at the default limit, before anything is decoded, naming the limit") {
+    const mcrt::Status s = load_with(bomb, {}, &m);
+    INFO(s.to_string());
+    REQUIRE(s.code() == StatusCode::kLimitExceeded);
+    CHECK(s.message().find("§7: the coded body (§2.1)") != std::string::npos);
+    CHECK(s.message().find(std::to_string(image) + " bytes decoded at load") != std::string::npos);
+    CHECK(s.message().find(std::to_string(bomb.size()) + "-byte file") != std::string::npos);
+    CHECK(s.message().find("decode ratio limit of 64 (LoadLimits::max_decode_ratio") != std::string::npos);
+  }
+  SECTION("the same file loads and runs when the limit allows its ratio; the bound is exact") {
+    mcrt::LoadLimits lim;
+    lim.max_decode_ratio = image / bomb.size();  // floor: image exceeds it (not a multiple here)
+    REQUIRE(image % bomb.size() != 0);
+    CHECK(load_with(bomb, lim, &m).code() == StatusCode::kLimitExceeded);
+    lim.max_decode_ratio += 1;
+    const mcrt::Status s = load_with(bomb, lim, &m);
+    INFO(s.to_string());
+    REQUIRE(s.ok());
+    CHECK(m->image_bytes() == image);
+    CHECK(m->file_bytes() == bomb.size());
+    std::unique_ptr<mcrt::Interpreter> it;
+    REQUIRE(mcrt::Interpreter::prepare(*m, {}, &it).ok());
+    std::vector<float> x(64, 1.f);
+    set_input(*it, 0, x);
+    run_ok(*it);
+    const std::vector<float> y = get_output<float>(*it, 0);
+    CHECK(y[3] == 1.f + (float)((3 * 7) % 11) - 5.f);  // x + a, a[i] = (7i mod 11) - 5
+  }
+  SECTION("width 8: the byte-plane segment is bounded the same way") {
+    const std::vector<uint8_t> f8 = zero_tail_file(w, 4u << 20, 8);
+    CHECK(load_with(f8, {}, &m).code() == StatusCode::kLimitExceeded);
+    mcrt::LoadLimits lim;
+    lim.max_decode_ratio = 1u << 16;
+    CHECK(load_with(f8, lim, &m).ok());
+  }
+  SECTION("the files the writer codes load at the default limit") {
+    ModelWriter c = mixed_model(4096);
+    c.set_coded_body(true);
+    std::vector<uint8_t> f;
+    REQUIRE(c.finish(&f).ok());
+    const mcrt::Status s = load_with(f, {}, &m);
+    INFO(s.to_string());
+    CHECK(s.ok());
+  }
+}
+
+TEST_CASE("§7 decode ratio: entropy-coded buffers (§3.1) count too", "[unit][runtime][loader]") {
+  ModelWriter w;
+  std::vector<uint8_t> zeros(4096, 0);  // Huffman: 1 bit per byte, 8 times the coded bytes
+  const int x = w.add_tensor("x", DType::kF32, {1024});
+  const int a = w.add_weight("a", DType::kF32, {1024}, zeros.data(), zeros.size());
+  const int y = w.add_tensor("y", DType::kF32, {1024});
+  w.add_node(fb::OpType_Add, {x, a}, {y});
+  w.set_inputs({x});
+  w.set_outputs({y});
+  w.set_buffer_coding(1, mcrt::huffman_encode(zeros.data(), zeros.size()), zeros.size());
+  std::vector<uint8_t> f;
+  REQUIRE(w.finish(&f).ok());
+  std::unique_ptr<mcrt::Model> m;
+  REQUIRE(load_with(f, {}, &m).ok());
+  CHECK(m->decoded_bytes() == 4096);
+  mcrt::LoadLimits lim;
+  lim.max_decode_ratio = 4096 / f.size();  // below 4096 decoded bytes per file of f.size()
+  REQUIRE(4096 % f.size() != 0);
+  const mcrt::Status s = load_with(f, lim, &m);
+  INFO(s.to_string());
+  REQUIRE(s.code() == StatusCode::kLimitExceeded);
+  CHECK(s.message().find("§7: the entropy-coded buffers (§3.1): 4096 bytes decoded at load") != std::string::npos);
+}
+
+// A stream that is well formed up to its end and then comes up short: the loader proves every
+// segment before it allocates the image, so the error is the stream's, not an allocation failure.
+// Observed with the address space capped below the declared image (RLIMIT_AS): before the proof
+// step, the image allocation failed first (kOutOfMemory) and, without the cap, the whole image was
+// written before the stream's error. Not under ASan (its allocator aborts instead of returning null).
+TEST_CASE("§2.1: a coded body that lies only at its end fails before the image is allocated", "[unit][runtime][loader]") {
+  const ModelWriter w = mixed_model(64);
+  const uint64_t zeros = 512ull << 20;  // a 512 MiB image from a ~260 KB file
+  mcrt::LoadLimits lim;
+  lim.max_decode_ratio = 1u << 16;  // the ratio limit is not what refuses these files
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> cases;
+  cases.emplace_back("width 1, LZ stream 1 byte short", zero_tail_file(w, zeros, 1, 1));
+  cases.emplace_back("width 8, LZ stream 8 bytes short", zero_tail_file(w, zeros, 8, 8));
+  std::vector<uint8_t> pad = zero_tail_file(w, zeros, 1);
+  pad.back() |= 1;  // the Huffman stage's last padding bit: fails at the very end of the codes
+  cases.emplace_back("width 1, non-zero Huffman padding", pad);
+#if defined(__SANITIZE_ADDRESS__)
+  const bool cap = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  const bool cap = false;
+#else
+  const bool cap = true;
+#endif
+#else
+  const bool cap = true;
+#endif
+  for (const auto& c : cases) {
+    INFO(c.first << ": file " << c.second.size() << " bytes, image " << image_of(c.second));
+    rlimit old{};
+    const uint64_t now = address_space_bytes();
+    const bool capped = cap && now > 0 && getrlimit(RLIMIT_AS, &old) == 0 &&
+                        (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > now + (128ull << 20));
+    if (capped) {  // room for the file copy and the LZ stream (~2 MiB), not for the image
+      rlimit low = old;
+      low.rlim_cur = now + (128ull << 20);
+      REQUIRE(setrlimit(RLIMIT_AS, &low) == 0);
+    }
+    std::unique_ptr<mcrt::Model> m;
+    const mcrt::Status s = load_with(c.second, lim, &m);
+    if (capped) REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
+    INFO(s.to_string() << (capped ? " (address space capped)" : ""));
+    REQUIRE(s.code() == StatusCode::kInvalidModel);
+    CHECK(s.message().find("§2.1: segment 1: ") != std::string::npos);
+    CHECK((s.message().find("stream ends before raw_size") != std::string::npos ||
+           s.message().find("padding bits") != std::string::npos));
   }
 }
