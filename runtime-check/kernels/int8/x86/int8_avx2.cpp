@@ -161,16 +161,24 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
 }
 
 // Every row of the packed W over columns [0, cnt) of X (x, xs, qoff as core4); output column c of row m at
-// element y[m * ldy + c]. zx: the zero point still in X (0 when already subtracted).
+// element y[m * ldy + c]. zx: the zero point still in X (0 when already subtracted). res (int8 output only):
+// the fused residual add of conv_run, res indexed as y; each output v is replaced by out.add's rule on v and
+// the residual byte (v as the add's A when out.conv_is_a).
 template <bool kOff, class XT>
 void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const XT* x, int64_t xs,
-               const int64_t* qoff, int cnt, int32_t zx, const Int8Out& out, void* y, int64_t ldy) {
+               const int64_t* qoff, int cnt, int32_t zx, const Int8Out& out, void* y, int64_t ldy,
+               const int8_t* res = nullptr) {
   const int32_t* wsum = reinterpret_cast<const int32_t*>(base);
   const int32_t* bias = wsum + l.Mp;
   const int16_t* w0 = reinterpret_cast<const int16_t*>(base + l.w_off);
   const __m256 flo = _mm256_set1_ps((float)(out.act_min - out.zero_point));
   const __m256 fhi = _mm256_set1_ps((float)(out.act_max - out.zero_point));
-  const __m256i zp16 = _mm256_set1_epi16((short)out.zero_point);
+  const __m256i zp16 = _mm256_set1_epi16((short)out.zero_point), zp32 = _mm256_set1_epi32(out.zero_point);
+  const Int8AddParams& ap = out.add;
+  const __m256 ama = _mm256_set1_ps(ap.ma), amb = _mm256_set1_ps(ap.mb);
+  const __m256 alo = _mm256_set1_ps((float)(ap.lo - ap.zy)), ahi = _mm256_set1_ps((float)(ap.hi - ap.zy));
+  const __m256i aza = _mm256_set1_epi32(ap.za), azb = _mm256_set1_epi32(ap.zb), zy16 = _mm256_set1_epi16((short)ap.zy);
+  const __m256i csel = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);  // columns in order -> c0 c1 c4 c5 c2 c3 c6 c7
   // rows r of a qword each: dwords (lane 0 r, lane 1 r), then bytes c0 c1 c4 c5 c2 c3 c6 c7 -> c0..c7
   const __m256i dsel = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i bsel = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2, 3, 6, 7, 8, 9,
@@ -198,8 +206,24 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
           const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[r], comp[r])), mult[r]);
           q[r] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, flo), fhi));
         }
-        const __m256i a = _mm256_add_epi16(_mm256_packs_epi32(q[0], q[1]), zp16);
-        const __m256i b = _mm256_add_epi16(_mm256_packs_epi32(q[2], q[3]), zp16);
+        __m256i zpo = zp16;
+        if (res) {
+          // the add: ma * (float)(A - za) and mb * (float)(B - zb) rounded each, summed, clamped to
+          // [lo - zy, hi - zy], rhe (+ zy at the pack); the residual's 8 bytes in the lanes' column order
+          for (int r = 0; r < 4; ++r) {
+            long long rb;
+            std::memcpy(&rb, res + (int64_t)(m0 + r) * ldy + c, 8);
+            const __m256i rv = _mm256_permutevar8x32_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(rb)), csel);
+            const __m256i v = _mm256_add_epi32(q[r], zp32);
+            const __m256i av = out.conv_is_a ? v : rv, bv = out.conv_is_a ? rv : v;
+            const __m256 fa = _mm256_mul_ps(ama, _mm256_cvtepi32_ps(_mm256_sub_epi32(av, aza)));
+            const __m256 fb = _mm256_mul_ps(amb, _mm256_cvtepi32_ps(_mm256_sub_epi32(bv, azb)));
+            q[r] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(fa, fb), alo), ahi));
+          }
+          zpo = zy16;
+        }
+        const __m256i a = _mm256_add_epi16(_mm256_packs_epi32(q[0], q[1]), zpo);
+        const __m256i b = _mm256_add_epi16(_mm256_packs_epi32(q[2], q[3]), zpo);
         // bytes: lane 0 [r0 r1 r2 r3] x (c0 c1 c4 c5), lane 1 the same x (c2 c3 c6 c7)
         const __m256i v = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), dsel), bsel);
         int8_t* yr = static_cast<int8_t*>(y) + (int64_t)m0 * ldy + c;
@@ -213,6 +237,12 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
       for (int r = 0; r < 4 && m0 + r < M; ++r) {
         const int m = m0 + r;
         store8(_mm256_add_epi32(_mm256_permute4x64_epi64(s[r], 0xD8), comp[r]), m, out, y, (int64_t)m * ldy + c, valid);
+        if (res) {  // the add on the bytes just stored
+          int8_t* yb = static_cast<int8_t*>(y) + (int64_t)m * ldy + c;
+          const int8_t* rb = res + (int64_t)m * ldy + c;
+          if (out.conv_is_a) add_run(valid, yb, 1, rb, 1, out.add, yb);
+          else add_run(valid, rb, 1, yb, 1, out.add, yb);
+        }
       }
     }
   }
@@ -370,7 +400,7 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
       for (int64_t t = t0; t < t1; ++t) {
         const int oy = (int)(t / nt), ox0 = (int)(t % nt) * 64, cnt = OW - ox0 < 64 ? OW - ox0 : 64;
         run_block<true>(l, base, M, img + oy * row_step + (int64_t)ox0 * 4, 0, qoff, cnt, zx, out,
-                        y + (int64_t)oy * OW + ox0, P);
+                        y + (int64_t)oy * OW + ox0, P, out.residual ? out.residual + (int64_t)oy * OW + ox0 : nullptr);
       }
     });
   } else {
@@ -391,11 +421,11 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
             ++oy;
           }
         }
-        run_block<false>(l, base, M, buf, (int64_t)pb * 4, nullptr, cnt, zx, out, y + p0, P);
+        run_block<false>(l, base, M, buf, (int64_t)pb * 4, nullptr, cnt, zx, out, y + p0, P,
+                         out.residual ? out.residual + p0 : nullptr);
       }
     });
   }
-  if (out.residual) int8_pack::residual_pass(pf, add_run, out, M, P, y);  // the fused add
 }
 
 // --- one-input-channel conv ---
