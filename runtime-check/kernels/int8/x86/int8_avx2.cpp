@@ -30,7 +30,7 @@ namespace int8_avx2 {
 namespace {
 
 constexpr int MRP = 8;              // packed rows per weight tile (the GEMV takes 8, the GEMM 4-row halves)
-constexpr int kBufBytes = 24576;    // int16 X block of one task (L1-resident with the weights' half-tile)
+constexpr int kBufBytes = 49152;    // int16 X block of one task (24 KiB measured 3-5% slower on resnet's 3x3 layers)
 
 // 8 int32 accumulators -> int8 (or float) outputs, `valid` of them stored.
 inline void store8(__m256i acc, int m, const Int8Out& out, void* y, int64_t idx, int valid) {

@@ -142,6 +142,27 @@ TEST_CASE("int8 GEMM: zero points at the extremes, fused ranges, fp32 output, lo
   check_gemm({9, 35, 4099, 0, 0, -128, 127, false}, 107, true);  // K not a multiple of 4, long sums
 }
 
+TEST_CASE("int8 GEMM: the AVX2 set's blocks, GEMV chunks and in-place long K against the reference", "[int8][kernels]") {
+  // The AVX2 GEMM widens X to int16 in column blocks of 49152 / (8 * ceil(K/4)) columns (a multiple of 8, at
+  // most 256); with K past 3072 not even 8 columns fit and X is read in place. One column (GEMV) widens the
+  // column in chunks of 2048 K-quads. Shapes around those limits, every set against the reference.
+  uint64_t seed = 1100;
+  for (int N : {167, 168, 169, 337})  // K 144: blocks of 168 columns
+    check_gemm({9, N, 144, 17, -3, -128, 127, false}, seed++, true);
+  check_gemm({12, 24, 3072, -5, 2, -128, 127, false}, seed++, true);   // blocks of 8 columns
+  check_gemm({5, 70, 3076, 100, 2, -128, 127, false}, seed++, false);  // no block: in place
+  for (int M : {1, 7, 8, 9, 17, 300})
+    for (int K : {1, 5, 784, 8192, 8195, 8200}) {  // one column; past 8192 the column in two chunks
+      check_gemm({M, 1, K, (int32_t)(seed % 256) - 128, 3, -128, 127, false}, seed, (seed & 1) != 0);
+      ++seed;
+    }
+  check_gemm({17, 1, 8200, -9, 0, -128, 127, true}, seed++, true);  // fp32 output stage, one column
+  mcrt::ThreadPool pool;
+  REQUIRE(pool.set_threads(2).ok());
+  check_gemm({300, 1, 784, -20, 4, -128, 127, false}, seed++, true, pool.hook());
+  check_gemm({33, 500, 200, 7, -1, -128, 127, false}, seed++, false, pool.hook());
+}
+
 TEST_CASE("int8 GEMM: products past int16, int32 and float range saturate like the rule", "[int8][kernels]") {
   // acc * mult far outside [-128, 127]: the SIMD output stages pack through int16 and guard vcvtps2dq;
   // at 1e36 most products overflow float32 to +-inf (the rule then clamps to act_min / act_max).
@@ -661,6 +682,8 @@ TEST_CASE("int8 implicit-GEMM conv: ResNet-like strided and narrow planes, row p
   check_conv(6, 5, 12, 20, 1, 9, 1, 1, 0, 0, 0, 0, seed++);
   check_conv(8, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, seed++, pool.hook());
   check_conv(128, 1, 16, 128, 1, 1, 1, 1, 0, 0, 0, 0, seed++);
+  check_conv(360, 6, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, seed++);     // K = 9 * 360: no int16 block (AVX2), image in place
+  check_conv(200, 5, 9, 13, 3, 3, 2, 1, 1, 1, 1, 1, seed++, pool.hook());  // same near the limit, stride 2
   check_conv(2, 1, 4200, 3, 1, 3, 1, 1, 0, 1, 0, 1, seed++);    // rows wider than the row buffer
   check_conv(5, 2, 4301, 4, 1, 3, 2, 1, 0, 1, 0, 0, seed++);    // same, stride 2
 }
