@@ -82,13 +82,16 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
     __m256i a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z;
     if constexpr (!kOff && sizeof(XT) == 2) {
       // The hot loop written out: GCC's own allocation of the intrinsics copied every accumulator each K-quad
-      // and spilled one (measured). Per quad: 2 X loads, 4 weight broadcasts, 8 vpmaddwd, 8 vpaddd.
+      // and spilled one (measured). Per quad: 2 X loads, 4 weight broadcasts, 8 vpmaddwd, 8 vpaddd; two quads
+      // per iteration (an odd first one alone).
       __m256i x0, x1, wb, t;
       const int16_t* xq = x;
+      const int16_t* x2;
       int64_t n = Kq;
       const int64_t xstep = xs * 2;
       asm volatile(
-          "1:\n\t"
+          "test $1, %[n]\n\t"
+          "jz 2f\n\t"
           "vmovdqu (%[x]), %[x0]\n\t"
           "vmovdqu 32(%[x]), %[x1]\n\t"
           "vpbroadcastq (%[w]), %[wb]\n\t"
@@ -113,9 +116,61 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
           "vpaddd %[t], %[a31], %[a31]\n\t"
           "add $64, %[w]\n\t"
           "add %[xstep], %[x]\n\t"
+          "2:\n\t"
+          "shr %[n]\n\t"
+          "jz 3f\n\t"
+          "1:\n\t"
+          "lea (%[x],%[xstep]), %[x2]\n\t"
+          "vmovdqu (%[x]), %[x0]\n\t"
+          "vmovdqu 32(%[x]), %[x1]\n\t"
+          "vpbroadcastq (%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a00], %[a00]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a01], %[a01]\n\t"
+          "vpbroadcastq 8(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a10], %[a10]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a11], %[a11]\n\t"
+          "vpbroadcastq 16(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a20], %[a20]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a21], %[a21]\n\t"
+          "vpbroadcastq 24(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a30], %[a30]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a31], %[a31]\n\t"
+          "vmovdqu (%[x2]), %[x0]\n\t"
+          "vmovdqu 32(%[x2]), %[x1]\n\t"
+          "vpbroadcastq 64(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a00], %[a00]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a01], %[a01]\n\t"
+          "vpbroadcastq 72(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a10], %[a10]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a11], %[a11]\n\t"
+          "vpbroadcastq 80(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a20], %[a20]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a21], %[a21]\n\t"
+          "vpbroadcastq 88(%[w]), %[wb]\n\t"
+          "vpmaddwd %[wb], %[x0], %[t]\n\t"
+          "vpaddd %[t], %[a30], %[a30]\n\t"
+          "vpmaddwd %[wb], %[x1], %[t]\n\t"
+          "vpaddd %[t], %[a31], %[a31]\n\t"
+          "add $128, %[w]\n\t"
+          "lea (%[x2],%[xstep]), %[x]\n\t"
           "dec %[n]\n\t"
           "jnz 1b\n\t"
-          : [x] "+r"(xq), [w] "+r"(w), [n] "+r"(n), [a00] "+x"(a00), [a01] "+x"(a01), [a10] "+x"(a10),
+          "3:\n\t"
+          : [x] "+r"(xq), [x2] "=&r"(x2), [w] "+r"(w), [n] "+r"(n), [a00] "+x"(a00), [a01] "+x"(a01), [a10] "+x"(a10),
             [a11] "+x"(a11), [a20] "+x"(a20), [a21] "+x"(a21), [a30] "+x"(a30), [a31] "+x"(a31), [x0] "=&x"(x0),
             [x1] "=&x"(x1), [wb] "=&x"(wb), [t] "=&x"(t)
           : [xstep] "r"(xstep)
