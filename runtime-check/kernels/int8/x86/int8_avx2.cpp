@@ -62,6 +62,17 @@ inline void store8(__m256i acc, int m, const Int8Out& out, void* y, int64_t idx,
   }
 }
 
+// The first n (< 16) bytes of v to dst.
+inline void store_partial(int8_t* dst, __m128i v, int n) {
+  alignas(16) int8_t t[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), v);
+  int i = 0;
+  if (n & 8) std::memcpy(dst, t, 8), i += 8;
+  if (n & 4) std::memcpy(dst + i, t + i, 4), i += 4;
+  if (n & 2) std::memcpy(dst + i, t + i, 2), i += 2;
+  if (n & 1) dst[i] = t[i];
+}
+
 inline __m256i bcast4(const int16_t* p) {  // 4 int16 (one packed row's K-quad) to every 64-bit lane
   long long v;
   std::memcpy(&v, p, 8);
@@ -253,8 +264,8 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
       if (cnt - c > 4) core4<2, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
       else core4<1, kOff>(w, x + (int64_t)c * 4, xs, qoff, l.Kq, s);
       const int valid = cnt - c < 8 ? cnt - c : 8;
-      if (rows4 && valid == 8 && !out.f32) {
-        // 4 rows x 8 columns at once: the rule on each lane ((float)acc * mult, clamp to [lo - zp, hi - zp], rhe),
+      if (!out.f32) {
+        // 4 rows x 8 columns at once (rows past M and columns past valid computed, not stored): the rule on each lane ((float)acc * mult, clamp to [lo - zp, hi - zp], rhe),
         // packed to int16 (exact: |v| <= 255), + zp in int16 (the result is in [lo, hi]), packed to bytes.
         __m256i q[4];
         for (int r = 0; r < 4; ++r) {
@@ -266,8 +277,8 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
           // the add: ma * (float)(A - za) and mb * (float)(B - zb) rounded each, summed, clamped to
           // [lo - zy, hi - zy], rhe (+ zy at the pack); the residual's 8 bytes in the lanes' column order
           for (int r = 0; r < 4; ++r) {
-            long long rb;
-            std::memcpy(&rb, res + (int64_t)(m0 + r) * ldy + c, 8);
+            long long rb = 0;
+            if (m0 + r < M) std::memcpy(&rb, res + (int64_t)(m0 + r) * ldy + c, (size_t)valid);
             const __m256i rv = _mm256_permutevar8x32_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(rb)), csel);
             const __m256i v = _mm256_add_epi32(q[r], zp32);
             const __m256i av = out.conv_is_a ? v : rv, bv = out.conv_is_a ? rv : v;
@@ -283,10 +294,15 @@ void run_block(const int8_pack::GemmLayout& l, const uint8_t* base, int M, const
         const __m256i v = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), dsel), bsel);
         int8_t* yr = static_cast<int8_t*>(y) + (int64_t)m0 * ldy + c;
         const __m128i v0 = _mm256_castsi256_si128(v), v1 = _mm256_extracti128_si256(v, 1);
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(yr), v0);
-        _mm_storeh_pd(reinterpret_cast<double*>(yr + ldy), _mm_castsi128_pd(v0));
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 2 * ldy), v1);
-        _mm_storeh_pd(reinterpret_cast<double*>(yr + 3 * ldy), _mm_castsi128_pd(v1));
+        if (rows4 && valid == 8) {
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(yr), v0);
+          _mm_storeh_pd(reinterpret_cast<double*>(yr + ldy), _mm_castsi128_pd(v0));
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(yr + 2 * ldy), v1);
+          _mm_storeh_pd(reinterpret_cast<double*>(yr + 3 * ldy), _mm_castsi128_pd(v1));
+        } else {
+          const __m128i rows[4] = {v0, _mm_srli_si128(v0, 8), v1, _mm_srli_si128(v1, 8)};
+          for (int r = 0; r < 4 && m0 + r < M; ++r) store_partial(yr + r * ldy, rows[r], valid);
+        }
         continue;
       }
       for (int r = 0; r < 4 && m0 + r < M; ++r) {
@@ -605,16 +621,6 @@ size_t dw_scratch_size(const ConvGeom& g) {
 
 namespace {
 
-// The first n (< 16) bytes of v to dst.
-inline void store_partial(int8_t* dst, __m128i v, int n) {
-  alignas(16) int8_t t[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(t), v);
-  int i = 0;
-  if (n & 8) std::memcpy(dst, t, 8), i += 8;
-  if (n & 4) std::memcpy(dst + i, t + i, 4), i += 4;
-  if (n & 2) std::memcpy(dst + i, t + i, 2), i += 2;
-  if (n & 1) dst[i] = t[i];
-}
 
 // 16x16 bytes: o[j] byte i = a[i] byte j (vpunpck on 8, 16, 32, 64 bits).
 inline void transpose16(const __m128i a[16], __m128i o[16]) {
