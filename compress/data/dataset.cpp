@@ -41,28 +41,37 @@ NpyDtype npy_from_idx(IdxType t) {
 }
 
 // The arrays in a file, whatever its container (sniffed from the first bytes): one
-// unnamed array for .npy and IDX, the members for .npz.
-NpzArrays load_arrays(const std::string& path, uint64_t max_bytes, bool* is_npz) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path, max_bytes);
+// unnamed array for .npy and IDX, the members for .npz. An IDX file is read only as far as
+// its first max_rows rows (0: all, see idx.h), and *rows_in_file is then the first dim the
+// file declares; .npy and .npz are read whole (*rows_in_file = -1: their shape[0] holds).
+NpzArrays load_arrays(const std::string& path, uint64_t max_bytes, uint64_t max_rows, bool* is_npz,
+                      int64_t* rows_in_file) {
+  FileInput file(path, max_bytes);
+  uint8_t magic[6] = {};
+  const size_t nmagic = file.peek(magic, sizeof magic);
   *is_npz = false;
+  *rows_in_file = -1;
   NpzArrays out;
-  if (bytes.size() >= 6 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0) {
+  if (nmagic >= 6 && std::memcmp(magic, "\x93NUMPY", 6) == 0) {
+    const std::vector<uint8_t> bytes = file.read_rest();
     NpyArray a;
     const mcrt::NpyStatus st = mcrt::npy_read_buffer(bytes.data(), bytes.size(), &a);
     if (!st.ok()) throw_input_error(path, st.message());
     out.emplace_back("", std::move(a));
-  } else if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) {
+  } else if (nmagic >= 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0) {
+    const std::vector<uint8_t> bytes = file.read_rest();
     NpzLimits lim;
     lim.max_file_bytes = lim.max_total_bytes = max_bytes;
     out = read_npz_buffer(bytes.data(), bytes.size(), path, lim);
     *is_npz = true;
   } else {
-    IdxArray idx = read_idx_buffer(bytes.data(), bytes.size(), path, max_bytes);
+    IdxArray idx = read_idx(&file, path, max_bytes, max_rows);
     NpyArray a;
     a.dtype = npy_from_idx(idx.type);
     a.shape = std::move(idx.dims);
     a.bytes = std::move(idx.bytes);
     out.emplace_back("", std::move(a));
+    *rows_in_file = idx.rows_in_file;
   }
   return out;
 }
@@ -168,9 +177,11 @@ Dataset load_dataset(const DatasetOptions& o, const std::vector<int64_t>& model_
   const std::vector<const char*> data_names = {"x", "data", "images", "inputs", "input"};
   const std::vector<const char*> label_names = {"y", "labels", "label", "targets"};
   bool data_is_npz = false;
-  NpzArrays data_arrays = load_arrays(path, o.max_bytes, &data_is_npz);
+  int64_t x_rows = -1;
+  NpzArrays data_arrays = load_arrays(path, o.max_bytes, o.max_samples, &data_is_npz, &x_rows);
   // An .npz may carry its labels; take them before the data member is moved out.
   NpyArray y;
+  int64_t y_rows = -1;  // the labels' first dim as their file declares it; -1: y.shape[0]
   std::string ypath = o.labels_path;
   if (ypath.empty() && data_is_npz) {
     if (NpyArray* l = find_member(data_arrays, label_names)) {
@@ -180,6 +191,7 @@ Dataset load_dataset(const DatasetOptions& o, const std::vector<int64_t>& model_
   }
   NpyArray x = pick_array(data_arrays, data_is_npz, data_names, path);
   if (x.shape.empty()) throw_input_error(path, "expected an array with a sample dimension first, got a scalar");
+  if (x_rows < 0) x_rows = x.shape[0];  // all rows were read
 
   const std::vector<int64_t> s(x.shape.begin() + 1, x.shape.end());
   const std::vector<int64_t> m(model_input_shape.begin() + 1, model_input_shape.end());
@@ -245,17 +257,21 @@ Dataset load_dataset(const DatasetOptions& o, const std::vector<int64_t>& model_
   // Labels: --labels, or a label member of the same .npz (taken above).
   if (!o.labels_path.empty()) {
     bool labels_npz = false;
-    NpzArrays arrays = load_arrays(o.labels_path, o.max_bytes, &labels_npz);
+    NpzArrays arrays = load_arrays(o.labels_path, o.max_bytes, o.max_samples, &labels_npz, &y_rows);
     y = pick_array(arrays, labels_npz, label_names, o.labels_path);
   }
   if (!ypath.empty()) {
     if (!is_integer(y.dtype))
       throw_input_error(ypath, std::string("expected integer labels, got ") + mcrt::npy_dtype_traits(y.dtype).name);
-    if (!(y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1)))
-      throw_input_error(ypath, "expected labels of shape [N] or [N,1], got " + shape_str(y.shape));
-    if (y.shape[0] != x.shape[0])
-      throw_input_error(ypath, "expected " + std::to_string(x.shape[0]) + " labels (one per sample of " + path +
-                                   "), got " + std::to_string(y.shape[0]));
+    if (!(y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1))) {
+      std::vector<int64_t> declared = y.shape;  // as the file has it, not the rows read
+      if (y_rows >= 0) declared[0] = y_rows;
+      throw_input_error(ypath, "expected labels of shape [N] or [N,1], got " + shape_str(declared));
+    }
+    if (y_rows < 0) y_rows = y.shape[0];
+    if (y_rows != x_rows)
+      throw_input_error(ypath, "expected " + std::to_string(x_rows) + " labels (one per sample of " + path +
+                                   "), got " + std::to_string(y_rows));
     ds.labels_.resize(static_cast<size_t>(n));
     for (uint64_t i = 0; i < n; ++i) {
       const double v = element(y, i);

@@ -32,7 +32,7 @@ struct DatasetOptions {
   std::optional<float> mean;           // --mean
   std::optional<float> std;            // --std (must be > 0)
   DataLayout layout = DataLayout::kNCHW;  // --layout: the layout of the data file's samples
-  uint64_t max_samples = 0;            // 0 = all; otherwise the first max_samples
+  uint64_t max_samples = 0;            // 0 = all; otherwise the first max_samples (IDX: read no further)
   uint64_t max_bytes = 4ull << 30;     // budget for any one file (compressed and decoded)
 };
 

@@ -14,31 +14,37 @@ namespace {
 
 constexpr uint32_t kMaxDims = 8;
 
-// Where the (decompressed) bytes come from: a plain buffer or a gzip stream.
+// The IDX bytes (decompressed when the input is gzip, detected by its 1f 8b magic).
 class ByteSource {
  public:
-  ByteSource(const uint8_t* data, size_t size, const std::string& name)
-      : data_(data), size_(size), gzip_(size >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
-    if (gzip_) z_ = std::make_unique<InflateStream>(data, size, ZFormat::kGzip, name);
+  ByteSource(ByteInput* in, const std::string& name) : in_(in), name_(name) {
+    uint8_t magic[2];
+    gzip_ = in->peek(magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (gzip_) z_ = std::make_unique<InflateStream>(in, ZFormat::kGzip, name);
   }
   bool gzip() const { return gzip_; }
   // Appends exactly n bytes or throws "<name>: expected n bytes of <label>, got m".
-  void read_exact(std::vector<uint8_t>* out, uint64_t n, const char* label, const std::string& name) {
+  void read_exact(std::vector<uint8_t>* out, uint64_t n, const char* label) {
     if (gzip_) return z_->read_exact(out, n, label);
-    if (n > size_ - pos_)
-      throw_input_error(name, "expected " + std::to_string(n) + " bytes of " + label + ", got " +
-                                  std::to_string(size_ - pos_));
-    out->insert(out->end(), data_ + pos_, data_ + pos_ + n);
-    pos_ += static_cast<size_t>(n);
+    if (n > in_->remaining())
+      throw_input_error(name_, "expected " + std::to_string(n) + " bytes of " + label + ", got " +
+                                   std::to_string(in_->remaining()));
+    const size_t base = out->size();
+    out->resize(base + static_cast<size_t>(n));
+    for (uint64_t got = 0; got < n;) {
+      const uint8_t* piece = nullptr;
+      const size_t r = in_->next(&piece, static_cast<size_t>(std::min<uint64_t>(n - got, 1u << 30)));
+      std::memcpy(out->data() + base + got, piece, r);
+      got += r;
+    }
   }
-  uint64_t raw_bytes_left() const { return size_ - pos_; }
-  bool at_end() { return gzip_ ? z_->at_end() : pos_ == size_; }
+  uint64_t raw_bytes_left() const { return in_->remaining(); }
+  bool at_end() { return gzip_ ? z_->at_end() : in_->remaining() == 0; }
 
  private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-  bool gzip_;
+  ByteInput* in_;
+  const std::string& name_;
+  bool gzip_ = false;
   std::unique_ptr<InflateStream> z_;
 };
 
@@ -70,10 +76,10 @@ const char* idx_type_name(IdxType type) {
   return "?";
 }
 
-IdxArray read_idx_buffer(const uint8_t* data, size_t size, const std::string& name, uint64_t max_bytes) {
-  ByteSource src(data, size, name);
+IdxArray read_idx(ByteInput* in, const std::string& name, uint64_t max_bytes, uint64_t max_rows) {
+  ByteSource src(in, name);
   std::vector<uint8_t> head;
-  src.read_exact(&head, 4, "IDX magic", name);
+  src.read_exact(&head, 4, "IDX magic");
   if (head[0] != 0 || head[1] != 0) throw_input_error(name, "not an IDX file (magic must start with two zero bytes)");
   if (!known_type(head[2]))
     throw_input_error(name, "unknown IDX data type code 0x" + std::string(1, "0123456789abcdef"[head[2] >> 4]) +
@@ -84,7 +90,7 @@ IdxArray read_idx_buffer(const uint8_t* data, size_t size, const std::string& na
   IdxArray out;
   out.type = static_cast<IdxType>(head[2]);
   head.clear();
-  src.read_exact(&head, 4ull * ndim, "IDX dimensions", name);
+  src.read_exact(&head, 4ull * ndim, "IDX dimensions");
   uint64_t numel = 1;
   for (uint32_t i = 0; i < ndim; ++i) {
     const uint32_t d = be32(head.data() + 4 * i);
@@ -97,12 +103,24 @@ IdxArray read_idx_buffer(const uint8_t* data, size_t size, const std::string& na
   if (nbytes > max_bytes)
     throw_input_error(name, "IDX data of " + std::to_string(nbytes) + " bytes exceeds the limit of " +
                                 std::to_string(max_bytes));
-  // Raw files: dims × element size must equal the bytes left, checked before allocating.
+  // Raw files: dims × element size must equal the bytes left, checked before allocating
+  // (and before reading: a raw file is checked whole even when only its first rows are read).
   if (!src.gzip() && nbytes != src.raw_bytes_left())
     throw_input_error(name, "expected " + std::to_string(nbytes) + " data bytes for IDX dims, got " +
                                 std::to_string(src.raw_bytes_left()));
-  src.read_exact(&out.bytes, nbytes, "IDX data", name);
-  if (!src.at_end()) throw_input_error(name, "expected " + std::to_string(nbytes) + " data bytes for IDX dims, got more");
+  out.rows_in_file = out.dims[0];
+  const uint64_t rows = static_cast<uint64_t>(out.dims[0]);
+  const bool partial = max_rows != 0 && max_rows < rows;
+  if (partial) {
+    // rows > 0 here, so the row size divides nbytes exactly; numel shrinks with it.
+    nbytes = nbytes / rows * max_rows;
+    numel = numel / rows * max_rows;
+    out.dims[0] = static_cast<int64_t>(max_rows);
+  }
+  src.read_exact(&out.bytes, nbytes, "IDX data");
+  // Only a whole read looks past the data: a partial one stops at its last row.
+  if (!partial && !src.at_end())
+    throw_input_error(name, "expected " + std::to_string(nbytes) + " data bytes for IDX dims, got more");
   // Big-endian -> host order (little-endian on every target of this project).
   if (esize > 1) {
     uint8_t* p = out.bytes.data();
@@ -111,10 +129,16 @@ IdxArray read_idx_buffer(const uint8_t* data, size_t size, const std::string& na
   return out;
 }
 
-IdxArray read_idx_file(const std::string& path, uint64_t max_bytes) {
+IdxArray read_idx_buffer(const uint8_t* data, size_t size, const std::string& name, uint64_t max_bytes,
+                         uint64_t max_rows) {
+  MemoryInput in(data, size);
+  return read_idx(&in, name, max_bytes, max_rows);
+}
+
+IdxArray read_idx_file(const std::string& path, uint64_t max_bytes, uint64_t max_rows) {
   // The compressed file itself is bounded by the same budget (a 2 GiB .gz is no dataset we read).
-  const std::vector<uint8_t> bytes = read_file_bytes(path, max_bytes);
-  return read_idx_buffer(bytes.data(), bytes.size(), path, max_bytes);
+  FileInput in(path, max_bytes);
+  return read_idx(&in, path, max_bytes, max_rows);
 }
 
 }  // namespace mc::data

@@ -17,19 +17,37 @@ struct InflateStream::Impl {
   ZFormat format;
   std::string what;
   bool finished = false;  // the last member ended and no input is left
-  size_t remaining_in = 0;  // input not yet handed to zlib (avail_in is 32-bit)
+  std::unique_ptr<MemoryInput> own;  // the input, when given as a buffer
+  ByteInput* input = nullptr;
+
+  void init(ZFormat f, std::string w) {
+    format = f;
+    what = std::move(w);
+    // 15 + 16: gzip wrapper only; -15: raw deflate.
+    if (inflateInit2(&zs, format == ZFormat::kGzip ? 15 + 16 : -15) != Z_OK)
+      throw Error(ErrorKind::Internal, what + ": zlib inflateInit2 failed");
+  }
+  // Hands zlib the next piece of input once it has used up the last one.
+  void refill() {
+    if (zs.avail_in != 0) return;
+    const uint8_t* piece = nullptr;
+    const size_t n = input->next(&piece, 1u << 30);  // avail_in is 32-bit
+    zs.next_in = const_cast<Bytef*>(piece);
+    zs.avail_in = static_cast<uInt>(n);
+  }
+  bool input_done() const { return zs.avail_in == 0 && input->remaining() == 0; }
 };
 
 InflateStream::InflateStream(const uint8_t* data, size_t size, ZFormat format, std::string what)
     : impl_(std::make_unique<Impl>()) {
-  impl_->format = format;
-  impl_->what = std::move(what);
-  // 15 + 16: gzip wrapper only; -15: raw deflate.
-  if (inflateInit2(&impl_->zs, format == ZFormat::kGzip ? 15 + 16 : -15) != Z_OK)
-    throw Error(ErrorKind::Internal, impl_->what + ": zlib inflateInit2 failed");
-  impl_->zs.next_in = const_cast<Bytef*>(data);
-  impl_->zs.avail_in = 0;
-  impl_->remaining_in = size;
+  impl_->own = std::make_unique<MemoryInput>(data, size);
+  impl_->input = impl_->own.get();
+  impl_->init(format, std::move(what));
+}
+
+InflateStream::InflateStream(ByteInput* input, ZFormat format, std::string what) : impl_(std::make_unique<Impl>()) {
+  impl_->input = input;
+  impl_->init(format, std::move(what));
 }
 
 InflateStream::~InflateStream() { inflateEnd(&impl_->zs); }
@@ -38,18 +56,14 @@ size_t InflateStream::read(uint8_t* dst, size_t n) {
   Impl& s = *impl_;
   size_t produced = 0;
   while (produced < n && !s.finished) {
-    if (s.zs.avail_in == 0 && s.remaining_in > 0) {
-      const size_t chunk = std::min<size_t>(s.remaining_in, 1u << 30);
-      s.zs.avail_in = static_cast<uInt>(chunk);
-      s.remaining_in -= chunk;
-    }
+    s.refill();
     const size_t want = std::min<size_t>(n - produced, 1u << 30);
     s.zs.next_out = dst + produced;
     s.zs.avail_out = static_cast<uInt>(want);
     const int rc = inflate(&s.zs, Z_NO_FLUSH);
     produced += want - s.zs.avail_out;
     if (rc == Z_STREAM_END) {
-      if (s.zs.avail_in == 0 && s.remaining_in == 0) {
+      if (s.input_done()) {
         s.finished = true;
       } else if (s.format == ZFormat::kGzip) {
         if (inflateReset(&s.zs) != Z_OK) throw Error(ErrorKind::Internal, s.what + ": zlib inflateReset failed");
@@ -57,7 +71,7 @@ size_t InflateStream::read(uint8_t* dst, size_t n) {
         throw_input_error(s.what, "trailing bytes after the deflate stream");
       }
     } else if (rc == Z_BUF_ERROR) {
-      if (s.zs.avail_in == 0 && s.remaining_in == 0)
+      if (s.input_done())
         throw_input_error(s.what, s.format == ZFormat::kGzip ? "truncated gzip stream" : "truncated deflate stream");
       // otherwise: no progress possible only because avail_out was 0; loop ends
     } else if (rc != Z_OK) {

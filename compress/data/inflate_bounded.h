@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "compress/data/byte_input.h"
+
 namespace mc::data {
 
 enum class ZFormat {
@@ -16,11 +18,14 @@ enum class ZFormat {
   kRawDeflate,  // RFC 1951, as stored in zip members
 };
 
-// Pull-style decompressor over an in-memory compressed buffer (which must outlive it).
+// Pull-style decompressor over compressed bytes in memory or pulled from a ByteInput (a
+// file read piece by piece): compressed input is consumed only as far as the output asked
+// for needs it. The buffer or the input must outlive the stream.
 class InflateStream {
  public:
   // `what` names the input in error messages ("<file>: ...").
   InflateStream(const uint8_t* data, size_t size, ZFormat format, std::string what);
+  InflateStream(ByteInput* input, ZFormat format, std::string what);
   ~InflateStream();
   InflateStream(const InflateStream&) = delete;
   InflateStream& operator=(const InflateStream&) = delete;

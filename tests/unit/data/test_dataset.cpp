@@ -3,12 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "compress/data/dataset.h"
 #include "compress/error.h"
 #include "runtime-check/npy/npy.h"
+#include "tests/support/temp_dir.h"
 #include "tests/unit/data/numpy_npz_golden.h"
 
 using mc::data::DataLayout;
@@ -174,4 +176,53 @@ TEST_CASE("dataset: corrupt data files surface the reader's error", "[dataset][l
   CHECK(error_of(o, {-1, 2}).find(o.data_path + ": ") == 0);
   o.data_path = tmp("missing.npy");
   CHECK(error_of(o, {-1, 2}).find("cannot open") != std::string::npos);
+}
+
+TEST_CASE("dataset: --limit N reads the first N samples and labels of an IDX file, equal to a whole read's", "[dataset]") {
+  DatasetOptions o;
+  o.data_path = kImages;
+  o.labels_path = kLabels;
+  o.mean = 0.2860f;
+  o.std = 0.3530f;
+  const Dataset all = load_dataset(o, {-1, 1, 28, 28});
+  for (uint64_t n : {1u, 1000u, 10000u, 20000u}) {
+    INFO("max_samples " << n);
+    o.max_samples = n;
+    const Dataset ds = load_dataset(o, {-1, 1, 28, 28});
+    const size_t k = std::min<size_t>(n, 10000);
+    REQUIRE(ds.num_samples() == k);
+    CHECK(ds.sample_shape() == all.sample_shape());
+    CHECK(ds.data() == std::vector<float>(all.data().begin(), all.data().begin() + k * 784));
+    CHECK(ds.labels() == std::vector<int64_t>(all.labels().begin(), all.labels().begin() + k));
+  }
+}
+
+TEST_CASE("dataset: with --limit, label files are still checked against the data file's declared count", "[dataset][loader]") {
+  DatasetOptions o;
+  o.data_path = kImages;
+  o.max_samples = 10;
+  o.labels_path = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
+  CHECK(error_of(o, {-1, 1, 28, 28}) ==
+        o.labels_path + ": expected 10000 labels (one per sample of " + kImages + "), got 60000");
+  o.labels_path = kImages;
+  CHECK(error_of(o, {-1, 1, 28, 28}) == kImages + ": expected labels of shape [N] or [N,1], got [10000,28,28]");
+}
+
+TEST_CASE("dataset: an IDX .gz cut short loads its first samples; a read that reaches the cut names the file", "[dataset][loader]") {
+  mc::test::TempDir dir("mc_dataset_cut");
+  std::ifstream in(kImages, std::ios::binary);
+  std::vector<char> gz((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(gz.size() > 1000000);
+  const std::string cut = (dir.path / "cut.gz").string();
+  std::ofstream(cut, std::ios::binary).write(gz.data(), static_cast<std::streamsize>(gz.size() / 2));
+  DatasetOptions o;
+  o.data_path = kImages;
+  o.max_samples = 200;
+  const Dataset ref = load_dataset(o, {-1, 1, 28, 28});
+  o.data_path = cut;
+  const Dataset ds = load_dataset(o, {-1, 1, 28, 28});
+  CHECK(ds.num_samples() == 200);
+  CHECK(ds.data() == ref.data());
+  o.max_samples = 0;
+  CHECK(error_of(o, {-1, 1, 28, 28}) == cut + ": truncated gzip stream");
 }

@@ -1,17 +1,19 @@
 // mc_data IDX reader: golden values of the Fashion-MNIST test set (computed with
 // numpy from the same Debian files), big-endian conversion, and malformed / hostile
-// files (raw and gzip) each giving its own error.
+// files (raw and gzip) each giving its own error; reads of the first rows only (max_rows).
 #include <catch2/catch.hpp>
 #include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "compress/data/idx.h"
 #include "compress/error.h"
+#include "tests/support/temp_dir.h"
 
 using mc::data::IdxArray;
 using mc::data::IdxType;
@@ -57,6 +59,27 @@ std::string error_of(const std::vector<uint8_t>& bytes, uint64_t max_bytes = mc:
     return e.what();
   }
   return "";
+}
+
+std::string file_error_of(const std::string& path, uint64_t max_rows) {
+  try {
+    read_idx_file(path, mc::data::kIdxDefaultMaxBytes, max_rows);
+  } catch (const mc::Error& e) {
+    CHECK(e.kind() == mc::ErrorKind::Input);
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(f.good());
 }
 
 }  // namespace
@@ -179,5 +202,100 @@ TEST_CASE("idx: file errors name the file", "[idx][loader]") {
     FAIL("no error");
   } catch (const mc::Error& e) {
     CHECK(std::string(e.what()).find("over the limit of 1000") != std::string::npos);
+  }
+}
+
+TEST_CASE("idx: the first rows of a file equal the first rows of a whole read", "[idx]") {
+  const IdxArray all = read_idx_file(kFmnist + "t10k-images-idx3-ubyte.gz");
+  const IdxArray all_y = read_idx_file(kFmnist + "t10k-labels-idx1-ubyte.gz");
+  for (uint64_t n : {1u, 7u, 1000u, 9999u}) {
+    INFO("first " << n);
+    const IdxArray x = read_idx_file(kFmnist + "t10k-images-idx3-ubyte.gz", mc::data::kIdxDefaultMaxBytes, n);
+    CHECK(x.type == IdxType::kU8);
+    CHECK(x.dims == std::vector<int64_t>{static_cast<int64_t>(n), 28, 28});
+    CHECK(x.rows_in_file == 10000);
+    CHECK(x.bytes == std::vector<uint8_t>(all.bytes.begin(), all.bytes.begin() + n * 784));
+    const IdxArray y = read_idx_file(kFmnist + "t10k-labels-idx1-ubyte.gz", mc::data::kIdxDefaultMaxBytes, n);
+    CHECK(y.dims == std::vector<int64_t>{static_cast<int64_t>(n)});
+    CHECK(y.bytes == std::vector<uint8_t>(all_y.bytes.begin(), all_y.bytes.begin() + n));
+  }
+  // As many rows as the file has, or more, is a whole read (0 too).
+  for (uint64_t n : {0u, 10000u, 60000u}) {
+    const IdxArray x = read_idx_file(kFmnist + "t10k-images-idx3-ubyte.gz", mc::data::kIdxDefaultMaxBytes, n);
+    CHECK(x.dims == all.dims);
+    CHECK(x.rows_in_file == 10000);
+    CHECK(x.bytes == all.bytes);
+  }
+  // Big-endian rows, raw and gzip: int32 [3,2], the first 2 rows.
+  const std::vector<uint8_t> raw = idx_bytes(0x0C, {3, 2}, {0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 0, 1, 0, 0,
+                                                           0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4});
+  for (const auto& bytes : {raw, gzip(raw)}) {
+    const IdxArray a = read_idx_buffer(bytes.data(), bytes.size(), "t.idx", mc::data::kIdxDefaultMaxBytes, 2);
+    CHECK(a.dims == std::vector<int64_t>{2, 2});
+    CHECK(a.rows_in_file == 3);
+    int32_t v[4];
+    REQUIRE(a.bytes.size() == sizeof v);
+    std::memcpy(v, a.bytes.data(), sizeof v);
+    CHECK(v[0] == 1);
+    CHECK(v[1] == -2);
+    CHECK(v[2] == 65536);
+    CHECK(v[3] == 2);
+  }
+}
+
+// A gzip file is read (and decoded) only as far as the rows asked for, so what lies after
+// them is not seen; a raw file's size is checked against its dims whatever is read.
+TEST_CASE("idx: a file damaged after the rows read", "[idx][loader]") {
+  mc::test::TempDir dir("mc_idx_rows");
+  const std::string full = kFmnist + "t10k-images-idx3-ubyte.gz";
+  const IdxArray first = read_idx_file(full, mc::data::kIdxDefaultMaxBytes, 100);
+  SECTION("gzip cut in half: the first 100 rows read, a whole read is an error naming the file") {
+    std::vector<uint8_t> gz = slurp(full);
+    REQUIRE(gz.size() > 1000000);
+    gz.resize(gz.size() / 2);
+    const std::string cut = (dir.path / "cut.gz").string();
+    write_file(cut, gz);
+    const IdxArray x = read_idx_file(cut, mc::data::kIdxDefaultMaxBytes, 100);
+    CHECK(x.rows_in_file == 10000);
+    CHECK(x.bytes == first.bytes);
+    CHECK(file_error_of(cut, 0) == cut + ": truncated gzip stream");
+    CHECK(file_error_of(cut, 9000) == cut + ": truncated gzip stream");
+  }
+  SECTION("gzip stream with rows missing: an error only for a read that reaches them") {
+    const std::vector<uint8_t> raw = idx_bytes(0x08, {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8});  // 2 of 4 rows
+    const std::string short_rows = (dir.path / "short.gz").string();
+    write_file(short_rows, gzip(raw));
+    CHECK(read_idx_file(short_rows, mc::data::kIdxDefaultMaxBytes, 2).bytes == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
+    CHECK(file_error_of(short_rows, 3) == short_rows + ": expected 9 bytes of IDX data, got 8 (stream ended)");
+    CHECK(file_error_of(short_rows, 0) == short_rows + ": expected 12 bytes of IDX data, got 8 (stream ended)");
+  }
+  SECTION("gzip stream with extra data: seen by a whole read only") {
+    std::vector<uint8_t> raw = idx_bytes(0x08, {2, 3}, {1, 2, 3, 4, 5, 6});
+    raw.push_back(7);
+    const std::string more = (dir.path / "more.gz").string();
+    write_file(more, gzip(raw));
+    CHECK(read_idx_file(more, mc::data::kIdxDefaultMaxBytes, 1).bytes == std::vector<uint8_t>{1, 2, 3});
+    CHECK(file_error_of(more, 2) == more + ": expected 6 data bytes for IDX dims, got more");
+  }
+  SECTION("raw file shorter or longer than its dims: an error for any read") {
+    const std::string cut = (dir.path / "cut.idx").string();
+    write_file(cut, idx_bytes(0x08, {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8}));
+    CHECK(file_error_of(cut, 1) == cut + ": expected 12 data bytes for IDX dims, got 8");
+    const std::string more = (dir.path / "more.idx").string();
+    write_file(more, idx_bytes(0x08, {1, 3}, {1, 2, 3, 4}));
+    CHECK(file_error_of(more, 1) == more + ": expected 3 data bytes for IDX dims, got 4");
+    const std::string good = (dir.path / "good.idx").string();
+    write_file(good, idx_bytes(0x08, {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+    CHECK(read_idx_file(good, mc::data::kIdxDefaultMaxBytes, 2).bytes == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
+  }
+  SECTION("the budget applies to the declared data, also when the first rows would fit") {
+    std::vector<uint8_t> bomb = idx_bytes(0x08, {64, 1024, 1024}, std::vector<uint8_t>(1024, 0));
+    CHECK(error_of(gzip(bomb), 1u << 20).find("exceeds the limit of 1048576") != std::string::npos);
+    try {
+      read_idx_buffer(bomb.data(), bomb.size(), "t.idx", 1u << 20, 1);
+      FAIL("no error");
+    } catch (const mc::Error& e) {
+      CHECK(std::string(e.what()) == "t.idx: IDX data of 67108864 bytes exceeds the limit of 1048576");
+    }
   }
 }
