@@ -17,10 +17,10 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
-#include "compress/data/idx.h"
 #include "compress/lowrank/lowrank.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "tests/support/fashion_mnist.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -31,39 +31,16 @@ using nlohmann::json;
 namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
-const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
 mc::test::ProcessResult mcompress(std::vector<std::string> args) {
   args.insert(args.begin(), MC_BIN);
   return mc::test::run_process(args, 300.0);
 }
 
-// The first n test images, normalised (x/255 - 0.2860)/0.3530, as [n,1,28,28] float.
-mc::test::NpyArray images(int64_t n) {
-  const auto idx = mc::data::read_idx_file(kImages);
-  REQUIRE(idx.dims.size() == 3);
-  REQUIRE(idx.dims[0] >= n);
-  mc::test::NpyArray a;
-  a.dtype = mcrt::NpyDtype::kF32;
-  a.shape = {n, 1, 28, 28};
-  a.bytes.resize(static_cast<size_t>(n) * 784 * 4);
-  float* out = reinterpret_cast<float*>(a.bytes.data());
-  for (size_t i = 0; i < static_cast<size_t>(n) * 784; ++i)
-    out[i] = (static_cast<float>(idx.bytes[i]) / 255.0f - 0.2860f) / 0.3530f;
-  return a;
-}
-
-std::vector<float> floats(const mc::test::NpyArray& a) {
-  REQUIRE(a.dtype == mcrt::NpyDtype::kF32);
-  std::vector<float> v(a.bytes.size() / 4);
-  std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
-  return v;
-}
-
 std::vector<float> ort_logits(const std::string& model, const mc::test::NpyArray& x) {
   const auto out = mc::test::run_in_ort(model, {{"input", x}});
   REQUIRE(out.count("logits"));
-  return floats(out.at("logits"));
+  return mc::test::npy_floats(out.at("logits"));
 }
 
 void check_onnx_checker(const std::string& path) {
@@ -121,7 +98,7 @@ TEST_CASE("lowrank --energy 0.9 halves LeNet-300-100 and ORT agrees with the ori
   CHECK(j["fidelity"]["snr_db"].get<double>() > 3.0);
 
   REQUIRE(mc::test::ort_available());
-  const auto x = images(512);
+  const auto x = mc::test::fashion_mnist_test_images(512);
   const auto want = ort_logits(in, x), got = ort_logits(out, x);
   const double agree = top1_agreement(want, got, 10);
   WARN("mlp --energy 0.9: ORT top-1 agreement with the original on 512 test images: " << agree);
@@ -210,7 +187,7 @@ TEST_CASE("full-rank factorization of LeNet-5 and the ResNet gives ORT outputs w
   if (model == "resnet") REQUIRE(res.factorized() == 10);  // 9 Conv (BN not folded first) + 1 Gemm
   mc::export_onnx_file(m, out, {}, m.source_files);
   check_onnx_checker(out);
-  const auto x = images(64);
+  const auto x = mc::test::fashion_mnist_test_images(64);
   const auto want = ort_logits(in, x), got = ort_logits(out, x);
   REQUIRE(want.size() == got.size());
   double worst = 0, scale = 0;

@@ -9,7 +9,7 @@
 // (x/255 - 0.2860)/0.3530, for the examples, and on the suite's own inputs otherwise.
 // Error paths: output == input and an unknown pass give exit 2 and one line.
 //
-// ORT runs through the test peer (tests/support/ort_peer.h); images come from compress/data.
+// ORT runs through the test peer (tests/support/ort_peer.h); images come from tests/support/fashion_mnist.h (compress/data).
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -26,7 +26,7 @@
 
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
-#include "compress/data/dataset.h"
+#include "tests/support/fashion_mnist.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -37,7 +37,6 @@ using nlohmann::json;
 namespace {
 
 const std::string kNode = "/usr/share/libonnx-testdata/data/node/";
-const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
 using mc::test::NpyArray;
 
@@ -76,24 +75,6 @@ void require_same_outputs(const std::string& what, const fs::path& original, con
     REQUIRE(got.count(name));
     require_close(what + " output " + name, arr, got.at(name));
   }
-}
-
-// First n Fashion-MNIST test images as [n,1,28,28] float32, normalised.
-NpyArray fashion_mnist_images(size_t n) {
-  mc::data::DatasetOptions o;
-  o.data_path = kImages;
-  o.mean = 0.2860f;
-  o.std = 0.3530f;
-  o.max_samples = n;
-  const mc::data::Dataset ds = mc::data::load_dataset(o, {-1, 1, 28, 28});
-  const mc::data::Batch b = ds.batch(0, n);
-  REQUIRE(b.size == n);
-  NpyArray a;
-  a.dtype = mcrt::NpyDtype::kF32;
-  a.shape = b.shape;
-  a.bytes.resize(a.numel() * 4);
-  std::memcpy(a.bytes.data(), b.data, a.bytes.size());
-  return a;
 }
 
 mc::test::ProcessResult optimize(std::vector<std::string> args) {
@@ -159,7 +140,7 @@ TEST_CASE("optimize: example models lose BN/Identity/Dropout/Constant and keep O
   REQUIRE(models.size() >= 4);
 
   mc::test::TempDir tmp("mc_e2e_optimize");
-  const std::map<std::string, NpyArray> feeds{{"input", fashion_mnist_images(256)}};
+  const std::map<std::string, NpyArray> feeds{{"input", mc::test::fashion_mnist_test_images(256)}};
   for (const auto& model : models) {
     DYNAMIC_SECTION(model.filename().string()) {
       const fs::path out = tmp.path / (model.stem().string() + ".opt.onnx");

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "compress/data/idx.h"
+#include "tests/support/fashion_mnist.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -20,26 +20,6 @@ namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kFashion = "/usr/share/datasets/fashion-mnist/";
-
-mc::test::NpyArray images(int64_t n) {
-  const auto idx = mc::data::read_idx_file(kFashion + "t10k-images-idx3-ubyte.gz");
-  REQUIRE(idx.dims.size() == 3);
-  mc::test::NpyArray a;
-  a.dtype = mcrt::NpyDtype::kF32;
-  a.shape = {n, 1, 28, 28};
-  a.bytes.resize(static_cast<size_t>(n) * 784 * 4);
-  float* out = reinterpret_cast<float*>(a.bytes.data());
-  for (size_t i = 0; i < static_cast<size_t>(n) * 784; ++i)
-    out[i] = (static_cast<float>(idx.bytes[i]) / 255.0f - 0.2860f) / 0.3530f;
-  return a;
-}
-
-std::vector<float> floats(const mc::test::NpyArray& a) {
-  REQUIRE(a.dtype == mcrt::NpyDtype::kF32);
-  std::vector<float> v(a.bytes.size() / 4);
-  std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
-  return v;
-}
 
 void run_ok(const std::vector<std::string>& argv) {
   const auto r = mc::test::run_process(argv, 600);
@@ -53,7 +33,7 @@ TEST_CASE("channel-pruned mobile and resnet: ONNX Runtime and the runtime agree 
           "[e2e][prune][channel][ort]") {
   REQUIRE(mc::test::ort_available());
   mc::test::TempDir d("mc_e2e_prune_ort");
-  const auto x = images(16);
+  const auto x = mc::test::fashion_mnist_test_images(16);
   const fs::path xin = d.path / "x.npy";
   REQUIRE(mcrt::npy_write_file(xin.string(), x).ok());
   struct Case {
@@ -89,7 +69,7 @@ TEST_CASE("channel-pruned mobile and resnet: ONNX Runtime and the runtime agree 
     REQUIRE(mcrt::npy_read_file((out / "logits.npy").string(), &rt).ok());
     const auto ort = mc::test::run_in_ort(onnx, {{"input", x}});
     REQUIRE(ort.count("logits"));
-    const auto a = floats(rt), b = floats(ort.at("logits"));
+    const auto a = mc::test::npy_floats(rt), b = mc::test::npy_floats(ort.at("logits"));
     REQUIRE(a.size() == b.size());
     REQUIRE(a.size() == 160);
     for (size_t i = 0; i < a.size(); ++i) CHECK(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i]));

@@ -12,15 +12,15 @@
 #include <sstream>
 
 #include "check/runtime_session.h"
-#include "compress/data/dataset.h"
 #include "compress/io/file_io.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "runtime-check/npy/npy.h"
+#include "tests/support/fashion_mnist.h"
 #include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
 #ifdef MC_HAVE_ORT_PEER
 #include "tests/support/ort_peer.h"
-#include "tests/support/temp_dir.h"
 #endif
 
 namespace fs = std::filesystem;
@@ -30,7 +30,6 @@ namespace {
 
 const std::string kExamples = std::string(MC_SOURCE_DIR) + "/examples/fashion-mnist/";
 const std::string kTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-const std::string kTest = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
 mc::test::ProcessResult quantize(std::vector<std::string> args) {
   std::vector<std::string> argv = {MC_BIN, "quantize"};
@@ -59,17 +58,6 @@ void expect_fail(const std::vector<std::string>& args, int code, const std::vect
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   for (const auto& n : needles) CHECK(r.err.find(n) != std::string::npos);
   CHECK(!fs::exists(out));
-}
-
-// First n normalized test images.
-std::vector<float> test_images(size_t n) {
-  mc::data::DatasetOptions o;
-  o.data_path = kTest;
-  o.mean = 0.286f;
-  o.std = 0.353f;
-  o.max_samples = n;
-  const auto ds = mc::data::load_dataset(o, {-1, 1, 28, 28});
-  return std::vector<float>(ds.data().begin(), ds.data().end());
 }
 
 std::vector<size_t> argmax_rows(const float* y, size_t rows, size_t cols) {
@@ -121,7 +109,7 @@ TEST_CASE("quantize: LeNet-5 static int8, report table and JSON, runtime file ag
   const auto r2 = quantize(with(calib("lenet5.onnx", rt), {"--format", "runtime"}));
   INFO(r2.err);
   REQUIRE(r2.exit_code == 0);
-  const auto x = test_images(200);
+  const auto x = mc::test::npy_floats(mc::test::fashion_mnist_test_images(200));
   const auto yq = run_runtime(rt.string(), x, 200);
   mc::Model fp = mc::import_onnx_file(kExamples + "lenet5.onnx");
   const auto art = mc::check::open_runtime_artifact(kExamples + "lenet5.onnx");
@@ -145,7 +133,7 @@ TEST_CASE("quantize: the QDQ ONNX runs in ONNX Runtime and agrees with the runti
     REQUIRE(quantize(calib(model + ".onnx", onnx)).exit_code == 0);
     REQUIRE(quantize(with(calib(model + ".onnx", rt), {"--format", "runtime"})).exit_code == 0);
     const size_t n = 100;
-    const auto x = test_images(n);
+    const auto x = mc::test::npy_floats(mc::test::fashion_mnist_test_images(n));
     mcrt::NpyArray in;
     in.dtype = mcrt::NpyDtype::kF32;
     in.shape = {static_cast<int64_t>(n), 1, 28, 28};
@@ -357,7 +345,7 @@ TEST_CASE("quantize: dynamic int8 on the MLP runs in ONNX Runtime and lowers to 
   CHECK(dql == 3);
   REQUIRE(quantize({kExamples + "mlp.onnx", "--mode", "dynamic", "--format", "runtime", "-o", rt.string()}).exit_code == 0);
   const size_t n = 100;
-  const auto x = test_images(n);
+  const auto x = mc::test::npy_floats(mc::test::fashion_mnist_test_images(n));
   const auto yr = run_runtime(rt.string(), x, n);
   const auto art = mc::check::open_runtime_artifact(kExamples + "mlp.onnx");
   mc::check::RuntimeSession f(art.mcrt, "fp32", 1);
