@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compress/onnx/onnx_export.h"
+#include "tests/support/ir_builders.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,15 +27,6 @@ mc::test::ProcessResult inspect(std::vector<std::string> args) {
 
 size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-mc::ValueInfo value(const std::string& name, std::vector<mc::Dim> shape) {
-  mc::ValueInfo v;
-  v.name = name;
-  v.dtype = mc::DType::F32;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
-
 // LeNet-300-100 (784-300-100-10) with a symbolic batch, as torch.onnx writes it.
 mc::Model lenet_300_100() {
   mc::Model m;
@@ -42,7 +34,7 @@ mc::Model lenet_300_100() {
   m.producer_name = "e2e";
   m.graph.name = "mlp";
   m.graph.inputs.push_back(
-      value("input", {mc::Dim::symbol("N"), mc::Dim::known(1), mc::Dim::known(28), mc::Dim::known(28)}));
+      mc::test::value_info("input", {mc::Dim::symbol("N"), mc::Dim::known(1), mc::Dim::known(28), mc::Dim::known(28)}));
   mc::Node flat;
   flat.name = "flatten";
   flat.op_type = "Flatten";
@@ -72,7 +64,7 @@ mc::Model lenet_300_100() {
       m.graph.nodes.push_back(r);
     }
   }
-  m.graph.outputs.push_back(value("logits", {mc::Dim::symbol("N"), mc::Dim::known(10)}));
+  m.graph.outputs.push_back(mc::test::value_info("logits", {mc::Dim::symbol("N"), mc::Dim::known(10)}));
   return m;
 }
 
@@ -189,7 +181,7 @@ TEST_CASE("an unknown op is listed and marked, exit code 0", "[e2e][inspect]") {
   mc::Model m;
   m.opsets = {{"", 13}, {"com.example", 1}};
   m.graph.name = "g";
-  m.graph.inputs.push_back(value("X", {mc::Dim::known(1), mc::Dim::known(4)}));
+  m.graph.inputs.push_back(mc::test::value_info("X", {mc::Dim::known(1), mc::Dim::known(4)}));
   mc::Node n;
   n.name = "mystery";
   n.op_type = "Frobnicate";
@@ -197,7 +189,7 @@ TEST_CASE("an unknown op is listed and marked, exit code 0", "[e2e][inspect]") {
   n.inputs = {"X"};
   n.outputs = {"Y"};
   m.graph.nodes.push_back(n);
-  m.graph.outputs.push_back(value("Y", {mc::Dim::known(1), mc::Dim::known(4)}));
+  m.graph.outputs.push_back(mc::test::value_info("Y", {mc::Dim::known(1), mc::Dim::known(4)}));
   const std::string path = (dir.path / "custom.onnx").string();
   std::ofstream(path, std::ios::binary) << mc::export_onnx_bytes(m);
   const auto r = inspect({path});

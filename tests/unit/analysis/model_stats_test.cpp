@@ -10,17 +10,9 @@
 #include "compress/analysis/stats_json.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "tests/support/ir_builders.h"
 
 namespace {
-
-mc::ValueInfo tensor_value(const std::string& name, std::vector<mc::Dim> shape) {
-  mc::ValueInfo v;
-  v.name = name;
-  v.dtype = mc::DType::F32;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
 
 std::vector<mc::Dim> dims(std::initializer_list<int64_t> d) {
   std::vector<mc::Dim> r;
@@ -29,12 +21,7 @@ std::vector<mc::Dim> dims(std::initializer_list<int64_t> d) {
 }
 
 mc::Node node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
-  mc::Node n;
-  n.name = op + "_node";
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
+  return mc::test::make_node(op, std::move(in), std::move(out), op + "_node");
 }
 
 mc::Tensor filled(const std::string& name, std::vector<int64_t> d, float value) {
@@ -63,7 +50,7 @@ mc::Model single_node(const std::string& op, std::vector<mc::Dim> x_shape, std::
                       const std::vector<std::pair<std::string, std::vector<int64_t>>>& int_attrs,
                       std::vector<int64_t> group = {}) {
   mc::Model m = base_model();
-  m.graph.inputs.push_back(tensor_value("X", std::move(x_shape)));
+  m.graph.inputs.push_back(mc::test::value_info("X", std::move(x_shape)));
   m.graph.initializers.push_back(filled("W", w_dims, 0.5f));
   mc::Node n = node(op, {"X", "W"}, {"Y"});
   for (const auto& [k, v] : int_attrs) n.set_attr_ints(k, v);
@@ -185,7 +172,7 @@ TEST_CASE("MatMul: batched, broadcast and 1-D operands", "[analysis][macs]") {
   //   B counts as 1, so the batch dims [B,7] and [7] broadcast to 1·7 = 7;
   //   MACs = 7·M·N·K = 7·3·5·4 = 420
   mc::Model m = base_model();
-  m.graph.inputs.push_back(tensor_value("A", {mc::Dim::symbol("B"), mc::Dim::known(7), mc::Dim::known(3),
+  m.graph.inputs.push_back(mc::test::value_info("A", {mc::Dim::symbol("B"), mc::Dim::known(7), mc::Dim::known(3),
                                               mc::Dim::known(4)}));
   m.graph.initializers.push_back(filled("W", {7, 4, 5}, 1.f));
   m.graph.nodes.push_back(node("MatMul", {"A", "W"}, {"Y"}));
@@ -221,8 +208,7 @@ namespace {
 // LeNet-300-100 as torch.onnx exports it: Flatten, then Gemm(transB=1) + Relu ×3.
 mc::Model lenet_300_100() {
   mc::Model m = base_model();
-  m.graph.inputs.push_back(tensor_value(
-      "input", {mc::Dim::symbol("N"), mc::Dim::known(1), mc::Dim::known(28), mc::Dim::known(28)}));
+  m.graph.inputs.push_back(mc::test::value_info("input", {mc::Dim::symbol("N"), mc::Dim::known(1), mc::Dim::known(28), mc::Dim::known(28)}));
   m.graph.nodes.push_back(node("Flatten", {"input"}, {"flat"}));
   m.graph.nodes.back().name = "flatten";
   const int64_t sizes[] = {784, 300, 100, 10};
@@ -275,7 +261,7 @@ TEST_CASE("LeNet-300-100: 266,610 params, 266,200 MACs at symbolic batch", "[ana
 
 TEST_CASE("a weight shared by two nodes counts once in the totals, once per layer", "[analysis][params]") {
   mc::Model m = base_model();
-  m.graph.inputs.push_back(tensor_value("X", dims({2, 4})));
+  m.graph.inputs.push_back(mc::test::value_info("X", dims({2, 4})));
   m.graph.initializers.push_back(filled("W", {4, 4}, 1.f));
   m.graph.nodes.push_back(node("MatMul", {"X", "W"}, {"H"}));
   m.graph.nodes.push_back(node("MatMul", {"H", "W"}, {"Y"}));
@@ -311,7 +297,7 @@ TEST_CASE("sparsity counts exact zeros, -0.0 included, NaN excluded", "[analysis
 
   // Per layer and in total: a Mul reading t.
   mc::Model m = base_model();
-  m.graph.inputs.push_back(tensor_value("X", dims({2, 4})));
+  m.graph.inputs.push_back(mc::test::value_info("X", dims({2, 4})));
   m.graph.initializers.push_back(t);
   m.graph.nodes.push_back(node("Mul", {"X", "t"}, {"Y"}));
   mc::ValueInfo y;
@@ -327,7 +313,7 @@ TEST_CASE("sparsity counts exact zeros, -0.0 included, NaN excluded", "[analysis
 TEST_CASE("unknown ops are listed and marked, never fatal", "[analysis][unknown]") {
   mc::Model m = base_model();
   m.opsets.push_back({"com.example", 1});
-  m.graph.inputs.push_back(tensor_value("X", dims({1, 4})));
+  m.graph.inputs.push_back(mc::test::value_info("X", dims({1, 4})));
   m.graph.initializers.push_back(filled("W", {4, 3}, 1.f));
   m.graph.nodes.push_back(node("MatMul", {"X", "W"}, {"H"}));
   mc::Node custom = node("FancyAttention", {"H"}, {"Z"});
@@ -366,7 +352,7 @@ TEST_CASE("unknown ops are listed and marked, never fatal", "[analysis][unknown]
 }
 
 TEST_CASE("shape strings", "[analysis]") {
-  mc::ValueInfo v = tensor_value("v", {mc::Dim::symbol("batch"), mc::Dim::known(3), mc::Dim{}});
+  mc::ValueInfo v = mc::test::value_info("v", {mc::Dim::symbol("batch"), mc::Dim::known(3), mc::Dim{}});
   CHECK(mc::shape_string(&v) == "batchx3x?");
   v.has_shape = false;
   CHECK(mc::shape_string(&v) == "?");

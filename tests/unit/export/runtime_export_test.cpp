@@ -18,6 +18,7 @@
 #include "export/runtime_export.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
+#include "tests/support/ir_builders.h"
 
 namespace fs = std::filesystem;
 using namespace mc;
@@ -34,44 +35,26 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
   return v;
 }
 
-ValueInfo value(const std::string& name, DType t, std::vector<Dim> dims) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = t;
-  v.has_shape = true;
-  v.shape = std::move(dims);
-  return v;
-}
-
-Node node(const std::string& name, const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
-
 // x[N,2,5,5] → Conv(3x3, pad 1, stride 2) → Relu → Flatten → Gemm(transB) → y[N,4]
 Model conv_relu_gemm() {
   Model m;
   m.opsets = {{"", 13}};
   Graph& g = m.graph;
   g.name = "conv_relu_gemm";
-  g.inputs.push_back(value("x", DType::F32, {Dim::symbol("N"), Dim::known(C), Dim::known(H), Dim::known(W)}));
-  g.outputs.push_back(value("y", DType::F32, {Dim::symbol("N"), Dim::known(F)}));
+  g.inputs.push_back(test::value_info("x", {Dim::symbol("N"), Dim::known(C), Dim::known(H), Dim::known(W)}));
+  g.outputs.push_back(test::value_info("y", {Dim::symbol("N"), Dim::known(F)}));
   g.initializers.push_back(Tensor::make_f32("w", {K, C, 3, 3}, random_values(K * C * 9, 1)));
   g.initializers.push_back(Tensor::make_f32("b", {K}, random_values(K, 2)));
   g.initializers.push_back(Tensor::make_f32("fc.w", {F, K * OH * OW}, random_values(F * K * OH * OW, 3)));
   g.initializers.push_back(Tensor::make_f32("fc.b", {F}, random_values(F, 4)));
-  Node conv = node("conv", "Conv", {"x", "w", "b"}, {"c"});
+  Node conv = test::make_node("Conv", {"x", "w", "b"}, {"c"}, "conv");
   conv.set_attr_ints("pads", {1, 1, 1, 1});
   conv.set_attr_ints("strides", {2, 2});
   conv.set_attr_ints("kernel_shape", {3, 3});
   g.nodes.push_back(conv);
-  g.nodes.push_back(node("relu", "Relu", {"c"}, {"r"}));
-  g.nodes.push_back(node("flat", "Flatten", {"r"}, {"f"}));
-  Node gemm = node("fc", "Gemm", {"f", "fc.w", "fc.b"}, {"y"});
+  g.nodes.push_back(test::make_node("Relu", {"c"}, {"r"}, "relu"));
+  g.nodes.push_back(test::make_node("Flatten", {"r"}, {"f"}, "flat"));
+  Node gemm = test::make_node("Gemm", {"f", "fc.w", "fc.b"}, {"y"}, "fc");
   gemm.set_attr_int("transB", 1);
   g.nodes.push_back(gemm);
   REQUIRE(refresh_shapes(m).empty());
@@ -195,9 +178,9 @@ TEST_CASE("unsupported op, attribute, dtype and computed shape inputs give an In
   SECTION("runtime-unsupported combination found at prepare (int32 Relu)") {
     Model m;
     m.opsets = {{"", 13}};
-    m.graph.inputs.push_back(value("x", DType::I32, {Dim::known(4)}));
-    m.graph.outputs.push_back(value("y", DType::I32, {Dim::known(4)}));
-    m.graph.nodes.push_back(node("r", "Relu", {"x"}, {"y"}));
+    m.graph.inputs.push_back(test::value_info("x", {Dim::known(4)}, DType::I32));
+    m.graph.outputs.push_back(test::value_info("y", {Dim::known(4)}, DType::I32));
+    m.graph.nodes.push_back(test::make_node("Relu", {"x"}, {"y"}, "r"));
     REQUIRE(refresh_shapes(m).empty());
     const std::string e = input_error_of(m);
     CHECK(e.find("runtime: unsupported") != std::string::npos);
@@ -211,10 +194,10 @@ TEST_CASE("unsupported op, attribute, dtype and computed shape inputs give an In
   SECTION("shape input computed at run time") {
     Model m;
     m.opsets = {{"", 13}};
-    m.graph.inputs.push_back(value("x", DType::F32, {Dim::known(2), Dim::known(6)}));
-    m.graph.inputs.push_back(value("s", DType::I64, {Dim::known(2)}));
-    m.graph.outputs.push_back(value("y", DType::F32, {Dim::known(3), Dim::known(4)}));
-    m.graph.nodes.push_back(node("reshape", "Reshape", {"x", "s"}, {"y"}));
+    m.graph.inputs.push_back(test::value_info("x", {Dim::known(2), Dim::known(6)}));
+    m.graph.inputs.push_back(test::value_info("s", {Dim::known(2)}, DType::I64));
+    m.graph.outputs.push_back(test::value_info("y", {Dim::known(3), Dim::known(4)}));
+    m.graph.nodes.push_back(test::make_node("Reshape", {"x", "s"}, {"y"}, "reshape"));
     const std::string e = input_error_of(m);
     CHECK(e.find("node 'reshape' (Reshape): input 1 ('s') must be a constant") != std::string::npos);
     CHECK(runtime_constant_inputs(m) == std::vector<std::string>{"s"});

@@ -14,6 +14,7 @@
 #include "compress/onnx/onnx_export.h"
 #include "compress/passes/pass.h"
 #include "compress/passes/refresh_shapes.h"
+#include "tests/support/ir_builders.h"
 
 using namespace mc;
 
@@ -122,24 +123,6 @@ double rel_diff(const Value& a, const Value& b) {
 
 // --- models --------------------------------------------------------------------------
 
-ValueInfo vinfo(const std::string& name, std::vector<int64_t> dims) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::F32;
-  v.has_shape = true;
-  for (auto d : dims) v.shape.push_back(Dim::known(d));
-  return v;
-}
-
-Node node(const std::string& op, const std::string& name, std::vector<std::string> in, std::vector<std::string> out) {
-  Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
-
 void add_weight(Model& m, const std::string& name, std::vector<int64_t> dims, uint64_t seed) {
   size_t n = 1;
   for (auto d : dims) n *= static_cast<size_t>(d);
@@ -151,19 +134,19 @@ Model dense_model() {
   Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "dense";
-  m.graph.inputs = {vinfo("X", {4, 12})};
-  m.graph.outputs = {vinfo("Y", {7, 5})};
+  m.graph.inputs = {test::known_value_info("X", {4, 12})};
+  m.graph.outputs = {test::known_value_info("Y", {7, 5})};
   add_weight(m, "W1", {10, 12}, 1);  // transB: [N, K]
   add_weight(m, "B1", {10}, 2);
   add_weight(m, "W2", {10, 7}, 3);
   add_weight(m, "W3", {4, 5}, 4);    // transA: input [4, 7] read as [7, 4]
-  Node g1 = node("Gemm", "g1", {"X", "W1", "B1"}, {"h1"});
+  Node g1 = test::make_node("Gemm", {"X", "W1", "B1"}, {"h1"}, "g1");
   g1.set_attr_int("transB", 1);
   g1.set_attr_float("alpha", 0.7f);
   g1.set_attr_float("beta", 1.3f);
-  Node g3 = node("Gemm", "g3", {"h3", "W3"}, {"Y"});
+  Node g3 = test::make_node("Gemm", {"h3", "W3"}, {"Y"}, "g3");
   g3.set_attr_int("transA", 1);
-  m.graph.nodes = {g1, node("Relu", "r1", {"h1"}, {"h2"}), node("MatMul", "mm", {"h2", "W2"}, {"h3"}), g3};
+  m.graph.nodes = {g1, test::make_node("Relu", {"h1"}, {"h2"}, "r1"), test::make_node("MatMul", {"h2", "W2"}, {"h3"}, "mm"), g3};
   return m;
 }
 
@@ -172,19 +155,19 @@ Model conv_model() {
   Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "conv";
-  m.graph.inputs = {vinfo("X", {2, 3, 9, 9})};
-  m.graph.outputs = {vinfo("Y", {2, 4, 1, 1})};
+  m.graph.inputs = {test::known_value_info("X", {2, 3, 9, 9})};
+  m.graph.outputs = {test::known_value_info("Y", {2, 4, 1, 1})};
   add_weight(m, "C1", {5, 3, 3, 3}, 5);
   add_weight(m, "CB1", {5}, 6);
   add_weight(m, "C2", {4, 5, 3, 3}, 7);
-  Node c1 = node("Conv", "c1", {"X", "C1", "CB1"}, {"h1"});
+  Node c1 = test::make_node("Conv", {"X", "C1", "CB1"}, {"h1"}, "c1");
   c1.set_attr_ints("kernel_shape", {3, 3});
   c1.set_attr_ints("strides", {2, 2});
   c1.set_attr_ints("pads", {1, 1, 1, 1});
-  Node c2 = node("Conv", "c2", {"h2", "C2"}, {"Y"});
+  Node c2 = test::make_node("Conv", {"h2", "C2"}, {"Y"}, "c2");
   c2.set_attr_ints("kernel_shape", {3, 3});
   c2.set_attr_ints("dilations", {2, 2});
-  m.graph.nodes = {c1, node("Relu", "r1", {"h1"}, {"h2"}), c2};
+  m.graph.nodes = {c1, test::make_node("Relu", {"h1"}, {"h2"}, "r1"), c2};
   return m;
 }
 
@@ -193,8 +176,8 @@ Model wide_gemm_model() {
   Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "wide";
-  m.graph.inputs = {vinfo("X", {3, 64})};
-  m.graph.outputs = {vinfo("Y", {3, 48})};
+  m.graph.inputs = {test::known_value_info("X", {3, 64})};
+  m.graph.outputs = {test::known_value_info("Y", {3, 48})};
   // W = Σ_l 2^-l · a_l b_lᵀ: energy concentrated in the first few components.
   std::vector<float> w(64 * 48, 0.0f);
   for (int l = 0; l < 48; ++l) {
@@ -204,7 +187,7 @@ Model wide_gemm_model() {
   }
   m.graph.initializers.push_back(Tensor::make_f32("W", {64, 48}, w));
   add_weight(m, "B", {48}, 9);
-  m.graph.nodes = {node("Gemm", "fc", {"X", "W", "B"}, {"Y"})};
+  m.graph.nodes = {test::make_node("Gemm", {"X", "W", "B"}, {"Y"}, "fc")};
   return m;
 }
 
@@ -513,10 +496,10 @@ TEST_CASE("factors that overflow float are a gate failure, not a silent Inf", "[
   // W = 3e38 everywhere (finite in fp32): rank 1 with σ = 6e38, so S·Vᵀ overflows fp32.
   Model m;
   m.opsets = {{"", 13}};
-  m.graph.inputs = {vinfo("X", {1, 2})};
-  m.graph.outputs = {vinfo("Y", {1, 2})};
+  m.graph.inputs = {test::known_value_info("X", {1, 2})};
+  m.graph.outputs = {test::known_value_info("Y", {1, 2})};
   m.graph.initializers.push_back(Tensor::make_f32("W", {2, 2}, {3e38f, 3e38f, 3e38f, 3e38f}));
-  m.graph.nodes = {node("MatMul", "mm", {"X", "W"}, {"Y"})};
+  m.graph.nodes = {test::make_node("MatMul", {"X", "W"}, {"Y"}, "mm")};
   LowRankOptions o;
   o.rank_ratio = 1.0;
   o.only_if_cheaper = false;

@@ -10,27 +10,16 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "compress/passes/refresh_shapes.h"
+#include "tests/support/ir_builders.h"
 
 using namespace mc;
 
 namespace {
 
-ValueInfo vinfo(const std::string& name, std::vector<int64_t> dims, DType t = DType::F32) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = t;
-  v.has_shape = true;
-  for (int64_t d : dims) v.shape.push_back(Dim::known(d));
-  return v;
-}
-
+// Named <op>_<first output> unless a name is given.
 Node node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, const std::string& name = "") {
-  Node n;
-  n.op_type = op;
-  n.name = name.empty() ? op + "_" + out[0] : name;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
+  const std::string n = name.empty() ? op + "_" + out[0] : name;
+  return test::make_node(op, std::move(in), std::move(out), n);
 }
 
 Model base_model(int64_t opset = 13) {
@@ -182,7 +171,7 @@ TEST_CASE("fold_batchnorm_into_conv: Conv+BN equals the folded Conv; shared weig
   const int N = 2, C = 3, H = 6, W = 5, M = 4, K = 3;
   Model m = base_model();
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {N, C, H, W}));
+  g.inputs.push_back(test::known_value_info("x", {N, C, H, W}));
   const auto w = random_floats(M * C * K * K, 1), b = random_floats(M, 2);
   g.initializers.push_back(Tensor::make_f32("w", {M, C, K, K}, w));
   g.initializers.push_back(Tensor::make_f32("b", {M}, b));
@@ -194,7 +183,7 @@ TEST_CASE("fold_batchnorm_into_conv: Conv+BN equals the folded Conv; shared weig
   Node conv2 = node("Conv", {"x", "w"}, {"y2"});  // shares w
   conv2.set_attr_ints("pads", {1, 1, 1, 1});
   g.nodes.push_back(conv2);
-  g.outputs = {vinfo("y", {N, M, H, W}), vinfo("y2", {N, M, H, W})};
+  g.outputs = {test::known_value_info("y", {N, M, H, W}), test::known_value_info("y2", {N, M, H, W})};
 
   const auto x = random_floats(N * C * H * W, 3);
   const auto expect = batchnorm(conv2d(x, N, C, H, W, w, M, K, K, 1, 1, &b), N, M, H * W, gamma, beta, mean, var, 1e-3f);
@@ -213,7 +202,7 @@ TEST_CASE("fold_batchnorm_into_conv: Conv+BN equals the folded Conv; shared weig
 
   // Known numbers: gamma=2, var=3, eps=1 → s=1; mean=1, beta=0.5: b' = b - 0.5.
   Model k = base_model();
-  k.graph.inputs.push_back(vinfo("x", {1, 1, 1, 1}));
+  k.graph.inputs.push_back(test::known_value_info("x", {1, 1, 1, 1}));
   k.graph.initializers.push_back(Tensor::make_f32("w", {1, 1, 1, 1}, {3.f}));
   k.graph.initializers.push_back(Tensor::make_f32("b", {1}, {4.f}));
   k.graph.nodes.push_back(node("Conv", {"x", "w", "b"}, {"c"}));
@@ -222,7 +211,7 @@ TEST_CASE("fold_batchnorm_into_conv: Conv+BN equals the folded Conv; shared weig
   Node bn = node("BatchNormalization", {"c", "g", "be", "mu", "va"}, {"y"});
   bn.set_attr_float("epsilon", 1.f);
   k.graph.nodes.push_back(bn);
-  k.graph.outputs = {vinfo("y", {1, 1, 1, 1})};
+  k.graph.outputs = {test::known_value_info("y", {1, 1, 1, 1})};
   run(k, "fold_batchnorm_into_conv");
   REQUIRE(floats(*k.graph.initializer(k.graph.nodes[0].inputs[1]))[0] == 3.f);
   REQUIRE(floats(*k.graph.initializer(k.graph.nodes[0].inputs[2]))[0] == 3.5f);
@@ -234,7 +223,7 @@ TEST_CASE("fold_batchnorm_into_conv: Gemm+BN with transB 0 and 1, beta, and no C
     for (int with_c : {0, 1}) {
       Model m = base_model();
       auto& g = m.graph;
-      g.inputs.push_back(vinfo("a", {M, K}));
+      g.inputs.push_back(test::known_value_info("a", {M, K}));
       const auto bm = random_floats(K * N, 7 + trans_b), c = random_floats(N, 8);
       g.initializers.push_back(Tensor::make_f32("B", trans_b ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N}, bm));
       Node gm = node("Gemm", {"a", "B"}, {"h"});
@@ -248,7 +237,7 @@ TEST_CASE("fold_batchnorm_into_conv: Gemm+BN with transB 0 and 1, beta, and no C
       g.nodes.push_back(gm);
       std::vector<float> gamma, beta, mean, var;
       add_bn(m, "h", "y", N, 1e-5f, 20, &gamma, &beta, &mean, &var);
-      g.outputs = {vinfo("y", {M, N})};
+      g.outputs = {test::known_value_info("y", {M, N})};
       const auto a = random_floats(M * K, 9);
       const auto expect =
           batchnorm(gemm(a, M, K, bm, N, trans_b, 0.75f, 0.5f, with_c ? &c : nullptr), M, N, 1, gamma, beta, mean, var, 1e-5f);
@@ -266,7 +255,7 @@ TEST_CASE("fold_batchnorm_into_conv: ConvTranspose+BN with groups", "[passes]") 
   const int N = 1, C = 4, H = 3, W = 4, group = 2, mg = 3, M = mg * group, K = 2;
   Model m = base_model();
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {N, C, H, W}));
+  g.inputs.push_back(test::known_value_info("x", {N, C, H, W}));
   const auto w = random_floats(C * mg * K * K, 31), b = random_floats(M, 32);
   g.initializers.push_back(Tensor::make_f32("w", {C, mg, K, K}, w));
   g.initializers.push_back(Tensor::make_f32("b", {M}, b));
@@ -275,7 +264,7 @@ TEST_CASE("fold_batchnorm_into_conv: ConvTranspose+BN with groups", "[passes]") 
   g.nodes.push_back(ct);
   std::vector<float> gamma, beta, mean, var;
   add_bn(m, "c", "y", M, 1e-5f, 40, &gamma, &beta, &mean, &var);
-  g.outputs = {vinfo("y", {N, M, H + K - 1, W + K - 1})};
+  g.outputs = {test::known_value_info("y", {N, M, H + K - 1, W + K - 1})};
   const auto x = random_floats(N * C * H * W, 33);
   const auto expect = batchnorm(conv_transpose2d(x, N, C, H, W, w, M, K, K, group, &b), N, M,
                                 (H + K - 1) * (W + K - 1), gamma, beta, mean, var, 1e-5f);
@@ -289,13 +278,13 @@ TEST_CASE("fold_batchnorm_into_conv: ConvTranspose+BN with groups", "[passes]") 
 TEST_CASE("fold_batchnorm_into_conv: a Conv output with another reader is left alone", "[passes]") {
   Model m = base_model();
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1, 1, 2, 2}));
+  g.inputs.push_back(test::known_value_info("x", {1, 1, 2, 2}));
   g.initializers.push_back(Tensor::make_f32("w", {1, 1, 1, 1}, {2.f}));
   g.nodes.push_back(node("Conv", {"x", "w"}, {"c"}));
   std::vector<float> gamma, beta, mean, var;
   add_bn(m, "c", "y", 1, 1e-5f, 50, &gamma, &beta, &mean, &var);
   g.nodes.push_back(node("Relu", {"c"}, {"z"}));
-  g.outputs = {vinfo("y", {1, 1, 2, 2}), vinfo("z", {1, 1, 2, 2})};
+  g.outputs = {test::known_value_info("y", {1, 1, 2, 2}), test::known_value_info("z", {1, 1, 2, 2})};
   PassReport r = run(m, "fold_batchnorm_into_conv");
   REQUIRE(r.counters["folded"] == 0);
   REQUIRE(r.left_alone.size() == 1);
@@ -305,7 +294,7 @@ TEST_CASE("fold_batchnorm_into_conv: a Conv output with another reader is left a
 TEST_CASE("fold_constants: Shape→Gather→Unsqueeze→Concat→Reshape becomes a constant shape", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {2, 3, 4, 4}));
+  g.inputs.push_back(test::known_value_info("x", {2, 3, 4, 4}));
   g.initializers.push_back(Tensor::make_i64("zero", {}, {0}));
   g.initializers.push_back(Tensor::make_i64("axes0", {1}, {0}));
   g.nodes.push_back(node("Shape", {"x"}, {"s"}));
@@ -318,7 +307,7 @@ TEST_CASE("fold_constants: Shape→Gather→Unsqueeze→Concat→Reshape becomes
   cat.set_attr_int("axis", 0);
   g.nodes.push_back(cat);
   g.nodes.push_back(node("Reshape", {"x", "shape"}, {"y"}));
-  g.outputs = {vinfo("y", {2, 48})};
+  g.outputs = {test::known_value_info("y", {2, 48})};
 
   PassContext ctx;
   auto reports = run_passes(m, ctx, {"constant_to_initializer", "fold_constants", "eliminate_dead_nodes"});
@@ -340,7 +329,7 @@ TEST_CASE("fold_constants: Shape→Gather→Unsqueeze→Concat→Reshape becomes
 TEST_CASE("fold_constants: opset-15 Shape start/end, Slice, Range, Cast, arithmetic, Transpose, Where", "[passes]") {
   Model m = base_model(15);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {2, 3, 5, 7}));
+  g.inputs.push_back(test::known_value_info("x", {2, 3, 5, 7}));
   Node sh = node("Shape", {"x"}, {"s"});
   sh.set_attr_int("start", 1);
   sh.set_attr_int("end", -1);
@@ -367,9 +356,9 @@ TEST_CASE("fold_constants: opset-15 Shape start/end, Slice, Range, Cast, arithme
   g.nodes.push_back(node("Add", {"x", "half"}, {"y"}));  // not constant: stays
   for (const char* o : {"rev", "t32", "wh"}) {
     g.nodes.push_back(node("Identity", {o}, {std::string(o) + "_out"}));
-    g.outputs.push_back(vinfo(std::string(o) + "_out", {}));
+    g.outputs.push_back(test::known_value_info(std::string(o) + "_out", {}));
   }
-  g.outputs.push_back(vinfo("y", {2, 3, 5, 7}));
+  g.outputs.push_back(test::known_value_info("y", {2, 3, 5, 7}));
 
   PassReport r = run(m, "fold_constants");
   REQUIRE(g.initializer("rev")->get_i64(0) == 5);
@@ -392,9 +381,9 @@ TEST_CASE("fold_constants: amplification guard keeps a huge ConstantOfShape", "[
   auto& g = m.graph;
   g.initializers.push_back(Tensor::make_i64("shape", {2}, {1 << 20, 64}));  // 256 MiB of float
   g.nodes.push_back(node("ConstantOfShape", {"shape"}, {"big"}));
-  g.inputs.push_back(vinfo("x", {1}));
+  g.inputs.push_back(test::known_value_info("x", {1}));
   g.nodes.push_back(node("Add", {"big", "x"}, {"y"}));
-  g.outputs = {vinfo("y", {1 << 20, 64})};
+  g.outputs = {test::known_value_info("y", {1 << 20, 64})};
   PassReport r = run(m, "fold_constants");
   REQUIRE(r.counters["folded"] == 0);
   REQUIRE(r.left_alone.size() == 1);
@@ -410,14 +399,14 @@ TEST_CASE("fold_constants: amplification guard keeps a huge ConstantOfShape", "[
 TEST_CASE("remove_identity_and_dropout keeps graph output names", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1, 4}));
+  g.inputs.push_back(test::known_value_info("x", {1, 4}));
   g.nodes.push_back(node("Relu", {"x"}, {"r"}));
   g.nodes.push_back(node("Dropout", {"r"}, {"d"}));
   g.nodes.push_back(node("Sigmoid", {"d"}, {"s"}));
   g.nodes.push_back(node("Identity", {"s"}, {"out"}));
   g.nodes.push_back(node("Dropout", {"r"}, {"d2", "mask"}));  // mask is read: node stays
   g.nodes.push_back(node("Identity", {"x"}, {"xcopy"}));      // reads a graph input, is a graph output: stays
-  g.outputs = {vinfo("out", {1, 4}), vinfo("mask", {1, 4}, DType::Bool), vinfo("xcopy", {1, 4})};
+  g.outputs = {test::known_value_info("out", {1, 4}), test::known_value_info("mask", {1, 4}, DType::Bool), test::known_value_info("xcopy", {1, 4})};
 
   PassReport r = run(m, "remove_identity_and_dropout");
   REQUIRE(r.counters["identity_removed"] == 1);
@@ -437,13 +426,13 @@ TEST_CASE("remove_identity_and_dropout keeps graph output names", "[passes]") {
 TEST_CASE("eliminate_dead_nodes removes an unused branch and its initializers", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1, 4}));
+  g.inputs.push_back(test::known_value_info("x", {1, 4}));
   g.initializers.push_back(Tensor::make_f32("w", {4, 2}, std::vector<float>(8, 1.f)));
   g.initializers.push_back(Tensor::make_f32("unused_w", {4, 4}, std::vector<float>(16, 1.f)));
   g.nodes.push_back(node("MatMul", {"x", "w"}, {"y"}));
   g.nodes.push_back(node("MatMul", {"x", "unused_w"}, {"dead1"}));
   g.nodes.push_back(node("Relu", {"dead1"}, {"dead2"}));
-  g.outputs = {vinfo("y", {1, 2})};
+  g.outputs = {test::known_value_info("y", {1, 2})};
   PassReport r = run(m, "eliminate_dead_nodes");
   REQUIRE(r.counters["nodes_removed"] == 2);
   REQUIRE(r.counters["initializers_removed"] == 1);
@@ -455,10 +444,10 @@ TEST_CASE("eliminate_dead_nodes removes an unused branch and its initializers", 
 TEST_CASE("an unknown op where a pass needs its semantics is an input error naming the op", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1, 4}));
+  g.inputs.push_back(test::known_value_info("x", {1, 4}));
   g.nodes.push_back(node("Relu", {"x"}, {"y"}));
   g.nodes.push_back(node("FancyOp", {"x"}, {"dead"}));
-  g.outputs = {vinfo("y", {1, 4})};
+  g.outputs = {test::known_value_info("y", {1, 4})};
   try {
     run(m, "eliminate_dead_nodes");
     FAIL("expected an error");
@@ -482,7 +471,7 @@ TEST_CASE("an unknown op where a pass needs its semantics is an input error nami
 TEST_CASE("constant_to_initializer converts value kinds and keeps sparse_value", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {3}));
+  g.inputs.push_back(test::known_value_info("x", {3}));
   Node a = node("Constant", {}, {"a"});
   a.set_attr_float("value_float", 2.f);
   Node b = node("Constant", {}, {"b"});
@@ -495,7 +484,7 @@ TEST_CASE("constant_to_initializer converts value kinds and keeps sparse_value",
   s.attrs.back().name = "sparse_value";
   s.attrs.back().type = AttrType::SparseTensor;
   g.nodes = {a, b, s, node("Mul", {"x", "a"}, {"t"}), node("Add", {"t", "b"}, {"u"}), node("Add", {"u", "s"}, {"y"})};
-  g.outputs = {vinfo("y", {3})};
+  g.outputs = {test::known_value_info("y", {3})};
   PassReport r = run(m, "constant_to_initializer");
   REQUIRE(r.counters["converted"] == 2);
   REQUIRE(r.left_alone.size() == 1);
@@ -508,7 +497,7 @@ TEST_CASE("constant_to_initializer converts value kinds and keeps sparse_value",
 TEST_CASE("the default pipeline on a round-tripped model stays valid ONNX", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1, 2, 4, 4}));
+  g.inputs.push_back(test::known_value_info("x", {1, 2, 4, 4}));
   g.initializers.push_back(Tensor::make_f32("w", {3, 2, 3, 3}, random_floats(54, 61)));
   Node conv = node("Conv", {"x", "w"}, {"c"});
   conv.set_attr_ints("pads", {1, 1, 1, 1});
@@ -517,7 +506,7 @@ TEST_CASE("the default pipeline on a round-tripped model stays valid ONNX", "[pa
   add_bn(m, "c", "bn", 3, 1e-5f, 70, &gamma, &beta, &mean, &var);
   g.nodes.push_back(node("Identity", {"bn"}, {"id"}));
   g.nodes.push_back(node("Relu", {"id"}, {"y"}));
-  g.outputs = {vinfo("y", {1, 3, 4, 4})};
+  g.outputs = {test::known_value_info("y", {1, 3, 4, 4})};
   Model r = import_onnx_bytes(export_onnx_bytes(m), ".", "test");
   PassContext ctx;
   run_passes(r, ctx, default_optimize_pipeline());
@@ -532,7 +521,7 @@ TEST_CASE("the default pipeline on a round-tripped model stays valid ONNX", "[pa
 TEST_CASE("fold_constants lists tensors it made non-finite, not those that already were", "[passes]") {
   Model m = base_model(13);
   auto& g = m.graph;
-  g.inputs.push_back(vinfo("x", {1}));
+  g.inputs.push_back(test::known_value_info("x", {1}));
   g.initializers.push_back(Tensor::make_f32("one", {1}, {1.f}));
   g.initializers.push_back(Tensor::make_f32("zero", {1}, {0.f}));
   g.initializers.push_back(Tensor::make_f32("ninf", {1}, {-INFINITY}));
@@ -540,7 +529,7 @@ TEST_CASE("fold_constants lists tensors it made non-finite, not those that alrea
   g.nodes.push_back(node("Mul", {"ninf", "one"}, {"kept_inf"}));
   g.nodes.push_back(node("Add", {"made_inf", "x"}, {"y1"}));
   g.nodes.push_back(node("Add", {"kept_inf", "x"}, {"y2"}));
-  g.outputs = {vinfo("y1", {1}), vinfo("y2", {1})};
+  g.outputs = {test::known_value_info("y1", {1}), test::known_value_info("y2", {1})};
   PassReport r = run(m, "fold_constants");
   REQUIRE(r.counters["folded"] == 2);
   REQUIRE(r.new_tensors == std::vector<std::string>{"made_inf"});

@@ -8,18 +8,9 @@
 #include "compress/ir/graph.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "tests/support/ir_builders.h"
 
 namespace mc::test {
-
-inline Node make_node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
-                      const std::string& name) {
-  Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
 
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);

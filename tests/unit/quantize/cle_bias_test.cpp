@@ -8,28 +8,17 @@
 #include "quantize/equalization.h"
 #include "quantize/quant_params.h"
 #include "quantize/tap_runner.h"
+#include "tests/support/ir_builders.h"
 
 using namespace mc;
 using namespace mc::quant;
 
 namespace {
 
-ValueInfo f32(const std::string& name, std::vector<Dim> shape) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::F32;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
-
+// Named <op>_<first output>.
 Node node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
-  Node n;
-  n.name = op + "_" + out[0];
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
+  const std::string name = op + "_" + out[0];
+  return test::make_node(op, std::move(in), std::move(out), name);
 }
 
 // x[N,2,5,5] -> Conv(W1[3,2,3,3], pads 1) -> Relu -> Conv(W2[4,3,1,1]) -> y
@@ -37,8 +26,8 @@ Model conv_pair() {
   Model m;
   m.graph.name = "g";
   m.opsets = {{"", 13}};
-  m.graph.inputs = {f32("x", {Dim::symbol("N"), Dim::known(2), Dim::known(5), Dim::known(5)})};
-  m.graph.outputs = {f32("y", {Dim::symbol("N"), Dim::known(4), Dim::known(5), Dim::known(5)})};
+  m.graph.inputs = {test::value_info("x", {Dim::symbol("N"), Dim::known(2), Dim::known(5), Dim::known(5)})};
+  m.graph.outputs = {test::value_info("y", {Dim::symbol("N"), Dim::known(4), Dim::known(5), Dim::known(5)})};
   std::vector<float> w1(54), w2(12);
   for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(static_cast<float>(i)) * (i < 18 ? 10.f : i < 36 ? 0.1f : 1.f);
   for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(static_cast<float>(i)) * ((i % 3) == 0 ? 0.05f : 3.f);
@@ -92,8 +81,8 @@ TEST_CASE("bias correction: channel means and the corrected bias of a Gemm (hand
   Model m;
   m.graph.name = "g";
   m.opsets = {{"", 13}};
-  m.graph.inputs = {f32("x", {Dim::symbol("N"), Dim::known(2)})};
-  m.graph.outputs = {f32("y", {Dim::symbol("N"), Dim::known(1)})};
+  m.graph.inputs = {test::value_info("x", {Dim::symbol("N"), Dim::known(2)})};
+  m.graph.outputs = {test::value_info("y", {Dim::symbol("N"), Dim::known(1)})};
   m.graph.initializers = {Tensor::make_f32("W", {2, 1}, {0.3f, 1.f}), Tensor::make_f32("B", {1}, {0.25f})};
   m.graph.nodes = {node("Gemm", {"x", "W", "B"}, {"y"})};
   refresh_shapes(m);

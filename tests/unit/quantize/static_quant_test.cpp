@@ -10,29 +10,12 @@
 #include "quantize/quant_params.h"
 #include "quantize/dynamic_quant.h"
 #include "quantize/static_quant.h"
+#include "tests/support/ir_builders.h"
 
 using namespace mc;
 using namespace mc::quant;
 
 namespace {
-
-ValueInfo vi(const std::string& name, std::vector<Dim> shape) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::F32;
-  v.has_shape = true;
-  v.shape = std::move(shape);
-  return v;
-}
-
-Node node(const std::string& name, const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
 
 // x[N,1,4,4] -> Conv(W[2,1,3,3], B[2]) -> Relu -> Flatten -> Gemm(Wg[3,8] transB, Bg[3]) -> y
 //                                                    \-> Exp (stays fp32, not a quantizable op)
@@ -40,8 +23,8 @@ Model small_model(bool zero_channel) {
   Model m;
   m.opsets = {{"", 13}};
   Graph& g = m.graph;
-  g.inputs = {vi("x", {Dim::symbol("N"), Dim::known(1), Dim::known(4), Dim::known(4)})};
-  g.outputs = {vi("y", {Dim::symbol("N"), Dim::known(3)}), vi("e", {Dim::symbol("N"), Dim::known(8)})};
+  g.inputs = {test::value_info("x", {Dim::symbol("N"), Dim::known(1), Dim::known(4), Dim::known(4)})};
+  g.outputs = {test::value_info("y", {Dim::symbol("N"), Dim::known(3)}), test::value_info("e", {Dim::symbol("N"), Dim::known(8)})};
   std::vector<float> w(18);
   for (size_t i = 0; i < w.size(); ++i) w[i] = (i < 9 && zero_channel) ? 0.f : static_cast<float>(i) / 10.f - 0.9f;
   g.initializers.push_back(Tensor::make_f32("W", {2, 1, 3, 3}, w));
@@ -50,13 +33,13 @@ Model small_model(bool zero_channel) {
   for (size_t i = 0; i < wg.size(); ++i) wg[i] = std::sin(static_cast<float>(i));
   g.initializers.push_back(Tensor::make_f32("Wg", {3, 8}, wg));
   g.initializers.push_back(Tensor::make_f32("Bg", {3}, {0.5f, 0.f, -0.5f}));
-  g.nodes.push_back(node("conv", "Conv", {"x", "W", "B"}, {"c"}));
-  g.nodes.push_back(node("relu", "Relu", {"c"}, {"r"}));
-  g.nodes.push_back(node("flat", "Flatten", {"r"}, {"f"}));
-  Node gemm = node("fc", "Gemm", {"f", "Wg", "Bg"}, {"y"});
+  g.nodes.push_back(test::make_node("Conv", {"x", "W", "B"}, {"c"}, "conv"));
+  g.nodes.push_back(test::make_node("Relu", {"c"}, {"r"}, "relu"));
+  g.nodes.push_back(test::make_node("Flatten", {"r"}, {"f"}, "flat"));
+  Node gemm = test::make_node("Gemm", {"f", "Wg", "Bg"}, {"y"}, "fc");
   gemm.set_attr_int("transB", 1);
   g.nodes.push_back(gemm);
-  g.nodes.push_back(node("exp", "Exp", {"f"}, {"e"}));
+  g.nodes.push_back(test::make_node("Exp", {"f"}, {"e"}, "exp"));
   refresh_shapes(m);
   return m;
 }
@@ -240,20 +223,20 @@ TEST_CASE("plan and apply: Add+Relu, Concat and AveragePool read dequantized int
   Model m;
   m.opsets = {{"", 13}};
   Graph& g = m.graph;
-  g.inputs = {vi("x", {Dim::symbol("N"), Dim::known(2), Dim::known(4), Dim::known(4)})};
-  g.outputs = {vi("y", {Dim::symbol("N"), Dim::known(4), Dim::known(2), Dim::known(2)})};
+  g.inputs = {test::value_info("x", {Dim::symbol("N"), Dim::known(2), Dim::known(4), Dim::known(4)})};
+  g.outputs = {test::value_info("y", {Dim::symbol("N"), Dim::known(4), Dim::known(2), Dim::known(2)})};
   std::vector<float> w(8);
   for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.3f;
   g.initializers.push_back(Tensor::make_f32("WA", {2, 2, 1, 1}, {w[0], w[1], w[2], w[3]}));
   g.initializers.push_back(Tensor::make_f32("WB", {2, 2, 1, 1}, {w[4], w[5], w[6], w[7]}));
-  g.nodes.push_back(node("ca", "Conv", {"x", "WA"}, {"a"}));
-  g.nodes.push_back(node("cb", "Conv", {"x", "WB"}, {"b"}));
-  g.nodes.push_back(node("add", "Add", {"a", "b"}, {"s"}));
-  g.nodes.push_back(node("relu", "Relu", {"s"}, {"t"}));
-  Node cat = node("cat", "Concat", {"t", "a"}, {"c"});
+  g.nodes.push_back(test::make_node("Conv", {"x", "WA"}, {"a"}, "ca"));
+  g.nodes.push_back(test::make_node("Conv", {"x", "WB"}, {"b"}, "cb"));
+  g.nodes.push_back(test::make_node("Add", {"a", "b"}, {"s"}, "add"));
+  g.nodes.push_back(test::make_node("Relu", {"s"}, {"t"}, "relu"));
+  Node cat = test::make_node("Concat", {"t", "a"}, {"c"}, "cat");
   cat.set_attr_int("axis", 1);
   g.nodes.push_back(cat);
-  Node pool = node("pool", "AveragePool", {"c"}, {"y"});
+  Node pool = test::make_node("AveragePool", {"c"}, {"y"}, "pool");
   pool.set_attr_ints("kernel_shape", {2, 2});
   pool.set_attr_ints("strides", {2, 2});
   g.nodes.push_back(pool);
