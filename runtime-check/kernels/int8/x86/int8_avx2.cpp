@@ -501,6 +501,8 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
 
 // --- one-input-channel conv ---
 namespace {
+void dw_fill_plane_avx2(const ConvGeom& g, const int8_pack::DwPlanes& p, const int8_t* x, const int8_t* xend, int32_t zx,
+                        int16_t* plane);
 constexpr size_t kPlaneBytes = 32768;  // the int16 plane of x - zx on the stack
 constexpr int kMaxTaps = 256;
 inline bool conv1_fits(const ConvGeom& g) {
@@ -509,11 +511,141 @@ inline bool conv1_fits(const ConvGeom& g) {
 }
 }  // namespace
 
-size_t conv1_packed_size(const ConvGeom& g) { return conv1_fits(g) ? gemm_packed_size(g.M, g.kh * g.kw) : 0; }
+// The packed buffer: a 64-byte tag block (int32 1: channels-in-lanes layout, 0: the GEMM pack from byte 64).
+// Lanes (unit column stride and dilation, so that taps kx, kx+1 are neighbours in a plane row): bias int32
+// [Mb * 8], then per block of 8 channels, kernel row and pair of columns (kx = 2j, 2j+1; past kw: 0) the 8
+// channels' (w, w') int16 pairs: [Mb][kh][npr][8][2].
+namespace {
+constexpr size_t kConv1Tag = 64;
+inline bool conv1_lanes(const ConvGeom& g) { return g.sw == 1 && g.dw == 1; }
+inline int conv1_npr(const ConvGeom& g) { return (g.kw + 1) / 2; }
+inline size_t conv1_lanes_w_off(const ConvGeom& g) { return (size_t)((g.M + 7) / 8 * 32 + 63) / 64 * 64; }
+}  // namespace
+
+size_t conv1_packed_size(const ConvGeom& g) {
+  if (!conv1_fits(g)) return 0;
+  if (conv1_lanes(g)) return kConv1Tag + conv1_lanes_w_off(g) + (size_t)((g.M + 7) / 8) * g.kh * conv1_npr(g) * 32;
+  return kConv1Tag + gemm_packed_size(g.M, g.kh * g.kw);
+}
 const char* conv1_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
-  gemm_pack(g.M, g.kh * g.kw, w, bias, packed);  // W [M][1][kh][kw] is [M][taps]
+  uint8_t* base = static_cast<uint8_t*>(packed);
+  std::memset(base, 0, kConv1Tag);
+  if (!conv1_lanes(g)) {
+    gemm_pack(g.M, g.kh * g.kw, w, bias, base + kConv1Tag);  // W [M][1][kh][kw] is [M][taps]
+    return "avx2";
+  }
+  const int32_t tag = 1;
+  std::memcpy(base, &tag, 4);
+  const int Mb = (g.M + 7) / 8, npr = conv1_npr(g), taps = g.kh * g.kw;
+  int32_t* b = reinterpret_cast<int32_t*>(base + kConv1Tag);
+  for (int m = 0; m < Mb * 8; ++m) b[m] = m < g.M && bias ? bias[m] : 0;
+  int16_t* wl = reinterpret_cast<int16_t*>(base + kConv1Tag + conv1_lanes_w_off(g));
+  for (int mb = 0; mb < Mb; ++mb)
+    for (int ky = 0; ky < g.kh; ++ky)
+      for (int j = 0; j < npr; ++j)
+        for (int k = 0; k < 8; ++k)
+          for (int e = 0; e < 2; ++e) {
+            const int m = mb * 8 + k, kx = 2 * j + e;
+            wl[(((int64_t)mb * g.kh + ky) * npr + j) * 16 + k * 2 + e] =
+                m < g.M && kx < g.kw ? w[(int64_t)m * taps + ky * g.kw + kx] : 0;
+          }
   return "avx2";
 }
+
+namespace {
+
+// Channels in lanes (conv1_lanes): per output row, 8 pixels x 8 channels at a time: for each kernel row and
+// column pair, the pair of plane values of each pixel broadcast (one 32-bit load) and vpmaddwd with the 8
+// channels' weight pairs (exact int32). The 64 results are requantized, packed to bytes pixel-major and
+// transposed to 8 channel rows of 8 bytes (vpshufb, vpunpck{l,h}dq).
+void conv1_run_lanes(const ConvGeom& g, const uint8_t* base, const int16_t* plane, const int8_pack::DwPlanes& p,
+                     const Int8Out& out, int8_t* y, const ParallelFor* pf) {
+  const int Mb = (g.M + 7) / 8, npr = conv1_npr(g);
+  const int32_t* bias = reinterpret_cast<const int32_t*>(base);
+  const int16_t* wl = reinterpret_cast<const int16_t*>(base + conv1_lanes_w_off(g));
+  const int64_t P = (int64_t)g.OH * g.OW;
+  const __m256 flo = _mm256_set1_ps((float)(out.act_min - out.zero_point));
+  const __m256 fhi = _mm256_set1_ps((float)(out.act_max - out.zero_point));
+  const __m256i zp16 = _mm256_set1_epi16((short)out.zero_point);
+  const __m256i t4 = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
+                                      10, 14, 3, 7, 11, 15);
+  parallel_for(pf, (int64_t)Mb * g.OH, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int mb = (int)(t / g.OH), oy = (int)(t % g.OH);
+      const int16_t* wb = wl + (int64_t)mb * g.kh * npr * 16;
+      alignas(32) float mt[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      const int nm = g.M - mb * 8 < 8 ? g.M - mb * 8 : 8;
+      std::memcpy(mt, out.mult + mb * 8, (size_t)nm * 4);
+      const __m256 mult = _mm256_load_ps(mt);
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias + mb * 8));
+      for (int ox0 = 0; ox0 < g.OW; ox0 += 8) {
+        __m256i a0 = b0, a1 = b0, a2 = b0, a3 = b0, a4 = b0, a5 = b0, a6 = b0, a7 = b0;
+        for (int ky = 0; ky < g.kh; ++ky) {
+          const int16_t* r = plane + (int64_t)(oy * g.sh + ky * g.dh) * p.L + ox0;
+          const int16_t* wr = wb + (int64_t)ky * npr * 16;
+          for (int j = 0; j < npr; ++j, r += 2) {
+            // written out: GCC moved each broadcast through a general register and spilled the accumulators
+            __m256i wv, t;
+            asm("vmovdqu (%[w]), %[wv]\n\t"
+                "vpbroadcastd (%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a0], %[a0]\n\t"
+                "vpbroadcastd 2(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a1], %[a1]\n\t"
+                "vpbroadcastd 4(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a2], %[a2]\n\t"
+                "vpbroadcastd 6(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a3], %[a3]\n\t"
+                "vpbroadcastd 8(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a4], %[a4]\n\t"
+                "vpbroadcastd 10(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a5], %[a5]\n\t"
+                "vpbroadcastd 12(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a6], %[a6]\n\t"
+                "vpbroadcastd 14(%[r]), %[t]\n\t"
+                "vpmaddwd %[wv], %[t], %[t]\n\t"
+                "vpaddd %[t], %[a7], %[a7]\n\t"
+                : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [a4] "+x"(a4), [a5] "+x"(a5),
+                  [a6] "+x"(a6), [a7] "+x"(a7), [wv] "=&x"(wv), [t] "=&x"(t)
+                : [r] "r"(r), [w] "r"(wr + j * 16)
+                : "memory");
+          }
+        }
+        auto rq = [&](__m256i a) {
+          return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a), mult), flo), fhi));
+        };
+        // int16 [p0 c0-3, p1 c0-3 | p0 c4-7, p1 c4-7] (exact: |v| <= 255), + zp, then bytes
+        const __m256i s01 = _mm256_add_epi16(_mm256_packs_epi32(rq(a0), rq(a1)), zp16);
+        const __m256i s23 = _mm256_add_epi16(_mm256_packs_epi32(rq(a2), rq(a3)), zp16);
+        const __m256i s45 = _mm256_add_epi16(_mm256_packs_epi32(rq(a4), rq(a5)), zp16);
+        const __m256i s67 = _mm256_add_epi16(_mm256_packs_epi32(rq(a6), rq(a7)), zp16);
+        // lane 0 dword k: channel k of pixels 0-3 (4-7 in the second), lane 1: channel 4 + k
+        const __m256i lo4 = _mm256_shuffle_epi8(_mm256_packs_epi16(s01, s23), t4);
+        const __m256i hi4 = _mm256_shuffle_epi8(_mm256_packs_epi16(s45, s67), t4);
+        const __m256i u0 = _mm256_unpacklo_epi32(lo4, hi4), u1 = _mm256_unpackhi_epi32(lo4, hi4);
+        // qwords: u0 = c0 c1 | c4 c5, u1 = c2 c3 | c6 c7
+        const __m128i u0l = _mm256_castsi256_si128(u0), u0h = _mm256_extracti128_si256(u0, 1);
+        const __m128i u1l = _mm256_castsi256_si128(u1), u1h = _mm256_extracti128_si256(u1, 1);
+        const __m128i rows[8] = {u0l, _mm_srli_si128(u0l, 8), u1l, _mm_srli_si128(u1l, 8),
+                                 u0h, _mm_srli_si128(u0h, 8), u1h, _mm_srli_si128(u1h, 8)};
+        const int valid = g.OW - ox0 < 8 ? g.OW - ox0 : 8;
+        int8_t* yo = y + (int64_t)mb * 8 * P + (int64_t)oy * g.OW + ox0;
+        for (int k = 0; k < nm; ++k) {
+          if (valid == 8) _mm_storel_epi64(reinterpret_cast<__m128i*>(yo + k * P), rows[k]);
+          else store_partial(yo + k * P, rows[k], valid);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
 
 // The plane (int8_pack::dw_fill_plane: padded rows split in column phases, taps contiguous along ox), then per
 // block of output pixels each K-quad of 4 taps: 16 columns of the 4 tap rows interleaved into 16 int16 quads
@@ -522,11 +654,14 @@ void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t z
                const ParallelFor* pf) {
   const int taps = g.kh * g.kw, Kq = (taps + 3) / 4;
   const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(g.M, taps, MRP);
-  const uint8_t* base = static_cast<const uint8_t*>(packed);
+  int32_t tag;
+  std::memcpy(&tag, packed, 4);
+  const uint8_t* base = static_cast<const uint8_t*>(packed) + kConv1Tag;
   const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
   alignas(32) int16_t plane[kPlaneBytes / 2 + 32];  // + 32: the last row's 16-column reads run past it
-  int8_pack::dw_fill_plane(g, p, x, zx, plane);
+  dw_fill_plane_avx2(g, p, x, x + (int64_t)g.H * g.W, zx, plane);
   std::memset(plane + p.channel_elems, 0, 64);
+  if (tag == 1) return conv1_run_lanes(g, base, plane, p, out, y, pf);
   int64_t toff[kMaxTaps + 3];
   for (int t = 0; t < Kq * 4; ++t) toff[t] = t < taps ? int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw) : toff[0];
   const int64_t P = (int64_t)g.OH * g.OW, row_step = (int64_t)g.sh * g.sw * p.L;
