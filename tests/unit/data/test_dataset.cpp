@@ -10,6 +10,7 @@
 #include "compress/data/dataset.h"
 #include "compress/error.h"
 #include "runtime-check/npy/npy.h"
+#include "tests/support/input_error.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/data/numpy_npz_golden.h"
 
@@ -37,24 +38,24 @@ std::string write_npy(const std::string& name, mcrt::NpyDtype dt, std::vector<in
   return path;
 }
 
-std::string error_of(const DatasetOptions& o, const std::vector<int64_t>& shape) {
-  try {
-    load_dataset(o, shape);
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
-TEST_CASE("dataset: Fashion-MNIST IDX -> [N,1,28,28] normalised, int64 labels", "[dataset]") {
+// The Fashion-MNIST test set with its labels, normalised as the examples are.
+DatasetOptions fashion_test_set() {
   DatasetOptions o;
   o.data_path = kImages;
   o.labels_path = kLabels;
   o.mean = 0.2860f;
   o.std = 0.3530f;
+  return o;
+}
+
+std::string error_of(const DatasetOptions& o, const std::vector<int64_t>& shape) {
+  return mc::test::input_error([&] { load_dataset(o, shape); });
+}
+
+}  // namespace
+
+TEST_CASE("dataset: Fashion-MNIST IDX -> [N,1,28,28] normalised, int64 labels", "[dataset]") {
+  DatasetOptions o = fashion_test_set();
   const Dataset ds = load_dataset(o, {-1, 1, 28, 28});
   REQUIRE(ds.num_samples() == 10000);
   CHECK(ds.sample_shape() == std::vector<int64_t>{1, 28, 28});
@@ -179,11 +180,7 @@ TEST_CASE("dataset: corrupt data files surface the reader's error", "[dataset][l
 }
 
 TEST_CASE("dataset: --limit N reads the first N samples and labels of an IDX file, equal to a whole read's", "[dataset]") {
-  DatasetOptions o;
-  o.data_path = kImages;
-  o.labels_path = kLabels;
-  o.mean = 0.2860f;
-  o.std = 0.3530f;
+  DatasetOptions o = fashion_test_set();
   const Dataset all = load_dataset(o, {-1, 1, 28, 28});
   for (uint64_t n : {1u, 1000u, 10000u, 20000u}) {
     INFO("max_samples " << n);

@@ -13,6 +13,7 @@
 
 #include "compress/data/idx.h"
 #include "compress/error.h"
+#include "tests/support/input_error.h"
 #include "tests/support/temp_dir.h"
 
 using mc::data::IdxArray;
@@ -52,23 +53,11 @@ std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {
 }
 
 std::string error_of(const std::vector<uint8_t>& bytes, uint64_t max_bytes = mc::data::kIdxDefaultMaxBytes) {
-  try {
-    read_idx_buffer(bytes.data(), bytes.size(), "t.idx", max_bytes);
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  return "";
+  return mc::test::input_error([&] { read_idx_buffer(bytes.data(), bytes.size(), "t.idx", max_bytes); });
 }
 
 std::string file_error_of(const std::string& path, uint64_t max_rows) {
-  try {
-    read_idx_file(path, mc::data::kIdxDefaultMaxBytes, max_rows);
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  return "";
+  return mc::test::input_error([&] { read_idx_file(path, mc::data::kIdxDefaultMaxBytes, max_rows); });
 }
 
 std::vector<uint8_t> slurp(const std::string& path) {

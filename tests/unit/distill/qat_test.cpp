@@ -18,6 +18,7 @@
 #include "quantize/quantize_model.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
+#include "tests/support/input_error.h"
 
 namespace {
 
@@ -178,14 +179,7 @@ std::string qat_error(const std::function<void(mc::Model&)>& mutate) {
   mc::Model m = qdq_mobile();
   mutate(m);
   mc::distill::TrainReport r;
-  try {
-    mc::distill::finetune(m, load(64, "train"), qat_opts(1), &r);
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  FAIL("no error");
-  return "";
+  return mc::test::input_error([&] { mc::distill::finetune(m, load(64, "train"), qat_opts(1), &r); });
 }
 
 mc::Node& first_weight_dq(mc::Model& m) {

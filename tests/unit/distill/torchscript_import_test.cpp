@@ -13,6 +13,7 @@
 #include "compress/onnx/onnx_import.h"
 #include "distill/ir_on_libtorch.h"
 #include "distill/torchscript_import.h"
+#include "tests/support/input_error.h"
 
 namespace {
 
@@ -32,17 +33,6 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
   return m;
-}
-
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  FAIL("no mc::Error thrown");
-  return "";
 }
 
 }  // namespace
@@ -103,7 +93,7 @@ TEST_CASE("the model loader sends .pt files to the TorchScript importer", "[dist
 }
 
 TEST_CASE("an unsupported aten op is an Input error naming it", "[distill][import]") {
-  const std::string e = input_error([] { mc::distill::import_torchscript_file(kFx + "unsupported.pt"); });
+  const std::string e = mc::test::input_error([] { mc::distill::import_torchscript_file(kFx + "unsupported.pt"); });
   CHECK(e.find("unsupported.pt") != std::string::npos);
   CHECK(e.find("aten::cumsum") != std::string::npos);
 }
@@ -115,13 +105,13 @@ TEST_CASE("a corrupt TorchScript archive is an Input error", "[distill][import]"
     std::ofstream f(bad, std::ios::binary);
     f << bytes.substr(0, bytes.size() / 2);
   }
-  const std::string e = input_error([&] { mc::distill::import_torchscript_file(bad); });
+  const std::string e = mc::test::input_error([&] { mc::distill::import_torchscript_file(bad); });
   CHECK(e.find("not a readable TorchScript archive") != std::string::npos);
   std::remove(bad.c_str());
 }
 
 TEST_CASE("an archive without input shapes needs --input-shape", "[distill][import]") {
-  const std::string e = input_error([] { mc::distill::import_torchscript_file(kFx + "noshape.pt"); });
+  const std::string e = mc::test::input_error([] { mc::distill::import_torchscript_file(kFx + "noshape.pt"); });
   CHECK(e.find("--input-shape x=") != std::string::npos);
   mc::ImportOptions o;
   o.input_shapes["x"] = {-1, 1, 28, 28};

@@ -12,6 +12,7 @@
 #include "distill/ir_on_libtorch.h"
 #include "distill/trainer.h"
 #include "prune/prune_options.h"
+#include "tests/support/input_error.h"
 
 namespace {
 
@@ -55,17 +56,6 @@ std::vector<int> predictions(const mc::Model& m, const mc::data::Dataset& d) {
     p[i] = static_cast<int>(std::max_element(r, r + 10) - r);
   }
   return p;
-}
-
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const mc::Error& e) {
-    CHECK(e.kind() == mc::ErrorKind::Input);
-    return e.what();
-  }
-  FAIL("no mc::Error thrown");
-  return "";
 }
 
 }  // namespace
@@ -180,7 +170,7 @@ TEST_CASE("resume from the epoch-1 checkpoint gives the weights of 2 epochs stra
     // A checkpoint of other options is refused.
     o.lr = 0.02;
     mc::Model other = m0;
-    CHECK(input_error([&] { mc::distill::finetune(other, d, o, &r3); }).find("other training options") !=
+    CHECK(mc::test::input_error([&] { mc::distill::finetune(other, d, o, &r3); }).find("other training options") !=
           std::string::npos);
     std::remove(ck.c_str());
   }
@@ -190,7 +180,7 @@ TEST_CASE("resume from the epoch-1 checkpoint gives the weights of 2 epochs stra
   o.resume = true;
   mc::Model m = m0;
   mc::distill::TrainReport r;
-  CHECK(input_error([&] { mc::distill::finetune(m, d, o, &r); }).find("checkpoint") != std::string::npos);
+  CHECK(mc::test::input_error([&] { mc::distill::finetune(m, d, o, &r); }).find("checkpoint") != std::string::npos);
   std::remove(ck.c_str());
 }
 
@@ -208,7 +198,7 @@ TEST_CASE("finetune lowers the loss of an untrained student", "[distill][train]"
 TEST_CASE("finetune without labels is an Input error", "[distill][train]") {
   mc::Model m = mc::import_onnx_file(kFx + "student.onnx");
   mc::distill::TrainReport r;
-  CHECK(input_error([&] { mc::distill::finetune(m, load(64, false), small_opts(), &r); }).find("labels") !=
+  CHECK(mc::test::input_error([&] { mc::distill::finetune(m, load(64, false), small_opts(), &r); }).find("labels") !=
         std::string::npos);
 }
 
@@ -239,7 +229,7 @@ TEST_CASE("distill: incompatible outputs and missing labels are Input errors", "
   mc::Model s = mc::import_onnx_file(kFx + "student.onnx");
   mc::distill::TrainReport r;
   mc::distill::DistillOptions d;
-  const auto e1 = input_error([&] { mc::distill::distill(s, teacher, load(64, false), small_opts(), d, &r); });
+  const auto e1 = mc::test::input_error([&] { mc::distill::distill(s, teacher, load(64, false), small_opts(), d, &r); });
   CHECK(e1.find("labels") != std::string::npos);
   // A student with 5 outputs: drop half of fc2.
   mc::Model five = s;
@@ -250,6 +240,6 @@ TEST_CASE("distill: incompatible outputs and missing labels are Input errors", "
       t.data.resize(keep * 4);
     }
   }
-  const auto e2 = input_error([&] { mc::distill::distill(five, teacher, load(64), small_opts(), d, &r); });
+  const auto e2 = mc::test::input_error([&] { mc::distill::distill(five, teacher, load(64), small_opts(), d, &r); });
   CHECK(e2.find("differ") != std::string::npos);
 }

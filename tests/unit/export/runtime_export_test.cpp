@@ -7,7 +7,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "compress/error.h"
 #include "compress/io/file_io.h"
@@ -18,7 +17,9 @@
 #include "export/runtime_export.h"
 #include "runtime/interpreter.h"
 #include "runtime/model.h"
+#include "tests/support/input_error.h"
 #include "tests/support/ir_builders.h"
+#include "tests/support/random_floats.h"
 
 namespace fs = std::filesystem;
 using namespace mc;
@@ -26,14 +27,6 @@ using namespace mc;
 namespace {
 
 constexpr int C = 2, H = 5, W = 5, K = 3, OH = 3, OW = 3, F = 4;  // conv 3x3, pad 1, stride 2
-
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // x[N,2,5,5] → Conv(3x3, pad 1, stride 2) → Relu → Flatten → Gemm(transB) → y[N,4]
 Model conv_relu_gemm() {
@@ -43,10 +36,10 @@ Model conv_relu_gemm() {
   g.name = "conv_relu_gemm";
   g.inputs.push_back(test::value_info("x", {Dim::symbol("N"), Dim::known(C), Dim::known(H), Dim::known(W)}));
   g.outputs.push_back(test::value_info("y", {Dim::symbol("N"), Dim::known(F)}));
-  g.initializers.push_back(Tensor::make_f32("w", {K, C, 3, 3}, random_values(K * C * 9, 1)));
-  g.initializers.push_back(Tensor::make_f32("b", {K}, random_values(K, 2)));
-  g.initializers.push_back(Tensor::make_f32("fc.w", {F, K * OH * OW}, random_values(F * K * OH * OW, 3)));
-  g.initializers.push_back(Tensor::make_f32("fc.b", {F}, random_values(F, 4)));
+  g.initializers.push_back(Tensor::make_f32("w", {K, C, 3, 3}, test::random_floats(K * C * 9, 1)));
+  g.initializers.push_back(Tensor::make_f32("b", {K}, test::random_floats(K, 2)));
+  g.initializers.push_back(Tensor::make_f32("fc.w", {F, K * OH * OW}, test::random_floats(F * K * OH * OW, 3)));
+  g.initializers.push_back(Tensor::make_f32("fc.b", {F}, test::random_floats(F, 4)));
   Node conv = test::make_node("Conv", {"x", "w", "b"}, {"c"}, "conv");
   conv.set_attr_ints("pads", {1, 1, 1, 1});
   conv.set_attr_ints("strides", {2, 2});
@@ -109,13 +102,7 @@ std::vector<float> run_runtime(const std::vector<uint8_t>& bytes, const std::vec
 }
 
 std::string input_error_of(const Model& m) {
-  try {
-    (void)export_runtime_bytes(m);
-  } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::Input);
-    return e.what();
-  }
-  return "(no error)";
+  return test::input_error([&] { (void)export_runtime_bytes(m); });
 }
 
 std::string temp_dir() {
@@ -133,7 +120,7 @@ TEST_CASE("Conv+Relu+Gemm on the runtime equals a naive evaluation, dynamic batc
   CHECK(rep.nodes == 4);
   CHECK(rep.weight_bytes == 4 * (K * C * 9 + K + F * K * OH * OW + F));
   for (int batch : {1, 3}) {
-    const std::vector<float> x = random_values(static_cast<size_t>(batch) * C * H * W, 10 + batch);
+    const std::vector<float> x = test::random_floats(static_cast<size_t>(batch) * C * H * W, 10 + batch);
     const std::vector<float> want = naive(m, x, batch), got = run_runtime(bytes, x, batch);
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < want.size(); ++i) CHECK(std::fabs(got[i] - want[i]) <= 1e-5f + 1e-4f * std::fabs(want[i]));
@@ -147,7 +134,7 @@ TEST_CASE("fp16 weights: half the weight bytes, results within fp16 rounding") {
   RuntimeExportReport rep;
   const std::vector<uint8_t> bytes = export_runtime_bytes(m, o, &rep);
   CHECK(rep.weight_bytes == 2 * (K * C * 9 + K + F * K * OH * OW + F));
-  const std::vector<float> x = random_values(C * H * W, 7);
+  const std::vector<float> x = test::random_floats(C * H * W, 7);
   const std::vector<float> want = naive(m, x, 1), got = run_runtime(bytes, x, 1);
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) CHECK(std::fabs(got[i] - want[i]) <= 1e-2f + 1e-2f * std::fabs(want[i]));

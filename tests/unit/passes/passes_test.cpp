@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <random>
 
 #include "compress/error.h"
 #include "compress/onnx/onnx_export.h"
@@ -11,10 +10,13 @@
 #include "compress/passes/pass.h"
 #include "compress/passes/refresh_shapes.h"
 #include "tests/support/ir_builders.h"
+#include "tests/support/random_floats.h"
 
 using namespace mc;
 
 namespace {
+
+using test::random_floats;
 
 // Named <op>_<first output> unless a name is given.
 Node node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, const std::string& name = "") {
@@ -28,14 +30,6 @@ Model base_model(int64_t opset = 13) {
   m.ir_version = 8;
   m.graph.name = "test";
   return m;
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
 }
 
 std::vector<float> floats(const Tensor& t) {

@@ -1,7 +1,6 @@
 // Small IR models for the prune tests, built in code and passed through ONNX import
 // so that they carry inferred shapes like any imported model.
 #pragma once
-#include <random>
 #include <string>
 #include <vector>
 
@@ -9,16 +8,9 @@
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/ir_builders.h"
+#include "tests/support/random_floats.h"
 
 namespace mc::test {
-
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 inline Model empty_model(const std::string& input, std::vector<int64_t> in_shape, const std::string& output) {
   Model m;
