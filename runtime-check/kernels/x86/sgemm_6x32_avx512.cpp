@@ -466,7 +466,7 @@ size_t conv2d_scratch_size(const ConvGeom& g) { return s2t_fits(g) ? s2t_scratch
 void conv2d_run(const ConvGeom& g, const void* packed, const Epilogue& ep, const float* x, float* y, void* scratch,
                 const ParallelFor* pf) {
   if (s2t_fits(g)) return s2t_run(g, packed, ep, x, y, scratch, pf);
-  conv2d_run_impl(g, packed, ep, x, y, scratch, pf, avx2::conv2d_depthwise_3x3);
+  conv2d_run_impl(g, packed, ep, x, y, scratch, pf, conv2d_depthwise_3x3);
 }
 
 }  // namespace avx512
