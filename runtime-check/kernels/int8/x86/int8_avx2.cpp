@@ -4,19 +4,24 @@
 // GEMM / implicit-GEMM conv: AVX2 has no u8 x s8 dot product that is exact for full-range weights
 // (vpmaddubsw saturates int16), so products go through int16: vpmaddwd adds two exact int16 products into
 // one int32 lane (16 multiply-adds per instruction). Weights are packed once as int16 in tiles of 8 rows
-// ([tile][Kq][8][4]: 4 k of a row contiguous). A task converts its block of X columns once to int16
+// ([tile][Kq][8][4]: 4 k of a row contiguous). A task widens its block of X columns once to int16
 // ([Kq][cols][4], 4 k of a column contiguous: a sign extension of the int8 layout, gathered from the
-// image's rows for the conv) in a stack buffer that stays in L1 while every 4-row half-tile of W runs over
-// it; the K loop then only loads, multiplies and adds (4 channels x 8 columns, 8 named accumulators of
-// [column, k-pair] sums that one vphaddd + vpermq turn into 8 column sums per channel). The zero point
-// enters once per output as - zx * Σw (Σw precomputed in the pack). K too long for the buffer: the
-// same loop sign-extends X from the int8 layout itself.
+// image's rows for the conv, output rows packed back to back) in a stack buffer that every 4-row half-tile
+// of W then runs over; the K loop (inline asm: named registers, two K-quads per iteration) only loads,
+// multiplies and adds (4 channels x 8 columns, 8 accumulators of [column, k-pair] sums that vphaddd turns
+// into column sums). The zero point enters once per output as - zx * Σw (Σw precomputed in the pack). The
+// epilogue requantizes 4 rows x 8 columns together (packs through int16, vpermd + vpshufb to rows) and
+// applies conv_run's fused residual add there. K too long for the buffer: X is sign-extended in the loop.
 // GEMV (one column, batch-1 MatMul): 8 channels per pair of vectors (the packed tile rows), the column's
-// 4 k broadcast; the column converted once to int16.
+// 4 k broadcast; the column widened once to int16.
 // One-input-channel conv (stems): the image once as an int16 plane of x - zx (the depthwise planes of
-// int8_pack.h), then per block of output pixels the taps gathered 4 per quad into the same int16 layout
-// (vpunpck of 4 tap rows) and the same GEMM loop (zero point 0: already subtracted).
-// Depthwise: int16 planes of x - zx (int8_pack.h), 8 outputs per step, vpmulld per tap.
+// int8_pack.h); with unit column stride and dilation, 8 channels in lanes x 8 pixels, each kernel row's
+// tap pairs broadcast from the plane, results transposed to NCHW; otherwise the taps gathered 4 per quad
+// into the GEMM's int16 layout and the GEMM loop (zero point 0: already subtracted).
+// Depthwise: outputs of at most 32x32 per channel with 16 channels in lanes (the input window transposed
+// to [row][col][16] int16, tap pairs interleaved and multiplied by pair-packed weights with vpmaddwd, the
+// outputs transposed back 16x16 bytes at a time); larger planes per channel on int16 planes of x - zx,
+// 16 outputs of a row per step, tap pairs through vpmaddwd.
 #include <immintrin.h>
 
 #include <cstring>
