@@ -329,6 +329,16 @@ inline int block_cols(int Kq) {
   const int pb = kBufBytes / (Kq * 8) / 8 * 8;
   return pb > 256 ? 256 : pb;
 }
+// Columns per task for n columns: blocks of at most block_cols(Kq), a multiple of 8, in an even count (two
+// threads get equal shares; the per-column sums do not depend on the split). 0: no block fits.
+inline int balanced_cols(int Kq, int64_t n) {
+  const int pbmax = block_cols(Kq);
+  if (pbmax == 0) return 0;
+  int64_t nb = (n + pbmax - 1) / pbmax;
+  if (nb > 1 && nb % 2 != 0) ++nb;
+  const int64_t pb = ((n + nb - 1) / nb + 7) / 8 * 8;
+  return pb < pbmax ? (int)pb : pbmax;
+}
 // Sign-extends n columns (4 bytes each) to int16, 4 columns per step: reads and writes up to 3 columns past n.
 inline void widen_cols(const int8_t* src, int n, int16_t* dst) {
   for (int j = 0; j < n; j += 4)
@@ -439,7 +449,7 @@ void gemm_run(int M, int N, int K, const void* packed, const int8_t* xp, int32_t
   const int64_t Np = int8_gemm_cols(N);
   if (N == 1) return gemv(l, base, M, xp, Np, zx, out, y, ldy, pf);
   const size_t esz = out.f32 ? 4 : 1;
-  const int pb = block_cols(l.Kq);
+  const int pb = balanced_cols(l.Kq, N);
   if (pb == 0) {  // K too long for a block of 8 columns: straight from the int8 layout, 64 columns per task
     parallel_for(pf, (N + 63) / 64, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
@@ -469,7 +479,7 @@ void conv_run(int M, int OH, int OW, int K, const void* packed, const int8_t* im
   const int8_pack::GemmLayout l = int8_pack::gemm_layout<int16_t>(M, K, MRP);
   const uint8_t* base = static_cast<const uint8_t*>(packed);
   const int64_t P = (int64_t)OH * OW;
-  const int pb = block_cols(l.Kq);
+  const int pb = balanced_cols(l.Kq, P);
   if (pb == 0) {  // K too long for the block: each output row read in place, 64 columns per task
     const int nt = (OW + 63) / 64;
     parallel_for(pf, (int64_t)OH * nt, [&](int64_t t0, int64_t t1) {
@@ -670,7 +680,7 @@ void conv1_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t z
   int64_t toff[kMaxTaps + 3];
   for (int t = 0; t < Kq * 4; ++t) toff[t] = t < taps ? int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw) : toff[0];
   const int64_t P = (int64_t)g.OH * g.OW, row_step = (int64_t)g.sh * g.sw * p.L;
-  const int pb = block_cols(Kq);
+  const int pb = balanced_cols(Kq, P);
   parallel_for(pf, (P + pb - 1) / pb, [&](int64_t b0, int64_t b1) {
     alignas(32) int16_t buf[kBufBytes / 2 + 64];  // + 64: the last quad row's spill (up to 15 columns)
     for (int64_t b = b0; b < b1; ++b) {
