@@ -97,6 +97,13 @@ TEST_CASE("conv2d: optimised sets match the reference on chosen geometries", "[c
       conv_geom(1, 3, 5, 34, 3, 3, 3, 2, 2, 1, 1, 2, 0, 0, 2, 3),
       conv_geom(1, 3, 3, 65, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3),
       conv_geom(1, 2, 2, 12, 2, 3, 3, 2, 2, 1, 1, 1, 1, 0, 1, 2),
+      // One input channel, 3x3 (AVX-512: the depthwise kernel per output plane): both strides, batch 2,
+      // widths on both sides of 8 and 16, asymmetric pads.
+      conv_geom(2, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 1, 9, 7, 5, 3, 3, 1, 1, 1, 1, 0, 1, 2, 0, 1),
+      conv_geom(1, 1, 17, 33, 3, 3, 3, 1, 1, 1, 1, 2, 0, 1, 2, 1),
+      conv_geom(2, 1, 28, 28, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+      conv_geom(1, 1, 13, 19, 5, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 1),
       // Stride 2 and 3 with every phase used (polyphase shifted-window path).
       conv_geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
       conv_geom(1, 5, 27, 31, 7, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 1),

@@ -140,6 +140,8 @@ TEST_CASE("residual epilogue: every conv algorithm matches the reference", "[con
       conv_geom(1, 300, 3, 11, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1),     // pointwise, K past one K block
       conv_geom(1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // shifted window, stride 2
       conv_geom(1, 5, 11, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1),       // shifted window, awkward
+      conv_geom(2, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),    // one input channel (AVX-512: dw kernel per plane)
+      conv_geom(1, 1, 13, 19, 5, 3, 3, 2, 2, 1, 1, 1, 0, 1, 2, 1),      // one input channel, stride 2, M < 16
       conv_geom(1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // stride-1 stem, K = 9 (direct loop)
       conv_geom(2, 3, 7, 13, 6, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 1),       // direct loop, M = 6 (4 + 2), batch 2
       conv_geom(1, 32, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),    // stride 2, M >= 16 (AVX-512 transposed)
