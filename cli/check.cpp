@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "cli/command.h"
 #include "cli/data_options.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct CheckArgs {
   check::CheckOptions opt;
+  std::vector<std::string> models;  // one: the full report; several: one table, side by side
   DataArgs dataset;
   double min_accuracy = -1, min_agreement = -1;
   bool json = false;
@@ -107,6 +109,35 @@ void print_text(const check::CheckReport& r, bool verbose) {
   }
 }
 
+// Several models checked with the same options, one row each; the first is the baseline of the
+// "vs first" columns (put the original there to compare recipes against it).
+void print_table(const std::vector<check::CheckReport>& rs) {
+  const check::CheckReport& b = rs.front();
+  std::cout << "check, " << rs.size() << " models on the bundled runtime (batch " << b.batch << ", " << b.threads
+            << " thread" << (b.threads == 1 ? "" : "s") << ", " << b.kernel_set << ", p50 of " << b.runs << " runs)";
+  if (b.accuracy) std::cout << "; accuracy on " << b.accuracy->samples << " samples";
+  if (b.fidelity) std::cout << "; fidelity vs " << b.fidelity->reference;
+  std::cout << "\n";
+  std::cout << "| model | file bytes | vs first | runtime bytes | gzip -9 | weights in memory | arena | p50 ms | vs first |"
+            << (b.accuracy ? " top-1 % |" : "") << (b.fidelity ? " agreement % | SNR dB |" : "") << "\n";
+  std::cout << "|---|---:|---:|---:|---:|---:|---:|---:|---:|" << (b.accuracy ? "---:|" : "")
+            << (b.fidelity ? "---:|---:|" : "") << "\n";
+  auto ratio = [](double x, double base) { return base > 0 ? fixed(x / base, 2) + "x" : std::string("-"); };
+  for (const auto& r : rs) {
+    std::cout << "| " << r.model << " | " << thousands(r.file_bytes) << " | " << ratio(double(r.file_bytes), double(b.file_bytes))
+              << " | " << thousands(r.runtime_file_bytes) << " | " << thousands(r.gzip_bytes) << " | "
+              << thousands(r.weight_bytes) << " | " << thousands(r.arena_bytes) << " | " << fixed(r.p50_ms, 4) << " | "
+              << ratio(r.p50_ms, b.p50_ms) << " |";
+    if (b.accuracy) std::cout << " " << (r.accuracy ? fixed(r.accuracy->top1, 2) : std::string("-")) << " |";
+    if (b.fidelity) {
+      std::cout << " " << (r.fidelity ? fixed(r.fidelity->agreement, 2) : std::string("-")) << " | "
+                << (r.fidelity ? (r.fidelity->snr_db ? fixed(*r.fidelity->snr_db, 1) : std::string("inf")) : std::string("-"))
+                << " |";
+    }
+    std::cout << "\n";
+  }
+}
+
 int run_check_verb(CheckArgs a, const Globals& g) {
   a.opt.data = to_dataset_options(a.dataset, "check");
   if (a.dataset.limit && !a.opt.data) a.opt.random_samples = a.dataset.limit;
@@ -114,27 +145,47 @@ int run_check_verb(CheckArgs a, const Globals& g) {
   if (a.min_agreement >= 0 && a.opt.reference.empty() && a.opt.reference_outputs.empty())
     throw Error(ErrorKind::Input, "check: --min-agreement needs --reference or --reference-outputs");
 
-  const check::CheckReport r = check::run_check(a.opt);
+  // Every model is checked before anything is printed: a bad file among several is exit 2 with
+  // its one line, and no partial table.
+  std::vector<check::CheckReport> reports;
+  for (const auto& m : a.models) {
+    check::CheckOptions o = a.opt;
+    o.model = m;
+    reports.push_back(check::run_check(o));
+  }
+  const bool several = reports.size() > 1;
   if (a.json || g.json) {
-    std::cout << to_json(r, g.verbosity > 0).dump(2) << "\n";
+    if (several) {
+      nlohmann::ordered_json j;
+      j["models"] = nlohmann::ordered_json::array();
+      for (const auto& r : reports) j["models"].push_back(to_json(r, g.verbosity > 0));
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << to_json(reports.front(), g.verbosity > 0).dump(2) << "\n";
+    }
+  } else if (several) {
+    print_table(reports);
   } else {
-    print_text(r, g.verbosity > 0);
+    print_text(reports.front(), g.verbosity > 0);
   }
 
-  // Gates: exit 1 with one line each on stderr.
+  // Gates: exit 1 with one line each on stderr (naming the model when there are several).
   int rc = 0;
-  if (a.min_accuracy >= 0) {
-    if (!r.accuracy) throw Error(ErrorKind::Input, "check: --min-accuracy needs labels for the data");
-    if (r.accuracy->top1 < a.min_accuracy) {
-      std::cerr << "mcompress: check failed: top-1 accuracy " << fixed(r.accuracy->top1, 2) << "% is below --min-accuracy "
-                << fixed(a.min_accuracy, 2) << "%\n";
+  for (const auto& r : reports) {
+    const std::string who = several ? r.model + ": " : "";
+    if (a.min_accuracy >= 0) {
+      if (!r.accuracy) throw Error(ErrorKind::Input, "check: --min-accuracy needs labels for the data");
+      if (r.accuracy->top1 < a.min_accuracy) {
+        std::cerr << "mcompress: check failed: " << who << "top-1 accuracy " << fixed(r.accuracy->top1, 2)
+                  << "% is below --min-accuracy " << fixed(a.min_accuracy, 2) << "%\n";
+        rc = 1;
+      }
+    }
+    if (a.min_agreement >= 0 && r.fidelity && r.fidelity->agreement < a.min_agreement) {
+      std::cerr << "mcompress: check failed: " << who << "top-1 agreement " << fixed(r.fidelity->agreement, 2)
+                << "% with the reference is below --min-agreement " << fixed(a.min_agreement, 2) << "%\n";
       rc = 1;
     }
-  }
-  if (a.min_agreement >= 0 && r.fidelity && r.fidelity->agreement < a.min_agreement) {
-    std::cerr << "mcompress: check failed: top-1 agreement " << fixed(r.fidelity->agreement, 2)
-              << "% with the reference is below --min-agreement " << fixed(a.min_agreement, 2) << "%\n";
-    rc = 1;
   }
   return rc;
 }
@@ -145,7 +196,10 @@ CLI::App* add_check(CLI::App& root, Action* action) {
   auto a = std::make_shared<CheckArgs>();
   CLI::App* sub = root.add_subcommand(
       "check", "Measure a model on the bundled runtime: size, memory, latency, accuracy, fidelity vs a reference");
-  sub->add_option("model", a->opt.model, "Model to check: ONNX (optimized and exported in memory) or .mcrt")->required();
+  sub->add_option("model", a->models,
+                  "Model(s) to check: ONNX (optimized and exported in memory) or .mcrt; several give one table, "
+                  "side by side, with ratios against the first")
+      ->required();
   sub->add_option("--reference", a->opt.reference, "Reference model (ONNX or .mcrt) run on the same inputs");
   sub->add_option("--reference-outputs", a->opt.reference_outputs,
                   "Reference outputs (.npy, [samples, ...]) computed elsewhere on the same --data (e.g. ONNX Runtime)");
@@ -162,6 +216,8 @@ CLI::App* add_check(CLI::App& root, Action* action) {
       "Example:\n"
       "  mcompress check model.onnx --data t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz \\\n"
       "      --mean 0.2860 --std 0.3530 --reference original.onnx --min-agreement 99\n"
+      "  mcompress check original.onnx pruned.mcrt int8.mcrt --data t10k-images-idx3-ubyte.gz \\\n"
+      "      --labels t10k-labels-idx1-ubyte.gz --mean 0.2860 --std 0.3530 --reference original.onnx\n"
       "-v adds the kernel chosen for every node. Exit codes: 0 ok, 1 a gate failed, 2 bad input, 3 internal error.");
   sub->callback([a, action]() { *action = [a](const Globals& g) { return run_check_verb(*a, g); }; });
   return sub;

@@ -9,6 +9,7 @@
 // Error paths: data shape mismatch and missing files exit 2 naming expected/actual;
 // violated gates exit 1 with one line; a gate that holds exits 0.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -236,4 +237,60 @@ TEST_CASE("check: error paths and gates", "[e2e]") {
     r = check({mlp, "--min-agreement", "50"});
     CHECK(r.exit_code == 2);
   }
+}
+
+// Several models: every one measured with the same options and data, one table row each (the first is
+// the baseline of the "vs first" columns); --json gives {"models": [...]} with the same per-model
+// objects as a single check; gates name the model that fails; a bad file among them is exit 2 with
+// one line and no table.
+TEST_CASE("check: several models side by side, table, JSON, gates, a bad one among them", "[e2e]") {
+  const std::string mlp = kExamples + "mlp.onnx", lenet = kExamples + "lenet5.onnx";
+  mc::test::TempDir tmp("mc_e2e_check");
+  std::vector<std::string> common = {"--limit", "300", "--runs", "3", "--warmup", "1", "--reference", mlp};
+  for (const auto& a : data_args()) common.push_back(a);
+  std::vector<std::string> args = {mlp, lenet};
+  args.insert(args.end(), common.begin(), common.end());
+  const auto t = check(args);
+  INFO(t.err);
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.out.find("check, 2 models on the bundled runtime") != std::string::npos);
+  CHECK(t.out.find("| " + mlp + " | ") != std::string::npos);
+  CHECK(t.out.find("| " + lenet + " | ") != std::string::npos);
+  CHECK(t.out.find("agreement %") != std::string::npos);
+
+  std::vector<std::string> jargs = args;
+  jargs.push_back("--json");
+  const auto j = check(jargs);
+  REQUIRE(j.exit_code == 0);
+  const json doc = json::parse(j.out);
+  REQUIRE(doc["models"].size() == 2);
+  CHECK(doc["models"][0]["model"] == mlp);
+  CHECK(doc["models"][1]["model"] == lenet);
+  CHECK(doc["models"][0]["fidelity"]["agreement"].get<double>() == 100.0);
+  CHECK(doc["models"][1]["accuracy"]["samples"] == 300);
+  // The same figures as checking the model alone (deterministic: same data, same order).
+  std::vector<std::string> one = {lenet, "--json"};
+  one.insert(one.end(), common.begin(), common.end());
+  const auto s = check(one);
+  REQUIRE(s.exit_code == 0);
+  const json single = json::parse(s.out);
+  CHECK(single["accuracy"] == doc["models"][1]["accuracy"]);
+  CHECK(single["fidelity"]["agreement"] == doc["models"][1]["fidelity"]["agreement"]);
+  CHECK(single["size"] == doc["models"][1]["size"]);
+
+  std::vector<std::string> gate = args;
+  gate.insert(gate.end(), {"--min-agreement", "99.9"});
+  const auto g = check(gate);
+  CHECK(g.exit_code == 1);
+  CHECK(g.err.find("mcompress: check failed: " + lenet + ": top-1 agreement") != std::string::npos);
+  CHECK(g.err.find("check failed: " + mlp) == std::string::npos);
+
+  const std::string missing = (tmp.path / "nope.mcrt").string();
+  std::vector<std::string> bad = {mlp, missing};
+  bad.insert(bad.end(), common.begin(), common.end());
+  const auto b = check(bad);
+  CHECK(b.exit_code == 2);
+  CHECK(std::count(b.err.begin(), b.err.end(), '\n') == 1);
+  CHECK(b.err.find("nope.mcrt") != std::string::npos);
+  CHECK(b.out.empty());
 }
