@@ -57,6 +57,22 @@ TEST_CASE("prune: unstructured global 0.7 on the MLP, JSON figures match the wri
   CHECK(j["after"]["nonzero_params"] == st.params - st.zero_weights);
   CHECK(j["after"]["bytes"] == fs::file_size(out));
   CHECK(j["after"]["gzip_bytes"].get<uint64_t>() < j["before"]["gzip_bytes"].get<uint64_t>() / 2);
+  // The ONNX file keeps dense zeros; the runtime file size printed beside it is the size that the same
+  // command with --format runtime writes.
+  const fs::path rt = d.path / "mlp70.mcrt";
+  const auto r2 = prune({kExamples + "mlp.onnx", "--ratio", "0.7", "--scope", "global", "--format", "runtime", "-o",
+                         rt.string()});
+  REQUIRE(r2.exit_code == 0);
+  CHECK(j["runtime_file_bytes"] == fs::file_size(rt));
+  CHECK(j["runtime_file_bytes"].get<uint64_t>() < j["after"]["bytes"].get<uint64_t>() / 2);
+  std::string digits = std::to_string(fs::file_size(rt)), grouped;  // 356392 -> 356,392
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  const auto text = prune({kExamples + "mlp.onnx", "--ratio", "0.7", "--scope", "global", "-o", out.string()});
+  CHECK(text.out.find("as a runtime file (--format runtime) they are stored sparse: " + grouped + " bytes") !=
+        std::string::npos);
 }
 
 TEST_CASE("prune: channel 0.5 on ResNet prints before/after and the per-group report; runtime format works", "[e2e][prune]") {
