@@ -21,7 +21,7 @@ struct CheckArgs {
   check::CheckOptions opt;
   std::vector<std::string> models;  // one: the full report; several: one table, side by side
   DataArgs dataset;
-  double min_accuracy = -1, min_agreement = -1;
+  double min_accuracy = -1, min_agreement = -1, max_accuracy_drop = -1;
   bool json = false;
 };
 
@@ -57,6 +57,7 @@ nlohmann::ordered_json to_json(const check::CheckReport& r, bool with_steps) {
                      {"agree", f.agree},
                      {"max_abs_error", f.max_abs_error},
                      {"snr_db", f.snr_db ? nlohmann::ordered_json(*f.snr_db) : nlohmann::ordered_json(nullptr)}};
+    if (f.reference_top1) j["fidelity"]["reference_top1"] = *f.reference_top1;
   } else {
     j["fidelity"] = nullptr;
   }
@@ -99,6 +100,11 @@ void print_text(const check::CheckReport& r, bool verbose) {
                            std::to_string(f.samples) + ")");
     row("  max abs error", sci(f.max_abs_error));
     row("  SNR", f.snr_db ? fixed(*f.snr_db, 1) + " dB" : std::string("inf (identical outputs)"));
+    if (f.reference_top1 && r.accuracy) {
+      const double d = r.accuracy->top1 - *f.reference_top1;
+      row("  reference top-1", fixed(*f.reference_top1, 2) + "% (this model " + (d >= 0 ? "+" : "") + fixed(d, 2) +
+                                   " points)");
+    }
   }
   for (const auto& n : r.export_notes) row("export note", n);
   if (verbose) {
@@ -144,6 +150,8 @@ int run_check_verb(CheckArgs a, const Globals& g) {
   if (a.min_accuracy >= 0 && !a.opt.data) throw Error(ErrorKind::Input, "check: --min-accuracy needs --data with labels");
   if (a.min_agreement >= 0 && a.opt.reference.empty() && a.opt.reference_outputs.empty())
     throw Error(ErrorKind::Input, "check: --min-agreement needs --reference or --reference-outputs");
+  if (a.max_accuracy_drop >= 0 && (!a.opt.data || (a.opt.reference.empty() && a.opt.reference_outputs.empty())))
+    throw Error(ErrorKind::Input, "check: --max-accuracy-drop needs --data with labels and --reference or --reference-outputs");
 
   // Every model is checked before anything is printed: a bad file among several is exit 2 with
   // its one line, and no partial table.
@@ -152,6 +160,12 @@ int run_check_verb(CheckArgs a, const Globals& g) {
     check::CheckOptions o = a.opt;
     o.model = m;
     reports.push_back(check::run_check(o));
+  }
+  // Gates that need labels are refused before anything is printed.
+  for (const auto& r : reports) {
+    if (a.min_accuracy >= 0 && !r.accuracy) throw Error(ErrorKind::Input, "check: --min-accuracy needs labels for the data");
+    if (a.max_accuracy_drop >= 0 && (!r.accuracy || !r.fidelity || !r.fidelity->reference_top1))
+      throw Error(ErrorKind::Input, "check: --max-accuracy-drop needs labels for the data");
   }
   const bool several = reports.size() > 1;
   if (a.json || g.json) {
@@ -174,10 +188,18 @@ int run_check_verb(CheckArgs a, const Globals& g) {
   for (const auto& r : reports) {
     const std::string who = several ? r.model + ": " : "";
     if (a.min_accuracy >= 0) {
-      if (!r.accuracy) throw Error(ErrorKind::Input, "check: --min-accuracy needs labels for the data");
       if (r.accuracy->top1 < a.min_accuracy) {
         std::cerr << "mcompress: check failed: " << who << "top-1 accuracy " << fixed(r.accuracy->top1, 2)
                   << "% is below --min-accuracy " << fixed(a.min_accuracy, 2) << "%\n";
+        rc = 1;
+      }
+    }
+    if (a.max_accuracy_drop >= 0) {
+      const double drop = *r.fidelity->reference_top1 - r.accuracy->top1;
+      if (drop > a.max_accuracy_drop) {
+        std::cerr << "mcompress: check failed: " << who << "top-1 accuracy " << fixed(r.accuracy->top1, 2) << "% is "
+                  << fixed(drop, 2) << " points below the reference's " << fixed(*r.fidelity->reference_top1, 2)
+                  << "% (--max-accuracy-drop " << fixed(a.max_accuracy_drop, 2) << ")\n";
         rc = 1;
       }
     }
@@ -211,6 +233,9 @@ CLI::App* add_check(CLI::App& root, Action* action) {
   sub->add_option("--seed", a->opt.seed, "Seed of the random inputs (default 0)");
   sub->add_option("--min-accuracy", a->min_accuracy, "Gate: exit 1 when top-1 accuracy (%) is below this");
   sub->add_option("--min-agreement", a->min_agreement, "Gate: exit 1 when top-1 agreement (%) with the reference is below this");
+  sub->add_option("--max-accuracy-drop", a->max_accuracy_drop,
+                  "Gate: exit 1 when top-1 is more than this many points below the reference's own top-1 on the same "
+                  "labelled data (needs --reference or --reference-outputs)");
   sub->add_flag("--json", a->json, "Print the result as JSON on stdout");
   sub->footer(
       "Example:\n"

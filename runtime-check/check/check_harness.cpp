@@ -287,6 +287,10 @@ CheckReport run_check(const CheckOptions& o) {
     r.fidelity = fidelity_of(y, ref, row);
     r.fidelity->reference = o.reference.empty() ? o.reference_outputs : o.reference;
     r.fidelity->inputs = ds ? "data" : "random";
+    if (ds && ds->has_labels())
+      r.fidelity->reference_top1 = accuracy_of(ref, ds->labels(), classes_of(session),
+                                               o.data->labels_path.empty() ? o.data->data_path : o.data->labels_path)
+                                       .top1;
   }
   return r;
 }

@@ -18,7 +18,8 @@
 //    read from an .npy): on the data when given, otherwise on `random_samples` seeded
 //    uniform [-1, 1) inputs. agreement = % of samples with the same argmax; max abs
 //    error over all elements of output 0; SNR = 10·log10(Σref² / Σ(ref−out)²) dB
-//    (infinite, reported as null / "inf", when the outputs are identical).
+//    (infinite, reported as null / "inf", when the outputs are identical). With labels, the
+//    reference's own top-1 on the same data too (for a gate on the accuracy drop).
 // Errors: mc::Error(Input) for bad files, data that does not fit the model (message
 // "expected ..., got ..."), or a reference whose output shape differs.
 #pragma once
@@ -69,6 +70,7 @@ struct FidelityReport {
   double agreement = 0;            // percent
   double max_abs_error = 0;
   std::optional<double> snr_db;    // empty when the outputs are identical (infinite SNR)
+  std::optional<double> reference_top1;  // percent: the reference's own top-1 on the data, with labels
 };
 
 struct CheckReport {

@@ -236,6 +236,45 @@ TEST_CASE("check: error paths and gates", "[e2e]") {
     CHECK(r.exit_code == 2);
     r = check({mlp, "--min-agreement", "50"});
     CHECK(r.exit_code == 2);
+    r = check({mlp, "--max-accuracy-drop", "1", "--reference", lenet});  // no data
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--max-accuracy-drop needs --data") != std::string::npos);
+    r = check({mlp, "--max-accuracy-drop", "1", "--data", kImages, "--limit", "50", "--runs", "1"});  // no reference
+    CHECK(r.exit_code == 2);
+    r = check({mlp, "--max-accuracy-drop", "1", "--reference", lenet, "--data", kImages, "--limit", "50", "--runs", "1"});
+    CHECK(r.exit_code == 2);  // no labels: refused before any report is printed
+    CHECK(r.err.find("--max-accuracy-drop needs labels") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  SECTION("--max-accuracy-drop: points below the reference's own top-1 on the same data") {
+    // lenet5 checked against the MLP on the first 500 test images: the reference's top-1 is reported,
+    // and the gate compares the difference, both ways round.
+    std::vector<std::string> args = {lenet, "--reference", mlp, "--limit", "500", "--runs", "1", "--json"};
+    for (const auto& a : data_args()) args.push_back(a);
+    const auto j = check(args);
+    REQUIRE(j.exit_code == 0);
+    const json doc = json::parse(j.out);
+    const double top1 = doc["accuracy"]["top1"].get<double>();
+    const double ref_top1 = doc["fidelity"]["reference_top1"].get<double>();
+    // The MLP's own top-1 on the same 500 images, checked alone.
+    std::vector<std::string> alone = {mlp, "--limit", "500", "--runs", "1", "--json"};
+    for (const auto& a : data_args()) alone.push_back(a);
+    const auto m = check(alone);
+    REQUIRE(m.exit_code == 0);
+    CHECK(json::parse(m.out)["accuracy"]["top1"].get<double>() == ref_top1);
+    // mlp as the model, lenet5 (the better one here) as the reference: a drop of ref - top1 points.
+    std::vector<std::string> g = {mlp, "--reference", lenet, "--limit", "500", "--runs", "1"};
+    for (const auto& a : data_args()) g.push_back(a);
+    const double drop = top1 - ref_top1;  // lenet5 - mlp on these images
+    REQUIRE(drop > 0.5);
+    std::vector<std::string> fail = g, pass = g;
+    fail.insert(fail.end(), {"--max-accuracy-drop", std::to_string(drop - 0.3)});
+    pass.insert(pass.end(), {"--max-accuracy-drop", std::to_string(drop + 0.3)});
+    const auto f = check(fail);
+    CHECK(f.exit_code == 1);
+    CHECK(f.err.find("points below the reference's") != std::string::npos);
+    CHECK(f.out.find("reference top-1") != std::string::npos);
+    CHECK(check(pass).exit_code == 0);
   }
 }
 
