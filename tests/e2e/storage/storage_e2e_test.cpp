@@ -54,6 +54,19 @@ fs::path kmeans_runtime_file(const fs::path& dir, const std::string& name, uint6
   return out;
 }
 
+// Top-1 (%) of `model` on all 10,000 test images, through `mcompress check --json`.
+double test_top1(const std::string& model) {
+  const auto c = mc::test::run_process({MC_BIN, "check", model, "--data", kData + "t10k-images-idx3-ubyte.gz", "--labels",
+                                        kData + "t10k-labels-idx1-ubyte.gz", "--mean", "0.286", "--std", "0.353", "--runs",
+                                        "2", "--warmup", "0", "--json"},
+                                       300);
+  INFO(c.err);
+  REQUIRE(c.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(c.out);
+  REQUIRE(j["accuracy"]["samples"] == 10000);
+  return j["accuracy"]["top1"].get<double>();
+}
+
 }  // namespace
 
 // The issue's acceptance, through the CLI: `mcompress quantize ... --mode kmeans --bits 4 --format
@@ -66,19 +79,8 @@ TEST_CASE("kmeans 4 bits + entropy coding: LeNet-300-100 >= 8x smaller, top-1 lo
                                        300);
   INFO(q.err);
   REQUIRE(q.exit_code == 0);
-  auto top1 = [](const std::string& model) {
-    const auto c = mc::test::run_process({MC_BIN, "check", model, "--data", kData + "t10k-images-idx3-ubyte.gz",
-                                          "--labels", kData + "t10k-labels-idx1-ubyte.gz", "--mean", "0.286", "--std",
-                                          "0.353", "--runs", "2", "--warmup", "0", "--json"},
-                                         300);
-    INFO(c.err);
-    REQUIRE(c.exit_code == 0);
-    const nlohmann::json j = nlohmann::json::parse(c.out);
-    REQUIRE(j["accuracy"]["samples"] == 10000);
-    return j["accuracy"]["top1"].get<double>();
-  };
-  const double fp32 = top1(kExamples + "mlp.onnx");
-  const double k4 = top1(out.string());
+  const double fp32 = test_top1(kExamples + "mlp.onnx");
+  const double k4 = test_top1(out.string());
   const uint64_t onnx_bytes = fs::file_size(kExamples + "mlp.onnx");
   const uint64_t rt_bytes = fs::file_size(out);
   const double ratio = static_cast<double>(onnx_bytes) / static_cast<double>(rt_bytes);
@@ -113,17 +115,6 @@ TEST_CASE("quantize --mode kmeans: bad bits and misplaced flags are input errors
 // (--quantize-small-filters) top-1 collapses by about 8 points (docs/quantization.md).
 TEST_CASE("kmeans 4 bits on the depthwise CNN: small filters at 6 bits, top-1 loss <= 1 point", "[e2e][storage]") {
   mc::test::TempDir d("mc_e2e_storage");
-  auto top1 = [](const std::string& model) {
-    const auto c = mc::test::run_process({MC_BIN, "check", model, "--data", kData + "t10k-images-idx3-ubyte.gz",
-                                          "--labels", kData + "t10k-labels-idx1-ubyte.gz", "--mean", "0.286", "--std",
-                                          "0.353", "--runs", "2", "--warmup", "0", "--json"},
-                                         300);
-    INFO(c.err);
-    REQUIRE(c.exit_code == 0);
-    const nlohmann::json j = nlohmann::json::parse(c.out);
-    REQUIRE(j["accuracy"]["samples"] == 10000);
-    return j["accuracy"]["top1"].get<double>();
-  };
   auto quantize = [&](const std::string& name, const std::vector<std::string>& extra) {
     const fs::path out = d.path / name;
     std::vector<std::string> argv = {MC_BIN, "quantize", kExamples + "mobile.onnx", "--mode", "kmeans", "--bits", "4",
@@ -146,7 +137,7 @@ TEST_CASE("kmeans 4 bits on the depthwise CNN: small filters at 6 bits, top-1 lo
   }
   CHECK(six == 7);
   CHECK(four == 7);
-  const double fp32 = top1(kExamples + "mobile.onnx"), a = top1(k4.string()), b = top1(all.string());
+  const double fp32 = test_top1(kExamples + "mobile.onnx"), a = test_top1(k4.string()), b = test_top1(all.string());
   WARN("mobile top-1: fp32 " << fp32 << "%, kmeans4 " << a << "%, kmeans4 --quantize-small-filters " << b << "%");
   CHECK(fp32 - a <= 1.0);
   CHECK(a > b);
