@@ -27,6 +27,7 @@
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/fashion_mnist.h"
+#include "tests/support/ir_builders.h"
 #include "tests/support/ort_peer.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -242,28 +243,12 @@ TEST_CASE("optimize: a fold that creates Inf is a gate failure and writes nothin
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "div0";
-  mc::ValueInfo x;
-  x.name = "x";
-  x.dtype = mc::DType::F32;
-  x.has_shape = true;
-  x.shape = {mc::Dim::known(1)};
-  m.graph.inputs.push_back(x);
-  mc::ValueInfo y = x;
-  y.name = "y";
-  m.graph.outputs.push_back(y);
+  m.graph.inputs.push_back(mc::test::known_value_info("x", {1}));
+  m.graph.outputs.push_back(mc::test::known_value_info("y", {1}));
   m.graph.initializers.push_back(mc::Tensor::make_f32("one", {1}, {1.f}));
   m.graph.initializers.push_back(mc::Tensor::make_f32("zero", {1}, {0.f}));
-  mc::Node div;
-  div.op_type = "Div";
-  div.name = "div";
-  div.inputs = {"one", "zero"};
-  div.outputs = {"q"};
-  mc::Node add = div;
-  add.op_type = "Add";
-  add.name = "add";
-  add.inputs = {"q", "x"};
-  add.outputs = {"y"};
-  m.graph.nodes = {div, add};
+  m.graph.nodes = {mc::test::make_node("Div", {"one", "zero"}, {"q"}, "div"),
+                   mc::test::make_node("Add", {"q", "x"}, {"y"}, "add")};
   const fs::path model = tmp.path / "div0.onnx";
   mc::export_onnx_file(m, model.string());
   const fs::path out = tmp.path / "out.onnx";
@@ -278,21 +263,9 @@ TEST_CASE("optimize: an op ONNX does not define is an input error naming the op"
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "unknown";
-  mc::ValueInfo x;
-  x.name = "x";
-  x.dtype = mc::DType::F32;
-  x.has_shape = true;
-  x.shape = {mc::Dim::known(4)};
-  mc::ValueInfo y = x;
-  y.name = "y";
-  m.graph.inputs.push_back(x);
-  m.graph.outputs.push_back(y);
-  mc::Node n;
-  n.op_type = "FancyOp";
-  n.name = "fancy";
-  n.inputs = {"x"};
-  n.outputs = {"y"};
-  m.graph.nodes = {n};
+  m.graph.inputs.push_back(mc::test::known_value_info("x", {4}));
+  m.graph.outputs.push_back(mc::test::known_value_info("y", {4}));
+  m.graph.nodes = {mc::test::make_node("FancyOp", {"x"}, {"y"}, "fancy")};
   mc::ExportOptions eo;
   eo.run_checker = false;  // the checker would refuse it, which is the point
   const fs::path model = tmp.path / "fancy.onnx";
@@ -310,23 +283,13 @@ TEST_CASE("optimize: a graph output whose shape nobody can know is an input erro
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "conv_rank";
-  mc::ValueInfo x;
-  x.name = "x";
-  x.dtype = mc::DType::F32;
-  x.has_shape = true;
-  x.shape = {mc::Dim::known(1), mc::Dim::known(1), mc::Dim::known(5), mc::Dim::known(5)};
+  m.graph.inputs.push_back(mc::test::known_value_info("x", {1, 1, 5, 5}));
   mc::ValueInfo y;
   y.name = "y";
   y.dtype = mc::DType::F32;  // no shape
-  m.graph.inputs.push_back(x);
   m.graph.outputs.push_back(y);
   m.graph.initializers.push_back(mc::Tensor::make_f32("w", {1, 1, 1, 1, 1, 1}, {1.f}));
-  mc::Node n;
-  n.op_type = "Conv";
-  n.name = "conv";
-  n.inputs = {"x", "w"};
-  n.outputs = {"y"};
-  m.graph.nodes = {n};
+  m.graph.nodes = {mc::test::make_node("Conv", {"x", "w"}, {"y"}, "conv")};
   mc::ExportOptions eo;
   eo.run_checker = false;  // the checker would refuse the unshaped output, which is the point
   const fs::path model = tmp.path / "conv_rank.onnx";

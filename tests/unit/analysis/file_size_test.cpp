@@ -8,6 +8,7 @@
 #include "compress/error.h"
 #include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
+#include "tests/support/ir_builders.h"
 #include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -19,26 +20,12 @@ mc::Model compressible_model() {
   mc::Model m;
   m.opsets = {{"", 13}};
   m.graph.name = "g";
-  mc::ValueInfo x;
-  x.name = "X";
-  x.dtype = mc::DType::F32;
-  x.has_shape = true;
-  x.shape = {mc::Dim::known(1), mc::Dim::known(128)};
-  m.graph.inputs.push_back(x);
+  m.graph.inputs.push_back(mc::test::known_value_info("X", {1, 128}));
   mc::Tensor w = mc::Tensor::zeros("W", mc::DType::F32, {128, 128});
   for (int i = 0; i < 128; ++i) w.as_mut<float>()[i * 129] = 1.0f;  // identity: 128 non-zeros of 16384
   m.graph.initializers.push_back(w);
-  mc::Node n;
-  n.op_type = "MatMul";
-  n.inputs = {"X", "W"};
-  n.outputs = {"Y"};
-  m.graph.nodes.push_back(n);
-  mc::ValueInfo y;
-  y.name = "Y";
-  y.dtype = mc::DType::F32;
-  y.has_shape = true;
-  y.shape = x.shape;
-  m.graph.outputs.push_back(y);
+  m.graph.nodes.push_back(mc::test::make_node("MatMul", {"X", "W"}, {"Y"}, ""));
+  m.graph.outputs.push_back(mc::test::known_value_info("Y", {1, 128}));
   return m;
 }
 
