@@ -9,6 +9,7 @@
 #include "compress/error.h"
 #include "quantize/weight_storage.h"
 #include "storage_test_models.h"
+#include "tests/support/input_error.h"
 
 using namespace mc;
 using namespace mc::quant;
@@ -204,13 +205,8 @@ TEST_CASE("apply_weight_storage weight-only int8 and int4: DequantizeLinear per 
 
 TEST_CASE("weight storage options: bad values are input errors", "[unit][storage]") {
   auto bad = [](WeightStorageOptions o, const std::string& needle) {
-    try {
-      validate_weight_storage_options(o);
-      FAIL("accepted");
-    } catch (const Error& e) {
-      CHECK(e.kind() == ErrorKind::Input);
-      CHECK(std::string(e.what()).find(needle) != std::string::npos);
-    }
+    const std::string what = mc::test::input_error([&] { validate_weight_storage_options(o); });
+    CHECK(what.find(needle) != std::string::npos);
   };
   WeightStorageOptions o;
   o.mode = WeightStorageMode::KMeans;
