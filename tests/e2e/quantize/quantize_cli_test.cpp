@@ -414,3 +414,29 @@ TEST_CASE("quantize: --cle --bias-correction on ResNet keeps accuracy and report
   CHECK(j["equalized"].size() == 3);
   CHECK(j["output_sqnr_db"].get<double>() > 30.0);
 }
+
+// The calibration data is read only as far as --calib-size: a training .gz cut after its first
+// ~1 MB calibrates 100 samples exactly as the whole file does; a --calib-size that reaches the cut
+// is exit 2 naming the file (compress/data/idx.h).
+TEST_CASE("quantize: --calib-data .gz cut short: the first samples suffice, a --calib-size past the cut is exit 2",
+          "[e2e][quantize][bad]") {
+  mc::test::TempDir d("mc_e2e_quantize");
+  const std::string gz = slurp(kTrain);
+  REQUIRE(gz.size() > (4u << 20));
+  const fs::path cut = d.path / "cut.gz";
+  std::ofstream(cut, std::ios::binary).write(gz.data(), 1 << 20);
+  const fs::path whole_out = d.path / "whole.onnx", cut_out = d.path / "cut.onnx";
+  auto r = quantize(calib("mlp.onnx", whole_out, 100));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> args = calib("mlp.onnx", cut_out, 100);
+  args[4] = cut.string();  // --calib-data
+  r = quantize(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(slurp(cut_out) == slurp(whole_out));
+  const fs::path far_out = d.path / "far.onnx";
+  args = calib("mlp.onnx", far_out, 20000);
+  args[4] = cut.string();
+  expect_fail(args, 2, {cut.string() + ": truncated gzip stream"}, far_out);
+}
