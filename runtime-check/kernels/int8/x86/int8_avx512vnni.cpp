@@ -532,31 +532,14 @@ void conv_image(const ConvGeom& g, const Int8ConvImage& im, const int8_t* x, int
   }
 }
 
-// Depthwise packing: the shared layout (int8_pack.h), then for the channels-in-lanes path on small
-// planes the weights [taps][Cp] int16 (Cp = C rounded up to 32, zeros past C).
-namespace {
-inline int dw_cp(int C) { return (C + 31) / 32 * 32; }
-inline size_t dw_lanes_off(int C, int taps) { return (int8_pack::dw_packed_size(C, taps) + 63) / 64 * 64; }
-// Small outputs take the channels-in-lanes path: per output pixel, 32 channels per vector.
-inline bool dw_lanes(const ConvGeom& g) { return (int64_t)g.OH * g.OW <= 64; }  // 196 measured slower
-struct DwLanes {
-  int Hn, Wn, Cp;
-  size_t t_bytes, o_bytes;
-};
-inline DwLanes dw_lanes_layout(const ConvGeom& g) {
-  DwLanes l;
-  l.Hn = (g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  l.Wn = (g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  l.Cp = dw_cp(g.C);
-  l.t_bytes = ((size_t)l.Hn * l.Wn * l.Cp * 2 + 63) / 64 * 64;
-  l.o_bytes = (size_t)g.OH * g.OW * l.Cp;
-  return l;
-}
-}  // namespace
-
-// With AVX512_VBMI the gather plan of x86/int8_avx512vbmi_dw.cpp runs where it fits the geometry. The
-// packed buffer starts with a 64-byte tag block: the plan (its own header, tag 1) or tag 0 and the
-// layouts below from byte 64.
+// Depthwise. With AVX512_VBMI the gather plan of x86/int8_avx512vbmi_dw.cpp runs where it fits the
+// geometry. Elsewhere (no VBMI, or a plan that does not fit) the AVX2 set's depthwise kernel runs
+// (int8_avx2::dw_*: tap pairs through vpmaddwd, channels in lanes up to 32x32 outputs): on every
+// depthwise layer of mobile it measured faster than the 512-bit vpdpwssd kernel this set had
+// (MCRT_KERNELS=avx512vnni on Zen 4, check -v: 2.4/2.9/1.3/1.8/1.0/1.3 us against
+// 7.1/6.8/5.0/5.2/2.9/3.7), which it replaces. Both are bit-exact to the reference. The packed buffer
+// starts with a 64-byte tag block: the plan (its own header, tag != 0), or tag 0 and the AVX2 layout
+// from byte 64.
 namespace {
 constexpr size_t kDwTag = 64;
 inline size_t dw_vbmi_size(const ConvGeom& g) { return int8_x86_avx512vbmi() ? int8_avx512vbmi::plan_size(g) : 0; }
@@ -564,8 +547,7 @@ inline size_t dw_vbmi_size(const ConvGeom& g) { return int8_x86_avx512vbmi() ? i
 
 size_t dw_packed_size(const ConvGeom& g) {
   if (const size_t v = dw_vbmi_size(g)) return v;
-  const int C = g.C, taps = g.kh * g.kw;
-  return kDwTag + dw_lanes_off(C, taps) + (size_t)taps * dw_cp(C) * 2;
+  return kDwTag + int8_avx2::dw_packed_size(g);
 }
 const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, void* packed) {
   if (dw_vbmi_size(g)) {
@@ -573,188 +555,15 @@ const char* dw_pack(const ConvGeom& g, const int8_t* w, const int32_t* bias, voi
     return "avx512vbmi";
   }
   std::memset(packed, 0, kDwTag);
-  packed = static_cast<uint8_t*>(packed) + kDwTag;
-  const int C = g.C, taps = g.kh * g.kw;
-  int8_pack::dw_pack(C, taps, w, bias, packed);
-  int16_t* wl = reinterpret_cast<int16_t*>(static_cast<uint8_t*>(packed) + dw_lanes_off(C, taps));
-  const int Cp = dw_cp(C);
-  std::memset(wl, 0, (size_t)taps * Cp * 2);
-  for (int c = 0; c < C; ++c)
-    for (int t = 0; t < taps; ++t) wl[(int64_t)t * Cp + c] = w[(int64_t)c * taps + t];
-  return "avx512vnni";
+  return int8_avx2::dw_pack(g, w, bias, static_cast<uint8_t*>(packed) + kDwTag);
 }
-size_t dw_scratch_size(const ConvGeom& g) {
-  if (dw_vbmi_size(g)) return 0;
-  if (!dw_lanes(g)) return int8_pack::dw_scratch_size(g);
-  const DwLanes l = dw_lanes_layout(g);
-  return l.t_bytes + l.o_bytes;
-}
-
-namespace {
-
-// Channels in lanes: T[r][col][Cp] int16 = x - z_x of the padded input (0 outside), 32 channels per
-// vector; per output pixel and tap one int16 product (exact) widened into two int32 accumulators; the
-// int8 results go to O[pixel][Cp] and are transposed to NCHW at the end. Work is split by channel block.
-void dw_run_lanes(const ConvGeom& g, const uint8_t* base, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
-                  void* scratch, const ParallelFor* pf) {
-  const DwLanes l = dw_lanes_layout(g);
-  const int taps = g.kh * g.kw;
-  const int32_t* bias = reinterpret_cast<const int32_t*>(base);
-  const int16_t* wl = reinterpret_cast<const int16_t*>(base + dw_lanes_off(g.C, taps));
-  int16_t* T = static_cast<int16_t*>(scratch);
-  int8_t* O = static_cast<int8_t*>(scratch) + l.t_bytes;
-  const int P = g.OH * g.OW;
-  const __m512 flo = _mm512_set1_ps((float)(out.act_min - out.zero_point));
-  const __m512 fhi = _mm512_set1_ps((float)(out.act_max - out.zero_point));
-  const __m512i zy = _mm512_set1_epi32(out.zero_point);
-  parallel_for(pf, l.Cp / 32, [&](int64_t b0, int64_t b1) {
-    for (int64_t cb = b0; cb < b1; ++cb) {
-      const int c0 = (int)cb * 32, c1 = c0 + 32 < g.C ? c0 + 32 : g.C;
-      for (int64_t px = 0; px < (int64_t)l.Hn * l.Wn; ++px) std::memset(T + px * l.Cp + c0, 0, 64);
-      for (int c = c0; c < c1; ++c) {
-        const int8_t* xc = x + (int64_t)c * g.H * g.W;
-        for (int ih = 0; ih < g.H; ++ih) {
-          const int r = ih + g.pad_t;
-          if (r >= l.Hn) break;
-          for (int iw = 0; iw < g.W; ++iw) {
-            const int col = iw + g.pad_l;
-            if (col >= l.Wn) break;
-            T[((int64_t)r * l.Wn + col) * l.Cp + c] = (int16_t)(xc[(int64_t)ih * g.W + iw] - zx);
-          }
-        }
-      }
-      const __mmask16 k0 = c1 - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c1 - c0)) - 1);
-      const __mmask16 k1 = c1 - c0 >= 32 ? (__mmask16)0xFFFF : c1 - c0 > 16 ? (__mmask16)((1u << (c1 - c0 - 16)) - 1) : 0;
-      const __m512i bias0 = _mm512_maskz_loadu_epi32(k0, bias + c0), bias1 = _mm512_maskz_loadu_epi32(k1, bias + c0 + 16);
-      const __m512 m0 = _mm512_maskz_loadu_ps(k0, out.mult + c0), m1 = _mm512_maskz_loadu_ps(k1, out.mult + c0 + 16);
-      for (int oy = 0; oy < g.OH; ++oy)
-        for (int ox = 0; ox < g.OW; ++ox) {
-          __m512i a0 = bias0, a1 = bias1;
-          for (int ky = 0; ky < g.kh; ++ky) {
-            const int16_t* tr = T + ((int64_t)(oy * g.sh + ky * g.dh) * l.Wn + ox * g.sw) * l.Cp + c0;
-            for (int kx = 0; kx < g.kw; ++kx) {
-              const __m512i xv = _mm512_loadu_si512(tr + (int64_t)kx * g.dw * l.Cp);
-              const __m512i wv = _mm512_loadu_si512(wl + (int64_t)(ky * g.kw + kx) * l.Cp + c0);
-              const __m512i pr = _mm512_mullo_epi16(xv, wv);  // |x - z_x| <= 255, |w| <= 127: exact
-              a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(pr)));
-              a1 = _mm512_add_epi32(a1, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(pr, 1)));
-            }
-          }
-          int8_t* o = O + ((int64_t)oy * g.OW + ox) * l.Cp + c0;
-          __m512 f0 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), m0), flo), fhi);
-          __m512 f1 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), m1), flo), fhi);
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f0), zy)));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16),
-                           _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f1), zy)));
-        }
-      for (int c = c0; c < c1; ++c)
-        for (int p = 0; p < P; ++p) y[(int64_t)c * P + p] = O[(int64_t)p * l.Cp + c];
-    }
-  });
-}
-
-}  // namespace
-
-// The depthwise planes of int8_pack::dw_fill_plane, vectorized: 32 columns per step for stride 1,
-// 16 per step for stride 2 (even/odd columns split with vpermw); other strides use the scalar fill.
-void dw_fill_plane_avx512(const ConvGeom& g, const int8_pack::DwPlanes& p, const int8_t* x, int32_t zx, int16_t* plane) {
-  if (g.sw > 2) return int8_pack::dw_fill_plane(g, p, x, zx, plane);
-  const __m512i z = _mm512_set1_epi16((short)zx);
-  alignas(64) static const int16_t kEvenOdd[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
-                                                   1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
-  const __m512i eo = _mm512_load_si512(kEvenOdd);
-  for (int r = 0; r < p.Hn; ++r) {
-    const int ih = r - g.pad_t;
-    for (int ph = 0; ph < g.sw; ++ph) {
-      int16_t* row = plane + ((int64_t)r * g.sw + ph) * p.L;
-      std::memset(row, 0, (size_t)p.L * 2);
-      if (ih < 0 || ih >= g.H) continue;
-      const int8_t* xr = x + (int64_t)ih * g.W;
-      const int c0 = ph - g.pad_l;  // index i holds input column i * sw + c0
-      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-      if (i1 > p.L) i1 = p.L;
-      if (g.sw == 1) {
-        for (int i = i0; i < i1; i += 32) {
-          const int n = i1 - i < 32 ? i1 - i : 32;
-          const __mmask32 k = n == 32 ? 0xFFFFFFFFu : ((1u << n) - 1);
-          const __m512i v = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(k, xr + c0 + i));
-          _mm512_mask_storeu_epi16(row + i, k, _mm512_sub_epi16(v, z));
-        }
-      } else {
-        for (int i = i0; i < i1; i += 16) {
-          const int n = i1 - i < 16 ? i1 - i : 16;
-          const int col = 2 * i + c0;                        // first input column read
-          const int bytes = g.W - col < 32 ? g.W - col : 32;  // columns inside the row
-          const __mmask32 kb = bytes >= 32 ? 0xFFFFFFFFu : ((1u << bytes) - 1);
-          const __m512i v = _mm512_permutexvar_epi16(eo, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(kb, xr + col)));
-          const __mmask16 k = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-          _mm256_mask_storeu_epi16(row + i, k, _mm256_sub_epi16(_mm512_castsi512_si256(v), _mm512_castsi512_si256(z)));
-        }
-      }
-    }
-  }
-}
-
-// Depthwise: taps in pairs (t, t+1): the two taps' int16 rows are interleaved (vpunpck{l,h}wd) and
-// vpdpwssd adds x_t * w_t + x_t1 * w_t1 per output into int32 (exact); an odd last tap pairs with zeros.
-// The unpacks leave outputs in a fixed lane order that one vpermt2d per 16 outputs undoes.
+size_t dw_scratch_size(const ConvGeom& g) { return dw_vbmi_size(g) ? 0 : int8_avx2::dw_scratch_size(g); }
 void dw_run(const ConvGeom& g, const void* packed, const int8_t* x, int32_t zx, const Int8Out& out, int8_t* y,
             void* scratch, const ParallelFor* pf) {
   int32_t tag;
   std::memcpy(&tag, packed, 4);
   if (tag != 0) return int8_avx512vbmi::plan_run(g, packed, x, zx, out, y, pf);
-  packed = static_cast<const uint8_t*>(packed) + kDwTag;
-  if (dw_lanes(g)) return dw_run_lanes(g, static_cast<const uint8_t*>(packed), x, zx, out, y, scratch, pf);
-  const int8_pack::DwPlanes p = int8_pack::dw_planes(g);
-  const uint8_t* base = static_cast<const uint8_t*>(packed);
-  const int32_t* bias = reinterpret_cast<const int32_t*>(base);
-  const int16_t* wall = reinterpret_cast<const int16_t*>(base + int8_pack::dw_w_off(g.C));
-  const int taps = g.kh * g.kw, tp = int8_pack::dw_taps_padded(taps);
-  // unpacklo lane 4l+i holds output 8l+i, unpackhi lane 4l+i holds output 8l+4+i.
-  alignas(64) int32_t idx0[16], idx1[16];
-  for (int j = 0; j < 32; ++j) {
-    const int l = j / 8, i = j % 8;
-    const int src = i < 4 ? 4 * l + i : 16 + 4 * l + (i - 4);
-    (j < 16 ? idx0[j] : idx1[j - 16]) = src;
-  }
-  const __m512i perm0 = _mm512_load_si512(idx0), perm1 = _mm512_load_si512(idx1);
-  parallel_for(pf, g.C, [&](int64_t c0, int64_t c1) {
-    int64_t toff[64];
-    const int nt = taps < 64 ? taps : 64;
-    for (int t = 0; t < nt; ++t) toff[t] = int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw);
-    auto off = [&](int t) { return t < 64 ? toff[t] : int8_pack::dw_tap_offset(g, p, t / g.kw, t % g.kw); };
-    for (int64_t c = c0; c < c1; ++c) {
-      int16_t* plane = static_cast<int16_t*>(scratch) + (size_t)c * p.channel_elems;
-      dw_fill_plane_avx512(g, p, x + c * g.H * g.W, zx, plane);
-      const int16_t* w = wall + c * tp;
-      const __m512i b0 = _mm512_set1_epi32(bias[c]);
-      for (int oy = 0; oy < g.OH; ++oy) {
-        const int16_t* rowp = plane + (int64_t)oy * g.sh * g.sw * p.L;
-        for (int ox = 0; ox < g.OW; ox += 32) {
-          __m512i lo = b0, hi = b0;
-          int t = 0;
-          for (; t + 2 <= taps; t += 2) {
-            const __m512i a = _mm512_loadu_si512(rowp + off(t) + ox);
-            const __m512i b = _mm512_loadu_si512(rowp + off(t + 1) + ox);
-            const __m512i wp = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)w[t] | (uint32_t)(uint16_t)w[t + 1] << 16));
-            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(a, b), wp);
-            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(a, b), wp);
-          }
-          if (t < taps) {
-            const __m512i a = _mm512_loadu_si512(rowp + off(t) + ox), z = _mm512_setzero_si512();
-            const __m512i wp = _mm512_set1_epi32((int32_t)(uint32_t)(uint16_t)w[t]);
-            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(a, z), wp);
-            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(a, z), wp);
-          }
-          // The bias went into both halves' lanes once each: every output sits in exactly one of them.
-          const int64_t yo = (c * g.OH + oy) * g.OW + ox;
-          store16(_mm512_permutex2var_epi32(lo, perm0, hi), (int)c, out, y, yo, g.OW - ox);
-          if (g.OW - ox > 16) store16(_mm512_permutex2var_epi32(lo, perm1, hi), (int)c, out, y, yo + 16, g.OW - ox - 16);
-        }
-      }
-    }
-  });
+  int8_avx2::dw_run(g, static_cast<const uint8_t*>(packed) + kDwTag, x, zx, out, y, scratch, pf);
 }
 
 void add_run(int64_t n, const int8_t* a, int as, const int8_t* b, int bs, const Int8AddParams& p, int8_t* y) {
