@@ -21,11 +21,12 @@ command -v clang++-14 >/dev/null || { echo "fuzz.sh: clang++-14 not found (apt i
 
 FLAGS="-fsanitize=address,undefined -fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 if [ ! -f "$B/CMakeCache.txt" ]; then
+  mkdir -p "$B"  # the configure log goes inside the build folder, not next to it in the source tree
   CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) \
     -DMC_FUZZ=ON -DCMAKE_C_FLAGS="$FLAGS" -DCMAKE_CXX_FLAGS="$FLAGS" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$B.configure.log" 2>&1 ||
-    { echo "fuzz.sh: configure failed (see $B.configure.log)"; tail -20 "$B.configure.log"; exit 2; }
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$B/configure.log" 2>&1 ||
+    { echo "fuzz.sh: configure failed (see $B/configure.log)"; tail -20 "$B/configure.log"; exit 2; }
 fi
 build=()
 for t in "${TARGETS[@]}"; do build+=("fuzz_$t"); done

@@ -31,7 +31,7 @@ TEST_CASE("export --format torchscript round-trips the fixtures and the bundled 
   std::vector<float> x(2 * 28 * 28);
   for (auto& v : x) v = nd(rng);
   const std::vector<int64_t> shape = {2, 1, 28, 28};
-  for (const std::string src : {kFx + "lenet5.pt", kFx + "resnet.pt", kFx + "ops.pt", kExamples + "mlp.onnx",
+  for (const std::string& src : {kFx + "lenet5.pt", kFx + "resnet.pt", kFx + "ops.pt", kExamples + "mlp.onnx",
                                 kExamples + "mobile.onnx", kExamples + "resnet.onnx"}) {
     INFO(src);
     const bool pt = src.size() > 3 && src.compare(src.size() - 3, 3, ".pt") == 0;
