@@ -342,3 +342,30 @@ TEST_CASE("prune: --round-to with --config is exit 2", "[e2e][prune][round_to]")
   expect_bad_input({kExamples + "mobile.onnx", "--config", cfg.string(), "--round-to", "8", "-o", (d.path / "o.onnx").string()},
                    "--round-to and --config exclude each other", d.path / "o.onnx");
 }
+
+// A global ratio on filters of fewer than 16 weights (mobile's 3x3 depthwise Convs and 1-channel stem)
+// is what destroys a depthwise model: prune says so on stderr (and in --json) and names them; not on
+// the MLP, not when they are excluded, not for channel pruning.
+TEST_CASE("prune: a warning names the small-filter layers a global ratio prunes", "[e2e][prune]") {
+  mc::test::TempDir d("mc_e2e_prune");
+  const fs::path out = d.path / "o.onnx";
+  const std::string small = "/features/features.0/Conv,/features/features.3/Conv,/features/features.9/Conv,"
+                            "/features/features.15/Conv,/features/features.21/Conv,/features/features.27/Conv,"
+                            "/features/features.33/Conv";
+  auto r = prune({kExamples + "mobile.onnx", "--ratio", "0.5", "-o", out.string()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("prune: warning: 7 pruned layer(s) have filters of fewer than 16 weights") != std::string::npos);
+  CHECK(r.err.find("--exclude " + small) != std::string::npos);
+  r = prune({kExamples + "mobile.onnx", "--ratio", "0.5", "--json", "-o", out.string()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out)["warning"].get<std::string>().find("7 pruned layer(s)") == 0);
+  r = prune({kExamples + "mobile.onnx", "--ratio", "0.5", "--exclude", small, "-o", out.string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning") == std::string::npos);
+  r = prune({kExamples + "mlp.onnx", "--ratio", "0.7", "-o", out.string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning") == std::string::npos);
+  r = prune({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "-o", out.string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning") == std::string::npos);
+}
