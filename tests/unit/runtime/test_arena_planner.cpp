@@ -72,6 +72,24 @@ TEST_CASE("arena planner: the same offsets as the full scan, short and long life
   }
 }
 
+// Both ways the planner finds live sets (per-step lists while the summed lifetimes stay within 8 steps
+// per request, the scan beyond) give the full scan's offsets: short lifetimes only, and graph-output-like
+// buffers that all live to the end.
+TEST_CASE("arena planner: per-step lists and scan agree with the full scan at both extremes", "[unit][runtime][arena]") {
+  std::mt19937 rng(77);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int n = 50 + (int)(rng() % 200);
+    std::vector<mcrt::ArenaRequest> shorts, longs;
+    for (int i = 0; i < n; ++i) {
+      const size_t bytes = 64 * (1 + rng() % 40);
+      shorts.push_back({bytes, i, i + (int)(rng() % 3)});  // spans of 1..3 steps: the lists
+      longs.push_back({bytes, i, n});                         // every buffer to the end: the scan
+    }
+    CHECK(mcrt::plan_arena(shorts).offsets == scan_plan(shorts));
+    CHECK(mcrt::plan_arena(longs).offsets == scan_plan(longs));
+  }
+}
+
 TEST_CASE("greedy-by-size arena: random lifetimes", "[unit][runtime][arena]") {
   std::mt19937 rng(1234);
   for (int trial = 0; trial < 200; ++trial) {
