@@ -22,6 +22,7 @@ struct CheckArgs {
   std::vector<std::string> models;  // one: the full report; several: one table, side by side
   DataArgs dataset;
   double min_accuracy = -1, min_agreement = -1, max_accuracy_drop = -1;
+  bool max_accuracy_drop_given = false;
   bool json = false;
 };
 
@@ -150,6 +151,9 @@ int run_check_verb(CheckArgs a, const Globals& g) {
   if (a.min_accuracy >= 0 && !a.opt.data) throw Error(ErrorKind::Input, "check: --min-accuracy needs --data with labels");
   if (a.min_agreement >= 0 && a.opt.reference.empty() && a.opt.reference_outputs.empty())
     throw Error(ErrorKind::Input, "check: --min-agreement needs --reference or --reference-outputs");
+  if (a.max_accuracy_drop_given && !(a.max_accuracy_drop >= 0))
+    throw Error(ErrorKind::Input, "check: --max-accuracy-drop " + fixed(a.max_accuracy_drop, 2) +
+                                      ": expected a number of points >= 0");
   if (a.max_accuracy_drop >= 0 && (!a.opt.data || (a.opt.reference.empty() && a.opt.reference_outputs.empty())))
     throw Error(ErrorKind::Input, "check: --max-accuracy-drop needs --data with labels and --reference or --reference-outputs");
 
@@ -235,7 +239,8 @@ CLI::App* add_check(CLI::App& root, Action* action) {
   sub->add_option("--min-agreement", a->min_agreement, "Gate: exit 1 when top-1 agreement (%) with the reference is below this");
   sub->add_option("--max-accuracy-drop", a->max_accuracy_drop,
                   "Gate: exit 1 when top-1 is more than this many points below the reference's own top-1 on the same "
-                  "labelled data (needs --reference or --reference-outputs)");
+                  "labelled data (needs --reference or --reference-outputs)")
+      ->each([a](const std::string&) { a->max_accuracy_drop_given = true; });
   sub->add_flag("--json", a->json, "Print the result as JSON on stdout");
   sub->footer(
       "Example:\n"

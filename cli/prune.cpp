@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "cli/output_path.h"
@@ -21,6 +22,8 @@
 #include "compress/onnx/onnx_import.h"
 #include "compress/passes/pass.h"
 #include "export/runtime_export.h"
+#include "compress/ir/weight_axes.h"
+#include "prune/prunable_layers.h"
 #include "prune/prune_options.h"
 #include "prune/reconstruct.h"
 #include "prune/sensitivity.h"
@@ -58,36 +61,37 @@ int64_t parse_round_to(const std::string& s) {
   return std::stoll(s);
 }
 
-// Weights per output channel of a pruned Conv/Gemm/MatMul (its fan-in), or 0 when unknown.
-int64_t fan_in_of(const Model& m, const std::string& layer) {
-  for (const auto& n : m.graph.nodes) {
-    if (n.name != layer || n.inputs.size() < 2) continue;
-    const Tensor* w = m.graph.initializer(n.inputs[1]);
-    if (!w || w->dims.size() < 2) return 0;
-    const int64_t outs = n.op_type == "Conv" ? w->dims[0]
-                         : n.op_type == "Gemm" ? (n.attr_int("transB", 0) ? w->dims[0] : w->dims[1])
-                                               : w->dims[1];
-    return outs > 0 ? static_cast<int64_t>(w->numel()) / outs : 0;
-  }
-  return 0;
-}
-
 // One global --ratio on filters of few weights (3x3 depthwise, 1-channel stems: 9) is what
 // destroys depthwise models (examples/fashion-mnist/mobile at 0.5: 40.45 % top-1, 85.33 % with its
-// 7 such layers excluded; fp32 91.84 %). Weights, not data, so a warning, not a refusal.
+// 7 such layers excluded; fp32 91.84 %). Weights, not data, so a warning, not a refusal. Layers are
+// matched by prune's own names (node name, or "<Op>_<index>" for an unnamed node); only named ones
+// can be offered to --exclude.
 std::string small_filter_warning(const Model& m, const std::vector<prune::LayerPruneResult>& layers, double ratio) {
-  std::vector<std::string> small;
+  if (ratio < 0.3) return "";
+  std::set<std::string> pruned;
   for (const auto& l : layers)
-    if (l.pruned > 0 && l.op_type != "group") {
-      const int64_t f = fan_in_of(m, l.layer);
-      if (f > 0 && f < 16) small.push_back(l.layer);
-    }
-  if (small.empty() || ratio < 0.3) return "";
+    if (l.pruned > 0 && l.op_type != "group") pruned.insert(l.layer);
+  std::vector<std::string> named;
+  size_t unnamed = 0;
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i) {
+    const Node& n = m.graph.nodes[i];
+    if (n.inputs.size() < 2 || !pruned.count(prune::layer_name(n, i))) continue;
+    const Tensor* w = m.graph.initializer(n.inputs[1]);
+    const int64_t f = w ? weight_fan_in(n, *w) : 0;
+    if (f <= 0 || f >= kSmallFilterFanIn) continue;
+    if (n.name.empty()) ++unnamed;
+    else named.push_back(n.name);
+  }
+  if (named.empty() && unnamed == 0) return "";
   std::string names;
-  for (const auto& n : small) names += (names.empty() ? "" : ",") + n;
-  return std::to_string(small.size()) + " pruned layer(s) have filters of fewer than 16 weights (3x3 depthwise, "
-         "1-channel stems), the most sensitive to a global ratio: measure with `check --data`, choose per-layer "
-         "ratios with `sensitivity --auto`, re-fit with --calib-data, or leave them out with --exclude " + names;
+  for (const auto& n : named) names += (names.empty() ? "" : ",") + n;
+  std::string w = std::to_string(named.size() + unnamed) +
+                  " pruned layer(s) have filters of fewer than 16 weights (3x3 depthwise, 1-channel stems), the most "
+                  "sensitive to a global ratio: measure with `check --data`, choose per-layer ratios with "
+                  "`sensitivity --auto`, or re-fit with --calib-data";
+  if (!named.empty()) w += "; or leave them out with --exclude " + names;
+  if (unnamed) w += " (" + std::to_string(unnamed) + " of them unnamed nodes, which --exclude cannot name)";
+  return w;
 }
 
 int run_prune(const PruneCliOptions& o, const Globals& g) {
@@ -186,7 +190,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
       PassContext ctx;
       optimize_for_runtime(rm, ctx);
       runtime_bytes = export_runtime_bytes(rm).size();
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // the prune itself worked: a size it cannot give is a note
       runtime_note = e.what();
     }
   }
@@ -219,6 +223,7 @@ int run_prune(const PruneCliOptions& o, const Globals& g) {
     j["after"] = fig(after);
     if (!warning.empty()) j["warning"] = warning;
     if (runtime_bytes) j["runtime_file_bytes"] = runtime_bytes;
+    if (!runtime_note.empty()) j["runtime_file_note"] = runtime_note;
     j["summary"] = res.report.summary;
     j["layers"] = nlohmann::ordered_json::array();
     for (const auto& l : res.layers)

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 
+#include "compress/ir/weight_axes.h"
 #include "compress/error.h"
 
 namespace mc {
@@ -177,6 +178,11 @@ void validate_weight_storage_options(const WeightStorageOptions& o) {
   if (o.block_size != 0 && o.mode != WeightStorageMode::WeightOnly)
     throw Error(ErrorKind::Input, "--block-size applies to --mode weight-only only");
   if (o.max_iterations < 1) throw Error(ErrorKind::Input, "kmeans iterations must be >= 1");
+  if (o.small_filter_bits != 0 && (o.small_filter_bits < 2 || o.small_filter_bits > 8))
+    throw Error(ErrorKind::Input, "small-filter codebook of " + std::to_string(o.small_filter_bits) +
+                                      " bits: must be 0 (off) or 2 to 8");
+  if (o.small_filter_fan_in < 1)
+    throw Error(ErrorKind::Input, "small-filter fan-in " + std::to_string(o.small_filter_fan_in) + ": must be >= 1");
 }
 
 namespace {
@@ -193,12 +199,7 @@ std::string unique_value_name(const Graph& g, const std::string& base) {
 }
 
 // Output-channel axis of the weight of node n (rank-2 Gemm/MatMul B, Conv W), or -1.
-int output_axis(const Node& n, const Tensor& w) {
-  if (n.op_type == "Conv") return w.dims.size() >= 3 ? 0 : -1;
-  if (w.dims.size() != 2) return -1;
-  if (n.op_type == "Gemm") return n.attr_int("transB", 0) ? 0 : 1;
-  return 1;  // MatMul B[K, N]
-}
+int output_axis(const Node& n, const Tensor& w) { return weight_output_axis(n, w); }
 
 // Input (reduction) axis of the weight of node n, along which blocks run, or -1.
 int input_axis(const Node& n, const Tensor& w) {
@@ -299,9 +300,7 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
     if (opts.mode == WeightStorageMode::KMeans) {
       // Small filters (fan-in: weights per output channel) get the wider codebook when asked.
       int bits = opts.bits;
-      const int axis = output_axis(node, *w);
-      const int64_t outs = axis >= 0 ? w->dims[axis] : 0;
-      const int64_t fan_in = outs > 0 ? static_cast<int64_t>(n) / outs : 0;
+      const int64_t fan_in = weight_fan_in(node, *w);
       const bool small = opts.small_filter_bits > opts.bits && fan_in > 0 && fan_in < opts.small_filter_fan_in;
       if (small) bits = opts.small_filter_bits;
       const int k = 1 << bits;
@@ -454,8 +453,13 @@ WeightStorageReport apply_weight_storage(Model& model, const WeightStorageOption
   const char* mode = opts.mode == WeightStorageMode::KMeans ? "kmeans"
                      : opts.mode == WeightStorageMode::Fp16 ? "fp16"
                                                             : "weight-only";
+  size_t wider = 0;  // layers whose small filters got the wider codebook
+  for (const auto& l : rep.layers) wider += l.applied && l.storage.find("filters of ") != std::string::npos;
   rep.summary = std::string(mode) +
                 (opts.mode == WeightStorageMode::Fp16 ? std::string() : " " + std::to_string(opts.bits) + " bits") +
+                (wider ? " (" + std::to_string(opts.small_filter_bits) + " for the " + std::to_string(wider) +
+                             " with filters of < " + std::to_string(opts.small_filter_fan_in) + " weights)"
+                       : std::string()) +
                 ": " + std::to_string(rep.layers_applied) + " of " + std::to_string(rep.layers.size()) + " layers, " +
                 std::to_string(applied_weights) + " weights";
   return rep;

@@ -51,7 +51,7 @@ struct WeightStorageOptions {
   // The CLI asks for 6 bits below 16 weights when --bits is 4 or fewer
   // (docs/quantization.md, "k-means and small filters").
   int small_filter_bits = 0;
-  int64_t small_filter_fan_in = 16;
+  int64_t small_filter_fan_in = 16;  // kSmallFilterFanIn (compress/ir/weight_axes.h)
   // Recorded for the caller: entropy coding is a property of the runtime file, so the caller
   // sets RuntimeExportOptions::entropy_coding from it (export/runtime_export.h).
   bool entropy_coding = false;

@@ -81,8 +81,9 @@ FileSizes measure_files(const std::vector<std::string>& paths) {
     }
     std::unique_ptr<FILE, int (*)(FILE*)> f(::fdopen(fd, "rb"), &std::fclose);
     if (!f) {
+      const std::string why = std::strerror(errno);  // before close() can change errno
       ::close(fd);
-      throw_input_error(path, std::string("cannot open: ") + std::strerror(errno));
+      throw_input_error(path, "cannot open: " + why);
     }
     auto gz = std::make_unique<GzipCounter>(9);
     FileSize fs;

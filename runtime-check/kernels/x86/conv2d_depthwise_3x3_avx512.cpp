@@ -3,8 +3,10 @@
 // Planes wider than 8 pixels: each (image, channel) plane is one unit of work, walked in columns of
 // 16 output pixels, so a 14-wide plane (mobile's 14x14 layers) is one column, not an 8-wide one plus
 // a 6-wide tail as on AVX2. Every load is a masked load (lanes outside [0, W) read as 0, the zero
-// padding, and are never accessed), the masks of a column are computed once for all its rows, and
-// each output row is 9 FMAs in three chains (kernel rows outside the input are skipped). Stride 2
+// padding, and are never accessed), the masks of a column are computed once for all its rows. Edge
+// rows are 9 FMAs in three chains (kernel rows outside the input skipped); stride-1 interior rows,
+// four at a time, one chain each (so rows of a plane sum in two orders: deterministic, within the
+// tolerance against the reference). Stride 2
 // de-interleaves even/odd input columns with one two-source permute per tap.
 // Stride 1 computes the output rows whose input rows are all inside four at a time, loading each
 // input row once for the three output rows it feeds. Planes up to 8 wide, and outputs up to 8 wide,

@@ -245,6 +245,11 @@ TEST_CASE("check: error paths and gates", "[e2e]") {
     CHECK(r.exit_code == 2);  // no labels: refused before any report is printed
     CHECK(r.err.find("--max-accuracy-drop needs labels") != std::string::npos);
     CHECK(r.out.empty());
+    std::vector<std::string> neg = {mlp, "--max-accuracy-drop", "-1", "--reference", lenet, "--limit", "50", "--runs", "1"};
+    for (const auto& a : data_args()) neg.push_back(a);
+    r = check(neg);  // a negative drop would silently turn the gate off
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("expected a number of points >= 0") != std::string::npos);
   }
   SECTION("--max-accuracy-drop: points below the reference's own top-1 on the same data") {
     // lenet5 checked against the MLP on the first 500 test images: the reference's top-1 is reported,

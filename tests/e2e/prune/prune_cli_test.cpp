@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compress/analysis/model_stats.h"
+#include "compress/onnx/onnx_export.h"
 #include "compress/onnx/onnx_import.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -368,4 +369,14 @@ TEST_CASE("prune: a warning names the small-filter layers a global ratio prunes"
   r = prune({kExamples + "mobile.onnx", "--granularity", "channel", "--ratio", "0.5", "-o", out.string()});
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("warning") == std::string::npos);
+  // The same model with unnamed nodes: still warned, and --exclude is not offered names it cannot take.
+  mc::Model m = mc::import_onnx_file(kExamples + "mobile.onnx");
+  for (auto& n : m.graph.nodes) n.name.clear();
+  const fs::path anon = d.path / "anon.onnx";
+  mc::export_onnx_file(m, anon.string());
+  r = prune({anon.string(), "--ratio", "0.5", "-o", out.string()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("warning: 7 pruned layer(s)") != std::string::npos);
+  CHECK(r.err.find("(7 of them unnamed nodes") != std::string::npos);
+  CHECK(r.err.find("--exclude /") == std::string::npos);
 }

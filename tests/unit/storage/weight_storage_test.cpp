@@ -226,6 +226,17 @@ TEST_CASE("weight storage options: bad values are input errors", "[unit][storage
   o.block_size = 0;
   o.max_iterations = 0;
   bad(o, "iterations");
+  o.max_iterations = 100;
+  o.bits = 4;
+  o.small_filter_bits = 31;  // would be 1 << 31 clusters
+  bad(o, "0 (off) or 2 to 8");
+  o.small_filter_bits = 1;
+  bad(o, "0 (off) or 2 to 8");
+  o.small_filter_bits = 6;
+  o.small_filter_fan_in = 0;
+  bad(o, "fan-in 0");
+  o.small_filter_fan_in = 16;
+  validate_weight_storage_options(o);  // and the CLI's own setting is accepted
 }
 
 TEST_CASE("apply_weight_storage: a layer still followed by BatchNormalization is left alone", "[unit][storage]") {
