@@ -1,7 +1,6 @@
 // Coded body (coded_body.h): segment table, the three codecs and the byte-plane split.
 #include "runtime/coded_body.h"
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -13,16 +12,6 @@
 namespace mcrt {
 
 namespace {
-
-std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
-std::string fmt(const char* f, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  return buf;
-}
 
 void put_le(std::vector<uint8_t>& out, uint64_t v, int n) {
   for (int i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -116,13 +105,13 @@ std::vector<uint8_t> encode_coded_body(const uint8_t* image, const std::vector<B
 
 Status parse_coded_body(const uint8_t* body, uint64_t n, uint64_t raw_total, std::vector<BodySegment>* segments) {
   segments->clear();
-  if (n < kBodyTableHead) return InvalidModel(fmt("§2.1: coded body of %llu bytes has no segment table", (unsigned long long)n));
+  if (n < kBodyTableHead) return InvalidModel(str_format("§2.1: coded body of %llu bytes has no segment table", (unsigned long long)n));
   const uint64_t count = get_le(body, 4);
   if (count < 1 || count > kMaxBodySegments || get_le(body + 4, 4) != 0)
-    return InvalidModel(fmt("§2.1: segment count %llu outside [1, %u] or reserved bytes set", (unsigned long long)count,
+    return InvalidModel(str_format("§2.1: segment count %llu outside [1, %u] or reserved bytes set", (unsigned long long)count,
                             kMaxBodySegments));
   if ((n - kBodyTableHead) / kBodySegmentEntry < count)
-    return InvalidModel(fmt("§2.1: the table of %llu segments runs past the end of the file (truncated?)",
+    return InvalidModel(str_format("§2.1: the table of %llu segments runs past the end of the file (truncated?)",
                             (unsigned long long)count));
   uint64_t data_left = n - kBodyTableHead - count * kBodySegmentEntry;
   uint64_t raw_left = raw_total;
@@ -134,32 +123,32 @@ Status parse_coded_body(const uint8_t* body, uint64_t n, uint64_t raw_total, std
     s.raw_size = get_le(e + 8, 8);
     s.coded_size = get_le(e + 16, 8);
     if (codec > static_cast<uint8_t>(BodyCodec::kLzHuffman))
-      return InvalidModel(fmt("§2.1: segment %llu: unknown codec %u", (unsigned long long)k, codec));
+      return InvalidModel(str_format("§2.1: segment %llu: unknown codec %u", (unsigned long long)k, codec));
     s.codec = static_cast<BodyCodec>(codec);
-    if (get_le(e + 2, 6) != 0) return InvalidModel(fmt("§2.1: segment %llu: reserved bytes set", (unsigned long long)k));
+    if (get_le(e + 2, 6) != 0) return InvalidModel(str_format("§2.1: segment %llu: reserved bytes set", (unsigned long long)k));
     if (s.width != 1 && s.width != 2 && s.width != 4 && s.width != 8)
-      return InvalidModel(fmt("§2.1: segment %llu: width %u not in {1, 2, 4, 8}", (unsigned long long)k, s.width));
+      return InvalidModel(str_format("§2.1: segment %llu: width %u not in {1, 2, 4, 8}", (unsigned long long)k, s.width));
     if (s.raw_size == 0 || s.raw_size % s.width != 0)
-      return InvalidModel(fmt("§2.1: segment %llu: raw_size %llu is 0 or not a multiple of its width %u",
+      return InvalidModel(str_format("§2.1: segment %llu: raw_size %llu is 0 or not a multiple of its width %u",
                               (unsigned long long)k, (unsigned long long)s.raw_size, s.width));
     if (s.coded_size > data_left)
-      return InvalidModel(fmt("§2.1: segment %llu: %llu coded bytes run past the end of the file (truncated?)",
+      return InvalidModel(str_format("§2.1: segment %llu: %llu coded bytes run past the end of the file (truncated?)",
                               (unsigned long long)k, (unsigned long long)s.coded_size));
     data_left -= s.coded_size;
     if (s.raw_size > raw_left)
-      return InvalidModel(fmt("§2.1: segment %llu: raw sizes exceed the %llu bytes of the image after the header",
+      return InvalidModel(str_format("§2.1: segment %llu: raw sizes exceed the %llu bytes of the image after the header",
                               (unsigned long long)k, (unsigned long long)raw_total));
     raw_left -= s.raw_size;
     if (s.codec == BodyCodec::kStored ? s.raw_size != s.coded_size : s.raw_size > max_raw(s.codec, s.coded_size))
-      return InvalidModel(fmt("§2.1: segment %llu: raw_size %llu cannot come from %llu coded bytes (at most %llu)",
+      return InvalidModel(str_format("§2.1: segment %llu: raw_size %llu cannot come from %llu coded bytes (at most %llu)",
                               (unsigned long long)k, (unsigned long long)s.raw_size, (unsigned long long)s.coded_size,
                               (unsigned long long)max_raw(s.codec, s.coded_size)));
     segments->push_back(s);
   }
   if (data_left != 0)
-    return InvalidModel(fmt("§2.1: %llu bytes after the last segment", (unsigned long long)data_left));
+    return InvalidModel(str_format("§2.1: %llu bytes after the last segment", (unsigned long long)data_left));
   if (raw_left != 0)
-    return InvalidModel(fmt("§2.1: the segments decode to %llu bytes, the header's sections need %llu",
+    return InvalidModel(str_format("§2.1: the segments decode to %llu bytes, the header's sections need %llu",
                             (unsigned long long)(raw_total - raw_left), (unsigned long long)raw_total));
   return Status::Ok();
 }
@@ -185,9 +174,9 @@ Status prove_coded_body(const uint8_t* body, const std::vector<BodySegment>& seg
     if (s.codec == BodyCodec::kLzHuffman) {
       n = get_le(in, 8);
       if (n == 0 || n > huffman_max_raw_size(s.coded_size - 8))
-        return InvalidModel(fmt("§2.1: segment %zu: lz_size %llu outside [1, 8·(coded - 136)]", k, (unsigned long long)n));
+        return InvalidModel(str_format("§2.1: segment %zu: lz_size %llu outside [1, 8·(coded - 136)]", k, (unsigned long long)n));
       if (s.raw_size / kLzMaxExpansion > n)
-        return InvalidModel(fmt("§2.1: segment %zu: raw_size %llu exceeds 255 bytes per LZ byte", k,
+        return InvalidModel(str_format("§2.1: segment %zu: raw_size %llu exceeds 255 bytes per LZ byte", k,
                                 (unsigned long long)s.raw_size));
       huff += 8;
       huff_size -= 8;
@@ -196,11 +185,11 @@ Status prove_coded_body(const uint8_t* body, const std::vector<BodySegment>& seg
     // pages are touched only as the Huffman decoder reaches them, and it stops at the first bad code.
     proof->stage[k].reset(new (std::nothrow) uint8_t[n]);
     if (!proof->stage[k])
-      return OutOfMemory(fmt("cannot allocate %llu bytes to decode segment %zu", (unsigned long long)n, k));
+      return OutOfMemory(str_format("cannot allocate %llu bytes to decode segment %zu", (unsigned long long)n, k));
     proof->stage_size[k] = n;
     const char* err = huffman_decode(huff, huff_size, proof->stage[k].get(), n);
     if (!err && s.codec == BodyCodec::kLzHuffman) err = lz_decode(proof->stage[k].get(), n, nullptr, s.raw_size);
-    if (err) return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));
+    if (err) return InvalidModel(str_format("§2.1: segment %zu: %s", k, err));
     in += s.coded_size;
   }
   return Status::Ok();
@@ -216,21 +205,21 @@ Status decode_coded_body(const uint8_t* body, const std::vector<BodySegment>& se
   std::unique_ptr<uint8_t[]> planes;
   if (max_planes) {
     planes.reset(new (std::nothrow) uint8_t[max_planes]);
-    if (!planes) return OutOfMemory(fmt("cannot allocate %llu bytes to join byte planes", (unsigned long long)max_planes));
+    if (!planes) return OutOfMemory(str_format("cannot allocate %llu bytes to join byte planes", (unsigned long long)max_planes));
   }
   const uint8_t* in = body + kBodyTableHead + segments.size() * kBodySegmentEntry;
   for (size_t k = 0; k < segments.size(); ++k) {
     const BodySegment& s = segments[k];
     const uint8_t* stage = proof.stage[k].get();
     if (s.codec != BodyCodec::kStored && !stage)
-      return Status(StatusCode::kInvalidArgument, fmt("decode_coded_body: segment %zu was not proven", k));
+      return Status(StatusCode::kInvalidArgument, str_format("decode_coded_body: segment %zu was not proven", k));
     const uint8_t* src = in;  // the segment's raw bytes, as planes when width > 1
     if (s.codec == BodyCodec::kHuffman) {
       src = stage;  // decoded by the proof
     } else if (s.codec == BodyCodec::kLzHuffman) {
       uint8_t* dst = s.width > 1 ? planes.get() : out;
       if (const char* err = lz_decode(stage, proof.stage_size[k], dst, s.raw_size))
-        return InvalidModel(fmt("§2.1: segment %zu: %s", k, err));  // proven: not reached
+        return InvalidModel(str_format("§2.1: segment %zu: %s", k, err));  // proven: not reached
       src = dst;
     }
     if (s.width > 1)

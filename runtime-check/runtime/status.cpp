@@ -1,5 +1,8 @@
 #include "runtime/status.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace mcrt {
 
 const char* status_code_name(StatusCode code) {
@@ -13,6 +16,15 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kInvalidArgument: return "invalid argument";
   }
   return "unknown";
+}
+
+std::string str_format(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return buf;
 }
 
 std::string Status::to_string() const {

@@ -35,6 +35,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+// printf into a std::string (at most 511 characters), for Status messages.
+std::string str_format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
 inline Status InvalidModel(std::string m) { return Status(StatusCode::kInvalidModel, std::move(m)); }
 inline Status Unsupported(std::string m) { return Status(StatusCode::kUnsupported, std::move(m)); }
 inline Status OutOfMemory(std::string m) { return Status(StatusCode::kOutOfMemory, std::move(m)); }
