@@ -118,6 +118,19 @@ inline DwPlanes dw_planes(const ConvGeom& g) {
   return p;
 }
 inline size_t dw_scratch_size(const ConvGeom& g) { return dw_planes(g).channel_elems * 2 * (size_t)g.C; }
+// Column phase ph of a plane row: index i holds input column i * sw + c0 (c0 = ph - pad_l), which
+// is inside the input row for i in [i0, i1) (i1 at most L).
+struct DwRowSpan {
+  int c0, i0, i1;
+};
+inline DwRowSpan dw_row_span(const ConvGeom& g, const DwPlanes& p, int ph) {
+  DwRowSpan s;
+  s.c0 = ph - g.pad_l;
+  s.i0 = s.c0 >= 0 ? 0 : (-s.c0 + g.sw - 1) / g.sw;
+  s.i1 = g.W - 1 - s.c0 < 0 ? 0 : (g.W - 1 - s.c0) / g.sw + 1;
+  if (s.i1 > p.L) s.i1 = p.L;
+  return s;
+}
 inline void dw_fill_plane(const ConvGeom& g, const DwPlanes& p, const int8_t* x, int32_t zx, int16_t* plane) {
   for (int r = 0; r < p.Hn; ++r) {
     const int ih = r - g.pad_t;
@@ -126,11 +139,8 @@ inline void dw_fill_plane(const ConvGeom& g, const DwPlanes& p, const int8_t* x,
       std::memset(row, 0, (size_t)p.L * 2);
       if (ih < 0 || ih >= g.H) continue;
       const int8_t* xr = x + (int64_t)ih * g.W;
-      // index i holds input column i * sw + ph - pad_l: inside for i in [i0, i1)
-      const int c0 = ph - g.pad_l;
-      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-      if (i1 > p.L) i1 = p.L;
+      const DwRowSpan sp = dw_row_span(g, p, ph);
+      const int c0 = sp.c0, i0 = sp.i0, i1 = sp.i1;
       if (g.sw == 1) {
         const int8_t* src = xr + c0;
         for (int i = i0; i < i1; ++i) row[i] = (int16_t)(src[i] - zx);

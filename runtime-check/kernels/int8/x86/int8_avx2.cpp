@@ -919,11 +919,9 @@ void dw_fill_plane_avx2(const ConvGeom& g, const int8_pack::DwPlanes& p, const i
       std::memset(row, 0, (size_t)p.L * 2);
       if (ih < 0 || ih >= g.H) continue;
       const int8_t* xr = x + (int64_t)ih * g.W;
-      const int c0 = ph - g.pad_l;  // index i holds input column i * sw + c0
-      int i0 = c0 >= 0 ? 0 : (-c0 + g.sw - 1) / g.sw;
-      int i1 = g.W - 1 - c0 < 0 ? 0 : (g.W - 1 - c0) / g.sw + 1;
-      if (i1 > p.L) i1 = p.L;
-      int i = i0;
+      const int8_pack::DwRowSpan sp = int8_pack::dw_row_span(g, p, ph);  // index i: input column i * sw + c0
+      const int c0 = sp.c0, i1 = sp.i1;
+      int i = sp.i0;
       // (row + i .. + 16 stays inside the plane row: L >= OW rounded up to 32 >= i1 + 15 is not given, so the
       // 16 values are written only while i + 16 <= L; the lanes past i1 are zeros, as the row already holds.)
       for (; i < i1 && i + 16 <= p.L; i += 16) {
