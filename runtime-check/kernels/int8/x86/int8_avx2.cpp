@@ -88,6 +88,18 @@ inline __m256i xload(const int16_t* x) { return _mm256_loadu_si256(reinterpret_c
 inline __m256i xload(const int8_t* x) { return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x))); }
 
 
+// The asm text of one K-quad in core4's hot loop: each of the 4 rows broadcasts its weight quad (at
+// byte offset O0..O3 from %[w]) and multiplies it with both X vectors x0, x1 into its two accumulators.
+#define MCRT_AVX2_QUAD_ROW(OFF, A0, A1)      \
+  "vpbroadcastq " #OFF "(%[w]), %[wb]\n\t"   \
+  "vpmaddwd %[wb], %[x0], %[t]\n\t"          \
+  "vpaddd %[t], %[" #A0 "], %[" #A0 "]\n\t"  \
+  "vpmaddwd %[wb], %[x1], %[t]\n\t"          \
+  "vpaddd %[t], %[" #A1 "], %[" #A1 "]\n\t"
+#define MCRT_AVX2_QUAD(O0, O1, O2, O3)                                                          \
+  MCRT_AVX2_QUAD_ROW(O0, a00, a01) MCRT_AVX2_QUAD_ROW(O1, a10, a11) MCRT_AVX2_QUAD_ROW(O2, a20, a21) \
+  MCRT_AVX2_QUAD_ROW(O3, a30, a31)
+
 // 4 rows (half-tile w: row r's K-quad q at w + q*32 + r*4) x 4*NV columns of X: quad q of column c at
 // x + q*xs + c*4, or x + qoff[q] + c*4 (kOff: the implicit-GEMM image read in place). s[r]: the 8 column
 // sums of row r in the order c0 c1 c4 c5 c2 c3 c6 c7 (vpermq 0xD8 sorts them; NV == 1: columns 0..3, repeated).
@@ -110,26 +122,7 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
           "jz 2f\n\t"
           "vmovdqu (%[x]), %[x0]\n\t"
           "vmovdqu 32(%[x]), %[x1]\n\t"
-          "vpbroadcastq (%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a00], %[a00]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a01], %[a01]\n\t"
-          "vpbroadcastq 8(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a10], %[a10]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a11], %[a11]\n\t"
-          "vpbroadcastq 16(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a20], %[a20]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a21], %[a21]\n\t"
-          "vpbroadcastq 24(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a30], %[a30]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a31], %[a31]\n\t"
+          MCRT_AVX2_QUAD(, 8, 16, 24)
           "add $64, %[w]\n\t"
           "add %[xstep], %[x]\n\t"
           "2:\n\t"
@@ -139,48 +132,10 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
           "lea (%[x],%[xstep]), %[x2]\n\t"
           "vmovdqu (%[x]), %[x0]\n\t"
           "vmovdqu 32(%[x]), %[x1]\n\t"
-          "vpbroadcastq (%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a00], %[a00]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a01], %[a01]\n\t"
-          "vpbroadcastq 8(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a10], %[a10]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a11], %[a11]\n\t"
-          "vpbroadcastq 16(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a20], %[a20]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a21], %[a21]\n\t"
-          "vpbroadcastq 24(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a30], %[a30]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a31], %[a31]\n\t"
+          MCRT_AVX2_QUAD(, 8, 16, 24)
           "vmovdqu (%[x2]), %[x0]\n\t"
           "vmovdqu 32(%[x2]), %[x1]\n\t"
-          "vpbroadcastq 64(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a00], %[a00]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a01], %[a01]\n\t"
-          "vpbroadcastq 72(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a10], %[a10]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a11], %[a11]\n\t"
-          "vpbroadcastq 80(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a20], %[a20]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a21], %[a21]\n\t"
-          "vpbroadcastq 88(%[w]), %[wb]\n\t"
-          "vpmaddwd %[wb], %[x0], %[t]\n\t"
-          "vpaddd %[t], %[a30], %[a30]\n\t"
-          "vpmaddwd %[wb], %[x1], %[t]\n\t"
-          "vpaddd %[t], %[a31], %[a31]\n\t"
+          MCRT_AVX2_QUAD(64, 72, 80, 88)
           "add $128, %[w]\n\t"
           "lea (%[x2],%[xstep]), %[x]\n\t"
           "dec %[n]\n\t"
@@ -191,6 +146,8 @@ inline void core4(const int16_t* w, const XT* x, int64_t xs, const int64_t* qoff
             [x1] "=&x"(x1), [wb] "=&x"(wb), [t] "=&x"(t)
           : [xstep] "r"(xstep)
           : "memory", "cc");
+#undef MCRT_AVX2_QUAD
+#undef MCRT_AVX2_QUAD_ROW
     } else
     for (int q = 0; q < Kq; ++q, w += MRP * 4) {
       const XT* xq = kOff ? x + qoff[q] : x + (int64_t)q * xs;
