@@ -85,6 +85,13 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20, acc[2][1] = c21;
     acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
     acc[6][0] = c60, acc[6][1] = c61, acc[7][0] = c70, acc[7][1] = c71;
+// One row of the one-vector tiles below: broadcast its weight quad, vpdpbusd into its accumulator.
+#define MCRT_VNNI_ROW1(r, a0)                        \
+  {                                                  \
+    int32_t w4;                                      \
+    std::memcpy(&w4, wp + 4 * r, 4);                 \
+    a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_set1_epi32(w4)); \
+  }
   } else if constexpr (NV == 1 && R == 16) {  // the 16x16 tile, same reason
     __m512i c0 = acc[0][0], c1 = acc[1][0], c2 = acc[2][0], c3 = acc[3][0], c4 = acc[4][0], c5 = acc[5][0],
             c6 = acc[6][0], c7 = acc[7][0], c8 = acc[8][0], c9 = acc[9][0], c10 = acc[10][0], c11 = acc[11][0],
@@ -92,17 +99,10 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
       const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
       const __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(xq), flip);
-#define MCRT_VNNI_ROW1(r, a0)                        \
-  {                                                  \
-    int32_t w4;                                      \
-    std::memcpy(&w4, wp + 4 * r, 4);                 \
-    a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_set1_epi32(w4)); \
-  }
       MCRT_VNNI_ROW1(0, c0) MCRT_VNNI_ROW1(1, c1) MCRT_VNNI_ROW1(2, c2) MCRT_VNNI_ROW1(3, c3)
       MCRT_VNNI_ROW1(4, c4) MCRT_VNNI_ROW1(5, c5) MCRT_VNNI_ROW1(6, c6) MCRT_VNNI_ROW1(7, c7)
       MCRT_VNNI_ROW1(8, c8) MCRT_VNNI_ROW1(9, c9) MCRT_VNNI_ROW1(10, c10) MCRT_VNNI_ROW1(11, c11)
       MCRT_VNNI_ROW1(12, c12) MCRT_VNNI_ROW1(13, c13) MCRT_VNNI_ROW1(14, c14) MCRT_VNNI_ROW1(15, c15)
-#undef MCRT_VNNI_ROW1
     }
     acc[0][0] = c0, acc[1][0] = c1, acc[2][0] = c2, acc[3][0] = c3, acc[4][0] = c4, acc[5][0] = c5;
     acc[6][0] = c6, acc[7][0] = c7, acc[8][0] = c8, acc[9][0] = c9, acc[10][0] = c10, acc[11][0] = c11;
@@ -113,12 +113,6 @@ void gemm_tile(const int8_pack::GemmLayout& l, const uint8_t* base, int tile, in
     for (int q = 0; q < l.Kq; ++q, wp += MR * 4) {
       const int8_t* xq = kOff ? xc + qoff[q] : xc + (int64_t)q * Np * 4;
       const __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(xq), flip);
-#define MCRT_VNNI_ROW1(r, a0)                        \
-  {                                                  \
-    int32_t w4;                                      \
-    std::memcpy(&w4, wp + 4 * r, 4);                 \
-    a0 = _mm512_dpbusd_epi32(a0, x0, _mm512_set1_epi32(w4)); \
-  }
       MCRT_VNNI_ROW1(0, c0) MCRT_VNNI_ROW1(1, c1) MCRT_VNNI_ROW1(2, c2) MCRT_VNNI_ROW1(3, c3)
       MCRT_VNNI_ROW1(4, c4) MCRT_VNNI_ROW1(5, c5) MCRT_VNNI_ROW1(6, c6) MCRT_VNNI_ROW1(7, c7)
 #undef MCRT_VNNI_ROW1
