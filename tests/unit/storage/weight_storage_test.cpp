@@ -117,7 +117,9 @@ TEST_CASE("apply_weight_storage kmeans: small filters get the wider codebook", "
   o.mode = WeightStorageMode::KMeans;
   o.bits = 3;
   o.small_filter_bits = 6;
-  Model small = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  // A Gemm with K = 9 (fan-in 9, 64 filters), made afresh for each setting.
+  auto k9 = [] { return test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6)); };
+  Model small = k9();
   const WeightStorageReport rs = apply_weight_storage(small, o);
   REQUIRE(rs.layers.size() == 1);
   CHECK(rs.layers[0].applied);
@@ -129,16 +131,16 @@ TEST_CASE("apply_weight_storage kmeans: small filters get the wider codebook", "
   CHECK(rb.layers[0].storage.rfind("kmeans3 (8 clusters", 0) == 0);
   CHECK(distinct(big) == 8);
   o.small_filter_fan_in = 10;  // 9 < 10: still small
-  Model edge = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  Model edge = k9();
   apply_weight_storage(edge, o);
   CHECK(distinct(edge) == 64);
   o.small_filter_fan_in = 9;  // 9 is not < 9
-  Model at = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  Model at = k9();
   apply_weight_storage(at, o);
   CHECK(distinct(at) == 8);
   o.small_filter_fan_in = 16;
   o.small_filter_bits = 0;
-  Model off = test::gemm_model(9, 64, test::test_values(576, 5), test::test_values(64, 6));
+  Model off = k9();
   apply_weight_storage(off, o);
   CHECK(distinct(off) == 8);
 }
